@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+// ctpipe — batch semantic segmentation of driving scenes with Causal-Tune on DINOv2.
+//
+// One target per stage family; numerics never import image codecs, the CLI stays thin.
+// C libraries come from Debian (scripts/setup.sh installs them) and are found via pkg-config.
+import PackageDescription
+
+let package = Package(
+    name: "ctpipe",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ctpipe", targets: ["ctpipe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System C libraries (module maps only).
+        .systemLibrary(name: "CPNG", path: "Sources/System/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/System/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/System/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", path: "Sources/System/CFFTW", pkgConfig: "fftw3f",
+                       providers: [.apt(["libfftw3-dev"])]),
+
+        // The only C we own: libpng/libjpeg calls under setjmp, returning a flag and a message.
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG", "CZlib"]),
+
+        // Files, NumPy arrays, atomic writes: shared by every stage.
+        .target(name: "CTCore"),
+        // Images and label maps: PNG/JPEG decode and encode, resize.
+        .target(name: "ImageIO", dependencies: ["CImageCodecs", "CTCore"]),
+
+        // The command-line tool: one file per subcommand.
+        .executableTarget(name: "ctpipe", dependencies: [
+            "ImageIO", "CTCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
+    ]
+)
+
+for target in package.targets where [.regular, .executable, .test].contains(target.type) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+}

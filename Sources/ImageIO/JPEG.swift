@@ -1,0 +1,83 @@
+// JPEG.swift — JPEG decode (baseline and progressive, grey and YCbCr) and
+// encode (grey, RGB), through libjpeg-turbo in CImageCodecs.
+
+import CImageCodecs
+
+/// What a JPEG header says.
+public struct JPEGInfo: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// Components in the file: 1 grey, 3 colour.
+    public var components: Int
+    public var progressive: Bool
+    /// "gray", "ycbcr" or "rgb" (the file's colour space).
+    public var colorSpace: String
+}
+
+/// JPEG codec entry points.
+public enum JPEG {
+    /// Reads only the header. CMYK/YCCK files are rejected here already.
+    public static func info(_ bytes: [UInt8], path: String) throws(ImageIOError) -> JPEGInfo {
+        var cinfo = ct_jpeg_info()
+        let ok = bytes.withUnsafeBufferPointer { ct_jpeg_read_info($0.baseAddress, $0.count, false, &cinfo) }
+        guard ok else { throw ImageIOError(codec: .jpeg, path: path, reason: message(&cinfo.message)) }
+        return JPEGInfo(cinfo)
+    }
+
+    /// Decodes to 8-bit RGB, or to one-channel grey for grey files when `rgb` is false.
+    /// Truncated or damaged entropy data throws instead of returning grey-padded pixels.
+    public static func decode(_ bytes: [UInt8], path: String, rgb: Bool = true,
+                              limits: DecodeLimits = .default) throws(ImageIOError) -> (Image8, JPEGInfo) {
+        var cinfo = ct_jpeg_info()
+        let headerOK = bytes.withUnsafeBufferPointer { ct_jpeg_read_info($0.baseAddress, $0.count, rgb, &cinfo) }
+        guard headerOK else { throw ImageIOError(codec: .jpeg, path: path, reason: message(&cinfo.message)) }
+        let width = Int(cinfo.width), height = Int(cinfo.height), channels = Int(cinfo.out_channels)
+        guard width * height <= limits.maxPixels else {
+            throw ImageIOError(codec: .jpeg, path: path,
+                               reason: "declared size \(width)x\(height) exceeds the limit of \(limits.maxPixels) pixels")
+        }
+        let count = width * height * channels
+        var failure: String?
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let ok = bytes.withUnsafeBufferPointer { src in
+                ct_jpeg_decode(src.baseAddress, src.count, rgb, buffer.baseAddress, count, &cinfo)
+            }
+            if !ok {
+                buffer.initialize(repeating: 0)
+                failure = message(&cinfo.message)
+            }
+            initialized = count
+        }
+        if let failure { throw ImageIOError(codec: .jpeg, path: path, reason: failure) }
+        return (Image8(width: width, height: height, channels: channels, pixels: pixels), JPEGInfo(cinfo))
+    }
+
+    /// Encodes 8-bit grey or RGB at `quality` (1...100).
+    public static func encode(_ image: Image8, quality: Int = 90, path: String = "<memory>") throws(ImageIOError) -> [UInt8] {
+        var buffer = ct_buffer()
+        var text = [CChar](repeating: 0, count: Int(CT_MESSAGE_CAPACITY))
+        let ok = image.pixels.withUnsafeBufferPointer {
+            ct_jpeg_encode($0.baseAddress, UInt32(image.width), UInt32(image.height), Int32(image.channels),
+                           Int32(quality), &buffer, &text)
+        }
+        defer { ct_buffer_free(&buffer) }
+        guard ok else { throw ImageIOError(codec: .jpeg, path: path, reason: message(&text)) }
+        return Array(UnsafeBufferPointer(start: buffer.bytes, count: buffer.size))
+    }
+}
+
+extension JPEGInfo {
+    init(_ c: ct_jpeg_info) {
+        let space: String
+        switch c.color_space {
+        case 1: space = "gray"     // JCS_GRAYSCALE
+        case 2: space = "rgb"      // JCS_RGB
+        case 3: space = "ycbcr"    // JCS_YCbCr
+        case 4: space = "cmyk"
+        case 5: space = "ycck"
+        default: space = "unknown"
+        }
+        self.init(width: Int(c.width), height: Int(c.height), components: Int(c.components),
+                  progressive: c.progressive != 0, colorSpace: space)
+    }
+}

@@ -1,0 +1,238 @@
+// PNG.swift — PNG decode (all bit depths, colour types, Adam7, tRNS) and
+// encode (grey 8/16, RGB, RGBA, palette with a given colour table).
+//
+// The libpng calls live in CImageCodecs (setjmp stays in C); this file turns
+// their flag + message into `ImageIOError`s naming the file.
+
+import CImageCodecs
+
+/// How PNG samples are delivered.
+public enum PNGDecodeMode: Sendable {
+    /// As stored: a palette file gives its index plane (label files), grey
+    /// stays grey, alpha stays, 16-bit stays 16-bit. 1/2/4-bit grey is scaled to
+    /// 8 bit; 1/2/4-bit palette indices are unpacked.
+    case native
+    /// 8-bit RGB: palette expanded, grey replicated, alpha/tRNS dropped, 16-bit
+    /// reduced to the high byte.
+    case rgb
+    /// 8-bit RGBA: tRNS turned into alpha, opaque images get alpha 255.
+    case rgba
+
+    var c: ct_png_mode {
+        switch self {
+        case .native: CT_PNG_NATIVE
+        case .rgb: CT_PNG_RGB8
+        case .rgba: CT_PNG_RGBA8
+        }
+    }
+}
+
+/// What a PNG header says, independent of how it is decoded.
+public struct PNGInfo: Sendable, Equatable {
+    public enum ColorType: String, Sendable, Codable {
+        case gray, rgb, palette, grayAlpha = "gray_alpha", rgba
+        init(code: Int32) {
+            switch code {
+            case 0: self = .gray
+            case 2: self = .rgb
+            case 3: self = .palette
+            case 4: self = .grayAlpha
+            default: self = .rgba
+            }
+        }
+        /// Samples per pixel as stored.
+        public var channels: Int {
+            switch self {
+            case .gray, .palette: 1
+            case .grayAlpha: 2
+            case .rgb: 3
+            case .rgba: 4
+            }
+        }
+    }
+    public var width: Int
+    public var height: Int
+    public var bitDepth: Int
+    public var colorType: ColorType
+    public var interlaced: Bool
+    public var hasTransparency: Bool
+    /// PLTE entries as RGB triples (empty when the file has no palette).
+    public var palette: [UInt8]
+    public var paletteSize: Int { palette.count / 3 }
+}
+
+/// PNG codec entry points.
+public enum PNG {
+    public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Reads only the header.
+    public static func info(_ bytes: [UInt8], path: String) throws(ImageIOError) -> PNGInfo {
+        var cinfo = ct_png_info()
+        let ok = bytes.withUnsafeBufferPointer { ct_png_read_info($0.baseAddress, $0.count, CT_PNG_NATIVE, &cinfo) }
+        guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
+        return PNGInfo(cinfo)
+    }
+
+    /// Decodes a whole PNG. Truncated, corrupt (CRC, zlib) or oversized files
+    /// throw; no partial image is ever returned.
+    public static func decode(_ bytes: [UInt8], path: String, mode: PNGDecodeMode = .native,
+                              limits: DecodeLimits = .default) throws(ImageIOError) -> (DecodedImage, PNGInfo) {
+        var cinfo = ct_png_info()
+        let headerOK = bytes.withUnsafeBufferPointer { ct_png_read_info($0.baseAddress, $0.count, mode.c, &cinfo) }
+        guard headerOK else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
+        let width = Int(cinfo.width), height = Int(cinfo.height)
+        let channels = Int(cinfo.out_channels), sampleBytes = Int(cinfo.out_bytes_per_sample)
+        guard width.multipliedReportingOverflow(by: height).partialValue <= limits.maxPixels else {
+            throw ImageIOError(codec: .png, path: path,
+                               reason: "declared size \(width)x\(height) exceeds the limit of \(limits.maxPixels) pixels")
+        }
+        let count = width * height * channels
+        var failure: String?
+        func run(_ raw: UnsafeMutableRawBufferPointer) -> Bool {
+            bytes.withUnsafeBufferPointer { src in
+                ct_png_decode(src.baseAddress, src.count, mode.c,
+                              raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &cinfo)
+            }
+        }
+        let image: DecodedImage
+        if sampleBytes == 2 {
+            let pixels = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
+                    buffer.initialize(repeating: 0); initialized = count
+                    failure = message(&cinfo.message)
+                }
+            }
+            image = .uint16(Image16(width: width, height: height, channels: channels, pixels: pixels))
+        } else {
+            let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
+                    buffer.initialize(repeating: 0); initialized = count
+                    failure = message(&cinfo.message)
+                }
+            }
+            image = .uint8(Image8(width: width, height: height, channels: channels, pixels: pixels))
+        }
+        if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
+        return (image, PNGInfo(cinfo))
+    }
+
+    /// Decodes to 8-bit RGB (images fed to the model).
+    public static func decodeRGB(_ bytes: [UInt8], path: String, limits: DecodeLimits = .default) throws(ImageIOError) -> Image8 {
+        guard case .uint8(let image) = try decode(bytes, path: path, mode: .rgb, limits: limits).0 else {
+            throw ImageIOError(codec: .png, path: path, reason: "internal: RGB decode returned 16-bit samples")
+        }
+        return image
+    }
+
+    /// Decodes a one-channel 8-bit label file: grey values or palette indices.
+    public static func decodeLabel(_ bytes: [UInt8], path: String, limits: DecodeLimits = .default) throws(ImageIOError) -> LabelMap {
+        let (image, info) = try decode(bytes, path: path, mode: .native, limits: limits)
+        guard case .uint8(let plane) = image, plane.channels == 1 else {
+            throw ImageIOError(codec: .png, path: path,
+                               reason: "a label file must be 8-bit grey or palette, found \(info.bitDepth)-bit \(info.colorType.rawValue)")
+        }
+        return plane
+    }
+
+    /// How an image is stored when encoded.
+    public enum EncodeFormat: Sendable, Equatable {
+        /// 8-bit grey, RGB or RGBA, chosen from the raster's channels (1, 3, 4; 2 = grey+alpha).
+        case direct
+        /// Indexed: one-channel raster of indices and an RGB colour table
+        /// (up to 256 triples), as Cityscapes-style colour masks and annotation
+        /// tools use.
+        case palette([UInt8])
+    }
+
+    /// Encodes an 8-bit raster. `level` is the zlib compression level 0...9.
+    public static func encode(_ image: Image8, format: EncodeFormat = .direct, level: Int = 6,
+                              path: String = "<memory>") throws(ImageIOError) -> [UInt8] {
+        let colorType: Int32
+        var palette: [UInt8] = []
+        switch format {
+        case .direct:
+            switch image.channels {
+            case 1: colorType = 0
+            case 2: colorType = 4
+            case 3: colorType = 2
+            case 4: colorType = 6
+            default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(image.channels) channels")
+            }
+        case .palette(let table):
+            guard image.channels == 1 else {
+                throw ImageIOError(codec: .png, path: path, reason: "a palette PNG needs a one-channel index plane, got \(image.channels) channels")
+            }
+            guard table.count % 3 == 0, (3 ... 768).contains(table.count) else {
+                throw ImageIOError(codec: .png, path: path, reason: "palette must hold 1 to 256 RGB triples, got \(table.count) bytes")
+            }
+            let size = table.count / 3
+            if let bad = image.pixels.first(where: { Int($0) >= size }) {
+                throw ImageIOError(codec: .png, path: path, reason: "index \(bad) is outside the \(size)-colour palette")
+            }
+            colorType = 3
+            palette = table
+        }
+        return try image.pixels.withUnsafeBytes { raw in
+            Result { () throws(ImageIOError) in
+                try encodeRaw(raw, width: image.width, height: image.height, colorType: colorType, bitDepth: 8,
+                              palette: palette, level: level, path: path)
+            }
+        }.get()
+    }
+
+    /// Encodes a 16-bit grey raster (one channel).
+    public static func encode(_ image: Image16, level: Int = 6, path: String = "<memory>") throws(ImageIOError) -> [UInt8] {
+        let colorType: Int32
+        switch image.channels {
+        case 1: colorType = 0
+        case 2: colorType = 4
+        case 3: colorType = 2
+        case 4: colorType = 6
+        default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(image.channels) channels")
+        }
+        return try image.pixels.withUnsafeBytes { raw in
+            Result { () throws(ImageIOError) in
+                try encodeRaw(raw, width: image.width, height: image.height, colorType: colorType, bitDepth: 16,
+                              palette: [], level: level, path: path)
+            }
+        }.get()
+    }
+
+    private static func encodeRaw(_ raw: UnsafeRawBufferPointer, width: Int, height: Int, colorType: Int32, bitDepth: Int32,
+                                  palette: [UInt8], level: Int, path: String) throws(ImageIOError) -> [UInt8] {
+        guard (0 ... 9).contains(level) else {
+            throw ImageIOError(codec: .png, path: path, reason: "compression level must be 0...9, got \(level)")
+        }
+        guard width > 0, height > 0 else {
+            throw ImageIOError(codec: .png, path: path, reason: "cannot encode an empty \(width)x\(height) image")
+        }
+        var buffer = ct_buffer()
+        var text = [CChar](repeating: 0, count: Int(CT_MESSAGE_CAPACITY))
+        let ok = palette.withUnsafeBufferPointer { pal in
+            ct_png_encode(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt32(width), UInt32(height),
+                          colorType, bitDepth, pal.baseAddress, Int32(palette.count / 3), Int32(level), &buffer, &text)
+        }
+        defer { ct_buffer_free(&buffer) }
+        guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&text)) }
+        return Array(UnsafeBufferPointer(start: buffer.bytes, count: buffer.size))
+    }
+}
+
+extension PNGInfo {
+    init(_ c: ct_png_info) {
+        var copy = c
+        let palette = withUnsafeBytes(of: &copy.palette) { Array($0.prefix(Int(c.palette_size) * 3)) }
+        self.init(width: Int(c.width), height: Int(c.height), bitDepth: Int(c.bit_depth),
+                  colorType: ColorType(code: c.color_type), interlaced: c.interlace != 0,
+                  hasTransparency: c.has_trns != 0, palette: palette)
+    }
+}
+
+/// Reads a NUL-terminated message out of a fixed-size C char array.
+func message<T>(_ tuple: inout T) -> String {
+    withUnsafeBytes(of: &tuple) { raw in
+        let bytes = raw.prefix(while: { $0 != 0 })
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.isEmpty ? "unknown codec failure" : text
+    }
+}

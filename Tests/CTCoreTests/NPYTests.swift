@@ -1,0 +1,51 @@
+import CTCore
+import Foundation
+import Testing
+
+@Suite struct NPYTests {
+    @Test func headerIsNumpyCompatible() {
+        let array = NPYArray(shape: [2, 3, 1], uint8: [1, 2, 3, 4, 5, 6])
+        let bytes = array.encoded()
+        #expect(Array(bytes[0 ..< 6]) == [0x93] + Array("NUMPY".utf8))
+        let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        #expect((10 + headerLength) % 64 == 0, "data must start on a 64-byte boundary")
+        let header = String(decoding: bytes[10 ..< 10 + headerLength], as: UTF8.self)
+        #expect(header.hasPrefix("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 1), }"))
+        #expect(header.hasSuffix("\n"))
+    }
+
+    @Test(arguments: [[5], [2, 2], [1, 2, 3]])
+    func roundTrip(shape: [Int]) throws {
+        let n = shape.reduce(1, *)
+        let values = (0 ..< n).map { Float($0) * 0.5 - 1 }
+        let array = NPYArray(shape: shape, float32: values)
+        let decoded = try NPYArray.decode(array.encoded(), path: "x.npy")
+        #expect(decoded == array)
+        #expect(decoded.floats == values)
+    }
+
+    @Test func rejectsTruncatedData() {
+        var bytes = NPYArray(shape: [4], uint16: [1, 2, 3, 4]).encoded()
+        bytes.removeLast()
+        #expect(throws: FileError.self) { try NPYArray.decode(bytes, path: "t.npy") }
+    }
+}
+
+@Suite struct AtomicFileTests {
+    @Test func writesAndReplaces() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-atomic-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/sub/out.bin"
+        try AtomicFile.write([1, 2, 3], to: path)
+        try AtomicFile.write([4, 5], to: path)
+        #expect(try FileBytes.read(path) == [4, 5])
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder + "/sub")
+        #expect(leftovers == ["out.bin"], "no temporary files remain")
+    }
+
+    @Test func missingFileIsNamed() {
+        #expect(throws: FileError(path: "/nonexistent/x.png", reason: "file not found")) {
+            try FileBytes.read("/nonexistent/x.png")
+        }
+    }
+}
