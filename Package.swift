@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ctpipe", targets: ["ctpipe"]),
+        .executable(name: "ctbench", targets: ["ctbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,15 +36,25 @@ let package = Package(
         // Images and label maps: PNG/JPEG decode and encode, resize.
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "CTCore"]),
 
+        // Float32 tensors and kernels: GEMM (OpenBLAS), LayerNorm, softmax, GELU, bicubic resize, threads.
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CTCore"]),
+        // Networks and their weights: DINOv2 ViT, weight files (safetensors, PyTorch zip/pickle).
+        .target(name: "Model", dependencies: ["Tensor", "CTCore"]),
+
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
-            "ImageIO", "CTCore",
+            "ImageIO", "CTCore", "Model", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore"], resources: [.copy("Fixtures")]),
+
+        // Release-mode benchmarks (not tests): `swift run -c release ctbench ...`.
+        .executableTarget(name: "ctbench", dependencies: ["Model", "Tensor", "CTCore", "COpenBLAS"]),
     ]
 )
 

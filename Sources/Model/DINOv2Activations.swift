@@ -1,0 +1,67 @@
+// DINOv2Activations.swift — the activation arena of one input shape.
+//
+// One allocation, sliced into named buffers with their shapes below; created
+// once per (height, width) by `DINOv2.makeActivations` and reused for every
+// image of that shape, so a forward pass allocates nothing. A new shape means a
+// new arena, never a silent resize. Owned by one worker at a time (~Copyable).
+
+import Tensor
+
+public struct DINOv2Activations: ~Copyable {
+    public let height: Int, width: Int
+    /// Patch grid h x w.
+    public let gridHeight: Int, gridWidth: Int
+    /// T = 1 + R + h·w.
+    public let tokens: Int
+    public let embedDim: Int
+    private let storage: UnsafeMutableBufferPointer<Float>
+
+    /// (T, C) the residual stream: [CLS, registers, patches row-major].
+    public let x: UnsafeMutableBufferPointer<Float>
+    /// (T, C) LayerNorm output (also the final-norm features).
+    public let normed: UnsafeMutableBufferPointer<Float>
+    /// (T, 3C) q | k | v.
+    public let qkv: UnsafeMutableBufferPointer<Float>
+    /// (T, T) one head's attention weights.
+    public let scores: UnsafeMutableBufferPointer<Float>
+    /// (T) 1 / softmax denominators of the current head.
+    public let rowScale: UnsafeMutableBufferPointer<Float>
+    /// (T, C) concatenated head outputs.
+    public let heads: UnsafeMutableBufferPointer<Float>
+    /// (T, C) output projection / FFN output before the residual update.
+    public let projected: UnsafeMutableBufferPointer<Float>
+    /// (T, FFN scratch) FFN hidden activations.
+    public let hidden: UnsafeMutableBufferPointer<Float>
+    /// (h·w, 3p²) im2col of the patch embedding.
+    public let columns: UnsafeMutableBufferPointer<Float>
+    /// (1 + h·w, C) position embedding resized to this grid.
+    public let position: UnsafeMutableBufferPointer<Float>
+
+    init(config: DINOv2Config, height: Int, width: Int, ffnScratchPerToken: Int) {
+        let p = config.patchSize, c = config.embedDim
+        self.height = height
+        self.width = width
+        gridHeight = height / p
+        gridWidth = width / p
+        let n = gridHeight * gridWidth
+        tokens = 1 + config.registers + n
+        embedDim = c
+        let t = tokens
+        let sizes = [t * c, t * c, t * 3 * c, t * t, t, t * c, t * c, t * ffnScratchPerToken, n * 3 * p * p, (1 + n) * c]
+        storage = .allocate(capacity: sizes.reduce(0, +))
+        storage.initialize(repeating: 0)
+        var slices: [UnsafeMutableBufferPointer<Float>] = []
+        var offset = 0
+        for size in sizes {
+            slices.append(UnsafeMutableBufferPointer(rebasing: storage[offset ..< offset + size]))
+            offset += size
+        }
+        x = slices[0]; normed = slices[1]; qkv = slices[2]; scores = slices[3]; rowScale = slices[4]
+        heads = slices[5]; projected = slices[6]; hidden = slices[7]; columns = slices[8]; position = slices[9]
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Bytes held.
+    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+}

@@ -1,0 +1,47 @@
+// MappedFile.swift — a whole file mapped read-only into memory.
+//
+// Weight files reach gigabytes (vitg14: 4.5 GB); mapping them lets the readers
+// parse headers and copy tensors out without first holding a second copy.
+
+import CTCore
+import Foundation
+
+/// The bytes of a file, mapped read-only. Immutable, so safe to share.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    private let base: UnsafeMutableRawPointer?
+    public let count: Int
+
+    /// Maps `path`. Errors name the file (missing, a folder, unreadable).
+    public init(path: String) throws(WeightError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let reason = errno == ENOENT ? "file not found" : "cannot open: \(String(cString: strerror(errno)))"
+            throw WeightError(path: path, reason: reason)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw WeightError(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw WeightError(path: path, reason: "not a regular file") }
+        count = Int(info.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let mapped = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw WeightError(path: path, reason: "cannot map: \(String(cString: strerror(errno)))")
+        }
+        base = mapped
+    }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+
+    /// The file's bytes (valid while this object lives).
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+}

@@ -1,0 +1,56 @@
+// PatchEmbedding.swift — the p x p stride-p convolution that turns an image into tokens.
+//
+// Computed as im2col + one GEMM: each patch becomes a row of 3·p·p values in
+// (channel, y, x) order — the flattening of the PyTorch kernel (C, 3, p, p) —
+// so tokens (N x C) = columns (N x 3p²) · W^T + b, rows in row-major grid order.
+
+import Tensor
+
+public struct PatchEmbedding: Sendable {
+    public let patchSize: Int
+    public let embedDim: Int
+    /// (C, 3, p, p)
+    public var weight: Tensor
+    /// (C)
+    public var bias: Tensor
+
+    public init(weight: Tensor, bias: Tensor) {
+        precondition(weight.shape.count == 4 && weight.shape[1] == 3 && weight.shape[2] == weight.shape[3]
+                     && bias.shape == [weight.shape[0]],
+                     "PatchEmbedding: weight \(weight.shapeDescription), bias \(bias.shapeDescription)")
+        embedDim = weight.shape[0]
+        patchSize = weight.shape[2]
+        self.weight = weight
+        self.bias = bias
+    }
+
+    /// Values per im2col row.
+    public var columnsPerPatch: Int { 3 * patchSize * patchSize }
+
+    /// image (3, H, W), H and W multiples of p -> tokens (H/p · W/p, C), overwritten.
+    /// `columns` is scratch of (H/p · W/p) x 3p² floats.
+    public func forward(_ image: UnsafePointer<Float>, height: Int, width: Int,
+                        columns: UnsafeMutablePointer<Float>, into tokens: UnsafeMutablePointer<Float>) {
+        let p = patchSize
+        precondition(height % p == 0 && width % p == 0 && height > 0 && width > 0,
+                     "PatchEmbedding: \(height)x\(width) is not a multiple of the patch size \(p)")
+        let gh = height / p, gw = width / p, k = columnsPerPatch
+        Threading.parallelFor(gh) { rows in
+            for gy in rows {
+                for gx in 0 ..< gw {
+                    let row = columns + (gy * gw + gx) * k
+                    for c in 0 ..< 3 {
+                        for ky in 0 ..< p {
+                            let source = image + (c * height + gy * p + ky) * width + gx * p
+                            (row + (c * p + ky) * p).update(from: source, count: p)
+                        }
+                    }
+                }
+            }
+        }
+        weight.withUnsafeBufferPointer { w in
+            GEMM.linear(columns, rows: gh * gw, inFeatures: k, weight: w.baseAddress!, outFeatures: embedDim, into: tokens)
+        }
+        bias.withUnsafeBufferPointer { ActivationKernels.addBias(tokens, rows: gh * gw, cols: embedDim, bias: $0.baseAddress!) }
+    }
+}

@@ -1,0 +1,270 @@
+// Pickle.swift — a reader for the pickle subset that `torch.save` writes.
+//
+// Nothing in the stream is ever executed. The opcodes accepted are those the
+// Python pickler emits for dicts, lists, tuples, numbers, strings, bytes and
+// objects at protocols 2-5 (torch.save uses 2); any other opcode (the text
+// opcodes of protocol 0, INST/OBJ, extension registry, sets...) is rejected
+// with its name and byte offset. Globals are only recorded by name: calling
+// `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2` /
+// `_rebuild_parameter`, `_codecs.encode` gives the matching value, and calling
+// anything else gives an opaque `.object(name)` (numpy scalars in an
+// MMSegmentation checkpoint's `meta`, for example), which the checkpoint
+// reader rejects only if the tensors it needs are behind it.
+
+/// A reference to one storage of the archive (`data/<key>`).
+struct TorchStorageRef: Equatable {
+    /// The storage class, e.g. `torch.FloatStorage`.
+    let typeName: String
+    /// The element type, when it is one ctpipe reads (float32/16, bfloat16, float64).
+    let dtype: StoredDType?
+    let key: String
+    let count: Int
+}
+
+/// A tensor as `_rebuild_tensor_v2` describes it: a strided view of a storage.
+struct TorchTensorRef: Equatable {
+    let storage: TorchStorageRef
+    let offset: Int
+    let shape: [Int]
+    let stride: [Int]
+}
+
+/// A mutable list or dict (pickle fills them after memoising them).
+final class PickleList { var items: [PickleValue] = [] }
+final class PickleDict { var items: [(key: PickleValue, value: PickleValue)] = [] }
+
+indirect enum PickleValue {
+    case none
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case bytes([UInt8])
+    case tuple([PickleValue])
+    case list(PickleList)
+    case dict(PickleDict)
+    case global(String)
+    case storage(TorchStorageRef)
+    case tensor(TorchTensorRef)
+    case object(String)
+
+    /// A short description for error messages.
+    var kind: String {
+        switch self {
+        case .none: "None"
+        case .bool: "bool"
+        case .int: "int"
+        case .float: "float"
+        case .string: "str"
+        case .bytes: "bytes"
+        case .tuple: "tuple"
+        case .list: "list"
+        case .dict: "dict"
+        case .global(let name): "the global \(name)"
+        case .storage: "a storage"
+        case .tensor: "a tensor"
+        case .object(let name): "an object built by \(name)"
+        }
+    }
+}
+
+struct Unpickler {
+    let bytes: UnsafeRawBufferPointer
+    let path: String
+    private var position = 0
+    private var stack: [PickleValue] = []
+    private var marks: [Int] = []
+    private var memo: [Int: PickleValue] = [:]
+
+    init(_ bytes: UnsafeRawBufferPointer, path: String) {
+        self.bytes = bytes
+        self.path = path
+    }
+
+    private func fail(_ reason: String) -> WeightError { WeightError(path: path, reason: "pickle: \(reason)") }
+
+    private mutating func read(_ n: Int) throws(WeightError) -> UnsafeRawBufferPointer {
+        guard n >= 0, position + n <= bytes.count else { throw fail("truncated stream at byte \(position)") }
+        defer { position += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[position ..< position + n])
+    }
+
+    private mutating func byte() throws(WeightError) -> UInt8 { try read(1)[0] }
+    private mutating func u16() throws(WeightError) -> Int { Int(UInt16(littleEndian: try read(2).loadUnaligned(as: UInt16.self))) }
+    private mutating func u32() throws(WeightError) -> Int { Int(UInt32(littleEndian: try read(4).loadUnaligned(as: UInt32.self))) }
+    private mutating func i32() throws(WeightError) -> Int { Int(Int32(littleEndian: try read(4).loadUnaligned(as: Int32.self))) }
+    private mutating func u64() throws(WeightError) -> Int {
+        let v = UInt64(littleEndian: try read(8).loadUnaligned(as: UInt64.self))
+        guard v <= UInt64(Int.max) else { throw fail("length \(v) too large at byte \(position)") }
+        return Int(v)
+    }
+
+    private mutating func line() throws(WeightError) -> String {
+        var end = position
+        while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+        guard end < bytes.count else { throw fail("unterminated line at byte \(position)") }
+        let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position ..< end]), as: UTF8.self)
+        position = end + 1
+        return s
+    }
+
+    private mutating func pop() throws(WeightError) -> PickleValue {
+        guard let v = stack.popLast(), stack.count >= (marks.last ?? 0) else { throw fail("stack underflow at byte \(position)") }
+        return v
+    }
+
+    private mutating func popMark() throws(WeightError) -> [PickleValue] {
+        guard let mark = marks.popLast(), mark <= stack.count else { throw fail("MARK missing at byte \(position)") }
+        let items = Array(stack[mark...])
+        stack.removeSubrange(mark...)
+        return items
+    }
+
+    private mutating func top() throws(WeightError) -> PickleValue {
+        guard let v = stack.last else { throw fail("stack underflow at byte \(position)") }
+        return v
+    }
+
+    /// Runs the stream to STOP and returns the top-level object.
+    mutating func load(persistentLoad: (PickleValue) throws(WeightError) -> PickleValue) throws(WeightError) -> PickleValue {
+        while true {
+            let at = position
+            let op = try byte()
+            switch op {
+            case 0x80: _ = try byte()                                    // PROTO
+            case 0x95: _ = try read(8)                                   // FRAME
+            case UInt8(ascii: "."):                                      // STOP
+                guard stack.count == 1, marks.isEmpty else { throw fail("STOP with \(stack.count) values on the stack") }
+                return stack[0]
+            case UInt8(ascii: "("): marks.append(stack.count)            // MARK
+            case UInt8(ascii: "}"): stack.append(.dict(PickleDict()))    // EMPTY_DICT
+            case UInt8(ascii: "]"): stack.append(.list(PickleList()))    // EMPTY_LIST
+            case UInt8(ascii: ")"): stack.append(.tuple([]))             // EMPTY_TUPLE
+            case UInt8(ascii: "t"): stack.append(.tuple(try popMark()))  // TUPLE
+            case 0x85: let a = try pop(); stack.append(.tuple([a]))      // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
+            case UInt8(ascii: "N"): stack.append(.none)
+            case 0x88: stack.append(.bool(true))                         // NEWTRUE
+            case 0x89: stack.append(.bool(false))                        // NEWFALSE
+            case UInt8(ascii: "K"): stack.append(.int(Int(try byte())))  // BININT1
+            case UInt8(ascii: "M"): stack.append(.int(try u16()))        // BININT2
+            case UInt8(ascii: "J"): stack.append(.int(try i32()))        // BININT
+            case 0x8A: stack.append(.int(try long(count: Int(try byte()))))  // LONG1
+            case 0x8B: stack.append(.int(try long(count: try i32())))        // LONG4
+            case UInt8(ascii: "G"):                                      // BINFLOAT (big-endian)
+                stack.append(.float(Double(bitPattern: UInt64(bigEndian: try read(8).loadUnaligned(as: UInt64.self)))))
+            case UInt8(ascii: "X"): stack.append(.string(try text(count: try u32())))      // BINUNICODE
+            case 0x8C: stack.append(.string(try text(count: Int(try byte()))))            // SHORT_BINUNICODE
+            case 0x8D: stack.append(.string(try text(count: try u64())))                  // BINUNICODE8
+            case UInt8(ascii: "B"): stack.append(.bytes(Array(try read(try u32()))))      // BINBYTES
+            case UInt8(ascii: "C"): stack.append(.bytes(Array(try read(Int(try byte()))))) // SHORT_BINBYTES
+            case 0x8E: stack.append(.bytes(Array(try read(try u64()))))                   // BINBYTES8
+            case UInt8(ascii: "c"):                                      // GLOBAL
+                let module = try line(), name = try line()
+                stack.append(.global(module + "." + name))
+            case 0x93:                                                   // STACK_GLOBAL
+                guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
+                    throw fail("STACK_GLOBAL without two strings at byte \(at)")
+                }
+                stack.append(.global(module + "." + name))
+            case UInt8(ascii: "q"): memo[Int(try byte())] = try top()    // BINPUT
+            case UInt8(ascii: "r"): memo[try u32()] = try top()          // LONG_BINPUT
+            case 0x94: memo[memo.count] = try top()                      // MEMOIZE
+            case UInt8(ascii: "h"): stack.append(try recall(Int(try byte()), at: at))  // BINGET
+            case UInt8(ascii: "j"): stack.append(try recall(try u32(), at: at))        // LONG_BINGET
+            case UInt8(ascii: "0"): _ = try pop()                        // POP
+            case UInt8(ascii: "1"): _ = try popMark()                    // POP_MARK
+            case UInt8(ascii: "a"):                                      // APPEND
+                let v = try pop()
+                guard case .list(let list) = try top() else { throw fail("APPEND to \(try top().kind) at byte \(at)") }
+                list.items.append(v)
+            case UInt8(ascii: "e"):                                      // APPENDS
+                let items = try popMark()
+                guard case .list(let list) = try top() else { throw fail("APPENDS to \(try top().kind) at byte \(at)") }
+                list.items += items
+            case UInt8(ascii: "s"):                                      // SETITEM
+                let v = try pop(), k = try pop()
+                guard case .dict(let dict) = try top() else { throw fail("SETITEM on \(try top().kind) at byte \(at)") }
+                dict.items.append((k, v))
+            case UInt8(ascii: "u"):                                      // SETITEMS
+                let items = try popMark()
+                guard items.count % 2 == 0, case .dict(let dict) = try top() else {
+                    throw fail("SETITEMS on \(try top().kind) at byte \(at)")
+                }
+                for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
+            case UInt8(ascii: "R"):                                      // REDUCE
+                let args = try pop(), callable = try pop()
+                stack.append(try call(callable, args, at: at))
+            case 0x81:                                                   // NEWOBJ
+                _ = try pop()
+                let cls = try pop()
+                guard case .global(let name) = cls else { throw fail("NEWOBJ on \(cls.kind) at byte \(at)") }
+                stack.append(.object(name))
+            case UInt8(ascii: "b"): _ = try pop()                        // BUILD: object state is not needed
+            case UInt8(ascii: "Q"): stack.append(try persistentLoad(try pop()))  // BINPERSID
+            default:
+                throw fail("unsupported opcode \(Self.describe(op)) at byte \(at); torch.save never writes it, so this is not a PyTorch checkpoint (or a corrupt one)")
+            }
+        }
+    }
+
+    private func recall(_ key: Int, at: Int) throws(WeightError) -> PickleValue {
+        guard let v = memo[key] else { throw fail("memo key \(key) unset at byte \(at)") }
+        return v
+    }
+
+    private mutating func text(count: Int) throws(WeightError) -> String {
+        String(decoding: try read(count), as: UTF8.self)
+    }
+
+    private mutating func long(count: Int) throws(WeightError) -> Int {
+        guard count >= 0, count <= 8 else { throw fail("integer of \(count) bytes at byte \(position) does not fit 64 bits") }
+        let raw = try read(count)
+        var v: UInt64 = 0
+        for i in 0 ..< count { v |= UInt64(raw[i]) << (8 * UInt64(i)) }
+        if count > 0, count < 8, raw[count - 1] & 0x80 != 0 { v |= ~0 << (8 * UInt64(count)) }   // sign-extend
+        return Int(Int64(bitPattern: v))
+    }
+
+    /// REDUCE: the few callables with a meaning here; anything else is opaque.
+    private func call(_ callable: PickleValue, _ args: PickleValue, at: Int) throws(WeightError) -> PickleValue {
+        guard case .global(let name) = callable else { return .object("a call of \(callable.kind)") }
+        guard case .tuple(let a) = args else { throw fail("REDUCE with non-tuple arguments at byte \(at)") }
+        switch name {
+        case "collections.OrderedDict":
+            return .dict(PickleDict())
+        case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
+            guard a.count >= 4, case .storage(let storage) = a[0], case .int(let offset) = a[1],
+                  case .tuple(let sizes) = a[2], case .tuple(let strides) = a[3] else {
+                throw fail("\(name) with unexpected arguments at byte \(at)")
+            }
+            var shape: [Int] = [], stride: [Int] = []
+            for s in sizes { guard case .int(let v) = s, v >= 0 else { throw fail("bad tensor size at byte \(at)") }; shape.append(v) }
+            for s in strides { guard case .int(let v) = s else { throw fail("bad tensor stride at byte \(at)") }; stride.append(v) }
+            guard shape.count == stride.count else { throw fail("tensor size and stride differ in rank at byte \(at)") }
+            return .tensor(TorchTensorRef(storage: storage, offset: offset, shape: shape, stride: stride))
+        case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
+            guard let first = a.first, case .tensor = first else { throw fail("\(name) without a tensor at byte \(at)") }
+            return first
+        case "_codecs.encode":
+            guard a.count >= 1, case .string(let s) = a[0] else { return .object(name) }
+            return .bytes(s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })   // latin-1
+        default:
+            return .object(name)
+        }
+    }
+
+    static func describe(_ op: UInt8) -> String {
+        let names: [UInt8: String] = [
+            0x49: "INT", 0x4C: "LONG", 0x53: "STRING", 0x54: "BINSTRING", 0x55: "SHORT_BINSTRING",
+            0x56: "UNICODE", 0x46: "FLOAT", 0x69: "INST", 0x6F: "OBJ", 0x50: "PERSID", 0x67: "GET",
+            0x70: "PUT", 0x64: "DICT", 0x6C: "LIST", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4",
+            0x8F: "EMPTY_SET", 0x90: "ADDITEMS", 0x91: "FROZENSET", 0x92: "NEWOBJ_EX",
+            0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER", 0x32: "DUP",
+        ]
+        let hex = String(op, radix: 16, uppercase: true)
+        let printable = op >= 0x20 && op < 0x7F ? " '\(Character(Unicode.Scalar(op)))'" : ""
+        return "\(names[op] ?? "unknown")\(printable) (0x\(hex.count == 1 ? "0" + hex : hex))"
+    }
+}

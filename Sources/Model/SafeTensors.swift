@@ -1,0 +1,142 @@
+// SafeTensors.swift — the safetensors format (HuggingFace): read and write.
+//
+// Layout: u64 little-endian header length N, N bytes of JSON
+// {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}},
+// then the raw little-endian data (offsets relative to the end of the header).
+// Reading accepts F32, F16, BF16 and F64 and upcasts to float32; writing emits
+// F32 with names sorted and the header padded to 8 bytes, as the reference
+// Python writer does. ctpipe's own checkpoints use this format (method.md §6).
+
+import CTCore
+import Foundation
+import Tensor
+
+/// The tensors and string metadata of one safetensors file.
+public struct SafeTensorsFile: Sendable {
+    public var tensors: [String: Tensor]
+    public var metadata: [String: String]
+
+    public init(tensors: [String: Tensor], metadata: [String: String] = [:]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+}
+
+public enum SafeTensors {
+    /// Reads a whole file.
+    public static func read(_ path: String) throws(WeightError) -> SafeTensorsFile {
+        let file = try MappedFile(path: path)
+        return try parse(file.bytes, path: path)
+    }
+
+    /// True when `bytes` start like a safetensors file (a plausible header length and `{`).
+    public static func sniff(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 9 else { return false }
+        let n = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        return n > 1 && n <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{")
+    }
+
+    /// Parses the bytes of a safetensors file; `path` names it in errors.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> SafeTensorsFile {
+        func fail(_ reason: String, _ tensor: String? = nil) -> WeightError {
+            WeightError(path: path, tensor: tensor, reason: reason)
+        }
+        guard bytes.count >= 8 else { throw fail("not a safetensors file: \(bytes.count) bytes") }
+        let headerLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw fail("not a safetensors file: header length \(headerLength) exceeds the file size \(bytes.count)")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let headerData = Data(bytes[8 ..< dataStart])
+        guard let json = try? JSONSerialization.jsonObject(with: headerData), let header = json as? [String: Any] else {
+            throw fail("not a safetensors file: the header is not a JSON object")
+        }
+        let dataCount = bytes.count - dataStart
+        var result = SafeTensorsFile(tensors: [:])
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let metadata = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
+                for (k, v) in metadata {
+                    guard let s = v as? String else { throw fail("__metadata__ value '\(k)' is not a string") }
+                    result.metadata[k] = s
+                }
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtypeName = entry["dtype"] as? String,
+                  let shapeAny = entry["shape"] as? [Any], let offsetsAny = entry["data_offsets"] as? [Any],
+                  offsetsAny.count == 2 else {
+                throw fail("malformed header entry (needs dtype, shape, data_offsets)", name)
+            }
+            guard let dtype = StoredDType(rawValue: dtypeName) else {
+                throw fail("unsupported dtype \(dtypeName) (supported: F32, F16, BF16, F64)", name)
+            }
+            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let offsets = offsetsAny.compactMap { ($0 as? NSNumber)?.intValue }
+            guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
+                throw fail("malformed shape or data_offsets", name)
+            }
+            let count = shape.reduce(1, *)
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataCount else {
+                throw fail("data_offsets \(offsets) outside the \(dataCount) data bytes", name)
+            }
+            guard offsets[1] - offsets[0] == count * dtype.byteSize else {
+                throw fail("\(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName)", name)
+            }
+            let values = dtype.decode(bytes.baseAddress! + dataStart + offsets[0], count: count)
+            result.tensors[name] = Tensor(shape: shape, storage: values)
+        }
+        return result
+    }
+
+    /// The bytes of a safetensors file holding `tensors` as F32 (names sorted).
+    public static func encode(_ file: SafeTensorsFile) -> [UInt8] {
+        let names = file.tensors.keys.sorted()
+        var header = "{"
+        if !file.metadata.isEmpty {
+            let entries = file.metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(file.metadata[$0]!))" }
+            header += "\"__metadata__\":{" + entries.joined(separator: ",") + "}"
+        }
+        var offset = 0
+        for name in names {
+            let t = file.tensors[name]!
+            if header.count > 1 { header += "," }
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            header += "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 4 * t.count)]}"
+            offset += 4 * t.count
+        }
+        header += "}"
+        var headerBytes = Array(header.utf8)
+        while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
+        var out = [UInt8]()
+        out.reserveCapacity(8 + headerBytes.count + offset)
+        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out += $0 }
+        out += headerBytes
+        for name in names {
+            file.tensors[name]!.withUnsafeBufferPointer { out += UnsafeRawBufferPointer($0) }
+        }
+        return out
+    }
+
+    /// Writes a safetensors file atomically.
+    public static func write(_ file: SafeTensorsFile, to path: String) throws(WeightError) {
+        do { try AtomicFile.write(encode(file), to: path) } catch {
+            throw WeightError(path: path, reason: error.reason)
+        }
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+}

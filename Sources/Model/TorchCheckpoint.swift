@@ -1,0 +1,147 @@
+// TorchCheckpoint.swift — tensors out of a `torch.save` file (PyTorch >= 1.6 zip format).
+//
+// The archive holds `<root>/data.pkl` (the pickled object), `<root>/data/<key>`
+// (one raw little-endian storage per key) and `<root>/byteorder`. A state dict
+// pickles as an OrderedDict of `_rebuild_tensor_v2(storage, offset, size,
+// stride, ...)` calls whose storages are persistent ids
+// `('storage', torch.FloatStorage, key, location, numel)`. Accepted top levels:
+// a state dict (facebookresearch releases), or a dict holding one under
+// `state_dict` (MMSegmentation, mmengine) or `model`. Float32, float16,
+// bfloat16 and float64 tensors are returned as float32; tensors of other
+// element types (integer buffers such as BatchNorm's `num_batches_tracked`)
+// are listed in `skipped`.
+
+import Foundation
+import Tensor
+
+/// The float tensors of a checkpoint, by name.
+public struct TorchCheckpointContents: Sendable {
+    public var tensors: [String: Tensor]
+    /// Names of tensors left out, with their storage type.
+    public var skipped: [String: String]
+    /// Where the state dict was found: "" (top level), "state_dict" or "model".
+    public var container: String
+}
+
+public enum TorchCheckpoint {
+    /// True when the bytes are a zip archive (what torch.save writes since 1.6).
+    public static func sniff(_ bytes: UnsafeRawBufferPointer) -> Bool { ZipArchive.sniff(bytes) }
+
+    /// Reads the state dict of a `.pth` file.
+    public static func read(_ path: String) throws(WeightError) -> TorchCheckpointContents {
+        let file = try MappedFile(path: path)
+        return try parse(file.bytes, path: path)
+    }
+
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> TorchCheckpointContents {
+        if !ZipArchive.sniff(bytes) {
+            if bytes.count >= 2, bytes[0] == 0x80 {
+                throw WeightError(path: path, reason: "legacy (pre-1.6, non-zip) torch.save format is not supported; load and re-save it with torch.save under PyTorch >= 1.6")
+            }
+            throw WeightError(path: path, reason: "not a PyTorch checkpoint (no zip signature)")
+        }
+        let archive = try ZipArchive(bytes, path: path)
+        guard let pickle = archive.entries.values.filter({ $0.name.hasSuffix("data.pkl") })
+            .min(by: { $0.name.count < $1.name.count }) else {
+            throw WeightError(path: path, reason: "zip archive without data.pkl: not a torch.save file")
+        }
+        let root = String(pickle.name.dropLast("data.pkl".count))
+        if let order = archive.entries[root + "byteorder"] {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[order.offset ..< order.offset + order.size]), as: UTF8.self)
+            guard text.trimmingCharacters(in: .whitespacesAndNewlines) == "little" else {
+                throw WeightError(path: path, reason: "storages are \(text) endian; only little endian is supported")
+            }
+        }
+        var unpickler = Unpickler(UnsafeRawBufferPointer(rebasing: bytes[pickle.offset ..< pickle.offset + pickle.size]),
+                                  path: path + ":" + pickle.name)
+        let top = try unpickler.load { pid throws(WeightError) -> PickleValue in
+            guard case .tuple(let items) = pid, items.count >= 5, case .string("storage") = items[0],
+                  case .global(let typeName) = items[1], case .string(let key) = items[2],
+                  case .int(let count) = items[4] else {
+                throw WeightError(path: path, reason: "pickle: unexpected persistent id (not a torch storage)")
+            }
+            return .storage(TorchStorageRef(typeName: typeName, dtype: storageTypes[typeName], key: key, count: count))
+        }
+        guard case .dict(var dict) = top else {
+            throw WeightError(path: path, reason: "the pickled object is \(top.kind), not a dict of tensors")
+        }
+        var container = ""
+        for candidate in ["state_dict", "model"] {
+            if let inner = dict.items.first(where: { if case .string(candidate) = $0.key { true } else { false } }),
+               case .dict(let innerDict) = inner.value {
+                dict = innerDict
+                container = candidate
+                break
+            }
+        }
+        var contents = TorchCheckpointContents(tensors: [:], skipped: [:], container: container)
+        for (key, value) in dict.items {
+            guard case .string(let name) = key else { continue }
+            guard case .tensor(let ref) = value else { continue }
+            guard let dtype = ref.storage.dtype else {
+                contents.skipped[name] = ref.storage.typeName
+                continue
+            }
+            contents.tensors[name] = try materialise(ref, dtype: dtype, name: name, archive: archive, root: root,
+                                                     bytes: bytes, path: path)
+        }
+        if contents.tensors.isEmpty {
+            throw WeightError(path: path, reason: "no float tensors found (top-level keys: \(keys(of: dict)))")
+        }
+        return contents
+    }
+
+    static let storageTypes: [String: StoredDType] = [
+        "torch.FloatStorage": .float32, "torch.HalfStorage": .float16,
+        "torch.BFloat16Storage": .bfloat16, "torch.DoubleStorage": .float64,
+    ]
+
+    static func keys(of dict: PickleDict) -> String {
+        dict.items.prefix(8).map { if case .string(let s) = $0.key { s } else { $0.key.kind } }.joined(separator: ", ")
+    }
+
+    /// Copies a (possibly strided) tensor view out of its storage as float32.
+    static func materialise(_ ref: TorchTensorRef, dtype: StoredDType, name: String, archive: ZipArchive,
+                            root: String, bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> Tensor {
+        func fail(_ reason: String) -> WeightError { WeightError(path: path, tensor: name, reason: reason) }
+        guard let entry = archive.entries[root + "data/" + ref.storage.key] else {
+            throw fail("storage data/\(ref.storage.key) missing from the archive")
+        }
+        guard entry.size == ref.storage.count * dtype.byteSize else {
+            throw fail("storage data/\(ref.storage.key) has \(entry.size) bytes, expected \(ref.storage.count) x \(dtype.byteSize)")
+        }
+        let count = ref.shape.reduce(1, *)
+        if count == 0 { return Tensor(zeros: ref.shape) }
+        var lowest = ref.offset, highest = ref.offset
+        for (n, s) in zip(ref.shape, ref.stride) {
+            if s >= 0 { highest += (n - 1) * s } else { lowest += (n - 1) * s }
+        }
+        guard lowest >= 0, highest < ref.storage.count else {
+            throw fail("view (offset \(ref.offset), size \(ref.shape), stride \(ref.stride)) outside its storage of \(ref.storage.count) elements")
+        }
+        let base = bytes.baseAddress! + entry.offset
+        var contiguous = [Int](repeating: 1, count: ref.shape.count)
+        for i in stride(from: ref.shape.count - 2, through: 0, by: -1) { contiguous[i] = contiguous[i + 1] * ref.shape[i + 1] }
+        let isContiguous = zip(zip(ref.shape, ref.stride), contiguous).allSatisfy { $0.0.0 == 1 || $0.0.1 == $0.1 }
+        if isContiguous {
+            return Tensor(shape: ref.shape, storage: dtype.decode(base + ref.offset * dtype.byteSize, count: count))
+        }
+        // Strided view: decode the storage span, then gather in row-major order.
+        let span = dtype.decode(base + lowest * dtype.byteSize, count: highest - lowest + 1)
+        var out = [Float](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: ref.shape.count)
+        for i in 0 ..< count {
+            var source = ref.offset - lowest
+            for d in 0 ..< index.count { source += index[d] * ref.stride[d] }
+            out[i] = span[source]
+            var d = index.count - 1
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < ref.shape[d] { break }
+                index[d] = 0
+                d -= 1
+            }
+        }
+        return Tensor(shape: ref.shape, storage: out)
+    }
+}
