@@ -1,9 +1,11 @@
 // LayerNormKernel.swift — row-wise LayerNorm, the fused forward.
 //
 // y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis, biased
-// variance, as torch.nn.LayerNorm. Two passes over a row that sits in cache
-// (mean, then centred variance — robust to the large activations of deep ViT
-// blocks), then one fused scale-and-shift pass. Rows are split across the
+// variance, as torch.nn.LayerNorm. Two passes over a row that sits in cache:
+// the mean, then the centred sums Σd and Σd² (d = x - mean) — the corrected
+// two-pass algorithm, which also repairs the rounding of the first mean, so
+// rows with a large common offset (the massive activations of deep ViT blocks)
+// keep full precision — then one fused scale-and-shift pass. Rows are split across the
 // kernel threads; each row is reduced on one thread in a fixed order.
 
 public enum LayerNormKernel {
@@ -28,14 +30,23 @@ public enum LayerNormKernel {
         while i < vectorEnd { acc += loadVec(x + i); i += Vec.scalarCount }
         var sum = acc.sum()
         while i < cols { sum += x[i]; i += 1 }
-        let mean = sum / Float(cols)
-        let meanV = Vec(repeating: mean)
-        var accSq = Vec()
+        let roughMean = sum / Float(cols)
+        let roughV = Vec(repeating: roughMean)
+        var accD = Vec(), accSq = Vec()
         i = 0
-        while i < vectorEnd { let d = loadVec(x + i) - meanV; accSq += d * d; i += Vec.scalarCount }
-        var sumSq = accSq.sum()
-        while i < cols { let d = x[i] - mean; sumSq += d * d; i += 1 }
-        let inv = 1 / (sumSq / Float(cols) + eps).squareRoot()
+        while i < vectorEnd {
+            let d = loadVec(x + i) - roughV
+            accD += d
+            accSq += d * d
+            i += Vec.scalarCount
+        }
+        var sumD = accD.sum(), sumSq = accSq.sum()
+        while i < cols { let d = x[i] - roughMean; sumD += d; sumSq += d * d; i += 1 }
+        let correction = sumD / Float(cols)
+        let mean = roughMean + correction
+        let meanV = Vec(repeating: mean)
+        let variance = max(sumSq / Float(cols) - correction * correction, 0)
+        let inv = 1 / (variance + eps).squareRoot()
         let invV = Vec(repeating: inv)
         i = 0
         while i < vectorEnd {
