@@ -71,6 +71,11 @@ public struct DINOv2Config: Sendable, Equatable, Codable {
         }
     }
 
+    enum CodingKeys: String, CodingKey {
+        case embedDim = "embed_dim", depth, heads, patchSize = "patch_size", registers, gridSize = "grid_size"
+        case ffnHidden = "ffn_hidden", ffn, interpolation, layerNormEps = "layer_norm_eps"
+    }
+
     /// Channels per head.
     public var headDim: Int { embedDim / heads }
 

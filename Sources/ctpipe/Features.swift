@@ -1,0 +1,256 @@
+// Features.swift — `ctpipe features`: DINOv2 features of one image as a NumPy
+// array, with optional PCA and feature-norm pictures.
+
+import ArgumentParser
+import CTCore
+import Foundation
+import ImageIO
+import Model
+import Tensor
+
+extension CTPipe {
+    struct Features: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export DINOv2 features of one image as a (T, C) float32 .npy.",
+            discussion: """
+            Tokens are [CLS, registers, patches in row-major grid order]. The weights may be a \
+            facebookresearch .pth, a HuggingFace model.safetensors, an MMSegmentation .pth or a \
+            ctpipe safetensors file (see docs/backbone.md). --image decodes a PNG/JPEG, resizes it \
+            bilinearly to --size (default: each side rounded to the nearest multiple of the patch \
+            size) and normalises it with the ImageNet mean/std; --input-npy takes an already \
+            normalised (3, H, W) float32 array. Prints a JSON summary.
+            """
+        )
+
+        @Option(help: ArgumentHelp("Weight file (.pth or .safetensors).", valueName: "W"))
+        var weights: String
+
+        @Option(help: ArgumentHelp("An RGB image (PNG or JPEG).", valueName: "IMG"))
+        var image: String?
+
+        @Option(help: ArgumentHelp("Resize the image to HxW (multiples of the patch size) before normalising.", valueName: "HxW"))
+        var size: String?
+
+        @Option(name: .customLong("input-npy"), help: ArgumentHelp("A normalised (3, H, W) float32 .npy instead of an image.", valueName: "X.npy"))
+        var inputNPY: String?
+
+        @Option(help: "Export the residual stream after this block (0-based; default: the last).")
+        var block: Int?
+
+        @Flag(name: .customLong("final-norm"), help: "Export the final LayerNorm output instead of a block's output.")
+        var finalNorm = false
+
+        @Option(help: ArgumentHelp("Output .npy file.", valueName: "OUT.npy"))
+        var out: String
+
+        @Option(name: .customLong("pca-png"), help: ArgumentHelp("Write the first 3 principal components of the patch features as RGB.", valueName: "P.png"))
+        var pcaPNG: String?
+
+        @Option(name: .customLong("norm-png"), help: ArgumentHelp("Write a heat map of per-patch feature norms.", valueName: "N.png"))
+        var normPNG: String?
+
+        @OptionGroup var backbone: BackboneOptions
+
+        func validate() throws {
+            guard (image == nil) != (inputNPY == nil) else {
+                throw ValidationError("Give exactly one of --image and --input-npy.")
+            }
+            if size != nil && image == nil { throw ValidationError("--size applies to --image only.") }
+            if let size, ImageSize(size) == nil { throw ValidationError("--size must look like 518x518 (got '\(size)').") }
+            if block != nil && finalNorm { throw ValidationError("Give at most one of --block and --final-norm.") }
+            if let block, block < 0 { throw ValidationError("--block must be 0 or more (got \(block)).") }
+        }
+
+        func run() throws {
+            backbone.applyThreads()
+            let loaded = try backbone.load(weights)
+            let model = loaded.model
+            let p = model.config.patchSize
+            let (pixels, height, width) = try input(patchSize: p)
+            guard height % p == 0, width % p == 0 else {
+                throw CLIError("input is \(height)x\(width), not a multiple of the patch size \(p)")
+            }
+            let layer: FeatureLayer = finalNorm ? .finalNorm : .block(block ?? model.config.depth - 1)
+            let started = Date()
+            let features: Tensor
+            do {
+                let arena = try model.makeActivations(height: height, width: width)
+                features = try pixels.withUnsafeBufferPointer { try model.features($0, arena, at: layer) }
+            } catch { throw CLIError("\(error)") }
+            let seconds = Date().timeIntervalSince(started)
+            do {
+                try AtomicFile.write(NPYArray(shape: features.shape, float32: features.storage).encoded(), to: out)
+            } catch { throw CLIError(error.description) }
+            let c = model.config.embedDim, first = 1 + model.config.registers
+            let gh = height / p, gw = width / p
+            let patches = Array(features.storage[(first * c)...])
+            if let pcaPNG {
+                let rgb = patches.withUnsafeBufferPointer { PrincipalComponents.project($0, rows: gh * gw, cols: c, components: 3) }
+                try writeGrid(FeaturePictures.pca(rgb, rows: gh, cols: gw), width: width, height: height, to: pcaPNG)
+            }
+            if let normPNG {
+                let norms = (0 ..< gh * gw).map { i in patches[(i * c) ..< ((i + 1) * c)].reduce(0) { $0 + $1 * $1 }.squareRoot() }
+                try writeGrid(FeaturePictures.heatmap(norms, rows: gh, cols: gw), width: width, height: height, to: normPNG)
+            }
+            let layerName = finalNorm ? "final_norm" : "block \(block ?? model.config.depth - 1)"
+            print(try JSONOutput.string(FeaturesReport(weights: loaded.kind.rawValue, config: model.config, height: height,
+                                                       width: width, tokens: features.shape[0], channels: c,
+                                                       layer: layerName, seconds: seconds, out: out)))
+        }
+
+        /// The normalised (3, H, W) input and its size.
+        func input(patchSize p: Int) throws -> ([Float], Int, Int) {
+            if let inputNPY {
+                let array: NPYArray
+                do { array = try NPYArray.decode(try FileBytes.read(inputNPY), path: inputNPY) } catch { throw CLIError(error.description) }
+                guard array.shape.count == 3, array.shape[0] == 3, let values = array.floats else {
+                    throw CLIError("\(inputNPY): expected a float32 array of shape (3, H, W), found \(array.dtype.rawValue) \(array.shape)")
+                }
+                return (values, array.shape[1], array.shape[2])
+            }
+            let decoded: Image8
+            do { decoded = try ImageFile.readRGB(image!) } catch { throw CLIError(error.description) }
+            let target = size.flatMap(ImageSize.init) ?? ImageSize(
+                height: max(p, Int((Double(decoded.height) / Double(p)).rounded()) * p),
+                width: max(p, Int((Double(decoded.width) / Double(p)).rounded()) * p))
+            return (ImageNetInput.normalised(decoded, height: target.height, width: target.width), target.height, target.width)
+        }
+
+        func writeGrid(_ grid: Image8, width: Int, height: Int, to path: String) throws {
+            let picture = Resize.nearest(grid, width: width, height: height, rule: .pillow)
+            do { try ImageFile.writePNG(picture, to: path) } catch { throw CLIError(error.description) }
+        }
+    }
+}
+
+/// Options shared by the commands that load a backbone.
+struct BackboneOptions: ParsableArguments {
+    @Option(help: "Attention heads, when the weights are not a released size (default: config.json, checkpoint metadata, or C/64).")
+    var heads: Int?
+
+    @Option(help: ArgumentHelp("Position-grid resize: offset (official, no registers), antialiased (official _reg), size (HF Dinov2Model). Default: from the weights.",
+                               valueName: "offset|antialiased|size"))
+    var interpolation: String?
+
+    @Option(help: "Threads (OpenBLAS and kernels); default: all cores.")
+    var threads: Int?
+
+    func validate() throws {
+        if let heads, heads < 1 { throw ValidationError("--heads must be at least 1 (got \(heads)).") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
+        if let interpolation, PositionInterpolation(rawValue: interpolation) == nil {
+            throw ValidationError("--interpolation must be offset, antialiased or size (got '\(interpolation)').")
+        }
+    }
+
+    func applyThreads() {
+        Threading.configure(threads.map { .singleSample(threads: $0) } ?? ThreadPlan())
+    }
+
+    func load(_ path: String) throws -> LoadedBackbone {
+        let options = WeightLoadOptions(heads: heads, interpolation: interpolation.flatMap(PositionInterpolation.init))
+        do { return try DINOv2Weights.load(path, options: options) } catch { throw CLIError(error.description) }
+    }
+}
+
+/// HxW as given on the command line.
+struct ImageSize: Equatable {
+    let height: Int, width: Int
+    init(height: Int, width: Int) { self.height = height; self.width = width }
+    init?(_ text: String) {
+        let parts = text.lowercased().split(separator: "x")
+        guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h > 0, w > 0 else { return nil }
+        height = h
+        width = w
+    }
+}
+
+/// Image -> normalised network input.
+enum ImageNetInput {
+    /// method.md §5: RGB, mean (123.675, 116.28, 103.53), std (58.395, 57.12, 57.375).
+    static let mean: [Float] = [123.675, 116.28, 103.53]
+    static let std: [Float] = [58.395, 57.12, 57.375]
+
+    /// (3, height, width) planes: bilinear resize of the 8-bit RGB image, then (v - mean) / std.
+    static func normalised(_ image: Image8, height: Int, width: Int) -> [Float] {
+        let resized = bilinear(image, height: height, width: width)
+        var out = [Float](repeating: 0, count: 3 * height * width)
+        for i in 0 ..< height * width {
+            for c in 0 ..< 3 { out[c * height * width + i] = (resized[i * 3 + c] - mean[c]) / std[c] }
+        }
+        return out
+    }
+
+    /// Bilinear resize with half-pixel centres (OpenCV INTER_LINEAR geometry: src = (dst + 0.5) * in/out - 0.5,
+    /// clamped to the border), in float, without OpenCV's 11-bit fixed-point rounding. To be replaced
+    /// by ImageIO's OpenCV-exact bilinear resize once it exists.
+    static func bilinear(_ image: Image8, height: Int, width: Int) -> [Float] {
+        let channels = image.channels
+        func taps(_ input: Int, _ output: Int) -> [(Int, Int, Float)] {
+            let scale = Double(input) / Double(output)
+            return (0 ..< output).map { d in
+                let s = max((Double(d) + 0.5) * scale - 0.5, 0)
+                let i0 = min(Int(s), input - 1), i1 = min(i0 + 1, input - 1)
+                return (i0, i1, Float(s - Double(i0)))
+            }
+        }
+        let ys = taps(image.height, height), xs = taps(image.width, width)
+        var out = [Float](repeating: 0, count: height * width * 3)
+        image.pixels.withUnsafeBufferPointer { px in
+            for y in 0 ..< height {
+                let (y0, y1, fy) = ys[y]
+                for x in 0 ..< width {
+                    let (x0, x1, fx) = xs[x]
+                    for c in 0 ..< 3 {
+                        let cc = min(c, channels - 1)
+                        let a = Float(px[(y0 * image.width + x0) * channels + cc]), b = Float(px[(y0 * image.width + x1) * channels + cc])
+                        let d = Float(px[(y1 * image.width + x0) * channels + cc]), e = Float(px[(y1 * image.width + x1) * channels + cc])
+                        out[(y * width + x) * 3 + c] = (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Pictures of patch features, one pixel per patch.
+enum FeaturePictures {
+    /// k = 3 projections per patch -> RGB, each channel stretched min..max to 0...255.
+    static func pca(_ projections: [Float], rows: Int, cols: Int) -> Image8 {
+        var pixels = [UInt8](repeating: 0, count: rows * cols * 3)
+        for channel in 0 ..< 3 {
+            let values = stride(from: channel, to: projections.count, by: 3).map { projections[$0] }
+            let lo = values.min() ?? 0, hi = values.max() ?? 0
+            for (i, v) in values.enumerated() {
+                pixels[i * 3 + channel] = hi > lo ? UInt8(((v - lo) / (hi - lo) * 255).rounded()) : 128
+            }
+        }
+        return Image8(width: cols, height: rows, channels: 3, pixels: pixels)
+    }
+
+    /// Values -> a viridis-like colour ramp, stretched min..max.
+    static func heatmap(_ values: [Float], rows: Int, cols: Int) -> Image8 {
+        let ramp: [(Float, Float, Float)] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+        let lo = values.min() ?? 0, hi = values.max() ?? 0
+        var pixels = [UInt8](repeating: 0, count: rows * cols * 3)
+        for (i, v) in values.enumerated() {
+            let t = hi > lo ? (v - lo) / (hi - lo) * Float(ramp.count - 1) : 0
+            let k = min(Int(t), ramp.count - 2), f = t - Float(k)
+            let a = ramp[k], b = ramp[k + 1]
+            pixels[i * 3] = UInt8((a.0 + (b.0 - a.0) * f).rounded())
+            pixels[i * 3 + 1] = UInt8((a.1 + (b.1 - a.1) * f).rounded())
+            pixels[i * 3 + 2] = UInt8((a.2 + (b.2 - a.2) * f).rounded())
+        }
+        return Image8(width: cols, height: rows, channels: 3, pixels: pixels)
+    }
+}
+
+struct FeaturesReport: Encodable {
+    let weights: String
+    let config: DINOv2Config
+    let height: Int, width: Int, tokens: Int, channels: Int
+    let layer: String
+    let seconds: Double
+    let out: String
+}
