@@ -12,7 +12,7 @@ public enum FastMath {
     /// e^x for 16 lanes.
     @inline(__always)
     public static func exp(_ x: Vec) -> Vec {
-        var x = x.clamped(lowerBound: Vec(repeating: -87.33654), upperBound: Vec(repeating: 88.72283))
+        var x = vmin(vmax(x, Vec(repeating: -87.33654)), Vec(repeating: 88.72283))
         let magic = Vec(repeating: 12_582_912)                       // 1.5 * 2^23: round to nearest
         let shifted = x * Vec(repeating: 1.442_695_04) + magic
         let n = shifted - magic                                       // round(x / ln 2)
@@ -34,7 +34,7 @@ public enum FastMath {
     /// erf(x) for 16 lanes.
     @inline(__always)
     public static func erf(_ x: Vec) -> Vec {
-        let x = x.clamped(lowerBound: Vec(repeating: -4), upperBound: Vec(repeating: 4))
+        let x = vmin(vmax(x, Vec(repeating: -4)), Vec(repeating: 4))
         let x2 = x * x
         var p = Vec(repeating: -2.726_142_258_013_06e-10)
         p = p * x2 + Vec(repeating: 2.770_681_424_959_02e-08)

@@ -16,3 +16,12 @@ func loadVec(_ p: UnsafePointer<Float>) -> Vec {
 func storeVec(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
 }
+
+// Swift's `pointwiseMin/Max` and `clamped` follow IEEE minNum/maxNum for NaN and
+// compile to a scalar loop; a compare-and-select vectorises. (NaN inputs: the
+// comparisons are false, so a NaN lane passes through unchanged.)
+@inline(__always) @usableFromInline
+func vmax(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .> a) }
+
+@inline(__always) @usableFromInline
+func vmin(_ a: Vec, _ b: Vec) -> Vec { a.replacing(with: b, where: b .< a) }

@@ -35,7 +35,7 @@ public enum SoftmaxKernel {
         let vectorEnd = cols & ~(Vec.scalarCount - 1)
         var maxV = Vec(repeating: -.infinity)
         var i = 0
-        while i < vectorEnd { maxV = pointwiseMax(maxV, loadVec(p + i)); i += Vec.scalarCount }
+        while i < vectorEnd { maxV = vmax(maxV, loadVec(p + i)); i += Vec.scalarCount }
         var m = maxV.max()
         while i < cols { m = Swift.max(m, p[i]); i += 1 }
         let mV = Vec(repeating: m)
