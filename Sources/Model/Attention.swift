@@ -1,17 +1,25 @@
 // Attention.swift — multi-head self-attention of a DINOv2 block.
 //
-// qkv = x W_qkv^T + b (T x 3C, columns [q | k | v], each head-major), then per
-// head h, on strided views of qkv (no copies):
-//   S = (q_h k_h^T) / sqrt(d)            one sgemm, T x T
+// qkv = x W_qkv^T + b (T x 3C, columns [q | k | v], each head-major), then for
+// each head h and each block of `queryBlock` query rows, on strided views of
+// qkv (no copies):
+//   S = (q_h k_h^T) / sqrt(d)            one sgemm, rows x T
 //   P = exp(S - rowmax)                   softmax numerator; 1/rowsum kept aside
 //   o_h = (P v_h) * (1/rowsum)            one sgemm into columns h·d..h·d+d of out
-// Deferring the division to o_h touches T·d values instead of T·T.
+// Deferring the division to o_h touches rows·d values instead of rows·T. The
+// (head, query block) items are spread over the kernel threads, each with its
+// own rows x T scores slot (small enough for L2) and single-threaded sgemm
+// (Threading.withSingleThreadedBLAS). Each item writes its own rows and
+// columns of `out`, so the result does not depend on the thread count.
 // The output projection is left to the block, which fuses its bias with
 // LayerScale and the residual add.
 
 import Tensor
 
 public struct Attention: Sendable {
+    /// Query rows per work item (a 128 x T scores block stays in L2 for T ~ 1400).
+    public static let queryBlock = 128
+
     public let heads: Int
     /// C -> 3C, weight (3C, C).
     public var qkv: Linear
@@ -29,32 +37,40 @@ public struct Attention: Sendable {
 
     public var embedDim: Int { qkv.inFeatures }
 
+    /// Floats of scores scratch per worker slot for `tokens` tokens.
+    public static func scoresPerSlot(tokens: Int) -> Int { min(queryBlock, tokens) * tokens }
+
     /// x (T x C, already normalised) -> out (T x C): the concatenated head outputs,
-    /// before the output projection. Scratch: `qkvBuffer` (T x 3C), `scores` (T x T), `rowScale` (T).
+    /// before the output projection. Scratch: `qkvBuffer` (T x 3C), `scores`
+    /// (slots x scoresPerSlot), `rowScale` (slots x queryBlock).
     public func forward(_ x: UnsafePointer<Float>, tokens t: Int, qkvBuffer: UnsafeMutablePointer<Float>,
-                        scores: UnsafeMutablePointer<Float>, rowScale: UnsafeMutablePointer<Float>,
+                        scores: UnsafeMutablePointer<Float>, rowScale: UnsafeMutablePointer<Float>, slots: Int,
                         into out: UnsafeMutablePointer<Float>) {
         let c = embedDim, d = c / heads
         qkv.forward(x, rows: t, into: qkvBuffer)
         let scale = 1 / Float(d).squareRoot()
-        for h in 0 ..< heads {
-            let q = qkvBuffer + h * d, k = qkvBuffer + c + h * d, v = qkvBuffer + 2 * c + h * d
-            GEMM.sgemm(transB: true, m: t, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c,
-                       c: scores, ldc: t)
-            SoftmaxKernel.unnormalised(scores, rows: t, cols: t, ld: t, inverseSums: rowScale)
-            GEMM.sgemm(m: t, n: d, k: t, a: scores, lda: t, b: v, ldb: 3 * c, c: out + h * d, ldc: c)
-            ScaleRows.apply(out + h * d, rows: t, cols: d, ld: c, scales: rowScale)
-        }
-    }
-}
-
-/// Row scaling of a strided block: y[r, :] *= s[r].
-enum ScaleRows {
-    static func apply(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int, scales: UnsafePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 8192 / cols)) { range in
-            for r in range {
-                let p = y + r * ld, s = scales[r]
-                for i in 0 ..< cols { p[i] *= s }
+        let block = min(Self.queryBlock, t)
+        let blocks = (t + block - 1) / block
+        let items = heads * blocks
+        let workers = max(1, min(slots, Threading.kernelThreads, items))
+        Threading.withSingleThreadedBLAS {
+            Threading.forEachWorker(workers) { worker in
+                let s = scores + worker * block * t, inverse = rowScale + worker * block
+                var item = worker
+                while item < items {
+                    let h = item % heads, row0 = (item / heads) * block, rows = min(block, t - row0)
+                    let q = qkvBuffer + row0 * 3 * c + h * d, k = qkvBuffer + c + h * d, v = qkvBuffer + 2 * c + h * d
+                    let o = out + row0 * c + h * d
+                    GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c,
+                               c: s, ldc: t)
+                    SoftmaxKernel.unnormalisedSerial(s, rows: rows, cols: t, ld: t, inverseSums: inverse)
+                    GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: o, ldc: c)
+                    for r in 0 ..< rows {
+                        let p = o + r * c, f = inverse[r]
+                        for i in 0 ..< d { p[i] *= f }
+                    }
+                    item += workers
+                }
             }
         }
     }

@@ -31,7 +31,7 @@ public struct Block: Sendable {
         let x = a.x.baseAddress!, normed = a.normed.baseAddress!, projected = a.projected.baseAddress!
         norm1.forward(x, rows: t, into: normed)
         attention.forward(normed, tokens: t, qkvBuffer: a.qkv.baseAddress!, scores: a.scores.baseAddress!,
-                          rowScale: a.rowScale.baseAddress!, into: a.heads.baseAddress!)
+                          rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots, into: a.heads.baseAddress!)
         attention.proj.forwardNoBias(a.heads.baseAddress!, rows: t, into: projected)
         Self.residual(x, projected, rows: t, cols: c, bias: attention.proj.bias, gamma: ls1)
         norm2.forward(x, rows: t, into: normed)

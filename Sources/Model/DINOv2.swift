@@ -46,14 +46,17 @@ public struct DINOv2: Sendable {
     }
 
     /// An arena for images of height x width (both multiples of the patch size),
-    /// with the position embedding already resized to that grid.
+    /// with the position embedding already resized to that grid. Attention
+    /// scratch is sized for the current kernel thread count (Threading); a
+    /// later, larger count still runs, on as many attention workers as the arena has slots.
     public func makeActivations(height: Int, width: Int) throws(ModelInputError) -> DINOv2Activations {
         let p = config.patchSize
         guard height > 0, width > 0, height % p == 0, width % p == 0 else {
             throw ModelInputError("image size \(height)x\(width) is not a positive multiple of the patch size \(p)")
         }
         let scratch = blocks.map(\.ffn.scratchPerToken).max() ?? 0
-        let a = DINOv2Activations(config: config, height: height, width: width, ffnScratchPerToken: scratch)
+        let a = DINOv2Activations(config: config, height: height, width: width, ffnScratchPerToken: scratch,
+                                  attentionSlots: Threading.kernelThreads)
         let position = PositionEmbedding.resized(posEmbed, gridSize: config.gridSize, to: a.gridHeight, a.gridWidth,
                                                  interpolation: config.interpolation)
         _ = a.position.update(fromContentsOf: position)

@@ -22,10 +22,12 @@ public struct DINOv2Activations: ~Copyable {
     public let normed: UnsafeMutableBufferPointer<Float>
     /// (T, 3C) q | k | v.
     public let qkv: UnsafeMutableBufferPointer<Float>
-    /// (T, T) one head's attention weights.
+    /// (slots, min(128, T), T) attention weights of one query block per worker slot.
     public let scores: UnsafeMutableBufferPointer<Float>
-    /// (T) 1 / softmax denominators of the current head.
+    /// (slots, 128) 1 / softmax denominators of those rows.
     public let rowScale: UnsafeMutableBufferPointer<Float>
+    /// Attention worker slots (the kernel thread count when the arena was made).
+    public let attentionSlots: Int
     /// (T, C) concatenated head outputs.
     public let heads: UnsafeMutableBufferPointer<Float>
     /// (T, C) output projection / FFN output before the residual update.
@@ -37,7 +39,7 @@ public struct DINOv2Activations: ~Copyable {
     /// (1 + h·w, C) position embedding resized to this grid.
     public let position: UnsafeMutableBufferPointer<Float>
 
-    init(config: DINOv2Config, height: Int, width: Int, ffnScratchPerToken: Int) {
+    init(config: DINOv2Config, height: Int, width: Int, ffnScratchPerToken: Int, attentionSlots: Int) {
         let p = config.patchSize, c = config.embedDim
         self.height = height
         self.width = width
@@ -47,7 +49,9 @@ public struct DINOv2Activations: ~Copyable {
         tokens = 1 + config.registers + n
         embedDim = c
         let t = tokens
-        let sizes = [t * c, t * c, t * 3 * c, t * t, t, t * c, t * c, t * ffnScratchPerToken, n * 3 * p * p, (1 + n) * c]
+        self.attentionSlots = attentionSlots
+        let sizes = [t * c, t * c, t * 3 * c, attentionSlots * Attention.scoresPerSlot(tokens: t),
+                     attentionSlots * Attention.queryBlock, t * c, t * c, t * ffnScratchPerToken, n * 3 * p * p, (1 + n) * c]
         storage = .allocate(capacity: sizes.reduce(0, +))
         storage.initialize(repeating: 0)
         var slices: [UnsafeMutableBufferPointer<Float>] = []

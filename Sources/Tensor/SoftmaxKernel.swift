@@ -23,10 +23,15 @@ public enum SoftmaxKernel {
                                     inverseSums: UnsafeMutablePointer<Float>) {
         precondition(ld >= cols && cols > 0, "SoftmaxKernel.unnormalised: cols \(cols), ld \(ld)")
         Threading.parallelFor(rows, grain: max(1, 8192 / cols)) { range in
-            for r in range {
-                inverseSums[r] = 1 / expRow(x + r * ld, cols: cols)
-            }
+            unnormalisedSerial(x + range.lowerBound * ld, rows: range.count, cols: cols, ld: ld,
+                               inverseSums: inverseSums + range.lowerBound)
         }
+    }
+
+    /// `unnormalised` on the calling thread only (for callers that already run in parallel).
+    public static func unnormalisedSerial(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int,
+                                          inverseSums: UnsafeMutablePointer<Float>) {
+        for r in 0 ..< rows { inverseSums[r] = 1 / expRow(x + r * ld, cols: cols) }
     }
 
     /// exp(x - max) in place; returns the sum.

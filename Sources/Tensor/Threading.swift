@@ -16,9 +16,16 @@
 //     from several workers would serialise on its lock, so single-threaded BLAS
 //     per worker is the scalable choice.)
 //
-// `Threading.configure` is the only place that calls `openblas_set_num_threads`.
-// If nothing configures it, the first kernel configures one worker over all
-// cores (this also overrides any OPENBLAS_NUM_THREADS in the environment).
+// Attention is the one place where the threads of a sample work on many small
+// GEMMs: `withSingleThreadedBLAS` drops OpenBLAS to one thread while the
+// kernel threads each run their own share of (head, query block) products with
+// single-threaded sgemm, and restores it afterwards — still never more than
+// `threadsPerWorker` threads computing.
+//
+// `setBLASThreads` (called by `configure` and `withSingleThreadedBLAS`) is the
+// only place that calls `openblas_set_num_threads`. If nothing configures it,
+// the first kernel configures one worker over all cores (this also overrides
+// any OPENBLAS_NUM_THREADS in the environment).
 // Results do not depend on the thread count beyond float rounding inside GEMM:
 // every kernel here reduces within one row on one thread.
 
@@ -59,7 +66,7 @@ public enum Threading {
     /// Call before starting work (not while a forward pass runs).
     public static func configure(_ plan: ThreadPlan) {
         configureLock.withLock { _ in
-            openblas_set_num_threads(Int32(plan.threadsPerWorker))
+            setBLASThreads(plan.threadsPerWorker)
             workerCount.store(plan.workers, ordering: .relaxed)
             kernelThreadCount.store(plan.threadsPerWorker, ordering: .releasing)
         }
@@ -79,12 +86,42 @@ public enum Threading {
         configureLock.withLock { _ in
             if kernelThreadCount.load(ordering: .acquiring) == 0 {
                 let cores = ProcessInfo.processInfo.activeProcessorCount
-                openblas_set_num_threads(Int32(cores))
+                setBLASThreads(cores)
                 workerCount.store(1, ordering: .relaxed)
                 kernelThreadCount.store(cores, ordering: .releasing)
             }
         }
         return kernelThreadCount.load(ordering: .acquiring)
+    }
+
+    /// The one caller of `openblas_set_num_threads`.
+    private static func setBLASThreads(_ n: Int) {
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Runs `body` with OpenBLAS on one thread, then restores the plan's count.
+    /// Only for a single sample's forward pass (the plan's one worker), whose
+    /// kernel threads then call sgemm concurrently, one thread each.
+    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        let threads = kernelThreads
+        if threads == 1 { return try body() }
+        setBLASThreads(1)
+        defer { setBLASThreads(threads) }
+        return try body()
+    }
+
+    /// Runs `body(worker)` once for each of `workers` workers concurrently
+    /// (workers <= kernelThreads); each worker strides over its share of the work.
+    @inlinable
+    public static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
+        if workers <= 1 {
+            body(0)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendableWorker(run: body)
+            DispatchQueue.concurrentPerform(iterations: workers) { shared.run($0) }
+        }
     }
 
     /// Runs `body` over `0..<count` split into contiguous ranges, one per
@@ -110,6 +147,12 @@ public enum Threading {
             }
         }
     }
+}
+
+@usableFromInline
+struct UncheckedSendableWorker: @unchecked Sendable {
+    @usableFromInline let run: (Int) -> Void
+    @usableFromInline init(run: @escaping (Int) -> Void) { self.run = run }
 }
 
 @usableFromInline

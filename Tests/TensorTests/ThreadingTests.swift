@@ -1,4 +1,6 @@
-// ThreadingTests.swift — the thread plan and the parallel split.
+// ThreadingTests.swift — the thread plan, the parallel split, and kernels'
+// independence of the thread count. Every test that changes the global plan
+// lives in this one serialized suite, so they never race each other.
 
 import Synchronization
 import Tensor
@@ -25,5 +27,27 @@ import Testing
             hits.withLock { for i in range { $0[i] += 1 } }
         }
         #expect(hits.withLock { $0 } == [Int](repeating: 1, count: count))
+    }
+
+    @Test func resultsDoNotDependOnThreadCount() {
+        var rng = SplitMix64(state: 5)
+        let rows = 301, cols = 77
+        let x = rng.floats(rows * cols), w = rng.floats(cols), b = rng.floats(cols)
+        func run(threads: Int) -> [Float] {
+            Threading.configure(.singleSample(threads: threads))
+            var y = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    LayerNormKernel.forward(xp.baseAddress!, rows: rows, cols: cols, weight: wp.baseAddress!,
+                                            bias: bp.baseAddress!, eps: 1e-6, into: yp.baseAddress!)
+                    ActivationKernels.biasGELU(yp.baseAddress!, rows: rows, cols: cols, bias: bp.baseAddress!)
+                    SoftmaxKernel.forward(yp.baseAddress!, rows: rows, cols: cols, ld: cols)
+                }
+            } } }
+            return y
+        }
+        let one = run(threads: 1), three = run(threads: 3)
+        Threading.configure(ThreadPlan())
+        #expect(one == three, "kernels must reduce each row on one thread in a fixed order")
     }
 }
