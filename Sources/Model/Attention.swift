@@ -9,7 +9,7 @@
 // Deferring the division to o_h touches rows·d values instead of rows·T. The
 // (head, query block) items are spread over the kernel threads, each with its
 // own rows x T scores slot (small enough for L2) and single-threaded sgemm
-// (Threading.withSingleThreadedBLAS). Each item writes its own rows and
+// (see Threading). Each item writes its own rows and
 // columns of `out`, so the result does not depend on the thread count.
 // The output projection is left to the block, which fuses its bias with
 // LayerScale and the residual add.
@@ -53,8 +53,7 @@ public struct Attention: Sendable {
         let blocks = (t + block - 1) / block
         let items = heads * blocks
         let workers = max(1, min(slots, Threading.kernelThreads, items))
-        Threading.withSingleThreadedBLAS {
-            Threading.forEachWorker(workers) { worker in
+        Threading.forEachWorker(workers) { worker in
                 let s = scores + worker * block * t, inverse = rowScale + worker * block
                 var item = worker
                 while item < items {
@@ -71,7 +70,6 @@ public struct Attention: Sendable {
                     }
                     item += workers
                 }
-            }
         }
     }
 }

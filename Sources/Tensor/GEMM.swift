@@ -1,9 +1,10 @@
 // GEMM.swift — single-precision matrix products through OpenBLAS.
 //
-// Row-major throughout. `sgemm` is the one entry point (it checks the leading
-// dimensions, which BLAS would otherwise read past silently); `linear` is the
-// PyTorch `x W^T` form every Linear layer uses; `batched` runs one product per
-// attention head over strided views of a packed qkv matrix.
+// Row-major throughout. `sgemm` is one single-threaded product (it checks the
+// leading dimensions, which BLAS would otherwise read past silently). `linear`
+// is the PyTorch `x W^T` form every Linear layer uses; it splits the rows of x
+// into one contiguous block per kernel thread and runs one single-threaded
+// sgemm per block (see Threading: OpenBLAS itself always runs on one thread).
 
 import COpenBLAS
 
@@ -26,12 +27,18 @@ public enum GEMM {
     }
 
     /// y (rows x out) = x (rows x in) * W^T (+ beta * y), W stored (out, in) as in PyTorch.
-    /// No bias: callers fuse it into the next elementwise pass.
-    @inlinable
+    /// No bias: callers fuse it into the next elementwise pass. Rows are split
+    /// over the kernel threads (blocks of whole 16-row panels).
     public static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
                               weight: UnsafePointer<Float>, outFeatures: Int,
                               into y: UnsafeMutablePointer<Float>, beta: Float = 0) {
-        sgemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
-              b: weight, ldb: inFeatures, beta: beta, c: y, ldc: outFeatures)
+        let panels = (rows + 15) / 16
+        // Below ~2 MFLOP per chunk the split costs more than it saves.
+        let grain = max(1, 2_000_000 / max(1, 32 * outFeatures * inFeatures))
+        Threading.parallelFor(panels, grain: grain) { range in
+            let r0 = range.lowerBound * 16, r1 = min(range.upperBound * 16, rows)
+            sgemm(transB: true, m: r1 - r0, n: outFeatures, k: inFeatures, a: x + r0 * inFeatures, lda: inFeatures,
+                  b: weight, ldb: inFeatures, beta: beta, c: y + r0 * outFeatures, ldc: outFeatures)
+        }
     }
 }

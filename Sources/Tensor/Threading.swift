@@ -1,33 +1,30 @@
 // Threading.swift — the one threading model of ctpipe's numerics.
 //
-// Two kinds of threads do arithmetic: OpenBLAS's own pool (inside cblas_sgemm)
-// and Dispatch workers (the runner's per-sample workers, and the chunks of the
-// elementwise kernels here). They must never multiply: the product of
-// concurrent samples and threads per sample stays at or below the core count.
+// All parallelism is Dispatch: OpenBLAS runs on ONE thread, always, and the
+// threads of a sample are the chunks that `parallelFor` / `forEachWorker`
+// split work into — the rows of a GEMM (`GEMM.linear`: one single-threaded
+// sgemm per row block), the (head, query block) items of attention, the rows
+// of the elementwise kernels. Across samples, the runner's Dispatch workers.
+// The product of concurrent samples and threads per sample stays at or below
+// the core count:
 //
 //   * One sample at a time (`workers == 1`, the CLI default and training):
-//     OpenBLAS gets `threadsPerWorker` threads, and the elementwise kernels
-//     (LayerNorm, softmax, GELU, ...) split their rows over as many Dispatch
-//     chunks. GEMMs and kernels alternate, never overlap, so at most
-//     `threadsPerWorker` threads compute at any time.
-//   * Several samples at once (`workers > 1`): every worker runs a whole forward
-//     on its own thread; OpenBLAS is set to one thread and kernels do not split.
-//     (OpenBLAS's pthread pool is process-global: concurrent multithreaded calls
-//     from several workers would serialise on its lock, so single-threaded BLAS
-//     per worker is the scalable choice.)
+//     every step of the forward pass splits over `threadsPerWorker` chunks.
+//   * Several samples at once (`workers > 1`): every worker runs a whole
+//     forward pass on its own thread; nothing inside splits.
 //
-// Attention is the one place where the threads of a sample work on many small
-// GEMMs: `withSingleThreadedBLAS` drops OpenBLAS to one thread while the
-// kernel threads each run their own share of (head, query block) products with
-// single-threaded sgemm, and restores it afterwards — still never more than
-// `threadsPerWorker` threads computing.
+// Why not OpenBLAS's own pool: after each call its threads keep polling for
+// work (sched_yield) for up to ~0.1 s, so they compete with the Dispatch
+// chunks of the next kernel or the attention items — on 2 cores that cost
+// about a third of the second core. Its pool is also process-global, so calls
+// from several workers would serialise on it. One thread per sgemm call, with
+// the split done here, has neither problem and keeps results independent of
+// the thread count (each output element is computed by one call).
 //
-// `setBLASThreads` (called by `configure` and `withSingleThreadedBLAS`) is the
-// only place that calls `openblas_set_num_threads`. If nothing configures it,
-// the first kernel configures one worker over all cores (this also overrides
-// any OPENBLAS_NUM_THREADS in the environment).
-// Results do not depend on the thread count beyond float rounding inside GEMM:
-// every kernel here reduces within one row on one thread.
+// `setBLASThreads` is the only place that calls `openblas_set_num_threads`
+// (always with 1, from `configure`). If nothing configures the plan, the first
+// kernel configures one worker over all cores; this also overrides any
+// OPENBLAS_NUM_THREADS in the environment (ctpipe reads none).
 
 import COpenBLAS
 import Dispatch
@@ -38,7 +35,7 @@ import Synchronization
 public struct ThreadPlan: Sendable, Equatable, CustomStringConvertible {
     /// Samples processed concurrently (the runner's Dispatch workers).
     public let workers: Int
-    /// Threads inside one sample: OpenBLAS threads and kernel chunks.
+    /// Threads inside one sample: the chunks every step splits into.
     public let threadsPerWorker: Int
 
     /// A plan for `workers` concurrent samples on `cores` cores (default: all).
@@ -62,11 +59,11 @@ public enum Threading {
     private static let workerCount = Atomic<Int>(0)
     private static let configureLock = Mutex<Void>(())
 
-    /// Applies a plan: sets OpenBLAS's thread count and the kernel split.
+    /// Applies a plan: the kernel split (and OpenBLAS on one thread).
     /// Call before starting work (not while a forward pass runs).
     public static func configure(_ plan: ThreadPlan) {
         configureLock.withLock { _ in
-            setBLASThreads(plan.threadsPerWorker)
+            setBLASThreads(1)
             workerCount.store(plan.workers, ordering: .relaxed)
             kernelThreadCount.store(plan.threadsPerWorker, ordering: .releasing)
         }
@@ -79,14 +76,14 @@ public enum Threading {
         return workers == 1 ? .singleSample(threads: threads) : ThreadPlan(workers: workers, cores: threads * workers)
     }
 
-    /// Chunks an elementwise kernel may split into (= BLAS threads).
+    /// Chunks a step of a forward pass may split into.
     public static var kernelThreads: Int {
         let n = kernelThreadCount.load(ordering: .acquiring)
         if n > 0 { return n }
         configureLock.withLock { _ in
             if kernelThreadCount.load(ordering: .acquiring) == 0 {
                 let cores = ProcessInfo.processInfo.activeProcessorCount
-                setBLASThreads(cores)
+                setBLASThreads(1)
                 workerCount.store(1, ordering: .relaxed)
                 kernelThreadCount.store(cores, ordering: .releasing)
             }
@@ -94,20 +91,9 @@ public enum Threading {
         return kernelThreadCount.load(ordering: .acquiring)
     }
 
-    /// The one caller of `openblas_set_num_threads`.
+    /// The one caller of `openblas_set_num_threads` (OpenBLAS's pool stays unused).
     private static func setBLASThreads(_ n: Int) {
         openblas_set_num_threads(Int32(n))
-    }
-
-    /// Runs `body` with OpenBLAS on one thread, then restores the plan's count.
-    /// Only for a single sample's forward pass (the plan's one worker), whose
-    /// kernel threads then call sgemm concurrently, one thread each.
-    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        let threads = kernelThreads
-        if threads == 1 { return try body() }
-        setBLASThreads(1)
-        defer { setBLASThreads(threads) }
-        return try body()
     }
 
     /// Runs `body(worker)` once for each of `workers` workers concurrently

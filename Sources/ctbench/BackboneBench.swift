@@ -4,8 +4,9 @@
 // Random weights at the real size (C = 384, 12 blocks, 6 heads): 518 x 518 with
 // patch 14 (grid 37, the stored grid: no position resize) and 512 x 512 with the
 // Rein-style patch-16 conversion (grid 32). The sgemm reference is cblas_sgemm on
-// 2048 x 2048 matrices with the same thread count. scripts/bench_backbone.py runs
-// this next to PyTorch and prints the ratio.
+// 2048 x 2048 x 2048 with the same thread count, split into row blocks the way
+// every Linear layer runs it (GEMM.linear; OpenBLAS itself on one thread, see
+// Threading). scripts/bench_backbone.py runs this next to PyTorch and prints the ratio.
 
 import COpenBLAS
 import Foundation
@@ -88,7 +89,7 @@ enum BackboneBench {
                       gflops: gflops, fractionOfSgemm: gflops / sgemm)
     }
 
-    /// Best-of-`runs` cblas_sgemm rate on n x n x n.
+    /// Best-of-`runs` cblas_sgemm rate on n x n x n (row blocks over the kernel threads).
     static func sgemmRate(n: Int, runs: Int) -> Double {
         let a = pseudoRandom(n * n, seed: 3)
         let b = a.reversed() as [Float]
@@ -99,8 +100,8 @@ enum BackboneBench {
                 c.withUnsafeMutableBufferPointer { c in
                     for _ in 0 ... runs {
                         let start = DispatchTime.now().uptimeNanoseconds
-                        GEMM.sgemm(m: n, n: n, k: n, a: a.baseAddress!, lda: n, b: b.baseAddress!, ldb: n,
-                                   c: c.baseAddress!, ldc: n)
+                        GEMM.linear(a.baseAddress!, rows: n, inFeatures: n, weight: b.baseAddress!, outFeatures: n,
+                                    into: c.baseAddress!)
                         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     }
                 }

@@ -7,6 +7,7 @@ import Foundation
 
 let benchmarks: [String: ([String]) throws -> Void] = [
     "backbone": BackboneBench.run,
+    "phases": PhaseExperiment.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -50,4 +50,22 @@ import Testing
         Threading.configure(ThreadPlan())
         #expect(one == three, "kernels must reduce each row on one thread in a fixed order")
     }
+
+    @Test(arguments: [1, 2, 3])
+    func linearSplitsRowsExactly(threads: Int) {
+        Threading.configure(.singleSample(threads: threads))
+        defer { Threading.configure(ThreadPlan()) }
+        var rng = SplitMix64(state: 77)
+        let rows = 1001, inF = 96, outF = 200
+        let x = rng.floats(rows * inF), w = rng.floats(outF * inF)
+        var y = [Float](repeating: .nan, count: rows * outF)
+        x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in y.withUnsafeMutableBufferPointer { y in
+            GEMM.linear(x.baseAddress!, rows: rows, inFeatures: inF, weight: w.baseAddress!, outFeatures: outF,
+                        into: y.baseAddress!)
+        } } }
+        var expected = [Float](repeating: 0, count: rows * outF)
+        Naive.gemm(transA: false, transB: true, m: rows, n: outF, k: inF, alpha: 1, a: x, lda: inF, b: w, ldb: inF,
+                   beta: 0, c: &expected, ldc: outF)
+        expectClose(y, expected, tolerance: 1e-4, "linear over \(threads) threads")
+    }
 }
