@@ -13,7 +13,7 @@ enum PhaseExperiment {
         let t = a.tokens, c = 384
         func time(_ name: String, _ body: () -> Void) {
             var best = Double.infinity
-            for _ in 0 ..< 3 {
+            for _ in 0 ..< 7 {
                 let s = DispatchTime.now().uptimeNanoseconds
                 body()
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - s) / 1e6)
