@@ -2,12 +2,13 @@
 // benchmark; `ctbench` alone lists them.
 //
 //   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench backbone-phases [--threads N]
 
 import Foundation
 
 let benchmarks: [String: ([String]) throws -> Void] = [
     "backbone": BackboneBench.run,
-    "phases": PhaseExperiment.run,
+    "backbone-phases": BackbonePhases.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
