@@ -123,36 +123,6 @@ extension CTPipe {
     }
 }
 
-/// Options shared by the commands that load a backbone.
-struct BackboneOptions: ParsableArguments {
-    @Option(help: "Attention heads, when the weights are not a released size (default: config.json, checkpoint metadata, or C/64).")
-    var heads: Int?
-
-    @Option(help: ArgumentHelp("Position-grid resize: offset (official, no registers), antialiased (official _reg), size (HF Dinov2Model). Default: from the weights.",
-                               valueName: "offset|antialiased|size"))
-    var interpolation: String?
-
-    @Option(help: "Threads (OpenBLAS and kernels); default: all cores.")
-    var threads: Int?
-
-    func validate() throws {
-        if let heads, heads < 1 { throw ValidationError("--heads must be at least 1 (got \(heads)).") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
-        if let interpolation, PositionInterpolation(rawValue: interpolation) == nil {
-            throw ValidationError("--interpolation must be offset, antialiased or size (got '\(interpolation)').")
-        }
-    }
-
-    func applyThreads() {
-        Threading.configure(threads.map { .singleSample(threads: $0) } ?? ThreadPlan())
-    }
-
-    func load(_ path: String) throws -> LoadedBackbone {
-        let options = WeightLoadOptions(heads: heads, interpolation: interpolation.flatMap(PositionInterpolation.init))
-        do { return try DINOv2Weights.load(path, options: options) } catch { throw CLIError(error.description) }
-    }
-}
-
 /// HxW as given on the command line.
 struct ImageSize: Equatable {
     let height: Int, width: Int
@@ -211,38 +181,6 @@ enum ImageNetInput {
             }
         }
         return out
-    }
-}
-
-/// Pictures of patch features, one pixel per patch.
-enum FeaturePictures {
-    /// k = 3 projections per patch -> RGB, each channel stretched min..max to 0...255.
-    static func pca(_ projections: [Float], rows: Int, cols: Int) -> Image8 {
-        var pixels = [UInt8](repeating: 0, count: rows * cols * 3)
-        for channel in 0 ..< 3 {
-            let values = stride(from: channel, to: projections.count, by: 3).map { projections[$0] }
-            let lo = values.min() ?? 0, hi = values.max() ?? 0
-            for (i, v) in values.enumerated() {
-                pixels[i * 3 + channel] = hi > lo ? UInt8(((v - lo) / (hi - lo) * 255).rounded()) : 128
-            }
-        }
-        return Image8(width: cols, height: rows, channels: 3, pixels: pixels)
-    }
-
-    /// Values -> a viridis-like colour ramp, stretched min..max.
-    static func heatmap(_ values: [Float], rows: Int, cols: Int) -> Image8 {
-        let ramp: [(Float, Float, Float)] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
-        let lo = values.min() ?? 0, hi = values.max() ?? 0
-        var pixels = [UInt8](repeating: 0, count: rows * cols * 3)
-        for (i, v) in values.enumerated() {
-            let t = hi > lo ? (v - lo) / (hi - lo) * Float(ramp.count - 1) : 0
-            let k = min(Int(t), ramp.count - 2), f = t - Float(k)
-            let a = ramp[k], b = ramp[k + 1]
-            pixels[i * 3] = UInt8((a.0 + (b.0 - a.0) * f).rounded())
-            pixels[i * 3 + 1] = UInt8((a.1 + (b.1 - a.1) * f).rounded())
-            pixels[i * 3 + 2] = UInt8((a.2 + (b.2 - a.2) * f).rounded())
-        }
-        return Image8(width: cols, height: rows, channels: 3, pixels: pixels)
     }
 }
 
