@@ -35,14 +35,18 @@ let package = Package(
         // Images and label maps: PNG/JPEG decode and encode, resize.
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "CTCore"]),
 
+        // Manifests, pipelines, the sharded runner, run directories.
+        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO"]),
+
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
-            "ImageIO", "CTCore",
+            "ImageIO", "CTCore", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CTCore"]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
     ]
 )

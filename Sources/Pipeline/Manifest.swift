@@ -1,0 +1,107 @@
+// Manifest.swift — the run description: which datasets, which model, which
+// stages, which outputs. Strict and versioned: unknown keys are errors, every
+// default is written down in docs/manifest.md, and every problem is reported
+// with its JSON path before any work starts.
+
+import CTCore
+import Foundation
+
+/// A validated manifest with every path resolved against the manifest's folder
+/// and every default filled in.
+public struct Manifest: Sendable, Equatable {
+    public static let supportedVersion = 1
+
+    /// The manifest file as given.
+    public var file: String
+    public var name: String
+    public var pipeline: PipelineSpec
+    public var seed: Int
+    public var datasets: [DatasetEntry]
+    public var model: ModelSpec?
+    public var predictions: PredictionsSpec?
+    public var outputs: OutputsSpec
+    public var execution: ExecutionSpec
+    /// SHA-256 of the canonical JSON of manifest + pipeline (identifies a run configuration).
+    public var configurationHash: String
+    /// The resolved manifest as JSON (written into every run directory).
+    public var resolved: JSONValue
+
+    public enum Role: String, Sendable, CaseIterable, Codable { case train, eval }
+    public enum Layout: String, Sendable, CaseIterable, Codable { case auto, raw, converted }
+    public enum DatasetKind: String, Sendable, CaseIterable, Codable {
+        case cityscapes, gta5, acdc, bdd100k, mapillary
+    }
+    public enum OnError: String, Sendable, CaseIterable, Codable { case fail, skip }
+    public enum OutputFormat: String, Sendable, CaseIterable, Codable {
+        case trainid, labelid, color, overlay, cvat
+    }
+    public enum PredictionFormat: String, Sendable, CaseIterable, Codable { case trainid, labelid, color }
+
+    /// One dataset the run reads.
+    public struct DatasetEntry: Sendable, Equatable {
+        public var name: String
+        public var kind: DatasetKind
+        public var root: String
+        public var split: String
+        public var condition: String?
+        public var role: Role
+        public var layout: Layout
+        /// Evaluation resize scale (width, height) for keep-ratio resizing.
+        public var scale: (width: Int, height: Int)
+        public static func == (a: DatasetEntry, b: DatasetEntry) -> Bool {
+            a.name == b.name && a.kind == b.kind && a.root == b.root && a.split == b.split && a.condition == b.condition
+                && a.role == b.role && a.layout == b.layout && a.scale == b.scale
+        }
+    }
+
+    /// Score-existing-predictions input.
+    public struct PredictionsSpec: Sendable, Equatable {
+        public var dir: String
+        public var format: PredictionFormat
+    }
+
+    public struct OutputsSpec: Sendable, Equatable {
+        /// Folder under which `<name>/<timestamp>/` run directories are made.
+        public var dir: String
+        public var formats: [OutputFormat]
+        /// Overlay opacity of the colour mask (0...1).
+        public var overlayAlpha: Double
+    }
+
+    public struct ExecutionSpec: Sendable, Equatable {
+        /// Shards per dataset (results never depend on it).
+        public var shards: Int
+        /// Concurrent shard workers; nil = one per core.
+        public var workers: Int?
+        public var onError: OnError
+    }
+
+    /// The model section; its stages arrive with the model issues, the schema is checked now.
+    public struct ModelSpec: Sendable, Equatable {
+        public var backbone: String
+        public var weights: String?
+        public var checkpoint: String?
+        public var adapter: String
+        public var filter: String
+        public var head: String
+        public var raw: JSONValue
+    }
+
+    /// Default evaluation scale per dataset (datasets.md section 8, 512 configs).
+    public static func defaultScale(_ kind: DatasetKind) -> (width: Int, height: Int) {
+        switch kind {
+        case .cityscapes, .mapillary: (1024, 512)
+        case .bdd100k, .gta5: (1280, 720)
+        case .acdc: (960, 540)
+        }
+    }
+
+    /// Default split per dataset kind.
+    public static func defaultSplit(_ kind: DatasetKind) -> String {
+        switch kind {
+        case .gta5: "all"
+        case .mapillary: "validation"
+        default: "val"
+        }
+    }
+}
