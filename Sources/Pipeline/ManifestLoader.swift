@@ -17,7 +17,7 @@ public enum ManifestLoader {
                             "rank", "trainable", "registers_interpolation"]
     static let acdcConditions = ["fog", "night", "rain", "snow", "all"]
 
-    /// Loads and validates `path`. Throws `ValidationError` listing every problem,
+    /// Loads and validates `path`. Throws `ManifestError` listing every problem,
     /// or `FileError` when the manifest itself cannot be read or parsed.
     public static func load(_ path: String, checkFiles: Bool = true) throws -> Manifest {
         let bytes = try FileBytes.read(path)
@@ -26,7 +26,7 @@ public enum ManifestLoader {
         var reader = FieldReader()
         let manifest = read(json, folder: folder, file: path, checkFiles: checkFiles, reader: &reader)
         if let manifest, reader.problems.isEmpty { return manifest }
-        throw ValidationError(file: path, problems: reader.problems)
+        throw ManifestError(file: path, problems: reader.problems)
     }
 
     /// Resolves a path from a manifest against the manifest's folder.

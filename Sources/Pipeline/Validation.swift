@@ -16,7 +16,7 @@ public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible, C
 }
 
 /// All problems of one document; thrown by `ctpipe validate` and `ctpipe run`.
-public struct ValidationError: Error, CustomStringConvertible, Sendable {
+public struct ManifestError: Error, CustomStringConvertible, Sendable {
     public let file: String
     public let problems: [ValidationProblem]
     public var description: String {
