@@ -34,16 +34,20 @@ let package = Package(
         .target(name: "CTCore"),
         // Images and label maps: PNG/JPEG decode and encode, resize.
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "CTCore"]),
+        // Dataset readers (Cityscapes, GTA5, ACDC, BDD100K, Mapillary) and the synthetic scene generator.
+        .target(name: "Datasets", dependencies: ["ImageIO", "CTCore"]),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
-            "ImageIO", "CTCore",
+            "ImageIO", "CTCore", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
     ]
 )
 
