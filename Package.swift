@@ -34,13 +34,15 @@ let package = Package(
         .target(name: "CTCore"),
         // Images and label maps: PNG/JPEG decode and encode, resize.
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "CTCore"]),
+        // Dataset readers (Cityscapes, GTA5, ACDC, BDD100K, Mapillary) and the synthetic scene generator.
+        .target(name: "Datasets", dependencies: ["ImageIO", "CTCore"]),
 
         // Manifests, pipelines, the sharded runner, run directories.
-        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO"]),
+        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets"]),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
-            "ImageIO", "CTCore", "Pipeline",
+            "ImageIO", "CTCore", "Datasets", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,6 +50,8 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CTCore"]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
     ]
 )
 
