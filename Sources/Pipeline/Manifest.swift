@@ -4,6 +4,7 @@
 // with its JSON path before any work starts.
 
 import CTCore
+import Datasets
 import Foundation
 
 /// A validated manifest with every path resolved against the manifest's folder
@@ -27,10 +28,7 @@ public struct Manifest: Sendable, Equatable {
     public var resolved: JSONValue
 
     public enum Role: String, Sendable, CaseIterable, Codable { case train, eval }
-    public enum Layout: String, Sendable, CaseIterable, Codable { case auto, raw, converted }
-    public enum DatasetKind: String, Sendable, CaseIterable, Codable {
-        case cityscapes, gta5, acdc, bdd100k, mapillary
-    }
+    public typealias Layout = DatasetLayout
     public enum OnError: String, Sendable, CaseIterable, Codable { case fail, skip }
     public enum OutputFormat: String, Sendable, CaseIterable, Codable {
         case trainid, labelid, color, overlay, cvat
@@ -100,7 +98,6 @@ public struct Manifest: Sendable, Equatable {
     public static func defaultSplit(_ kind: DatasetKind) -> String {
         switch kind {
         case .gta5: "all"
-        case .mapillary: "validation"
         default: "val"
         }
     }

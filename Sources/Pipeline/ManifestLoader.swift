@@ -4,6 +4,7 @@
 // ranges, stage rules, files and dataset roots present.
 
 import CTCore
+import Datasets
 import Foundation
 
 public enum ManifestLoader {
@@ -173,8 +174,8 @@ public enum ManifestLoader {
     static func readDataset(_ json: JSONValue, at path: String, folder: String, checkFiles: Bool,
                             reader: inout FieldReader) -> Manifest.DatasetEntry? {
         guard let object = reader.object(json, at: path, allowed: datasetKeys) else { return nil }
-        if object["kind"] == nil { reader.report(path + ".kind", "required field is missing (\(Manifest.DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))") }
-        let kind = reader.choice(object, "kind", at: path, as: Manifest.DatasetKind.self)
+        if object["kind"] == nil { reader.report(path + ".kind", "required field is missing (\(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))") }
+        let kind = reader.choice(object, "kind", at: path, as: DatasetKind.self)
         let root = reader.requiredString(object, "root", at: path)
         let split = reader.string(object, "split", at: path)
         let condition = reader.string(object, "condition", at: path)
@@ -280,7 +281,7 @@ public enum ManifestLoader {
 
 /// What to download, shown when a dataset root or weights file is missing.
 enum DatasetHints {
-    static func download(_ kind: Manifest.DatasetKind) -> String {
+    static func download(_ kind: DatasetKind) -> String {
         switch kind {
         case .cityscapes: "download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from the Cityscapes site and unpack both into this folder"
         case .gta5: "download 01_images.zip..10_images.zip and 01_labels.zip..10_labels.zip (Playing for Data) and unpack them into this folder (images/, labels/)"
