@@ -34,6 +34,10 @@ let package = Package(
         .target(name: "CTCore"),
         // Images and label maps: PNG/JPEG decode and encode, resize.
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "CTCore"]),
+        // Training crops and test resizes with MMSegmentation/mmcv semantics.
+        .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
+        // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
+        .target(name: "Metrics"),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
@@ -43,6 +47,10 @@ let package = Package(
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
     ]
 )
