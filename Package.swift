@@ -38,7 +38,11 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["ImageIO", "CTCore"]),
 
         // Manifests, pipelines, the sharded runner, run directories.
-        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets"]),
+        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics"]),
+        // Training crops and test resizes with MMSegmentation/mmcv semantics.
+        .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
+        // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
+        .target(name: "Metrics"),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
@@ -49,6 +53,10 @@ let package = Package(
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CTCore"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),

@@ -1,0 +1,202 @@
+// MetricsReport.swift — the metrics of a run, and its JSON file
+// (`metrics.json`, and the partial results of shards, in the same format).
+//
+// The file is written for people first: per set the summary percentages,
+// then one line per class (name, IoU, Acc, and the four counts), then the
+// confusion matrix one row per line. Percentages are x100 and unrounded;
+// they are derived data, recomputed from the counts on load, which are the
+// only stored truth. Loading checks format, version and shapes. See
+// docs/augment-metrics.md for the schema.
+
+import Foundation
+
+/// The metrics of one or more evaluation sets, mergeable across shards.
+public struct MetricsReport: Sendable, Equatable {
+    public static let format = "ctpipe-metrics"
+    public static let version = 1
+
+    public var datasets: [DatasetMetrics]
+    /// Names of the sets averaged in "Avg." (nil: every set).
+    public var averageOver: [String]?
+    /// True for a shard's partial result.
+    public var partial: Bool
+
+    public init(datasets: [DatasetMetrics] = [], averageOver: [String]? = nil, partial: Bool = false) {
+        self.datasets = datasets
+        self.averageOver = averageOver
+        self.partial = partial
+    }
+
+    /// The set named `name`, if present.
+    public subscript(name: String) -> DatasetMetrics? {
+        datasets.first { $0.name == name }
+    }
+
+    /// The plain mean of the averaged sets' mIoUs (the paper's "Avg.").
+    public var averageMeanIoU: Double? {
+        let names = averageOver ?? datasets.map(\.name)
+        return SegmentationMetrics.average(datasets.filter { names.contains($0.name) }.map(\.metrics.meanIoU))
+    }
+
+    /// Adds another report's sets: same-named sets merge, new ones append.
+    public mutating func merge(_ other: MetricsReport) throws(MetricsError) {
+        for set in other.datasets {
+            if let i = datasets.firstIndex(where: { $0.name == set.name }) {
+                try datasets[i].merge(set)
+            } else {
+                datasets.append(set)
+            }
+        }
+        if averageOver == nil { averageOver = other.averageOver }
+    }
+
+    /// The JSON text (UTF-8), laid out for reading.
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let compact = (try? encoder.encode(self)) ?? Data()   // only finite numbers and strings: cannot fail
+        return Array(JSONLayout.pretty([UInt8](compact)).utf8)
+    }
+
+    /// Decodes a metrics file; `path` names it in errors.
+    public static func decode(_ bytes: [UInt8], path: String) throws(MetricsError) -> MetricsReport {
+        do {
+            return try JSONDecoder().decode(MetricsReport.self, from: Data(bytes))
+        } catch let error as MetricsError {
+            throw MetricsError(context: path, reason: error.description)
+        } catch let DecodingError.dataCorrupted(context) {
+            throw MetricsError(context: path, reason: "\(Self.jsonPath(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw MetricsError(context: path, reason: "\(Self.jsonPath(context.codingPath + [key])): missing")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw MetricsError(context: path, reason: "\(Self.jsonPath(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw MetricsError(context: path, reason: "\(Self.jsonPath(context.codingPath)): \(context.debugDescription)")
+        } catch {
+            throw MetricsError(context: path, reason: "not a metrics file: \(error)")
+        }
+    }
+
+    static func jsonPath(_ keys: [any CodingKey]) -> String {
+        keys.reduce("$") { path, key in
+            if let i = key.intValue { return path + "[\(i)]" }
+            return path + "." + key.stringValue
+        }
+    }
+}
+
+extension MetricsReport: Codable {
+    enum Key: String, CodingKey {
+        case format, version, partial, note, average, datasets
+    }
+    enum AverageKey: String, CodingKey { case mIoU, over }
+
+    static let note = "IoU, Acc, mIoU, mAcc, aAcc are percentages (x100), unrounded, derived from the counts; "
+        + "confusion rows are ground-truth classes, columns predictions"
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(Self.format, forKey: .format)
+        try c.encode(Self.version, forKey: .version)
+        try c.encode(partial, forKey: .partial)
+        try c.encode(Self.note, forKey: .note)
+        var average = c.nestedContainer(keyedBy: AverageKey.self, forKey: .average)
+        try average.encode(averageMeanIoU.map { $0 * 100 }, forKey: .mIoU)
+        try average.encode(averageOver ?? datasets.map(\.name), forKey: .over)
+        try c.encode(datasets.map(DatasetRecord.init), forKey: .datasets)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let format = try c.decode(String.self, forKey: .format)
+        guard format == Self.format else {
+            throw DecodingError.dataCorruptedError(forKey: .format, in: c,
+                                                   debugDescription: "is \"\(format)\", expected \"\(Self.format)\"")
+        }
+        let version = try c.decode(Int.self, forKey: .version)
+        guard version == Self.version else {
+            throw DecodingError.dataCorruptedError(forKey: .version, in: c,
+                                                   debugDescription: "is \(version); this ctpipe reads version \(Self.version)")
+        }
+        partial = try c.decodeIfPresent(Bool.self, forKey: .partial) ?? false
+        let average = try c.nestedContainer(keyedBy: AverageKey.self, forKey: .average)
+        averageOver = try average.decodeIfPresent([String].self, forKey: .over)
+        datasets = try c.decode([DatasetRecord].self, forKey: .datasets).map(\.dataset)
+    }
+}
+
+/// The JSON form of one set.
+struct DatasetRecord: Codable {
+    var dataset: DatasetMetrics
+
+    init(_ dataset: DatasetMetrics) { self.dataset = dataset }
+
+    enum Key: String, CodingKey {
+        case name, images, ignoreIndex, mIoU, mAcc, aAcc, classes, confusion, predictionOutOfRange, labelOutOfRange
+    }
+    enum ClassKey: String, CodingKey {
+        case trainId, name, IoU, Acc, groundTruth, predicted, intersection, union
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        let m = dataset.matrix, metrics = dataset.metrics, k = m.classCount
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(dataset.name, forKey: .name)
+        try c.encode(dataset.images, forKey: .images)
+        try c.encode(m.ignoreIndex, forKey: .ignoreIndex)
+        try c.encode(metrics.meanIoU.map { $0 * 100 }, forKey: .mIoU)
+        try c.encode(metrics.meanAccuracy.map { $0 * 100 }, forKey: .mAcc)
+        try c.encode(metrics.pixelAccuracy.map { $0 * 100 }, forKey: .aAcc)
+        var classes = c.nestedUnkeyedContainer(forKey: .classes)
+        for i in 0 ..< k {
+            var row = classes.nestedContainer(keyedBy: ClassKey.self)
+            try row.encode(i, forKey: .trainId)
+            try row.encode(dataset.classNames[i], forKey: .name)
+            try row.encode(metrics.iou[i].map { $0 * 100 }, forKey: .IoU)
+            try row.encode(metrics.accuracy[i].map { $0 * 100 }, forKey: .Acc)
+            try row.encode(m.groundTruthPixels(i), forKey: .groundTruth)
+            try row.encode(m.predictedPixels(i), forKey: .predicted)
+            try row.encode(m.intersection(i), forKey: .intersection)
+            try row.encode(m.union(i), forKey: .union)
+        }
+        try c.encode((0 ..< k).map { Array(m.counts[$0 * k ..< ($0 + 1) * k]) }, forKey: .confusion)
+        if m.predictionOutOfRange.contains(where: { $0 != 0 }) {
+            try c.encode(m.predictionOutOfRange, forKey: .predictionOutOfRange)
+        }
+        if m.labelOutOfRange.contains(where: { $0 != 0 }) {
+            try c.encode(m.labelOutOfRange, forKey: .labelOutOfRange)
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let name = try c.decode(String.self, forKey: .name)
+        let images = try c.decode(Int.self, forKey: .images)
+        let ignore = try c.decodeIfPresent(UInt8.self, forKey: .ignoreIndex) ?? 255
+        var classes = try c.nestedUnkeyedContainer(forKey: .classes)
+        var names: [String] = []
+        while !classes.isAtEnd {
+            let row = try classes.nestedContainer(keyedBy: ClassKey.self)
+            let id = try row.decode(Int.self, forKey: .trainId)
+            guard id == names.count else {
+                throw DecodingError.dataCorruptedError(forKey: .trainId, in: row,
+                                                       debugDescription: "is \(id), expected \(names.count) (classes in trainId order)")
+            }
+            names.append(try row.decode(String.self, forKey: .name))
+        }
+        let rows = try c.decode([[UInt64]].self, forKey: .confusion)
+        guard rows.count == names.count, rows.allSatisfy({ $0.count == names.count }) else {
+            throw DecodingError.dataCorruptedError(forKey: .confusion, in: c,
+                                                   debugDescription: "must be \(names.count) rows of \(names.count) counts (one per class)")
+        }
+        let matrix: ConfusionMatrix
+        do {
+            matrix = try ConfusionMatrix(classCount: names.count, ignoreIndex: ignore, counts: rows.flatMap { $0 },
+                                         predictionOutOfRange: try c.decodeIfPresent([UInt64].self, forKey: .predictionOutOfRange),
+                                         labelOutOfRange: try c.decodeIfPresent([UInt64].self, forKey: .labelOutOfRange))
+        } catch let error as MetricsError {
+            throw DecodingError.dataCorruptedError(forKey: .confusion, in: c, debugDescription: error.reason)
+        }
+        dataset = try DatasetMetrics(name: name, images: images, classNames: names, matrix: matrix)
+    }
+}
