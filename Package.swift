@@ -52,12 +52,13 @@ let package = Package(
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CTCore"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Metrics", "Datasets", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
     ]

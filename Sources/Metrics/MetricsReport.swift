@@ -53,7 +53,7 @@ public struct MetricsReport: Sendable, Equatable {
     /// The JSON text (UTF-8), laid out for reading.
     public func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         let compact = (try? encoder.encode(self)) ?? Data()   // only finite numbers and strings: cannot fail
         return Array(JSONLayout.pretty([UInt8](compact)).utf8)
     }
