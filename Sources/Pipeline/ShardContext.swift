@@ -22,13 +22,8 @@ struct ShardContext: Sendable {
     let stop: StopFlag
     let progress: Progress
 
-    /// The metrics group of a sample: the dataset name, or `<name>/<condition>`
-    /// for ACDC read over all conditions (each condition is reported alone).
     static func group(of sample: Sample, entry: Manifest.DatasetEntry) -> String {
-        if entry.kind == .acdc, entry.condition == "all", let condition = sample.metadata.condition {
-            return "\(entry.name)/\(condition.rawValue)"
-        }
-        return entry.name
+        Scoring.group(of: sample, name: entry.name, perCondition: entry.kind == .acdc && entry.condition == "all")
     }
 
     func process(shard: ShardID, entry: Manifest.DatasetEntry, samples: [Sample]) -> ShardOutcome {
@@ -49,19 +44,12 @@ struct ShardContext: Sendable {
             }
             let sample = samples[i]
             do {
-                let (image, label) = try load(sample, entry: entry)
-                let prediction: LabelMap
-                if let predictions {
-                    prediction = try predictions.load(id: sample.id, dataset: entry.name)
-                } else {
+                guard let predictions else {
                     throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.imagePath, kind: "no_predictor",
                                      message: "the pipeline has no stage that predicts")
                 }
-                guard prediction.width == label.width, prediction.height == label.height else {
-                    throw RunProblem(dataset: entry.name, sample: sample.id, file: predictions?.file(for: sample.id) ?? sample.id,
-                                     kind: "size_mismatch",
-                                     message: "prediction is \(prediction.width)x\(prediction.height) but the label is \(label.width)x\(label.height)")
-                }
+                let (prediction, label) = try Scoring.pair(sample, dataset: entry.name, predictions: predictions)
+                let image = try overlayImage(sample, entry: entry)
                 if manifest.pipeline.has(.metric) {
                     let name = Self.group(of: sample, entry: entry)
                     do {
@@ -100,17 +88,9 @@ struct ShardContext: Sendable {
         return .completed(record)
     }
 
-    /// Image (only when an output needs it) and trainId label of a sample.
-    func load(_ sample: Sample, entry: Manifest.DatasetEntry) throws(RunProblem) -> (Image8?, LabelMap) {
-        let needsImage = manifest.pipeline.has(.write) && manifest.outputs.formats.contains(.overlay)
-        do {
-            if needsImage {
-                let pair = try sample.load()
-                return (pair.image, pair.label)
-            }
-            return (nil, try sample.loadLabel())
-        } catch {
-            throw RunProblem(dataset: entry.name, sample: sample.id, error)
-        }
+    /// The input image, decoded only when an overlay is written.
+    func overlayImage(_ sample: Sample, entry: Manifest.DatasetEntry) throws(RunProblem) -> Image8? {
+        guard manifest.pipeline.has(.write) && manifest.outputs.formats.contains(.overlay) else { return nil }
+        do { return try sample.loadImage() } catch { throw RunProblem(dataset: entry.name, sample: sample.id, error) }
     }
 }
