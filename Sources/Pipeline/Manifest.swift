@@ -19,6 +19,7 @@ public struct Manifest: Sendable, Equatable {
     public var seed: Int
     public var datasets: [DatasetEntry]
     public var model: ModelSpec?
+    public var training: TrainingSpec
     public var predictions: PredictionsSpec?
     public var outputs: OutputsSpec
     public var execution: ExecutionSpec
@@ -49,6 +50,33 @@ public struct Manifest: Sendable, Equatable {
         public static func == (a: DatasetEntry, b: DatasetEntry) -> Bool {
             a.name == b.name && a.kind == b.kind && a.root == b.root && a.split == b.split && a.condition == b.condition
                 && a.role == b.role && a.layout == b.layout && a.scale == b.scale
+        }
+    }
+
+    /// Training hyper-parameters; defaults are the paper's (method.md section 4).
+    public struct TrainingSpec: Sendable, Equatable {
+        public var iterations = 40_000
+        public var batchSize = 4
+        /// Gradient accumulation steps per optimiser step (batch = batchSize * accumulate).
+        public var accumulate = 1
+        public var cropSize = 512
+        public var lr = 1e-4
+        public var weightDecay = 0.05
+        public var betas = (0.9, 0.999)
+        public var eps = 1e-8
+        public var polyPower = 0.9
+        public var warmupIterations = 0
+        public var checkpointInterval = 4_000
+        /// Evaluate every K iterations (0: only at the end).
+        public var evalInterval = 0
+        public var activationCheckpointing = false
+        public init() {}
+        public static func == (a: TrainingSpec, b: TrainingSpec) -> Bool {
+            a.iterations == b.iterations && a.batchSize == b.batchSize && a.accumulate == b.accumulate
+                && a.cropSize == b.cropSize && a.lr == b.lr && a.weightDecay == b.weightDecay && a.betas == b.betas
+                && a.eps == b.eps && a.polyPower == b.polyPower && a.warmupIterations == b.warmupIterations
+                && a.checkpointInterval == b.checkpointInterval && a.evalInterval == b.evalInterval
+                && a.activationCheckpointing == b.activationCheckpointing
         }
     }
 

@@ -9,7 +9,10 @@ import Foundation
 
 public enum ManifestLoader {
     static let manifestKeys = ["version", "name", "description", "pipeline", "seed", "datasets", "model",
-                               "predictions", "outputs", "execution"]
+                               "training", "predictions", "outputs", "execution"]
+    static let trainingKeys = ["iterations", "batch_size", "accumulate", "crop_size", "lr", "weight_decay", "betas",
+                               "eps", "poly_power", "warmup_iterations", "checkpoint_interval", "eval_interval",
+                               "activation_checkpointing"]
     static let pipelineKeys = ["version", "name", "description", "stages", "defaults"]
     static let datasetKeys = ["name", "kind", "root", "split", "condition", "role", "layout", "scale"]
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
@@ -101,6 +104,32 @@ public enum ManifestLoader {
             model = readModel(value, at: "$.model", folder: folder, checkFiles: checkFiles, reader: &reader)
         }
 
+        // Training hyper-parameters (defaults: method.md section 4).
+        var training = Manifest.TrainingSpec()
+        if let value = root["training"], let object = reader.object(value, at: "$.training", allowed: trainingKeys) {
+            let at = "$.training"
+            if let v = reader.int(object, "iterations", at: at, range: 1 ... 100_000_000) { training.iterations = v }
+            if let v = reader.int(object, "batch_size", at: at, range: 1 ... 1024) { training.batchSize = v }
+            if let v = reader.int(object, "accumulate", at: at, range: 1 ... 1024) { training.accumulate = v }
+            if let v = reader.int(object, "crop_size", at: at, range: 14 ... 4096) { training.cropSize = v }
+            if let v = reader.double(object, "lr", at: at, range: 0 ... 10) { training.lr = v }
+            if let v = reader.double(object, "weight_decay", at: at, range: 0 ... 10) { training.weightDecay = v }
+            if let v = reader.array(object, "betas", at: at) {
+                let betas = v.enumerated().compactMap { i, item -> Double? in
+                    reader.double(["b": item], "b", at: "\(at).betas[\(i)]", range: 0 ... 0.999999)
+                }
+                if betas.count == 2 { training.betas = (betas[0], betas[1]) } else if v.count != 2 {
+                    reader.report(at + ".betas", "expected 2 numbers, found \(v.count)")
+                }
+            }
+            if let v = reader.double(object, "eps", at: at, range: 0 ... 1) { training.eps = v }
+            if let v = reader.double(object, "poly_power", at: at, range: 0 ... 10) { training.polyPower = v }
+            if let v = reader.int(object, "warmup_iterations", at: at, range: 0 ... 100_000_000) { training.warmupIterations = v }
+            if let v = reader.int(object, "checkpoint_interval", at: at, range: 1 ... 100_000_000) { training.checkpointInterval = v }
+            if let v = reader.int(object, "eval_interval", at: at, range: 0 ... 100_000_000) { training.evalInterval = v }
+            if let v = reader.bool(object, "activation_checkpointing", at: at) { training.activationCheckpointing = v }
+        }
+
         // Predictions (score-existing-predictions).
         var predictions: Manifest.PredictionsSpec?
         if let value = root["predictions"], let object = reader.object(value, at: "$.predictions", allowed: ["dir", "format"]) {
@@ -140,7 +169,7 @@ public enum ManifestLoader {
         resolvedObject["pipeline"] = pipelineJSON
         let resolvedJSON = JSONValue.object(resolvedObject)
         return Manifest(file: file, name: name, pipeline: pipeline, seed: seed, datasets: datasets, model: model,
-                        predictions: predictions, outputs: outputs, execution: execution,
+                        training: training, predictions: predictions, outputs: outputs, execution: execution,
                         configurationHash: SHA256.hex(Array(resolvedJSON.canonicalText().utf8)),
                         resolved: resolvedJSON)
     }
