@@ -187,6 +187,11 @@ def main():
     out_size = rescale_size((37, 23), (20, 10))
     save(AUG, "nearest_out.npy", cv2.resize(label, out_size, interpolation=cv2.INTER_NEAREST))
     fx["nearestScale"] = [20, 10]
+    # a size pair where OpenCV's floor(d * (1 / (dst/src))) and floor(d * src/dst) differ
+    # (Mapillary 2016 wide at short edge 972 -> 1296 wide); own generator, other fixtures unchanged
+    wide = np.random.default_rng(7).integers(0, 19, size=(3, 2016), dtype=np.uint8)
+    save(AUG, "nearest_wide_in.npy", wide)
+    save(AUG, "nearest_wide_out.npy", cv2.resize(wide, (1296, 2), interpolation=cv2.INTER_NEAREST))
 
     # --- RandomCrop ---------------------------------------------------------
     seg = np.full((30, 40), 1, np.uint8)          # mostly class 1
