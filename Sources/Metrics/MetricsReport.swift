@@ -50,12 +50,25 @@ public struct MetricsReport: Sendable, Equatable {
         if averageOver == nil { averageOver = other.averageOver }
     }
 
-    /// The JSON text (UTF-8), laid out for reading.
+    /// The JSON text (UTF-8), laid out for reading, keys in a fixed order.
     public func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        let compact = (try? encoder.encode(self)) ?? Data()   // only finite numbers and strings: cannot fail
-        return Array(JSONLayout.pretty([UInt8](compact)).utf8)
+        var out = ""
+        JSONLayout.write(jsonNode(), indent: 0, into: &out)
+        return Array((out + "\n").utf8)
+    }
+
+    /// The document as an ordered tree (the same schema `encode(to:)` writes).
+    func jsonNode() -> JSONLayout.Node {
+        typealias N = JSONLayout.Node
+        return .object([
+            ("format", .string(Self.format)),
+            ("version", .integer(Self.version)),
+            ("partial", .bool(partial)),
+            ("note", .string(Self.note)),
+            ("average", .object([("mIoU", .percent(averageMeanIoU)),
+                                 ("over", .array((averageOver ?? datasets.map(\.name)).map(N.string)))])),
+            ("datasets", .array(datasets.map { DatasetRecord($0).jsonNode() })),
+        ])
     }
 
     /// Decodes a metrics file; `path` names it in errors.
@@ -120,8 +133,10 @@ extension MetricsReport: Codable {
         }
         partial = try c.decodeIfPresent(Bool.self, forKey: .partial) ?? false
         let average = try c.nestedContainer(keyedBy: AverageKey.self, forKey: .average)
-        averageOver = try average.decodeIfPresent([String].self, forKey: .over)
         datasets = try c.decode([DatasetRecord].self, forKey: .datasets).map(\.dataset)
+        // A list naming every set, in order, means "all sets" (nil).
+        let over = try average.decodeIfPresent([String].self, forKey: .over)
+        averageOver = over == datasets.map(\.name) ? nil : over
     }
 }
 
@@ -136,6 +151,33 @@ struct DatasetRecord: Codable {
     }
     enum ClassKey: String, CodingKey {
         case trainId, name, IoU, Acc, groundTruth, predicted, intersection, union
+    }
+
+    func jsonNode() -> JSONLayout.Node {
+        typealias N = JSONLayout.Node
+        let m = dataset.matrix, metrics = dataset.metrics, k = m.classCount
+        var members: [(String, N)] = [
+            ("name", .string(dataset.name)),
+            ("images", .integer(dataset.images)),
+            ("ignoreIndex", .integer(Int(m.ignoreIndex))),
+            ("mIoU", .percent(metrics.meanIoU)),
+            ("mAcc", .percent(metrics.meanAccuracy)),
+            ("aAcc", .percent(metrics.pixelAccuracy)),
+            ("classes", .array((0 ..< k).map { i in
+                .object([("trainId", .integer(i)), ("name", .string(dataset.classNames[i])),
+                         ("IoU", .percent(metrics.iou[i])), ("Acc", .percent(metrics.accuracy[i])),
+                         ("groundTruth", .count(m.groundTruthPixels(i))), ("predicted", .count(m.predictedPixels(i))),
+                         ("intersection", .count(m.intersection(i))), ("union", .count(m.union(i)))])
+            })),
+            ("confusion", .array((0 ..< k).map { g in .array(m.counts[g * k ..< (g + 1) * k].map(N.count)) })),
+        ]
+        if m.predictionOutOfRange.contains(where: { $0 != 0 }) {
+            members.append(("predictionOutOfRange", .array(m.predictionOutOfRange.map(N.count))))
+        }
+        if m.labelOutOfRange.contains(where: { $0 != 0 }) {
+            members.append(("labelOutOfRange", .array(m.labelOutOfRange.map(N.count))))
+        }
+        return .object(members)
     }
 
     func encode(to encoder: any Encoder) throws {
