@@ -6,6 +6,8 @@ public struct DatasetMetrics: Sendable, Equatable {
     public var name: String
     /// Images accumulated.
     public var images: Int
+    /// Samples of this set that were skipped (unreadable, no prediction, ...) and are not counted.
+    public var skipped: Int = 0
     /// Names by class index (length K).
     public var classNames: [String]
     public var matrix: ConfusionMatrix
@@ -19,13 +21,14 @@ public struct DatasetMetrics: Sendable, Equatable {
         precondition(self.classNames.count == classCount, "DatasetMetrics: \(self.classNames.count) names for \(classCount) classes")
     }
 
-    public init(name: String, images: Int, classNames: [String], matrix: ConfusionMatrix) throws(MetricsError) {
+    public init(name: String, images: Int, skipped: Int = 0, classNames: [String], matrix: ConfusionMatrix) throws(MetricsError) {
         guard classNames.count == matrix.classCount else {
             throw MetricsError(context: "dataset \(name)",
                                reason: "\(classNames.count) class names for \(matrix.classCount) classes")
         }
         self.name = name
         self.images = images
+        self.skipped = skipped
         self.classNames = classNames
         self.matrix = matrix
     }
@@ -44,6 +47,7 @@ public struct DatasetMetrics: Sendable, Equatable {
         }
         try matrix.merge(other.matrix)
         images += other.images
+        skipped += other.skipped
     }
 
     /// IoU, accuracy and means from the counts.

@@ -147,7 +147,7 @@ struct DatasetRecord: Codable {
     init(_ dataset: DatasetMetrics) { self.dataset = dataset }
 
     enum Key: String, CodingKey {
-        case name, images, ignoreIndex, mIoU, mAcc, aAcc, classes, confusion, predictionOutOfRange, labelOutOfRange
+        case name, samples, skipped, ignoreIndex, mIoU, mAcc, aAcc, IoU, Acc, classes, confusion, predictionOutOfRange, labelOutOfRange
     }
     enum ClassKey: String, CodingKey {
         case trainId, name, IoU, Acc, groundTruth, predicted, intersection, union
@@ -158,11 +158,14 @@ struct DatasetRecord: Codable {
         let m = dataset.matrix, metrics = dataset.metrics, k = m.classCount
         var members: [(String, N)] = [
             ("name", .string(dataset.name)),
-            ("images", .integer(dataset.images)),
+            ("samples", .integer(dataset.images)),
+            ("skipped", .integer(dataset.skipped)),
             ("ignoreIndex", .integer(Int(m.ignoreIndex))),
             ("mIoU", .percent(metrics.meanIoU)),
             ("mAcc", .percent(metrics.meanAccuracy)),
             ("aAcc", .percent(metrics.pixelAccuracy)),
+            ("IoU", .object((0 ..< k).map { (dataset.classNames[$0], .percent(metrics.iou[$0])) })),
+            ("Acc", .object((0 ..< k).map { (dataset.classNames[$0], .percent(metrics.accuracy[$0])) })),
             ("classes", .array((0 ..< k).map { i in
                 .object([("trainId", .integer(i)), ("name", .string(dataset.classNames[i])),
                          ("IoU", .percent(metrics.iou[i])), ("Acc", .percent(metrics.accuracy[i])),
@@ -184,11 +187,16 @@ struct DatasetRecord: Codable {
         let m = dataset.matrix, metrics = dataset.metrics, k = m.classCount
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(dataset.name, forKey: .name)
-        try c.encode(dataset.images, forKey: .images)
+        try c.encode(dataset.images, forKey: .samples)
+        try c.encode(dataset.skipped, forKey: .skipped)
         try c.encode(m.ignoreIndex, forKey: .ignoreIndex)
         try c.encode(metrics.meanIoU.map { $0 * 100 }, forKey: .mIoU)
         try c.encode(metrics.meanAccuracy.map { $0 * 100 }, forKey: .mAcc)
         try c.encode(metrics.pixelAccuracy.map { $0 * 100 }, forKey: .aAcc)
+        try c.encode(Dictionary(uniqueKeysWithValues: (0 ..< k).map { (dataset.classNames[$0], metrics.iou[$0].map { $0 * 100 }) }),
+                     forKey: .IoU)
+        try c.encode(Dictionary(uniqueKeysWithValues: (0 ..< k).map { (dataset.classNames[$0], metrics.accuracy[$0].map { $0 * 100 }) }),
+                     forKey: .Acc)
         var classes = c.nestedUnkeyedContainer(forKey: .classes)
         for i in 0 ..< k {
             var row = classes.nestedContainer(keyedBy: ClassKey.self)
@@ -213,7 +221,8 @@ struct DatasetRecord: Codable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         let name = try c.decode(String.self, forKey: .name)
-        let images = try c.decode(Int.self, forKey: .images)
+        let images = try c.decode(Int.self, forKey: .samples)
+        let skipped = try c.decodeIfPresent(Int.self, forKey: .skipped) ?? 0
         let ignore = try c.decodeIfPresent(UInt8.self, forKey: .ignoreIndex) ?? 255
         var classes = try c.nestedUnkeyedContainer(forKey: .classes)
         var names: [String] = []
@@ -239,6 +248,6 @@ struct DatasetRecord: Codable {
         } catch let error as MetricsError {
             throw DecodingError.dataCorruptedError(forKey: .confusion, in: c, debugDescription: error.reason)
         }
-        dataset = try DatasetMetrics(name: name, images: images, classNames: names, matrix: matrix)
+        dataset = try DatasetMetrics(name: name, images: images, skipped: skipped, classNames: names, matrix: matrix)
     }
 }

@@ -41,11 +41,12 @@ public enum Scoring {
             for i in shard.range(samples: samples.count) {
                 let sample = samples[i]
                 let loaded: (prediction: LabelMap, label: LabelMap)
+                let key = group(of: sample, name: name, perCondition: perCondition)
                 do throws(RunProblem) { loaded = try pair(sample, dataset: name, predictions: predictions) } catch {
                     problems.append(error)
+                    groups[key, default: DatasetMetrics(name: key)].skipped += 1
                     continue
                 }
-                let key = group(of: sample, name: name, perCondition: perCondition)
                 do throws(MetricsError) {
                     try groups[key, default: DatasetMetrics(name: key)].accumulate(prediction: loaded.prediction.pixels,
                                                                                    label: loaded.label.pixels)

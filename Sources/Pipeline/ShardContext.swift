@@ -67,6 +67,7 @@ struct ShardContext: Sendable {
             } catch let problem as RunProblem {
                 if manifest.execution.onError == .fail { return .failed(RunError("\(problem)")) }
                 skipped.append(problem)
+                if manifest.pipeline.has(.metric) { groups[Self.group(of: sample, entry: entry), default: DatasetMetrics(name: Self.group(of: sample, entry: entry))].skipped += 1 }
                 directory.event("sample_skipped", ["dataset": .string(entry.name), "sample": .string(sample.id),
                                                    "file": .string(problem.file), "message": .string(problem.message)])
             } catch {

@@ -137,5 +137,6 @@ struct ScoringFixture {
         #expect(summary.problems.count == 1)
         #expect(summary.problems.first?.sample == "munster/munster_000001_000002")
         #expect(summary.report?["city"]?.images == 4)
+        #expect(summary.report?["city"]?.skipped == 1, "metrics state how many samples were skipped")
     }
 }
