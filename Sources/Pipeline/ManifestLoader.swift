@@ -224,7 +224,7 @@ public enum ManifestLoader {
         }
         let chosenSplit = split ?? Manifest.defaultSplit(kind)
         let name = reader.string(object, "name", at: path)
-            ?? [kind.rawValue, chosenSplit, condition].compactMap { $0 }.joined(separator: "-")
+            ?? [kind.rawValue, chosenSplit, condition == "all" ? nil : condition].compactMap { $0 }.joined(separator: "-")
         let size = scale.map { (width: $0[0], height: $0[1]) } ?? Manifest.defaultScale(kind)
         return Manifest.DatasetEntry(name: name, kind: kind, root: resolvedRoot, split: chosenSplit,
                                      condition: kind == .acdc ? (condition ?? "all") : nil,

@@ -110,6 +110,28 @@ struct ManifestFixture {
     }
 }
 
+@Suite struct ShippedManifestTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test(arguments: ["gta2city", "city2acdc", "city2bm"])
+    func paperManifestsAreValidAndNameWhatIsMissing(name: String) throws {
+        let path = "\(Self.root)/manifests/\(name).json"
+        let manifest = try ManifestLoader.load(path, checkFiles: false)
+        #expect(manifest.training.iterations == 40_000 && manifest.training.batchSize == 4 && manifest.training.lr == 1e-4)
+        #expect(manifest.model?.backbone == "vitl14")
+        #expect(manifest.pipeline.stages == [.read, .train, .infer, .metric, .write])
+        do {
+            _ = try ManifestLoader.load(path)
+        } catch let error as ManifestError {
+            // Without the data and weights, only missing files are reported, each with what to download.
+            for problem in error.problems {
+                #expect(problem.message.contains("not found") && problem.message.contains("download"), "\(problem)")
+            }
+        }
+    }
+}
+
 @Suite struct ShardTests {
     @Test(arguments: [(0, 1), (1, 1), (7, 3), (10, 4), (100, 8), (3, 8)])
     func shardsPartitionSamples(samples: Int, shards: Int) {
