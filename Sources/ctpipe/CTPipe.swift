@@ -15,7 +15,7 @@ struct CTPipe: ParsableCommand {
         Start with `ctpipe inspect FILE` to look at an image or label file.
         """,
         version: CTPipeVersion.string,
-        subcommands: [Inspect.self]
+        subcommands: [Inspect.self, Synth.self]
     )
 }
 
