@@ -170,7 +170,8 @@ public enum SyntheticDataset {
             try png(scene.mapillaryIndices, "\(root)/\(split)/v1.2/labels/\(key).png", .palette(MapillaryConfig.v12.palette))
             if !o.rawOnly, split != "testing" {
                 let short = split == "training" ? "train" : "val"
-                let train = scene.trainIds
+                // As mapillary2cityscape.py does: v1.2 index -> trainId by the name rule.
+                let train = mapillaryV12.map(scene.mapillaryIndices)
                 try png(train, "\(root)/cityscapes_trainIdLabel/\(short)/label/\(key).png")
                 if split == "validation" {
                     let hw = max(1, width / 2), hh = max(1, height / 2)
@@ -183,6 +184,8 @@ public enum SyntheticDataset {
     }
 
     // MARK: helpers
+
+    static let mapillaryV12 = LabelEncoding.mapillary(version: "v1.2", trainIds: MapillaryConfig.v12.trainIds)
 
     static let keyAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
