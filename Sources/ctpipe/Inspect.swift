@@ -44,6 +44,9 @@ extension CTPipe {
         @Option(help: "Label layout: auto (converted trainId files when present), raw, converted, half (Mapillary val).")
         var layout: DatasetLayout = .auto
 
+        @Option(name: .customLong("mapillary-version"), help: "Mapillary raw layout: annotation version v1.2 (default) or v2.0.")
+        var mapillaryVersion: String?
+
         @Flag(help: "With --dataset: decode every label and count pixels per trainId (parallel).")
         var scan = false
 
@@ -57,7 +60,7 @@ extension CTPipe {
         var expand = false
 
         func validate() throws {
-            if dataset == nil, split != nil || condition != nil || scan || layout != .auto || decodeImages {
+            if dataset == nil, split != nil || condition != nil || scan || layout != .auto || decodeImages || mapillaryVersion != nil {
                 throw ValidationError("--split, --condition, --layout, --scan and --decode-images need --dataset")
             }
             if dataset != nil, dumpNPY != nil || expand {
@@ -117,7 +120,8 @@ extension CTPipe.Inspect {
     func inspectDataset(_ kind: DatasetKind) throws {
         let reader: any DatasetReader
         do {
-            reader = try DatasetReaders.make(kind: kind, root: path, split: split, condition: condition, layout: layout)
+            reader = try DatasetReaders.make(kind: kind, root: path, split: split, condition: condition, layout: layout,
+                                               mapillaryVersion: mapillaryVersion)
         } catch { throw CLIError(error.description) }
         let listing = reader.list()
         var report = DatasetReport(dataset: kind.rawValue, root: path, split: listing.split, layout: listing.layout.rawValue,

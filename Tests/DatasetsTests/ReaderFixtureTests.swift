@@ -145,6 +145,30 @@ import Testing
         #expect(malformed.problems[0].message.contains("labels[0].readable"))
     }
 
+    @Test func mapillaryV20ReadsItsOwnConfigAndFolder() throws {
+        let tmp = try TemporaryFolder()
+        defer { tmp.remove() }
+        let fm = FileManager.default
+        let src = Fixtures.datasets + "/mapillary"
+        try fm.createDirectory(atPath: tmp.path + "/training/v2.0", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: src + "/training/images", toPath: tmp.path + "/training/images")
+        try fm.copyItem(atPath: src + "/training/v1.2/labels", toPath: tmp.path + "/training/v2.0/labels")
+        // A v2.0-style config whose first entries are renamed: index 13 (road in v1.2) becomes a
+        // class the rule ignores, so the v2.0 mapping must come from this file, not from v1.2.
+        var labels = MapillaryConfig.v12.labels
+        labels[13] = MapillaryLabel(name: "construction--flat--road-shoulder", readable: "Road Shoulder",
+                                    color: (0, 0, 0), instances: false, evaluate: true)
+        try Data(MapillaryConfig(labels: labels).jsonText().utf8).write(to: URL(fileURLWithPath: tmp.path + "/config_v2.0.json"))
+        let listing = try DatasetReaders.make(kind: .mapillary, root: tmp.path, layout: .raw, mapillaryVersion: "v2.0").list()
+        #expect(listing.problems.isEmpty && listing.samples.count == 2)
+        let sample = listing.samples[0]
+        #expect(sample.encoding.name == "mapillary_v2.0_palette")
+        #expect(sample.encoding.lut[13] == 255 && sample.encoding.lut[15] == 1)
+        let raw = try sample.loadRawLabel(), mapped = try sample.loadLabel()
+        for (r, m) in zip(raw.pixels, mapped.pixels) where r == 13 { #expect(m == 255) }
+        #expect(throws: DatasetError.self) { try DatasetReaders.make(kind: .gta5, root: tmp.path, mapillaryVersion: "v2.0") }
+    }
+
     @Test func headerSizesMatchDecodedSizes() throws {
         for c in Self.allCases {
             for s in c.samples ?? [] {
