@@ -3,9 +3,13 @@
 
 public enum DatasetReaders {
     /// Builds a reader. `split` nil means the dataset's default (train; GTA5 has
-    /// none and accepts only nil or "all"); `condition` is ACDC-only (nil = all four).
+    /// none and accepts only nil or "all"); `condition` is ACDC-only (nil = all four);
+    /// `mapillaryVersion` selects the Mapillary annotations of the raw layout (v1.2 or v2.0).
     public static func make(kind: DatasetKind, root: String, split: String? = nil, condition: ACDCCondition? = nil,
-                            layout: DatasetLayout = .auto) throws(DatasetError) -> any DatasetReader {
+                            layout: DatasetLayout = .auto, mapillaryVersion: String? = nil) throws(DatasetError) -> any DatasetReader {
+        if mapillaryVersion != nil, kind != .mapillary {
+            throw DatasetError("--mapillary-version applies to mapillary only, not \(kind.rawValue)")
+        }
         if condition != nil, kind != .acdc {
             throw DatasetError("--condition applies to acdc only, not \(kind.rawValue)")
         }
@@ -23,7 +27,7 @@ public enum DatasetReaders {
         case .bdd100k:
             return try BDD100KReader(root: root, split: split ?? "train", layout: layout)
         case .mapillary:
-            return try MapillaryReader(root: root, split: split ?? "train", layout: layout)
+            return try MapillaryReader(root: root, split: split ?? "train", layout: layout, version: mapillaryVersion ?? "v1.2")
         }
     }
 }

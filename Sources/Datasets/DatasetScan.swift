@@ -31,7 +31,7 @@ public enum DatasetScanner {
     /// Scans `samples`. The image of each sample is checked through its header
     /// (size), or fully decoded when `decodeImages` is set.
     public static func scan(_ samples: [Sample], decodeImages: Bool = false) -> DatasetScan {
-        let chunks = Parallel.ranges(samples.count, chunks: 4 * max(1, System.activeProcessors))
+        let chunks = Parallel.ranges(samples.count, chunks: 4 * max(1, Processors.active))
         let parts = Parallel.map(chunks.count) { k -> DatasetScan in
             var part = DatasetScan()
             for i in chunks[k] { scanOne(samples[i], decodeImages: decodeImages, into: &part) }
@@ -84,7 +84,7 @@ public enum DatasetScanner {
     }
 }
 
-enum System {
+enum Processors {
     /// Processors available to this process.
-    static var activeProcessors: Int { ProcessInfo.processInfo.activeProcessorCount }
+    static var active: Int { ProcessInfo.processInfo.activeProcessorCount }
 }

@@ -15,7 +15,14 @@ struct CTPipe: ParsableCommand {
         Start with `ctpipe inspect FILE` to look at an image or label file.
         """,
         version: CTPipeVersion.string,
-        subcommands: [Inspect.self, Validate.self, Run.self, Merge.self, Metric.self]
+        subcommands: [
+            Run.self,
+            Validate.self,
+            Merge.self,
+            Metric.self,
+            Inspect.self,
+            Synth.self,
+        ]
     )
 }
 
