@@ -2,6 +2,7 @@
 // file, without decoding pixels (listing and scanning thousands of files).
 
 import Foundation
+import ImageIO
 
 enum ImageHeader {
     /// Width and height of a PNG or JPEG file, or a description of why not.

@@ -1,3 +1,4 @@
+import ImageIO
 // MapillaryReader.swift — Mapillary Vistas. Raw: `{training,validation}/images/{key}.jpg`
 // with `{split}/v1.2/labels/{key}.png` palette indices, mapped to trainIds by
 // reading the dataset's own `config_v1.2.json` (or v2.0) with the Rein name rule;

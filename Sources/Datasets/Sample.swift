@@ -3,17 +3,6 @@
 
 import ImageIO
 
-/// Width and height in pixels.
-public struct ImageSize: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
-    public var width: Int
-    public var height: Int
-    public init(width: Int, height: Int) {
-        self.width = width
-        self.height = height
-    }
-    public var description: String { "\(width)x\(height)" }
-}
-
 /// What the path of a sample says about it (fields not known for a dataset are nil).
 public struct SampleMetadata: Sendable, Equatable, Hashable {
     /// Cityscapes: the city folder.

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Datasets
+import ImageIO
 
 extension DatasetKind: ExpressibleByArgument {}
 extension ACDCCondition: ExpressibleByArgument {}

@@ -1,4 +1,4 @@
-// ImageSize.swift — a width and a height, the currency of the resize rules.
+// ImageSize.swift — a width and a height: image headers, resize rules, metadata.
 
 /// A size in pixels, written `width x height` as in the dataset fact sheet.
 public struct ImageSize: Sendable, Hashable, Codable, CustomStringConvertible {
