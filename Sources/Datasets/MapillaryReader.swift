@@ -1,10 +1,11 @@
-import ImageIO
 // MapillaryReader.swift — Mapillary Vistas. Raw: `{training,validation}/images/{key}.jpg`
 // with `{split}/v1.2/labels/{key}.png` palette indices, mapped to trainIds by
 // reading the dataset's own `config_v1.2.json` (or v2.0) with the Rein name rule;
 // older flat v1.x packages (`{split}/labels`, `config.json`) are read too.
 // Converted: `cityscapes_trainIdLabel/{train,val}/label/{key}.png` (trainIds);
 // half: `half/val_img/{key}.jpg` + `half/val_label/{key}.png` (validation only).
+
+import ImageIO
 
 public struct MapillaryReader: DatasetReader {
     public let dataset = DatasetKind.mapillary
