@@ -42,7 +42,8 @@ let package = Package(
         ]),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
     ]
 )
