@@ -556,6 +556,47 @@ def make_resize():
                                    "npy": name, "reference": "PIL.Image.resize NEAREST"})
 
 
+def tricky_nearest_sizes():
+    """(source, target) widths <= 256 where the naive floor(x * src/dst) picks a
+    different pixel than OpenCV's floor(x * (1/(dst/src))), resp. Pillow's
+    accumulated coordinate: the order of floating-point operations matters."""
+    cv_pair = pil_pair = None
+    for src in range(2, 257):
+        for dst in range(2, 400):
+            xs = np.arange(dst, dtype=np.float64)
+            naive = np.minimum(np.floor(xs * (src / dst)), src - 1)
+            opencv = np.minimum(np.floor(xs * (1.0 / (dst / src))), src - 1)
+            if cv_pair is None and not np.array_equal(naive, opencv):
+                cv_pair = (src, dst)
+            a = src / dst
+            acc, xo = [], a * 0.5
+            for _ in range(dst):
+                acc.append(min(int(xo), src - 1))
+                xo += a
+            naive_centre = np.minimum(np.floor((xs + 0.5) * a), src - 1)
+            if pil_pair is None and not np.array_equal(naive_centre, np.array(acc)):
+                pil_pair = (src, dst)
+            if cv_pair and pil_pair:
+                return cv_pair, pil_pair
+    raise RuntimeError("no tricky sizes found")
+
+
+def make_tricky_nearest():
+    cv_pair, pil_pair = tricky_nearest_sizes()
+    for kind, (src, dst) in (("nearest_opencv", cv_pair), ("nearest_pillow", pil_pair)):
+        ramp = np.arange(src, dtype=np.uint8)[None, :]
+        source = f"resize/ramp_{src}.npy"
+        save_npy(source, ramp)
+        if kind == "nearest_opencv":
+            out = cv2.resize(ramp, (dst, 1), interpolation=cv2.INTER_NEAREST)
+        else:
+            out = np.array(Image.fromarray(ramp, mode="L").resize((dst, 1), Image.NEAREST))
+        name = f"resize/{kind}_ramp_{src}_to_{dst}.npy"
+        save_npy(name, out)
+        manifest["resize"].append({"kind": kind, "source": source, "width": dst, "height": 1, "npy": name,
+                                   "reference": "1-row ramp where the naive index formula is off by one"})
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -564,6 +605,7 @@ def main():
     jpeg_bytes = make_jpeg()
     make_broken(jpeg_bytes)
     make_resize()
+    make_tricky_nearest()
     with open(path("manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -25,12 +25,10 @@ import Testing
         #expect(Resize.bilinear(source, width: source.width, height: source.height) == source)
     }
 
-    /// OpenCV's nearest index rule differs from the naive floor(d * src/dst) in
-    /// the last ulp; these sizes are ones where the two disagree.
-    @Test func nearestIndicesFollowOpenCVsFloatingPointOrder() {
-        // 1/(49/3) * 49 rounds to 2.9999999999999996 while 49 * (3/49) is 3.0.
-        let row = Image8(width: 3, height: 1, channels: 1, pixels: [10, 20, 30])
-        let resized = Resize.nearest(row, width: 49, height: 1, rule: .opencv)
-        #expect(resized.pixels.count == 49)
+    /// The manifest includes 1-row ramps at sizes where the naive index
+    /// formula picks a neighbouring pixel; both rules must be exercised.
+    @Test func trickyNearestSizesAreCovered() {
+        let ramps = Fixtures.manifest.resize.filter { $0.source.contains("ramp") }
+        #expect(Set(ramps.map(\.kind)) == ["nearest_opencv", "nearest_pillow"])
     }
 }
