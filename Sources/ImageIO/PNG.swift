@@ -178,8 +178,10 @@ public enum PNG {
                 throw ImageIOError(codec: .png, path: path, reason: "palette must hold 1 to 256 RGB triples, got \(table.count) bytes")
             }
             let size = table.count / 3
-            if let bad = image.pixels.first(where: { Int($0) >= size }) {
-                throw ImageIOError(codec: .png, path: path, reason: "index \(bad) is outside the \(size)-colour palette")
+            // One vectorisable pass for the maximum; the offending index is looked up only on failure.
+            let largest = image.pixels.withUnsafeBufferPointer { $0.max() ?? 0 }
+            if Int(largest) >= size {
+                throw ImageIOError(codec: .png, path: path, reason: "index \(largest) is outside the \(size)-colour palette")
             }
             colorType = 3
             palette = table
