@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ctpipe", targets: ["ctpipe"]),
+        .executable(name: "ctbench", targets: ["ctbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,8 +51,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Release-build benchmarks (not tests): one file per family, JSON out.
+        .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore"]),
+
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Metrics", "Datasets", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],

@@ -1,0 +1,21 @@
+// main.swift — `ctbench FAMILY ARGS...`: release-build benchmarks, one file per
+// family, each printing JSON on stdout for a script to compare with reference
+// libraries. Build and run with `swift run -c release ctbench FAMILY ...`.
+
+import Foundation
+
+let families: [String: ([String]) throws -> Void] = [
+    "imageio": ImageIOBench.run,
+]
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let name = arguments.first, let family = families[name] else {
+    FileHandle.standardError.write(Data("usage: ctbench \(families.keys.sorted().joined(separator: "|")) ARGS...\n".utf8))
+    exit(2)
+}
+do {
+    try family(Array(arguments.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("ctbench \(name): \(error)\n".utf8))
+    exit(1)
+}
