@@ -61,6 +61,6 @@ public struct KeepRatioResize: Sendable, Hashable {
     /// Bilinear image resize (no-op when the size is unchanged, as OpenCV).
     static func resize(image: Image8, to size: ImageSize) throws(AugmentError) -> Image8 {
         if image.width == size.width && image.height == size.height { return image }
-        return ImageResampler.bilinear(image, width: size.width, height: size.height)
+        return Resize.bilinear(image, width: size.width, height: size.height)
     }
 }

@@ -80,16 +80,12 @@ import Testing
         #expect(resized == expected)
     }
 
-    /// OpenCV INTER_NEAREST computes `floor(d * (1 / (dst / src)))`; ImageIO's
-    /// `Resize.nearest(rule: .opencv)` computes `floor(d * (src / dst))`, which differs by one
-    /// source index for some size pairs (here 2016 -> 1296 wide: 143 columns). Marked as a
-    /// known issue of ImageIO: this test starts failing (known issue not recorded) once it is fixed.
+    /// OpenCV INTER_NEAREST computes `floor(d * (1 / (dst / src)))`, which differs from
+    /// `floor(d * (src / dst))` by one source index for some size pairs (here 2016 -> 1296 wide).
     @Test func labelNearestOpenCVReciprocalScale() throws {
         let input = try Fixture.raster("nearest_wide_in.npy")
         let expected = try Fixture.raster("nearest_wide_out.npy")
-        withKnownIssue("ImageIO Resize.nearest(.opencv) uses src/dst instead of 1/(dst/src)") {
-            #expect(Resize.nearest(input, width: expected.width, height: expected.height, rule: .opencv) == expected)
-        }
+        #expect(Resize.nearest(input, width: expected.width, height: expected.height, rule: .opencv) == expected)
     }
 
     @Test func rejectsEmptyAndMismatchedInputs() {
