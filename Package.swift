@@ -52,7 +52,7 @@ let package = Package(
         ]),
 
         // Release-build benchmarks (not tests): one file per family, JSON out.
-        .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore"]),
+        .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore", "Datasets", "Augment", "Metrics", "Pipeline"]),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib"],

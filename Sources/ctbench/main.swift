@@ -6,6 +6,7 @@ import Foundation
 
 let families: [String: ([String]) throws -> Void] = [
     "imageio": ImageIOBench.run,
+    "evalpath": EvalPathBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
