@@ -36,16 +36,16 @@ enum EvalPathBench {
             }
         }
         let dataRoot = root + "/cityscapes"
-        var reader = try CityscapesReader(root: dataRoot, split: "val", layout: .raw)
-        if reader.list().samples.count < images {
+        let existing = (try? CityscapesReader(root: dataRoot, split: "val", layout: .raw))?.list().samples.count ?? 0
+        if existing < images {
             var options = SynthOptions(dataset: .cityscapes, root: dataRoot)
             options.count = images
             options.split = "val"
             options.size = ImageSize(width: 2048, height: 1024)
             options.seed = 7
             _ = try SyntheticDataset.write(options)
-            reader = try CityscapesReader(root: dataRoot, split: "val", layout: .raw)
         }
+        let reader = try CityscapesReader(root: dataRoot, split: "val", layout: .raw)
         let samples = Array(reader.list().samples.prefix(images))
         var results: [[String: Any]] = []
         var baseline = 0.0
