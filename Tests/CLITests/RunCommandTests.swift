@@ -106,6 +106,43 @@ struct KillableRunFixture {
         }
     }
 
+    @Test func sigtermStopsCleanlyAndResumes() throws {
+        let fixture = try KillableRunFixture()
+        let process = Process()
+        process.executableURL = CTPipeBinary.url
+        process.arguments = ["run", fixture.manifest, "--quiet"]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        var stoppedRun: String?
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning {
+            if let run = fixture.runs().first, fixture.records(in: run) >= 2 {
+                stoppedRun = run
+                break
+            }
+            usleep(2000)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let run = try #require(stoppedRun, "the run finished before it could be stopped")
+        #expect(process.terminationStatus == 130, "stopped runs exit 130: \(stderr)")
+        #expect(stderr.contains("--resume"), "the message says how to continue")
+        #expect(fixture.records(in: run) < 40)
+        let events = try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)
+        #expect(events.contains("run_interrupted"))
+
+        let resumed = try CTPipeBinary.run(["run", fixture.manifest, "--resume", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let reference = try CTPipeBinary.run(["run", fixture.manifest, "--quiet"])
+        #expect(reference.status == 0)
+        let referenceRun = try #require(fixture.runs().last)
+        #expect(referenceRun != run)
+        #expect(try metrics(run) == metrics(referenceRun))
+    }
+
     @Test func validateReportsProblemsWithExitCode65() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-validate-\(UUID())").path
         try AtomicFile.write(text: """
