@@ -47,9 +47,11 @@ public struct Manifest: Sendable, Equatable {
         public var layout: Layout
         /// Evaluation resize scale (width, height) for keep-ratio resizing.
         public var scale: (width: Int, height: Int)
+        /// Generate a synthetic dataset at `root` when it does not exist yet (demo, tests).
+        public var synthesize: SynthesizeSpec?
         public static func == (a: DatasetEntry, b: DatasetEntry) -> Bool {
             a.name == b.name && a.kind == b.kind && a.root == b.root && a.split == b.split && a.condition == b.condition
-                && a.role == b.role && a.layout == b.layout && a.scale == b.scale
+                && a.role == b.role && a.layout == b.layout && a.scale == b.scale && a.synthesize == b.synthesize
         }
     }
 
@@ -77,6 +79,20 @@ public struct Manifest: Sendable, Equatable {
                 && a.eps == b.eps && a.polyPower == b.polyPower && a.warmupIterations == b.warmupIterations
                 && a.checkpointInterval == b.checkpointInterval && a.evalInterval == b.evalInterval
                 && a.activationCheckpointing == b.activationCheckpointing
+        }
+    }
+
+    /// `datasets[i].synthesize`: what `ctpipe synth` would be asked for.
+    public struct SynthesizeSpec: Sendable, Equatable {
+        public var count: Int
+        public var seed: Int
+        public var width: Int
+        public var height: Int
+        public init(count: Int, seed: Int, width: Int, height: Int) {
+            self.count = count
+            self.seed = seed
+            self.width = width
+            self.height = height
         }
     }
 

@@ -14,7 +14,8 @@ public enum ManifestLoader {
                                "eps", "poly_power", "warmup_iterations", "checkpoint_interval", "eval_interval",
                                "activation_checkpointing"]
     static let pipelineKeys = ["version", "name", "description", "stages", "defaults"]
-    static let datasetKeys = ["name", "kind", "root", "split", "condition", "role", "layout", "scale"]
+    static let datasetKeys = ["name", "kind", "root", "split", "condition", "role", "layout", "scale", "synthesize"]
+    static let synthesizeKeys = ["count", "seed", "size"]
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
     static let executionKeys = ["shards", "workers", "on_error"]
     static let modelKeys = ["backbone", "weights", "checkpoint", "adapter", "filter", "head", "dl", "dh", "tokens",
@@ -218,8 +219,15 @@ public enum ManifestLoader {
                 reader.report(path + ".condition", "\"\(condition)\" is not one of \(acdcConditions.joined(separator: ", "))")
             }
         }
+        var synthesize: Manifest.SynthesizeSpec?
+        if let value = object["synthesize"], let spec = reader.object(value, at: path + ".synthesize", allowed: synthesizeKeys) {
+            let size = reader.ints(spec, "size", at: path + ".synthesize", count: 2, range: 16 ... 4096) ?? [256, 128]
+            synthesize = Manifest.SynthesizeSpec(count: reader.int(spec, "count", at: path + ".synthesize", range: 1 ... 100_000) ?? 20,
+                                                 seed: reader.int(spec, "seed", at: path + ".synthesize", range: 0 ... Int(Int32.max)) ?? 0,
+                                                 width: size[0], height: size[1])
+        }
         let resolvedRoot = resolve(root, in: folder)
-        if checkFiles && !isFolder(resolvedRoot) {
+        if checkFiles && synthesize == nil && !isFolder(resolvedRoot) {
             reader.report(path + ".root", "folder not found: \(root) (\(DatasetHints.download(kind)))")
         }
         let chosenSplit = split ?? Manifest.defaultSplit(kind)
@@ -228,7 +236,7 @@ public enum ManifestLoader {
         let size = scale.map { (width: $0[0], height: $0[1]) } ?? Manifest.defaultScale(kind)
         return Manifest.DatasetEntry(name: name, kind: kind, root: resolvedRoot, split: chosenSplit,
                                      condition: kind == .acdc ? (condition ?? "all") : nil,
-                                     role: role, layout: layout, scale: size)
+                                     role: role, layout: layout, scale: size, synthesize: synthesize)
     }
 
     static func readModel(_ json: JSONValue, at path: String, folder: String, checkFiles: Bool,

@@ -90,6 +90,11 @@ public struct Runner: Sendable {
         try directory.write(EnvironmentRecord.current(workers: workers), to: directory.environmentFile)
         directory.event("run_start", ["resume": .bool(options.resume), "workers": .int(workers)])
 
+        // Synthesize datasets that are asked for and missing.
+        for entry in manifest.datasets {
+            try Synthesis.ensure(entry, quiet: options.quiet)
+        }
+
         // List samples of every evaluated dataset.
         var listed: [Listed] = []
         for entry in manifest.datasets where entry.role == .eval {

@@ -64,6 +64,25 @@ struct ManifestFixture {
         #expect(problems.contains("$.execution.workers: expected an integer, found a string"))
     }
 
+    @Test func synthesizedDatasetNeedsNoRootAndIsGeneratedOnce() throws {
+        let fixture = try ManifestFixture()
+        let path = try fixture.write("""
+        {"version": 1, "name": "syn", "pipeline": \(Self.pipeline),
+         "datasets": [{"kind": "bdd100k", "root": "data/synthetic-bdd",
+                       "synthesize": {"count": 3, "seed": 5, "size": [64, 32]}}],
+         "predictions": {"dir": "preds"}}
+        """)
+        let manifest = try ManifestLoader.load(path)
+        #expect(manifest.datasets[0].synthesize == Manifest.SynthesizeSpec(count: 3, seed: 5, width: 64, height: 32))
+        var options = RunOptions()
+        options.quiet = true
+        // The predictions folder is empty: every sample is a problem, but the data was generated.
+        #expect(throws: RunError.self) { try Runner(manifest: manifest, options: options).run() }
+        let images = try FileManager.default.contentsOfDirectory(atPath: fixture.folder + "/data/synthetic-bdd/images/10k/val")
+        #expect(images.count == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.folder + "/data").filter { $0.contains(".synth-") }.isEmpty)
+    }
+
     @Test func versionAndStageRules() throws {
         let fixture = try ManifestFixture()
         let problems = try fixture.problems("""
