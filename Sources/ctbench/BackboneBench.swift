@@ -8,7 +8,6 @@
 // every Linear layer runs it (GEMM.linear; OpenBLAS itself on one thread, see
 // Threading). scripts/bench_backbone.py runs this next to PyTorch and prints the ratio.
 
-import COpenBLAS
 import Foundation
 import Model
 import Tensor

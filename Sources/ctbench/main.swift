@@ -1,22 +1,24 @@
-// main.swift — `ctbench`: release-mode benchmarks (not tests). One subcommand per
-// benchmark; `ctbench` alone lists them.
-//
-//   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
-//   swift run -c release ctbench backbone-phases [--threads N]
+// main.swift — `ctbench FAMILY ARGS...`: release-build benchmarks, one file per
+// family, each printing JSON on stdout for a script to compare with reference
+// libraries. Build and run with `swift run -c release ctbench FAMILY ...`.
 
 import Foundation
 
-let benchmarks: [String: ([String]) throws -> Void] = [
+let families: [String: ([String]) throws -> Void] = [
+    "imageio": ImageIOBench.run,
+    "evalpath": EvalPathBench.run,
     "backbone": BackboneBench.run,
     "backbone-phases": BackbonePhases.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-guard let name = arguments.first, let bench = benchmarks[name] else {
-    print("usage: ctbench <benchmark> [options]\nbenchmarks: \(benchmarks.keys.sorted().joined(separator: ", "))")
-    exit(arguments.isEmpty ? 0 : 64)
+guard let name = arguments.first, let family = families[name] else {
+    FileHandle.standardError.write(Data("usage: ctbench \(families.keys.sorted().joined(separator: "|")) ARGS...\n".utf8))
+    exit(2)
 }
-do { try bench(Array(arguments.dropFirst())) } catch {
+do {
+    try family(Array(arguments.dropFirst()))
+} catch {
     FileHandle.standardError.write(Data("ctbench \(name): \(error)\n".utf8))
     exit(1)
 }

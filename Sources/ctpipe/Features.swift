@@ -16,7 +16,7 @@ extension CTPipe {
             Tokens are [CLS, registers, patches in row-major grid order]. The weights may be a \
             facebookresearch .pth, a HuggingFace model.safetensors, an MMSegmentation .pth or a \
             ctpipe safetensors file (see docs/backbone.md). --image decodes a PNG/JPEG, resizes it \
-            bilinearly to --size (default: each side rounded to the nearest multiple of the patch \
+            bilinearly (OpenCV INTER_LINEAR, bit-exact) to --size (default: each side rounded to the nearest multiple of the patch \
             size) and normalises it with the ImageNet mean/std; --input-npy takes an already \
             normalised (3, H, W) float32 array. Prints a JSON summary.
             """
@@ -56,7 +56,7 @@ extension CTPipe {
                 throw ValidationError("Give exactly one of --image and --input-npy.")
             }
             if size != nil && image == nil { throw ValidationError("--size applies to --image only.") }
-            if let size, ImageSize(size) == nil { throw ValidationError("--size must look like 518x518 (got '\(size)').") }
+            if let size, InputSize(size) == nil { throw ValidationError("--size must look like 518x518 (got '\(size)').") }
             if block != nil && finalNorm { throw ValidationError("Give at most one of --block and --final-norm.") }
             if let block, block < 0 { throw ValidationError("--block must be 0 or more (got \(block)).") }
         }
@@ -110,7 +110,7 @@ extension CTPipe {
             }
             let decoded: Image8
             do { decoded = try ImageFile.readRGB(image!) } catch { throw CLIError(error.description) }
-            let target = size.flatMap(ImageSize.init) ?? ImageSize(
+            let target = size.flatMap(InputSize.init) ?? InputSize(
                 height: max(p, Int((Double(decoded.height) / Double(p)).rounded()) * p),
                 width: max(p, Int((Double(decoded.width) / Double(p)).rounded()) * p))
             return (ImageNetInput.normalised(decoded, height: target.height, width: target.width), target.height, target.width)
@@ -124,7 +124,7 @@ extension CTPipe {
 }
 
 /// HxW as given on the command line.
-struct ImageSize: Equatable {
+struct InputSize: Equatable {
     let height: Int, width: Int
     init(height: Int, width: Int) { self.height = height; self.width = width }
     init?(_ text: String) {
@@ -141,43 +141,15 @@ enum ImageNetInput {
     static let mean: [Float] = [123.675, 116.28, 103.53]
     static let std: [Float] = [58.395, 57.12, 57.375]
 
-    /// (3, height, width) planes: bilinear resize of the 8-bit RGB image, then (v - mean) / std.
+    /// (3, height, width) planes: OpenCV-exact bilinear resize of the 8-bit RGB image
+    /// (as MMSegmentation's Resize), then (v - mean) / std.
     static func normalised(_ image: Image8, height: Int, width: Int) -> [Float] {
-        let resized = bilinear(image, height: height, width: width)
-        var out = [Float](repeating: 0, count: 3 * height * width)
-        for i in 0 ..< height * width {
-            for c in 0 ..< 3 { out[c * height * width + i] = (resized[i * 3 + c] - mean[c]) / std[c] }
-        }
-        return out
-    }
-
-    /// Bilinear resize with half-pixel centres (OpenCV INTER_LINEAR geometry: src = (dst + 0.5) * in/out - 0.5,
-    /// clamped to the border), in float, without OpenCV's 11-bit fixed-point rounding. To be replaced
-    /// by ImageIO's OpenCV-exact bilinear resize once it exists.
-    static func bilinear(_ image: Image8, height: Int, width: Int) -> [Float] {
-        let channels = image.channels
-        func taps(_ input: Int, _ output: Int) -> [(Int, Int, Float)] {
-            let scale = Double(input) / Double(output)
-            return (0 ..< output).map { d in
-                let s = max((Double(d) + 0.5) * scale - 0.5, 0)
-                let i0 = min(Int(s), input - 1), i1 = min(i0 + 1, input - 1)
-                return (i0, i1, Float(s - Double(i0)))
-            }
-        }
-        let ys = taps(image.height, height), xs = taps(image.width, width)
-        var out = [Float](repeating: 0, count: height * width * 3)
-        image.pixels.withUnsafeBufferPointer { px in
-            for y in 0 ..< height {
-                let (y0, y1, fy) = ys[y]
-                for x in 0 ..< width {
-                    let (x0, x1, fx) = xs[x]
-                    for c in 0 ..< 3 {
-                        let cc = min(c, channels - 1)
-                        let a = Float(px[(y0 * image.width + x0) * channels + cc]), b = Float(px[(y0 * image.width + x1) * channels + cc])
-                        let d = Float(px[(y1 * image.width + x0) * channels + cc]), e = Float(px[(y1 * image.width + x1) * channels + cc])
-                        out[(y * width + x) * 3 + c] = (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy
-                    }
-                }
+        let resized = Resize.bilinear(image, width: width, height: height)
+        let n = height * width
+        var out = [Float](repeating: 0, count: 3 * n)
+        resized.pixels.withUnsafeBufferPointer { px in
+            for i in 0 ..< n {
+                for c in 0 ..< 3 { out[c * n + i] = (Float(px[i * 3 + c]) - mean[c]) / std[c] }
             }
         }
         return out

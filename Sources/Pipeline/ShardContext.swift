@@ -1,0 +1,97 @@
+// ShardContext.swift — what one shard does with its samples: load image and
+// label, obtain the prediction, accumulate the confusion matrix, write the
+// label files; then write the shard record (atomically, last).
+
+import CTCore
+import Datasets
+import Foundation
+import ImageIO
+import Metrics
+
+/// How one shard ended.
+enum ShardOutcome: Sendable {
+    case completed(ShardRecord)
+    /// Stopped by a signal; no record written, the shard reruns on resume.
+    case interrupted
+    case failed(any Error)
+}
+
+struct ShardContext: Sendable {
+    let manifest: Manifest
+    let directory: RunDirectory
+    let stop: StopFlag
+    let progress: Progress
+
+    static func group(of sample: Sample, entry: Manifest.DatasetEntry) -> String {
+        Scoring.group(of: sample, name: entry.name, perCondition: entry.kind == .acdc && entry.condition == "all")
+    }
+
+    func process(shard: ShardID, entry: Manifest.DatasetEntry, samples: [Sample]) -> ShardOutcome {
+        let range = shard.range(samples: samples.count)
+        let writer = LabelWriter(formats: manifest.pipeline.has(.write) ? manifest.outputs.formats : [],
+                                 overlayAlpha: manifest.outputs.overlayAlpha)
+        let predictions = manifest.predictions.map { PredictionFolder(dir: $0.dir, format: $0.format) }
+        let outputs = directory.outputs(entry.name)
+        var groups: [String: DatasetMetrics] = [:]
+        var ids: [String] = []
+        var skipped: [RunProblem] = []
+        directory.event("shard_start", ["dataset": .string(entry.name), "shard": .int(shard.index), "samples": .int(range.count)])
+
+        for i in range {
+            if stop.isSet {
+                directory.event("shard_interrupted", ["dataset": .string(entry.name), "shard": .int(shard.index)])
+                return .interrupted
+            }
+            let sample = samples[i]
+            do {
+                guard let predictions else {
+                    throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.imagePath, kind: "no_predictor",
+                                     message: "the pipeline has no stage that predicts")
+                }
+                let (prediction, label) = try Scoring.pair(sample, dataset: entry.name, predictions: predictions)
+                let image = try overlayImage(sample, entry: entry)
+                if manifest.pipeline.has(.metric) {
+                    let name = Self.group(of: sample, entry: entry)
+                    do {
+                        try groups[name, default: DatasetMetrics(name: name)].accumulate(prediction: prediction.pixels, label: label.pixels)
+                    } catch {
+                        throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.labelPath, kind: "metric", message: "\(error)")
+                    }
+                }
+                do {
+                    try writer.write(prediction: prediction, image: image, id: sample.id, into: outputs)
+                } catch {
+                    throw RunProblem(dataset: entry.name, sample: sample.id, file: error.path, kind: "write", message: error.reason)
+                }
+                ids.append(sample.id)
+            } catch let problem as RunProblem {
+                if manifest.execution.onError == .fail { return .failed(RunError("\(problem)")) }
+                skipped.append(problem)
+                if manifest.pipeline.has(.metric) { groups[Self.group(of: sample, entry: entry), default: DatasetMetrics(name: Self.group(of: sample, entry: entry))].skipped += 1 }
+                directory.event("sample_skipped", ["dataset": .string(entry.name), "sample": .string(sample.id),
+                                                   "file": .string(problem.file), "message": .string(problem.message)])
+            } catch {
+                return .failed(error)
+            }
+            progress.advance()
+        }
+
+        let record = ShardRecord(configurationHash: manifest.configurationHash, dataset: entry.name, shard: shard.index,
+                                 shards: shard.count, ids: ids, skipped: skipped,
+                                 metrics: MetricsReport(datasets: groups.keys.sorted().map { groups[$0]! }, partial: true))
+        do {
+            try directory.write(record, to: directory.shardRecord(shard))
+        } catch {
+            return .failed(error)
+        }
+        directory.event("shard_finish", ["dataset": .string(entry.name), "shard": .int(shard.index),
+                                         "samples": .int(ids.count), "skipped": .int(skipped.count)])
+        return .completed(record)
+    }
+
+    /// The input image, decoded only when an overlay is written.
+    func overlayImage(_ sample: Sample, entry: Manifest.DatasetEntry) throws(RunProblem) -> Image8? {
+        guard manifest.pipeline.has(.write) && manifest.outputs.formats.contains(.overlay) else { return nil }
+        do { return try sample.loadImage() } catch { throw RunProblem(dataset: entry.name, sample: sample.id, error) }
+    }
+}
