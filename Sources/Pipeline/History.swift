@@ -303,7 +303,7 @@ public final class HistoryStore {
         for c in classes {
             byDataset[c[0].text ?? "", default: []].append(HistoryClassIoU(trainId: c[1].int ?? 0, name: c[2].text ?? "", iou: c[3].double))
         }
-        for d in try connection.query("SELECT dataset, samples, skipped, miou, aacc, macc FROM results WHERE run_seq = ? ORDER BY dataset",
+        for d in try connection.query("SELECT dataset, samples, skipped, miou, aacc, macc FROM results WHERE run_seq = ? ORDER BY rowid",
                                       [.integer(seq)]) {
             let name = d[0].text ?? ""
             run.results.append(HistoryResult(dataset: name, samples: d[1].int ?? 0, skipped: d[2].int ?? 0,
@@ -311,6 +311,11 @@ public final class HistoryStore {
                                              classes: byDataset[name] ?? []))
         }
         return run
+    }
+
+    /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound).
+    public func integrityCheck() throws(HistoryError) -> String {
+        try connection.query("PRAGMA integrity_check").compactMap { $0.first?.text }.joined(separator: "; ")
     }
 
     /// Number of recorded runs.

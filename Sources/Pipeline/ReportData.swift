@@ -24,6 +24,10 @@ public struct GalleryItem: Sendable, Equatable {
 public struct LossPoint: Sendable, Equatable {
     public var iteration: Int
     public var loss: Double
+    public init(iteration: Int, loss: Double) {
+        self.iteration = iteration
+        self.loss = loss
+    }
 }
 
 public struct ReportData: Sendable {
