@@ -65,7 +65,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO"]),
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "Pipeline"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
     ]
