@@ -152,7 +152,7 @@ public final class HistoryStore {
                 throw HistoryError(path: path, reason: "journal mode \(wanted) not accepted (got \(rows.first?.first?.text ?? "nothing"))")
             } catch {
                 attempt += 1
-                if attempt >= 50 { throw error }
+                guard error.isBusy, attempt < 50 else { throw error }
                 usleep(20_000)
             }
         }

@@ -14,10 +14,15 @@ import Foundation
 public struct HistoryError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let reason: String
-    public init(path: String, reason: String) {
+    /// SQLite's (extended) result code, when the error came from SQLite.
+    public let sqliteCode: Int32?
+    public init(path: String, reason: String, sqliteCode: Int32? = nil) {
         self.path = path
         self.reason = reason
+        self.sqliteCode = sqliteCode
     }
+    /// The database was locked by another connection beyond the busy timeout.
+    public var isBusy: Bool { sqliteCode.map { $0 & 0xff == SQLITE_BUSY || $0 & 0xff == SQLITE_LOCKED } ?? false }
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -56,7 +61,7 @@ final class SQLiteConnection {
 
     private func failure(_ what: String, _ rc: Int32) -> HistoryError {
         let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
-        return HistoryError(path: path, reason: "\(what): \(message) (SQLite code \(rc))")
+        return HistoryError(path: path, reason: "\(what): \(message) (SQLite code \(rc))", sqliteCode: rc)
     }
 
     /// Runs SQL without results (several statements allowed).
@@ -66,7 +71,7 @@ final class SQLiteConnection {
         if rc != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
             sqlite3_free(error)
-            throw HistoryError(path: path, reason: "\(sql.prefix(60))...: \(message) (SQLite code \(rc))")
+            throw HistoryError(path: path, reason: "\(sql.prefix(60))...: \(message) (SQLite code \(rc))", sqliteCode: rc)
         }
     }
 
