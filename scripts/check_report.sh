@@ -63,7 +63,7 @@ PY
 page="file://$PWD/$run/report.html"
 flags=(--headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run --disable-extensions)
 timeout 120 chromium "${flags[@]}" --dump-dom "$page" > dom.html 2>chromium.log
-timeout 120 chromium "${flags[@]}" --window-size=1300,4200 --screenshot="$PWD/report.png" "$page" >>chromium.log 2>&1
+timeout 120 chromium "${flags[@]}" --window-size=1300,9000 --screenshot="$PWD/report.png" "$page" >>chromium.log 2>&1
 [[ -s dom.html && -s report.png ]] || { echo "check_report: chromium produced no DOM or screenshot (see $work/chromium.log)"; exit 1; }
 python3 "$repo/scripts/check_report.py" dom.html "$run" --expect-trend 3 --expect-loss
 echo "check_report: OK — DOM $work/dom.html, screenshot $work/report.png"

@@ -153,7 +153,7 @@ public enum HTMLReport {
 
     static func gallery(_ data: ReportData) -> String {
         let h = SVGChart.html
-        var s = #"<section id="gallery"><h2>Worst images</h2><p>Per dataset the \#(ShardGallery.size) images with the lowest IoU "#
+        var s = #"<section id="gallery"><h2>Worst images</h2><p>Per dataset up to \#(ShardGallery.size) images with the lowest IoU "#
             + "(mean over the classes present in the image), worst first: image | ground truth | prediction.</p>"
         var any = false
         for name in data.metrics.datasets.map(\.name) {
