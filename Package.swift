@@ -27,6 +27,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CFFTW", path: "Sources/System/CFFTW", pkgConfig: "fftw3f",
                        providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/System/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
 
         // The only C we own: libpng/libjpeg calls under setjmp, returning a flag and a message.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG", "CZlib"]),
@@ -39,7 +41,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["ImageIO", "CTCore"]),
 
         // Manifests, pipelines, the sharded runner, run directories.
-        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics"]),
+        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "CSQLite"]),
         // Training crops and test resizes with MMSegmentation/mmcv semantics.
         .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
         // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
@@ -69,7 +71,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO"]),
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "Pipeline"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore"], resources: [.copy("Fixtures")]),

@@ -11,6 +11,7 @@ packages=(
     zlib1g-dev          # zlib, used by libpng
     libopenblas-dev     # cblas_sgemm
     libfftw3-dev        # fftw3f: DCT plans of the Causal-Tune adapter
+    libsqlite3-dev      # results history (runs/history.sqlite)
 )
 
 missing=()

@@ -23,6 +23,8 @@ public struct Manifest: Sendable, Equatable {
     public var predictions: PredictionsSpec?
     public var outputs: OutputsSpec
     public var execution: ExecutionSpec
+    /// Results history and regression thresholds (HistorySpec.swift); not part of the configuration hash.
+    public var history = HistorySpec()
     /// SHA-256 of the canonical JSON of manifest + pipeline (identifies a run configuration).
     public var configurationHash: String
     /// The resolved manifest as JSON (written into every run directory).

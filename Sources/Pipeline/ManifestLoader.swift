@@ -9,7 +9,7 @@ import Foundation
 
 public enum ManifestLoader {
     static let manifestKeys = ["version", "name", "description", "pipeline", "seed", "datasets", "model",
-                               "training", "predictions", "outputs", "execution"]
+                               "training", "predictions", "outputs", "execution", "history"]
     static let trainingKeys = ["iterations", "batch_size", "accumulate", "crop_size", "lr", "weight_decay", "betas",
                                "eps", "poly_power", "warmup_iterations", "checkpoint_interval", "eval_interval",
                                "activation_checkpointing"]
@@ -145,6 +145,7 @@ public enum ManifestLoader {
         // Outputs and execution: pipeline defaults, then the manifest's values.
         let outputs = readOutputs(merged(defaults["outputs"], root["outputs"]), folder: folder, reader: &reader)
         let execution = readExecution(merged(defaults["execution"], root["execution"]), reader: &reader)
+        let history = readHistory(root["history"], folder: folder, reader: &reader)
 
         // Cross-field rules.
         if let pipeline {
@@ -169,10 +170,14 @@ public enum ManifestLoader {
         var resolvedObject = root
         resolvedObject["pipeline"] = pipelineJSON
         let resolvedJSON = JSONValue.object(resolvedObject)
-        return Manifest(file: file, name: name, pipeline: pipeline, seed: seed, datasets: datasets, model: model,
-                        training: training, predictions: predictions, outputs: outputs, execution: execution,
-                        configurationHash: SHA256.hex(Array(resolvedJSON.canonicalText().utf8)),
-                        resolved: resolvedJSON)
+        // `history` says where results are recorded and how they are judged, not what they are: not hashed.
+        resolvedObject["history"] = nil
+        var manifest = Manifest(file: file, name: name, pipeline: pipeline, seed: seed, datasets: datasets, model: model,
+                                training: training, predictions: predictions, outputs: outputs, execution: execution,
+                                configurationHash: SHA256.hex(Array(JSONValue.object(resolvedObject).canonicalText().utf8)),
+                                resolved: resolvedJSON)
+        manifest.history = history
+        return manifest
     }
 
     static func readPipeline(_ json: JSONValue, at path: String, reader: inout FieldReader) -> PipelineSpec? {

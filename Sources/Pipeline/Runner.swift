@@ -26,6 +26,8 @@ public struct RunOptions: Sendable {
     public var workers: Int?
     /// No progress output.
     public var quiet = false
+    /// History, regression check and report at the end (RunCompletion.swift).
+    public var completion = CompletionOptions()
     public init() {}
 }
 
@@ -37,6 +39,8 @@ public struct RunSummary: Sendable {
     /// Merged metrics, when every shard of every evaluated dataset is complete.
     public var report: MetricsReport?
     public var problems: [RunProblem]
+    /// History record, regression check and report of a complete run (not of a single `--shard`; `ctpipe merge` does those).
+    public var completion: RunCompletion? = nil
 }
 
 /// A run that cannot proceed, with the reason in words.
@@ -56,9 +60,13 @@ struct ShardRecord: Codable, Sendable {
     /// Samples skipped under `on_error: skip`.
     var skipped: [RunProblem]
     var metrics: MetricsReport
+    /// Per-image scores, in sample order (ShardGallery.swift); absent in records of older versions.
+    var scores: [SampleScore]? = nil
+    /// Ids with gallery thumbnails (the shard's worst images per group).
+    var gallery: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case configurationHash = "configuration_hash", dataset, shard, shards, ids, skipped, metrics
+        case configurationHash = "configuration_hash", dataset, shard, shards, ids, skipped, metrics, scores, gallery
     }
 }
 
@@ -85,6 +93,7 @@ public struct Runner: Sendable {
         if pipeline.has(.train) || pipeline.has(.infer) {
             throw RunError("the \(pipeline.has(.train) ? "train" : "infer") stage needs the model module, which this build of ctpipe does not include yet; the score-predictions pipeline runs now")
         }
+        let started = Date()
         let directory = try runDirectory()
         try directory.writeManifest(manifest)
         try directory.write(EnvironmentRecord.current(workers: workers), to: directory.environmentFile)
@@ -148,8 +157,13 @@ public struct Runner: Sendable {
         }
         let report = try merge(directory: directory, listed: listed, shardCount: shardCount, listingProblems: listingProblems)
         directory.event("run_finish", ["complete": .bool(report != nil)])
-        return RunSummary(runDirectory: directory.path, shardsRun: jobs.count, shardsSkipped: skippedShards,
-                          report: report, problems: problems)
+        var summary = RunSummary(runDirectory: directory.path, shardsRun: jobs.count, shardsSkipped: skippedShards,
+                                 report: report, problems: problems)
+        if let report, options.shard == nil {
+            summary.completion = RunFinisher.finish(manifest: manifest, directory: directory, report: report, started: started,
+                                                    options: options.completion)
+        }
+        return summary
     }
 
     /// Worker count: CLI, then manifest, then one per core.

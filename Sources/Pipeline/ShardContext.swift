@@ -35,6 +35,7 @@ struct ShardContext: Sendable {
         var groups: [String: DatasetMetrics] = [:]
         var ids: [String] = []
         var skipped: [RunProblem] = []
+        var gallery = ShardGallery()
         directory.event("shard_start", ["dataset": .string(entry.name), "shard": .int(shard.index), "samples": .int(range.count)])
 
         for i in range {
@@ -53,7 +54,13 @@ struct ShardContext: Sendable {
                 if manifest.pipeline.has(.metric) {
                     let name = Self.group(of: sample, entry: entry)
                     do {
-                        try groups[name, default: DatasetMetrics(name: name)].accumulate(prediction: prediction.pixels, label: label.pixels)
+                        // One image's own counts: its score for the gallery, then added to its group.
+                        var one = DatasetMetrics(name: name)
+                        try one.accumulate(prediction: prediction.pixels, label: label.pixels)
+                        try groups[name, default: DatasetMetrics(name: name)].merge(one)
+                        gallery.add(SampleScore(id: sample.id, group: name, metrics: one), prediction: prediction, label: label) {
+                            image ?? (try? sample.loadImage())
+                        }
                     } catch {
                         throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.labelPath, kind: "metric", message: "\(error)")
                     }
@@ -76,10 +83,12 @@ struct ShardContext: Sendable {
             progress.advance()
         }
 
-        let record = ShardRecord(configurationHash: manifest.configurationHash, dataset: entry.name, shard: shard.index,
+        var record = ShardRecord(configurationHash: manifest.configurationHash, dataset: entry.name, shard: shard.index,
                                  shards: shard.count, ids: ids, skipped: skipped,
                                  metrics: MetricsReport(datasets: groups.keys.sorted().map { groups[$0]! }, partial: true))
         do {
+            record.scores = gallery.scores
+            record.gallery = try gallery.write(into: directory, dataset: entry.name)
             try directory.write(record, to: directory.shardRecord(shard))
         } catch {
             return .failed(error)

@@ -22,6 +22,8 @@ struct CTPipe: ParsableCommand {
             Metric.self,
             Inspect.self,
             Synth.self,
+            History.self,
+            Report.self,
             Features.self,
             ConvertWeights.self,
         ]

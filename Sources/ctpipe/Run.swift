@@ -14,8 +14,12 @@ extension CTPipe {
             label files, events.jsonl. SIGINT/SIGTERM stop after the samples in hand; --resume continues the \
             latest run folder of the same configuration and ends with the same results as an uninterrupted run.
 
-            Exit status: 0 done; 1 run error; 65 manifest problems; 66 manifest unreadable; 130 stopped by a \
-            signal (resumable).
+            A complete run is recorded in the results history (default <outputs.dir>/history.sqlite; manifest \
+            history.db or --history), checked against the manifest's regression thresholds, and reported in \
+            <run folder>/report.html (see docs/operations.md). With --shard, `ctpipe merge` does this.
+
+            Exit status: 0 done; 1 run error (or the history/report step failed); 4 regression against the \
+            baseline; 65 manifest problems; 66 manifest unreadable; 130 stopped by a signal (resumable).
             """
         )
 
@@ -37,6 +41,8 @@ extension CTPipe {
         @Flag(help: "No progress output on stderr.")
         var quiet = false
 
+        @OptionGroup var completion: CompletionFlags
+
         func validate() throws {
             if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }
             if let shard, ShardSelection(parsing: shard) == nil {
@@ -52,6 +58,7 @@ extension CTPipe {
             options.runDirectory = runDirectory
             options.workers = jobs
             options.quiet = quiet
+            options.completion = completion.options
             let stop = StopFlag()
             StopSignals.install(stop) { printError($0) }
             do {
@@ -65,6 +72,7 @@ extension CTPipe {
                     printError("\(summary.problems.count) sample\(summary.problems.count == 1 ? "" : "s") skipped (see problems.json)")
                 }
                 printError("run folder: \(summary.runDirectory)")
+                if let outcome = summary.completion { try CompletionFlags.conclude(outcome) }
             } catch let error as RunInterrupted {
                 printError(error.description)
                 throw ExitCode(130)
@@ -75,15 +83,23 @@ extension CTPipe {
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Combine the shard records of a run folder into metrics.json and metrics.csv.",
-            discussion: "Used after `ctpipe run --shard i/N` jobs on several machines finished writing into one run folder."
+            discussion: """
+            Used after `ctpipe run --shard i/N` jobs on several machines finished writing into one run folder. \
+            Then records the run in the results history, checks the regression thresholds and writes \
+            report.html, like the end of `ctpipe run`. Exit status: 0 done; 1 error (or shards unfinished); \
+            4 regression against the baseline.
+            """
         )
 
         @Argument(help: "The run folder.")
         var runDirectory: String
 
+        @OptionGroup var completion: CompletionFlags
+
         func run() throws {
-            let report = try RunMerge.merge(runDirectory: runDirectory)
+            let (report, outcome) = try RunMerge.mergeAndFinish(runDirectory: runDirectory, options: completion.options)
             print(MetricsTable.render(report))
+            try CompletionFlags.conclude(outcome)
         }
     }
 }

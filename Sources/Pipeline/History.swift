@@ -1,0 +1,325 @@
+// History.swift — the results history: every completed evaluation as rows of
+// an SQLite database (default `<outputs.dir>/history.sqlite`), so nightly
+// re-evaluations can be listed, plotted and compared with a baseline.
+//
+// Schema (PRAGMA user_version = 1); percentages are x100 as in metrics.json:
+//   runs(seq, run_id UNIQUE, recorded_at, manifest_name, manifest_file,
+//        configuration_hash, checkpoint_hash, run_dir, ctpipe_version,
+//        git_commit, host, wall_seconds, average_miou)
+//   results(run_seq, dataset, samples, skipped, miou, aacc, macc)
+//   class_iou(run_seq, dataset, train_id, class_name, iou)
+//
+// Concurrency: WAL journal (or rollback when configured), a busy timeout, and
+// one BEGIN IMMEDIATE transaction per recorded run, so runs or merges that
+// finish together queue for the write lock and every record lands whole.
+
+import Foundation
+import Metrics
+
+/// The per-class IoU of one dataset (group) in a recorded run.
+public struct HistoryClassIoU: Sendable, Equatable, Codable {
+    public var trainId: Int
+    public var name: String
+    /// Percent; nil when the class was neither labelled nor predicted.
+    public var iou: Double?
+    public init(trainId: Int, name: String, iou: Double?) {
+        self.trainId = trainId
+        self.name = name
+        self.iou = iou
+    }
+}
+
+/// One dataset (or ACDC condition group) of a recorded run.
+public struct HistoryResult: Sendable, Equatable, Codable {
+    public var dataset: String
+    public var samples: Int
+    public var skipped: Int
+    /// Percentages (x100), nil when undefined.
+    public var mIoU: Double?
+    public var aAcc: Double?
+    public var mAcc: Double?
+    public var classes: [HistoryClassIoU]
+
+    public init(dataset: String, samples: Int, skipped: Int, mIoU: Double?, aAcc: Double?, mAcc: Double?,
+                classes: [HistoryClassIoU]) {
+        self.dataset = dataset
+        self.samples = samples
+        self.skipped = skipped
+        self.mIoU = mIoU
+        self.aAcc = aAcc
+        self.mAcc = mAcc
+        self.classes = classes
+    }
+
+    /// The result of one set of a metrics report.
+    public init(_ set: DatasetMetrics) {
+        let m = set.metrics
+        self.init(dataset: set.name, samples: set.images, skipped: set.skipped,
+                  mIoU: m.meanIoU.map { $0 * 100 }, aAcc: m.pixelAccuracy.map { $0 * 100 }, mAcc: m.meanAccuracy.map { $0 * 100 },
+                  classes: set.classNames.indices.map { HistoryClassIoU(trainId: $0, name: set.classNames[$0], iou: m.iou[$0].map { $0 * 100 }) })
+    }
+}
+
+/// One recorded evaluation.
+public struct HistoryRun: Sendable, Equatable, Codable {
+    /// `<manifest name>/<run folder name>`, e.g. `gta2city/20250301-020000`.
+    public var runID: String
+    /// UTC, ISO 8601, when the results were recorded.
+    public var recordedAt: String
+    public var manifestName: String
+    public var manifestFile: String
+    public var configurationHash: String
+    /// SHA-256 of the model checkpoint file, when the manifest names one.
+    public var checkpointHash: String?
+    public var runDirectory: String
+    public var ctpipeVersion: String
+    public var gitCommit: String?
+    public var host: String
+    /// Seconds from the start of the run (first event of the run folder for a merge) to recording.
+    public var wallSeconds: Double
+    /// The "Avg." mIoU over the averaged sets, percent.
+    public var averageMeanIoU: Double?
+    public var results: [HistoryResult]
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", recordedAt = "recorded_at", manifestName = "manifest", manifestFile = "manifest_file"
+        case configurationHash = "configuration_hash", checkpointHash = "checkpoint_hash", runDirectory = "run_dir"
+        case ctpipeVersion = "ctpipe_version", gitCommit = "git_commit", host, wallSeconds = "wall_seconds"
+        case averageMeanIoU = "average_mIoU", results
+    }
+
+    public init(runID: String, recordedAt: String, manifestName: String, manifestFile: String, configurationHash: String,
+                checkpointHash: String?, runDirectory: String, ctpipeVersion: String, gitCommit: String?, host: String,
+                wallSeconds: Double, averageMeanIoU: Double?, results: [HistoryResult]) {
+        self.runID = runID
+        self.recordedAt = recordedAt
+        self.manifestName = manifestName
+        self.manifestFile = manifestFile
+        self.configurationHash = configurationHash
+        self.checkpointHash = checkpointHash
+        self.runDirectory = runDirectory
+        self.ctpipeVersion = ctpipeVersion
+        self.gitCommit = gitCommit
+        self.host = host
+        self.wallSeconds = wallSeconds
+        self.averageMeanIoU = averageMeanIoU
+        self.results = results
+    }
+
+    /// The result of `dataset`, if the run has it.
+    public subscript(dataset: String) -> HistoryResult? { results.first { $0.dataset == dataset } }
+}
+
+/// An open history database. Not shared between threads: each thread or
+/// process opens its own (cheap), and SQLite's locks keep writers apart.
+public final class HistoryStore {
+    public static let schemaVersion = 1
+    public let path: String
+    let connection: SQLiteConnection
+
+    /// Opens the database at `path`, creating it (and its folder) and the schema when `create`.
+    public init(path: String, create: Bool = true, journal: Manifest.HistoryJournal = .wal,
+                busyTimeout: Double = 60) throws(HistoryError) {
+        self.path = path
+        if create {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw HistoryError(path: path, reason: "cannot create the folder \(folder): \(error.localizedDescription)")
+            }
+        } else if !FileManager.default.fileExists(atPath: path) {
+            throw HistoryError(path: path, reason: "no history database here (runs record into <outputs.dir>/history.sqlite unless the manifest's history.db says otherwise)")
+        }
+        connection = try SQLiteConnection(path: path, create: create, busyTimeout: busyTimeout)
+        try configure(journal: journal, create: create)
+    }
+
+    private func configure(journal: Manifest.HistoryJournal, create: Bool) throws(HistoryError) {
+        try connection.execute("PRAGMA foreign_keys = ON")
+        guard create else {
+            try checkVersion()
+            return
+        }
+        // Switching the journal mode needs a moment of exclusive access; the busy
+        // timeout covers other connections, a brief retry covers the rest.
+        let wanted = journal == .wal ? "wal" : "delete"
+        var attempt = 0
+        while true {
+            do throws(HistoryError) {
+                let rows = try connection.query("PRAGMA journal_mode = \(wanted.uppercased())")
+                if rows.first?.first?.text?.lowercased() == wanted { break }
+                throw HistoryError(path: path, reason: "journal mode \(wanted) not accepted (got \(rows.first?.first?.text ?? "nothing"))")
+            } catch {
+                attempt += 1
+                guard error.isBusy, attempt < 50 else { throw error }
+                usleep(20_000)
+            }
+        }
+        try connection.writeTransaction { () throws(HistoryError) in
+            let version = try connection.query("PRAGMA user_version").first?.first?.int ?? 0
+            if version == 0 {
+                try connection.execute(Self.schema)
+                try connection.execute("PRAGMA user_version = \(Self.schemaVersion)")
+            } else if version > Self.schemaVersion {
+                throw HistoryError(path: path, reason: "schema version \(version) is newer than this ctpipe reads (\(Self.schemaVersion))")
+            }
+        }
+    }
+
+    private func checkVersion() throws(HistoryError) {
+        let version = try connection.query("PRAGMA user_version").first?.first?.int ?? 0
+        guard version == Self.schemaVersion else {
+            throw HistoryError(path: path, reason: version == 0 ? "not a ctpipe history database (no schema)"
+                : "schema version \(version); this ctpipe reads \(Self.schemaVersion)")
+        }
+    }
+
+    static let schema = """
+    CREATE TABLE IF NOT EXISTS runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL UNIQUE,
+        recorded_at TEXT NOT NULL,
+        manifest_name TEXT NOT NULL,
+        manifest_file TEXT NOT NULL,
+        configuration_hash TEXT NOT NULL,
+        checkpoint_hash TEXT,
+        run_dir TEXT NOT NULL,
+        ctpipe_version TEXT NOT NULL,
+        git_commit TEXT,
+        host TEXT NOT NULL,
+        wall_seconds REAL NOT NULL,
+        average_miou REAL
+    );
+    CREATE INDEX IF NOT EXISTS runs_by_manifest ON runs(manifest_name, seq);
+    CREATE TABLE IF NOT EXISTS results (
+        run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+        dataset TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        skipped INTEGER NOT NULL,
+        miou REAL,
+        aacc REAL,
+        macc REAL,
+        PRIMARY KEY (run_seq, dataset)
+    );
+    CREATE TABLE IF NOT EXISTS class_iou (
+        run_seq INTEGER NOT NULL,
+        dataset TEXT NOT NULL,
+        train_id INTEGER NOT NULL,
+        class_name TEXT NOT NULL,
+        iou REAL,
+        PRIMARY KEY (run_seq, dataset, train_id),
+        FOREIGN KEY (run_seq, dataset) REFERENCES results(run_seq, dataset) ON DELETE CASCADE
+    );
+    """
+
+    // MARK: writing
+
+    /// Records a run in one transaction. A run id recorded before is replaced
+    /// (e.g. `ctpipe merge` run twice on one folder) and moves to the end of the history.
+    public func record(_ run: HistoryRun) throws(HistoryError) {
+        try connection.writeTransaction { () throws(HistoryError) in
+            try connection.query("DELETE FROM runs WHERE run_id = ?", [.text(run.runID)])
+            try connection.query("""
+                INSERT INTO runs (run_id, recorded_at, manifest_name, manifest_file, configuration_hash, checkpoint_hash,
+                                  run_dir, ctpipe_version, git_commit, host, wall_seconds, average_miou)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(run.runID), .text(run.recordedAt), .text(run.manifestName), .text(run.manifestFile),
+                      .text(run.configurationHash), SQLValue(run.checkpointHash), .text(run.runDirectory),
+                      .text(run.ctpipeVersion), SQLValue(run.gitCommit), .text(run.host), .real(run.wallSeconds),
+                      SQLValue(run.averageMeanIoU)])
+            let seq = connection.lastInsertRowID
+            for result in run.results {
+                try connection.query("INSERT INTO results (run_seq, dataset, samples, skipped, miou, aacc, macc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     [.integer(seq), .text(result.dataset), SQLValue(result.samples), SQLValue(result.skipped),
+                                      SQLValue(result.mIoU), SQLValue(result.aAcc), SQLValue(result.mAcc)])
+                for c in result.classes {
+                    try connection.query("INSERT INTO class_iou (run_seq, dataset, train_id, class_name, iou) VALUES (?, ?, ?, ?, ?)",
+                                         [.integer(seq), .text(result.dataset), SQLValue(c.trainId), .text(c.name), SQLValue(c.iou)])
+                }
+            }
+        }
+    }
+
+    // MARK: reading
+
+    /// Recorded runs, oldest first. `manifest` and `dataset` filter (a run
+    /// without the dataset is left out, and only that dataset's result is kept);
+    /// `last` keeps the most recent N.
+    public func runs(manifest: String? = nil, dataset: String? = nil, last: Int? = nil) throws(HistoryError) -> [HistoryRun] {
+        var conditions: [String] = []
+        var parameters: [SQLValue] = []
+        if let manifest {
+            conditions.append("manifest_name = ?")
+            parameters.append(.text(manifest))
+        }
+        if let dataset {
+            conditions.append("seq IN (SELECT run_seq FROM results WHERE dataset = ?)")
+            parameters.append(.text(dataset))
+        }
+        var sql = "SELECT seq FROM runs" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY seq DESC"
+        if let last { sql += " LIMIT \(max(0, last))" }
+        let seqs = try connection.query(sql, parameters).compactMap { $0.first.flatMap { if case .integer(let v) = $0 { v } else { nil } } }
+        var runs: [HistoryRun] = []
+        for seq in seqs.reversed() {
+            guard var run = try load(seq: seq) else { continue }
+            if let dataset { run.results = run.results.filter { $0.dataset == dataset } }
+            runs.append(run)
+        }
+        return runs
+    }
+
+    /// The run recorded under `runID`.
+    public func run(id runID: String) throws(HistoryError) -> HistoryRun? {
+        guard let seq = try connection.query("SELECT seq FROM runs WHERE run_id = ?", [.text(runID)]).first?.first,
+              case .integer(let s) = seq else { return nil }
+        return try load(seq: s)
+    }
+
+    /// The latest run of `manifest` recorded before `runID` (or the latest of all when `runID` is not recorded).
+    public func previous(manifest: String, before runID: String) throws(HistoryError) -> HistoryRun? {
+        let rows = try connection.query("""
+            SELECT seq FROM runs WHERE manifest_name = ? AND run_id <> ?
+              AND seq < COALESCE((SELECT seq FROM runs WHERE run_id = ?), 9223372036854775807)
+            ORDER BY seq DESC LIMIT 1
+            """, [.text(manifest), .text(runID), .text(runID)])
+        guard case .integer(let seq)? = rows.first?.first else { return nil }
+        return try load(seq: seq)
+    }
+
+    private func load(seq: Int64) throws(HistoryError) -> HistoryRun? {
+        let rows = try connection.query("""
+            SELECT run_id, recorded_at, manifest_name, manifest_file, configuration_hash, checkpoint_hash, run_dir,
+                   ctpipe_version, git_commit, host, wall_seconds, average_miou FROM runs WHERE seq = ?
+            """, [.integer(seq)])
+        guard let r = rows.first else { return nil }
+        var run = HistoryRun(runID: r[0].text ?? "", recordedAt: r[1].text ?? "", manifestName: r[2].text ?? "",
+                             manifestFile: r[3].text ?? "", configurationHash: r[4].text ?? "", checkpointHash: r[5].text,
+                             runDirectory: r[6].text ?? "", ctpipeVersion: r[7].text ?? "", gitCommit: r[8].text,
+                             host: r[9].text ?? "", wallSeconds: r[10].double ?? 0, averageMeanIoU: r[11].double, results: [])
+        let classes = try connection.query("SELECT dataset, train_id, class_name, iou FROM class_iou WHERE run_seq = ? ORDER BY dataset, train_id",
+                                           [.integer(seq)])
+        var byDataset: [String: [HistoryClassIoU]] = [:]
+        for c in classes {
+            byDataset[c[0].text ?? "", default: []].append(HistoryClassIoU(trainId: c[1].int ?? 0, name: c[2].text ?? "", iou: c[3].double))
+        }
+        for d in try connection.query("SELECT dataset, samples, skipped, miou, aacc, macc FROM results WHERE run_seq = ? ORDER BY rowid",
+                                      [.integer(seq)]) {
+            let name = d[0].text ?? ""
+            run.results.append(HistoryResult(dataset: name, samples: d[1].int ?? 0, skipped: d[2].int ?? 0,
+                                             mIoU: d[3].double, aAcc: d[4].double, mAcc: d[5].double,
+                                             classes: byDataset[name] ?? []))
+        }
+        return run
+    }
+
+    /// SQLite's `PRAGMA integrity_check` ("ok" when the file is sound).
+    public func integrityCheck() throws(HistoryError) -> String {
+        try connection.query("PRAGMA integrity_check").compactMap { $0.first?.text }.joined(separator: "; ")
+    }
+
+    /// Number of recorded runs.
+    public func count() throws(HistoryError) -> Int {
+        try connection.query("SELECT COUNT(*) FROM runs").first?.first?.int ?? 0
+    }
+}

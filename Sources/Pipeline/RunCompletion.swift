@@ -1,0 +1,157 @@
+// RunCompletion.swift — what happens after a run's metrics are merged (at the
+// end of `ctpipe run`, and of `ctpipe merge` after a job array): record the
+// evaluation in the results history, check it against its baseline, and write
+// the HTML report. Kept apart from the runner so stages added to the runner
+// get all of this unchanged: it reads only the manifest, the run folder and
+// the merged metrics.
+
+import CTCore
+import Foundation
+import Metrics
+
+/// Command-line choices for the end of a run.
+public struct CompletionOptions: Sendable {
+    /// Overrides the manifest's history database (`--history PATH`).
+    public var historyDatabase: String?
+    /// False: record nothing and check nothing (`--no-history`).
+    public var record = true
+    /// False: do not write report.html (`--no-report`).
+    public var report = true
+    public init() {}
+}
+
+/// What the end of a run did.
+public struct RunCompletion: Sendable {
+    /// `<manifest name>/<run folder name>`.
+    public var runID: String
+    /// The database the run was recorded in; nil when not recorded.
+    public var historyDatabase: String?
+    /// The regression check, when the manifest asks for one and the run was recorded.
+    public var regression: RegressionReport?
+    /// report.html, when written.
+    public var reportFile: String?
+    /// Problems of these steps (the metrics themselves are complete and written).
+    public var errors: [String] = []
+}
+
+public enum RunFinisher {
+    /// The run id of a run folder: `<manifest name>/<folder name>`.
+    public static func runID(manifest: Manifest, directory: RunDirectory) -> String {
+        "\(manifest.name)/\(URL(fileURLWithPath: directory.path).lastPathComponent)"
+    }
+
+    /// Records, checks and reports a finished run. Never throws: the metrics are
+    /// already on disk; problems are returned in `errors`.
+    public static func finish(manifest: Manifest, directory: RunDirectory, report: MetricsReport, started: Date,
+                              options: CompletionOptions) -> RunCompletion {
+        var completion = RunCompletion(runID: runID(manifest: manifest, directory: directory))
+        let database = options.historyDatabase ?? manifest.historyDatabase
+        if options.record && manifest.history.record {
+            do {
+                let run = try historyRun(manifest: manifest, directory: directory, report: report, started: started,
+                                         runID: completion.runID)
+                let store = try HistoryStore(path: database, journal: manifest.history.journal)
+                try store.record(run)
+                completion.historyDatabase = database
+                try directory.writeJSON(.object(["db": .string(database), "run_id": .string(run.runID),
+                                                 "recorded_at": .string(run.recordedAt)]),
+                                        to: directory.path + "/history.json")
+                directory.event("history_recorded", ["db": .string(database), "run_id": .string(run.runID)])
+                if let spec = manifest.history.regression {
+                    let baseline: HistoryRun?
+                    switch spec.baseline {
+                    case .previous:
+                        baseline = try store.previous(manifest: manifest.name, before: run.runID)
+                    case .run(let id):
+                        guard let pinned = try store.run(id: id) else {
+                            throw RunError("history.regression.baseline: run \"\(id)\" is not in \(database) (see `ctpipe history --db \(database)`)")
+                        }
+                        baseline = pinned
+                    }
+                    let check = RegressionCheck.compare(current: run, baseline: baseline, spec: spec)
+                    completion.regression = check
+                    try directory.write(check, to: directory.path + "/regression.json")
+                    directory.event(check.regressed ? "regression" : "regression_check",
+                                    ["baseline": .string(check.baselineRunID ?? ""), "findings": .int(check.findings.count)])
+                }
+            } catch {
+                completion.errors.append("history: \(error)")
+            }
+        }
+        if options.report {
+            do {
+                let data = try ReportData.load(runDirectory: directory.path, historyDatabase: completion.historyDatabase)
+                let file = directory.path + "/report.html"
+                try AtomicFile.write(text: HTMLReport.render(data), to: file)
+                completion.reportFile = file
+            } catch {
+                completion.errors.append("report: \(error)")
+            }
+        }
+        return completion
+    }
+
+    /// The history record of a finished run.
+    static func historyRun(manifest: Manifest, directory: RunDirectory, report: MetricsReport, started: Date,
+                           runID: String) throws -> HistoryRun {
+        let now = Date()
+        return HistoryRun(runID: runID, recordedAt: ISO8601DateFormatter().string(from: now), manifestName: manifest.name,
+                          manifestFile: manifest.file, configurationHash: manifest.configurationHash,
+                          checkpointHash: try manifest.model?.checkpoint.map(FileDigest.sha256),
+                          runDirectory: directory.path, ctpipeVersion: EnvironmentRecord.ctpipeVersion,
+                          gitCommit: EnvironmentRecord.gitCommit(), host: ProcessInfo.processInfo.hostName,
+                          wallSeconds: max(0, now.timeIntervalSince(started)),
+                          averageMeanIoU: report.averageMeanIoU.map { $0 * 100 },
+                          results: report.datasets.map(HistoryResult.init))
+    }
+}
+
+/// SHA-256 of a file, read in 4 MiB pieces (checkpoints can be large).
+public enum FileDigest {
+    public static func sha256(_ path: String) throws(FileError) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw FileError(path: path, reason: "cannot open for hashing") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while true {
+            let chunk: Data?
+            do { chunk = try handle.read(upToCount: 4 << 20) } catch {
+                throw FileError(path: path, reason: "read failed while hashing: \(error.localizedDescription)")
+            }
+            guard let chunk, !chunk.isEmpty else { break }
+            hasher.update(chunk)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension RunMerge {
+    /// `ctpipe merge RUN_DIR`, then record, check and report like the end of `ctpipe run`.
+    /// The wall time counts from the run folder's first event (the first shard to start).
+    public static func mergeAndFinish(runDirectory path: String, options: CompletionOptions) throws -> (MetricsReport, RunCompletion) {
+        let report = try merge(runDirectory: path)
+        let directory = try RunDirectory(path: path)
+        guard case .object(let object) = try JSONValue.parse(try FileBytes.read(directory.manifestFile), path: directory.manifestFile),
+              case .string(let file)? = object["manifest_file"] else {
+            throw RunError("\(directory.manifestFile): not a ctpipe run record")
+        }
+        let manifest = try ManifestLoader.load(file, checkFiles: false)
+        let completion = RunFinisher.finish(manifest: manifest, directory: directory, report: report,
+                                            started: directory.firstEventTime ?? Date(), options: options)
+        return (report, completion)
+    }
+}
+
+extension RunDirectory {
+    /// The time of the first line of events.jsonl (when the first process started on this folder).
+    var firstEventTime: Date? {
+        guard let bytes = try? FileBytes.read(eventsFile) else { return nil }
+        let formatter = ISO8601DateFormatter()
+        var earliest: Date?
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            guard case .object(let o)? = try? JSONValue.parse(Array(line.utf8), path: eventsFile),
+                  case .string(let t)? = o["time"], let date = formatter.date(from: t) else { continue }
+            if earliest.map({ date < $0 }) ?? true { earliest = date }
+        }
+        return earliest
+    }
+}

@@ -1,0 +1,37 @@
+// CompletionFlags.swift — the options `run` and `merge` share for the end of a
+// run (history, regression check, report), and how its outcome becomes
+// messages and an exit status.
+
+import ArgumentParser
+import Pipeline
+
+struct CompletionFlags: ParsableArguments {
+    @Option(name: .customLong("history"), help: ArgumentHelp("Record into this SQLite file instead of the manifest's history.db.", valueName: "PATH"))
+    var history: String?
+
+    @Flag(name: .customLong("no-history"), help: "Do not record the run in the results history (and check no regression).")
+    var noHistory = false
+
+    @Flag(name: .customLong("no-report"), help: "Do not write report.html.")
+    var noReport = false
+
+    var options: CompletionOptions {
+        var options = CompletionOptions()
+        options.historyDatabase = history
+        options.record = !noHistory
+        options.report = !noReport
+        return options
+    }
+
+    /// Prints what the end of the run did; exits 4 on a regression, 1 when a step failed.
+    static func conclude(_ outcome: RunCompletion) throws {
+        if let db = outcome.historyDatabase { printError("recorded \(outcome.runID) in \(db)") }
+        if let file = outcome.reportFile { printError("report: \(file)") }
+        for error in outcome.errors { printError("error: \(error)") }
+        if let regression = outcome.regression {
+            printError(regression.summary)
+            if regression.regressed { throw ExitCode(RegressionCheck.exitStatus) }
+        }
+        if !outcome.errors.isEmpty { throw ExitCode(1) }
+    }
+}
