@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CTCore"]),
         // Networks and their weights: DINOv2 ViT, weight files (safetensors, PyTorch zip/pickle).
         .target(name: "Model", dependencies: ["Tensor", "CTCore"]),
+        // Whole-image segmentation: normalisation, sliding windows, label maps.
+        .target(name: "Inference", dependencies: ["Model", "Tensor", "ImageIO", "CTCore"]),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
@@ -52,6 +54,8 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "Tensor", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
 
         // Release-mode benchmarks (not tests): `swift run -c release ctbench ...`.
         .executableTarget(name: "ctbench", dependencies: ["Model", "Tensor", "CTCore", "COpenBLAS"]),
