@@ -35,6 +35,16 @@ let package = Package(
         .target(name: "CTCore"),
         // Images and label maps: PNG/JPEG decode and encode, resize.
         .target(name: "ImageIO", dependencies: ["CImageCodecs", "CTCore"]),
+        // Dataset readers (Cityscapes, GTA5, ACDC, BDD100K, Mapillary) and the synthetic scene generator.
+        .target(name: "Datasets", dependencies: ["ImageIO", "CTCore"]),
+
+        // Manifests, pipelines, the sharded runner, run directories.
+        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics",
+                                                 "Model", "Tensor", "Inference"]),
+        // Training crops and test resizes with MMSegmentation/mmcv semantics.
+        .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
+        // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
+        .target(name: "Metrics"),
 
         // Float32 tensors and kernels: GEMM (OpenBLAS), LayerNorm, softmax, GELU, bicubic resize, threads.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CTCore"]),
@@ -45,20 +55,31 @@ let package = Package(
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
-            "ImageIO", "CTCore", "Model", "Tensor",
+            "ImageIO", "CTCore", "Datasets", "Pipeline", "Augment", "Model", "Tensor", "Inference",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Release-build benchmarks (not tests): one file per family, JSON out.
+        .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore", "Datasets", "Augment", "Metrics", "Pipeline",
+                                                          "Model", "Tensor", "Inference", "COpenBLAS"]),
+
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore"]),
-        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Metrics", "Datasets", "ImageIO", "CTCore",
+                                                          "Model", "Inference", "Tensor", "Augment"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "Tensor", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
-
-        // Release-mode benchmarks (not tests): `swift run -c release ctbench ...`.
-        .executableTarget(name: "ctbench", dependencies: ["Model", "Tensor", "CTCore", "COpenBLAS"]),
     ]
 )
 

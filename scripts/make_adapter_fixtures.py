@@ -211,8 +211,9 @@ def block_forward(t, i, x):
     return x + t[b + "ls2.gamma"] * y
 
 
-def model_forward(t, adapter, head, image):
-    """image (3, H, W) normalised, H = W = PATCH * GRID (no position resize) -> logits (K, H, W)."""
+def model_forward(t, adapter, head, image, tokens_out=None):
+    """image (3, H, W) normalised, H = W = PATCH * GRID (no position resize) -> logits (K, H, W).
+    `tokens_out` (a list) receives the residual stream after the last block, adapter applied."""
     hh, ww = image.shape[1] // PATCH, image.shape[2] // PATCH
     assert (hh, ww) == (GRID, GRID)
     p = F.conv2d(image[None], t["patch_embed.proj.weight"], t["patch_embed.proj.bias"], stride=PATCH)[0]
@@ -225,6 +226,8 @@ def model_forward(t, adapter, head, image):
         if adapter is not None:
             x = torch.cat([x[:first], adapter(x[first:], i, hh, ww)[0]])
         feats[i] = x[first:]
+    if tokens_out is not None:
+        tokens_out.append(x)
     normed = [F.layer_norm(feats[b], (C,), head[f"decode_head.norms.{j}.weight"], head[f"decode_head.norms.{j}.bias"], eps=1e-6)
               for j, b in enumerate(HEAD_BLOCKS)]
     logits = F.linear(torch.cat(normed, dim=1), head["decode_head.conv_seg.weight"][:, :, 0, 0], head["decode_head.conv_seg.bias"])
@@ -301,9 +304,12 @@ def model_fixtures():
         if name == "ct_full":
             save_file(f32(tensors), os.path.join(INFER_OUT, f"{name}.safetensors"), metadata=metadata)
         with torch.no_grad():
-            logits = model_forward(backbone, adapter, head, images["window"])
+            last = []
+            logits = model_forward(backbone, adapter, head, images["window"], last)
             plain = model_forward(backbone, None, head, images["window"])
         save_npy(MODEL_OUT, f"{name}_logits.npy", logits)
+        if name == "ct_full":
+            save_npy(MODEL_OUT, f"{name}_block{DEPTH - 1}.npy", last[0])
         summary.append((name, float((logits - plain).abs().max())))
         if name == "ct_full":
             slide_fixtures(backbone, adapter, head, name)

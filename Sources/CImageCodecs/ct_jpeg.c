@@ -36,7 +36,8 @@ static void ct_jpeg_emit_message(j_common_ptr cinfo, int level) {
     ct_jpeg_error_mgr *err = (ct_jpeg_error_mgr *)cinfo->err;
     int code = cinfo->err->msg_code;
     if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_MUST_RESYNC ||
-        code == JWRN_HUFF_BAD_CODE || code == JWRN_BOGUS_PROGRESSION || code == JWRN_NOT_SEQUENTIAL) {
+        code == JWRN_HUFF_BAD_CODE || code == JWRN_ARITH_BAD_CODE || code == JWRN_BOGUS_PROGRESSION ||
+        code == JWRN_NOT_SEQUENTIAL) {
         if (!err->corrupt) {
             char text[JMSG_LENGTH_MAX];
             (*cinfo->err->format_message)(cinfo, text);
@@ -116,13 +117,19 @@ static bool ct_jpeg_run(const uint8_t *data, size_t size, bool want_rgb,
         jpeg_destroy_decompress(&cinfo);
         return false;
     }
-    while (cinfo.output_scanline < cinfo.output_height) {
+    /* Stops at the first corruption warning: a truncated file would otherwise
+     * be padded to its declared height (touching every page of `out`). */
+    while (cinfo.output_scanline < cinfo.output_height && !err.corrupt) {
         JSAMPROW rows[4];
         int n = 0;
         for (; n < 4 && cinfo.output_scanline + (JDIMENSION)n < cinfo.output_height; n++) {
             rows[n] = out + (size_t)(cinfo.output_scanline + n) * row_bytes;
         }
         jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)n);
+    }
+    if (err.corrupt) {
+        jpeg_destroy_decompress(&cinfo);
+        return false;
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);

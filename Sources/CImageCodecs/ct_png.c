@@ -20,12 +20,15 @@ typedef struct {
 
 typedef struct {
     char *message;
+    /* What was being read when libpng failed, prefixed to its words so that
+     * "IDAT: CRC error" reads as "corrupt image data: IDAT: CRC error". */
+    const char *context;
 } ct_png_error_state;
 
 static void ct_png_error(png_structp png, png_const_charp text) {
     ct_png_error_state *state = (ct_png_error_state *)png_get_error_ptr(png);
     if (state && state->message) {
-        snprintf(state->message, CT_MESSAGE_CAPACITY, "%s", text);
+        snprintf(state->message, CT_MESSAGE_CAPACITY, "%s%s", state->context ? state->context : "", text);
     }
     png_longjmp(png, 1);
 }
@@ -87,7 +90,9 @@ static void ct_png_configure(png_structp png, png_infop pinfo, ct_png_mode mode,
         if (bit_depth == 16) png_set_strip_16(png);
         if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
         if (mode == CT_PNG_RGB8) {
-            if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+            /* png_set_palette_to_rgb also expands tRNS to alpha: strip that too. */
+            if ((color_type & PNG_COLOR_MASK_ALPHA) || (color_type == PNG_COLOR_TYPE_PALETTE && info->has_trns))
+                png_set_strip_alpha(png);
         } else {
             if (info->has_trns) png_set_tRNS_to_alpha(png);
             else if (!(color_type & PNG_COLOR_MASK_ALPHA)) png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER);
@@ -111,7 +116,7 @@ static bool ct_png_run(const uint8_t *data, size_t size, ct_png_mode mode,
         ct_set_message(info->message, "not a PNG file (bad signature)");
         return false;
     }
-    ct_png_error_state state = {info->message};
+    ct_png_error_state state = {info->message, "invalid PNG header: "};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, ct_png_error, ct_png_warning);
     if (!png) {
         ct_set_message(info->message, "libpng: out of memory");
@@ -136,6 +141,7 @@ static bool ct_png_run(const uint8_t *data, size_t size, ct_png_mode mode,
     png_set_read_fn(png, &reader, ct_png_read_fn);
     png_read_info(png, pinfo);
     ct_png_configure(png, pinfo, mode, info);
+    state.context = "corrupt image data: ";
 
     if (out) {
         size_t row_bytes = (size_t)info->width * (size_t)info->out_channels * (size_t)info->out_bytes_per_sample;
@@ -149,6 +155,7 @@ static bool ct_png_run(const uint8_t *data, size_t size, ct_png_mode mode,
         if (!rows) png_error(png, "out of memory for row pointers");
         for (uint32_t y = 0; y < info->height; y++) rows[y] = out + (size_t)y * row_bytes;
         png_read_image(png, rows);
+        state.context = "corrupt data after the image: ";
         png_read_end(png, NULL); /* checks the trailing chunks' CRCs and IEND */
         free((void *)rows);
         rows = NULL;
@@ -226,7 +233,7 @@ bool ct_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
         ct_set_message(message, "compression level must be 0..9");
         return false;
     }
-    ct_png_error_state state = {message};
+    ct_png_error_state state = {message, ""};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &state, ct_png_error, ct_png_warning);
     if (!png) { ct_set_message(message, "libpng: out of memory"); return false; }
     png_infop pinfo = png_create_info_struct(png);
@@ -243,6 +250,9 @@ bool ct_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
     }
     png_set_write_fn(png, out, ct_png_write_fn, ct_png_flush_fn);
     png_set_compression_level(png, level);
+    /* libpng's zlib defaults for filtered rows (Z_FILTERED, memLevel 8) are
+     * kept: measured against Z_DEFAULT_STRATEGY they give ~10% smaller files
+     * of photos at about the same speed as Pillow's encoder (BENCHMARKS.md). */
     png_set_IHDR(png, pinfo, width, height, bit_depth, color_type,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (color_type == PNG_COLOR_TYPE_PALETTE) {

@@ -42,11 +42,10 @@ public enum JPEG {
             let ok = bytes.withUnsafeBufferPointer { src in
                 ct_jpeg_decode(src.baseAddress, src.count, rgb, buffer.baseAddress, count, &cinfo)
             }
-            if !ok {
-                buffer.initialize(repeating: 0)
+            if ok { initialized = count } else {
+                initialized = 0     // no partial image escapes
                 failure = message(&cinfo.message)
             }
-            initialized = count
         }
         if let failure { throw ImageIOError(codec: .jpeg, path: path, reason: failure) }
         return (Image8(width: width, height: height, channels: channels, pixels: pixels), JPEGInfo(cinfo))

@@ -86,6 +86,15 @@ public enum PNG {
             throw ImageIOError(codec: .png, path: path,
                                reason: "declared size \(width)x\(height) exceeds the limit of \(limits.maxPixels) pixels")
         }
+        // Deflate expands at most 1032:1, so a file too short to hold the declared
+        // image is rejected here, before a buffer of the declared size exists.
+        let storedBits = Int(cinfo.bit_depth) * PNGInfo.ColorType(code: cinfo.color_type).channels
+        let filtered = height * (1 + (width * storedBits + 7) / 8)
+        guard filtered <= bytes.count * 1032 + 1024 else {
+            throw ImageIOError(codec: .png, path: path,
+                               reason: "declared size \(width)x\(height) needs \(filtered) bytes of filtered image data, "
+                                   + "more than the \(bytes.count) compressed bytes of the file can hold (file truncated or header corrupt)")
+        }
         let count = width * height * channels
         var failure: String?
         func run(_ raw: UnsafeMutableRawBufferPointer) -> Bool {
@@ -94,25 +103,28 @@ public enum PNG {
                               raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &cinfo)
             }
         }
+        // On failure the array is returned empty (initialized = 0): no partial
+        // image escapes and the declared-size buffer is never touched in full.
         let image: DecodedImage
         if sampleBytes == 2 {
             let pixels = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
                 if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
-                    buffer.initialize(repeating: 0); initialized = count
+                    initialized = 0
                     failure = message(&cinfo.message)
                 }
             }
+            if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
             image = .uint16(Image16(width: width, height: height, channels: channels, pixels: pixels))
         } else {
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
                 if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
-                    buffer.initialize(repeating: 0); initialized = count
+                    initialized = 0
                     failure = message(&cinfo.message)
                 }
             }
+            if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
             image = .uint8(Image8(width: width, height: height, channels: channels, pixels: pixels))
         }
-        if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
         return (image, PNGInfo(cinfo))
     }
 
@@ -166,8 +178,10 @@ public enum PNG {
                 throw ImageIOError(codec: .png, path: path, reason: "palette must hold 1 to 256 RGB triples, got \(table.count) bytes")
             }
             let size = table.count / 3
-            if let bad = image.pixels.first(where: { Int($0) >= size }) {
-                throw ImageIOError(codec: .png, path: path, reason: "index \(bad) is outside the \(size)-colour palette")
+            // One vectorisable pass for the maximum; the offending index is looked up only on failure.
+            let largest = image.pixels.withUnsafeBufferPointer { $0.max() ?? 0 }
+            if Int(largest) >= size {
+                throw ImageIOError(codec: .png, path: path, reason: "index \(largest) is outside the \(size)-colour palette")
             }
             colorType = 3
             palette = table

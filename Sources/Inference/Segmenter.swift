@@ -56,10 +56,25 @@ public struct Segmenter: Sendable {
             throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
         }
         let logits = try self.logits(image, workspace: workspace)
+        return labels(logits, height: image.height, width: image.width, outputHeight: outputHeight, outputWidth: outputWidth)
+    }
+
+    /// The label map of normalised planes (3, H, W) (e.g. the test pipeline's output).
+    public func segment(normalised planes: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int,
+                        workspace: SegmenterWorkspace) throws(InferenceError) -> LabelMap {
+        guard outputHeight > 0, outputWidth > 0 else {
+            throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
+        }
+        let logits = try self.logits(normalised: planes, height: height, width: width, workspace: workspace)
+        return labels(logits, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth)
+    }
+
+    /// argmax over classes of the logits (K, H, W) resized bilinearly to the output size.
+    func labels(_ logits: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int) -> LabelMap {
         var labels = [UInt8](repeating: 0, count: outputHeight * outputWidth)
         logits.withUnsafeBufferPointer { l in
             labels.withUnsafeMutableBufferPointer { out in
-                Bilinear.resizedArgmax(l.baseAddress!, planes: model.classes, height: image.height, width: image.width,
+                Bilinear.resizedArgmax(l.baseAddress!, planes: model.classes, height: height, width: width,
                                        toHeight: outputHeight, width: outputWidth, into: out.baseAddress!)
             }
         }

@@ -1,21 +1,28 @@
-// main.swift — `ctbench`: release-mode benchmarks (not tests). One subcommand per
-// benchmark; `ctbench` alone lists them.
+// main.swift — `ctbench FAMILY ARGS...`: release-build benchmarks, one file per
+// family, each printing JSON on stdout for a script to compare with reference
+// libraries. Build and run with `swift run -c release ctbench FAMILY ...`.
 //
 //   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench segmentation [--threads N] [--runs R] [--json]
 
 import Foundation
 
-let benchmarks: [String: ([String]) throws -> Void] = [
+let families: [String: ([String]) throws -> Void] = [
+    "imageio": ImageIOBench.run,
+    "evalpath": EvalPathBench.run,
     "backbone": BackboneBench.run,
     "phases": PhaseExperiment.run,
+    "segmentation": SegmentationBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-guard let name = arguments.first, let bench = benchmarks[name] else {
-    print("usage: ctbench <benchmark> [options]\nbenchmarks: \(benchmarks.keys.sorted().joined(separator: ", "))")
-    exit(arguments.isEmpty ? 0 : 64)
+guard let name = arguments.first, let family = families[name] else {
+    FileHandle.standardError.write(Data("usage: ctbench \(families.keys.sorted().joined(separator: "|")) ARGS...\n".utf8))
+    exit(arguments.isEmpty ? 0 : 2)
 }
-do { try bench(Array(arguments.dropFirst())) } catch {
+do {
+    try family(Array(arguments.dropFirst()))
+} catch {
     FileHandle.standardError.write(Data("ctbench \(name): \(error)\n".utf8))
     exit(1)
 }

@@ -15,7 +15,17 @@ struct CTPipe: ParsableCommand {
         Start with `ctpipe inspect FILE` to look at an image or label file.
         """,
         version: CTPipeVersion.string,
-        subcommands: [Inspect.self, Features.self, ConvertWeights.self]
+        subcommands: [
+            Run.self,
+            Validate.self,
+            Merge.self,
+            Metric.self,
+            Inspect.self,
+            Synth.self,
+            Features.self,
+            ConvertWeights.self,
+            Infer.self,
+        ]
     )
 }
 

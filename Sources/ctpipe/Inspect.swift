@@ -1,8 +1,11 @@
 // Inspect.swift — `ctpipe inspect FILE`: what a PNG/JPEG file holds, and its
 // pixels as a NumPy array for checking against other tools.
+// `ctpipe inspect --dataset KIND ROOT`: the image/label pairs of a dataset split,
+// the problems found, and (with --scan) per-class pixel counts.
 
 import ArgumentParser
 import CTCore
+import Datasets
 import Foundation
 import ImageIO
 
@@ -17,11 +20,38 @@ extension CTPipe {
             Palette PNGs (label files such as GTA5's and Mapillary's) give their index plane \
             unless --expand asks for RGB. Exits with status 1 and a message on stderr for a \
             file that cannot be decoded.
+
+            With --dataset KIND the argument is a dataset root: prints samples (number of \
+            image/label pairs), layout, and problems ({file, kind, problem}); --scan decodes every \
+            label and adds class_pixels (trainId "0".."18", "255" -> pixels) and unknown_values (raw \
+            label values outside the encoding -> pixels). Exits with status 2 when problems were \
+            found (the JSON is printed first), 1 when the dataset cannot be read at all.
             """
         )
 
-        @Argument(help: "A PNG or JPEG file.")
+        @Argument(help: ArgumentHelp("A PNG or JPEG file, or with --dataset the dataset root.", valueName: "path"))
         var path: String
+
+        @Option(help: "Inspect a dataset root of this kind: \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var dataset: DatasetKind?
+
+        @Option(help: "Dataset split (default train; Mapillary train/val/test; GTA5 has none).")
+        var split: String?
+
+        @Option(help: "ACDC only: one condition (fog, night, rain, snow) instead of all four.")
+        var condition: ACDCCondition?
+
+        @Option(help: "Label layout: auto (converted trainId files when present), raw, converted, half (Mapillary val).")
+        var layout: DatasetLayout = .auto
+
+        @Option(name: .customLong("mapillary-version"), help: "Mapillary raw layout: annotation version v1.2 (default) or v2.0.")
+        var mapillaryVersion: String?
+
+        @Flag(help: "With --dataset: decode every label and count pixels per trainId (parallel).")
+        var scan = false
+
+        @Flag(name: .customLong("decode-images"), help: "With --scan: also decode every image fully (default: header only).")
+        var decodeImages = false
 
         @Option(name: .customLong("dump-npy"), help: ArgumentHelp("Write the decoded pixels to this .npy file.", valueName: "OUT.npy"))
         var dumpNPY: String?
@@ -29,7 +59,17 @@ extension CTPipe {
         @Flag(help: "Expand palette PNGs to RGB (and grey JPEGs stay grey) instead of dumping indices.")
         var expand = false
 
+        func validate() throws {
+            if dataset == nil, split != nil || condition != nil || scan || layout != .auto || decodeImages || mapillaryVersion != nil {
+                throw ValidationError("--split, --condition, --layout, --scan and --decode-images need --dataset")
+            }
+            if dataset != nil, dumpNPY != nil || expand {
+                throw ValidationError("--dump-npy and --expand apply to single files, not --dataset")
+            }
+        }
+
         func run() throws {
+            if let dataset { return try inspectDataset(dataset) }
             let data: [UInt8]
             do { data = try ImageFile.bytes(path) } catch { throw CLIError(error.description) }
             var report = InspectReport()
@@ -73,6 +113,60 @@ extension CTPipe {
             }
             print(try JSONOutput.string(report))
         }
+    }
+}
+
+extension CTPipe.Inspect {
+    func inspectDataset(_ kind: DatasetKind) throws {
+        let reader: any DatasetReader
+        do {
+            reader = try DatasetReaders.make(kind: kind, root: path, split: split, condition: condition, layout: layout,
+                                               mapillaryVersion: mapillaryVersion)
+        } catch { throw CLIError(error.description) }
+        let listing = reader.list()
+        var report = DatasetReport(dataset: kind.rawValue, root: path, split: listing.split, layout: listing.layout.rawValue,
+                                   samples: listing.samples.count, problems: listing.problems.map(ProblemEntry.init))
+        if scan {
+            let result = DatasetScanner.scan(listing.samples, decodeImages: decodeImages)
+            report.scanned = result.scannedSamples
+            report.problems += result.problems.map(ProblemEntry.init)
+            var pixels: [String: Int] = [:]
+            for trainId in Array(0 ... 18) + [255] { pixels[String(trainId)] = result.classPixels[trainId] }
+            report.classPixels = pixels
+            var unknown: [String: Int] = [:]
+            for value in 0 ..< 256 where result.unknownValues[value] > 0 { unknown[String(value)] = result.unknownValues[value] }
+            report.unknownValues = unknown
+        }
+        print(try JSONOutput.string(report))
+        if !report.problems.isEmpty { throw ExitCode(2) }
+    }
+}
+
+struct ProblemEntry: Encodable {
+    var file: String
+    var kind: String
+    var problem: String
+    init(_ p: DatasetProblem) {
+        file = p.file
+        kind = p.kind.rawValue
+        problem = p.message
+    }
+}
+
+struct DatasetReport: Encodable {
+    var dataset: String
+    var root: String
+    var split: String
+    var layout: String
+    var samples: Int
+    var problems: [ProblemEntry]
+    var scanned: Int?
+    var classPixels: [String: Int]?
+    var unknownValues: [String: Int]?
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, root, split, layout, samples, problems, scanned
+        case classPixels = "class_pixels", unknownValues = "unknown_values"
     }
 }
 

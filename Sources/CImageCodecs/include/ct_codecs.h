@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ct_versions.h"
+
 #define CT_MESSAGE_CAPACITY 256
 
 /* ---------------------------------------------------------------- PNG ---- */

@@ -1,0 +1,44 @@
+// Parallel.swift — index-addressed parallel map over Dispatch: every iteration
+// writes only its own slot, so results do not depend on thread scheduling.
+
+import Dispatch
+
+enum Parallel {
+    /// `(0..<count).map(body)`, evaluated with `DispatchQueue.concurrentPerform`.
+    static func map<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+        guard count > 0 else { return [] }
+        let slots = Slots<T>(count: count)
+        DispatchQueue.concurrentPerform(iterations: count) { index in
+            slots.store(body(index), at: index)
+        }
+        return slots.collect()
+    }
+
+    /// Splits `0..<count` into at most `chunks` contiguous ranges of near-equal size.
+    static func ranges(_ count: Int, chunks: Int) -> [Range<Int>] {
+        guard count > 0 else { return [] }
+        let n = max(1, min(chunks, count))
+        return (0 ..< n).map { k in (k * count / n) ..< ((k + 1) * count / n) }
+    }
+}
+
+/// Result slots written once each by distinct iterations; read after all finished.
+private final class Slots<T>: @unchecked Sendable {
+    private let storage: UnsafeMutablePointer<T?>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    func store(_ value: T, at index: Int) { storage[index] = value }
+
+    func collect() -> [T] { (0 ..< count).map { storage[$0]! } }
+}

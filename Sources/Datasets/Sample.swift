@@ -1,0 +1,107 @@
+// Sample.swift — one image/label pair of a dataset, with what the folder
+// structure tells about it, and loading it as RGB image + trainId plane.
+
+import ImageIO
+
+/// What the path of a sample says about it (fields not known for a dataset are nil).
+public struct SampleMetadata: Sendable, Equatable, Hashable {
+    /// Cityscapes: the city folder.
+    public var city: String?
+    /// ACDC: the condition folder.
+    public var condition: ACDCCondition?
+    /// ACDC: the sequence folder (e.g. `GOPR0475`).
+    public var sequence: String?
+    /// Mapillary: size of the full-resolution image (read from the JPEG header of
+    /// `{split}/images/{key}.jpg`), also for the half-size layout when that file exists.
+    public var originalSize: ImageSize?
+
+    public init(city: String? = nil, condition: ACDCCondition? = nil, sequence: String? = nil,
+                originalSize: ImageSize? = nil) {
+        self.city = city
+        self.condition = condition
+        self.sequence = sequence
+        self.originalSize = originalSize
+    }
+}
+
+/// One image/label pair.
+public struct Sample: Sendable, Equatable, Hashable {
+    /// Image path relative to the split's image folder, without the image suffix
+    /// (ACDC ids start with the condition). Unique within a listing.
+    public let id: String
+    public let imagePath: String
+    public let labelPath: String
+    public let dataset: DatasetKind
+    /// How the label file's values map to trainIds.
+    public let encoding: LabelEncoding
+    public let metadata: SampleMetadata
+
+    public init(id: String, imagePath: String, labelPath: String, dataset: DatasetKind,
+                encoding: LabelEncoding, metadata: SampleMetadata = SampleMetadata()) {
+        self.id = id
+        self.imagePath = imagePath
+        self.labelPath = labelPath
+        self.dataset = dataset
+        self.encoding = encoding
+        self.metadata = metadata
+    }
+}
+
+/// What loading does when image and label sizes differ.
+public enum SizeMismatchPolicy: Sendable {
+    /// Throw a `sizeMismatch` problem.
+    case report
+    /// Resize the label to the image size with nearest neighbour (OpenCV rule).
+    case resizeLabel
+}
+
+extension Sample {
+    /// The image as 8-bit RGB.
+    public func loadImage() throws(DatasetProblem) -> Image8 {
+        do { return try ImageFile.readRGB(imagePath) } catch {
+            throw DatasetProblem(file: imagePath, kind: .unreadableFile, message: "cannot decode image: \(error.reason)")
+        }
+    }
+
+    /// The label file's raw values (grey values or palette indices), unmapped.
+    public func loadRawLabel() throws(DatasetProblem) -> LabelMap {
+        do { return try ImageFile.readLabel(labelPath) } catch {
+            throw DatasetProblem(file: labelPath, kind: .unreadableFile, message: "cannot decode label: \(error.reason)")
+        }
+    }
+
+    /// The label as a trainId plane (0...18, 255 ignore). Raw values the encoding
+    /// does not define become 255, or throw `unknownLabelValues` when `strict`.
+    public func loadLabel(strict: Bool = false) throws(DatasetProblem) -> LabelMap {
+        let raw = try loadRawLabel()
+        if strict {
+            let histogram = LabelEncoding.histogram(raw)
+            if let problem = encoding.unknownValuesProblem(histogram: histogram, file: labelPath) { throw problem }
+        }
+        return encoding.map(raw)
+    }
+
+    /// Image and trainId label, checked to be the same size.
+    public func load(sizePolicy: SizeMismatchPolicy = .report,
+                     strict: Bool = false) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
+        let image = try loadImage()
+        var label = try loadLabel(strict: strict)
+        if image.width != label.width || image.height != label.height {
+            switch sizePolicy {
+            case .report:
+                throw DatasetProblem.sizeMismatch(label: labelPath, labelSize: ImageSize(width: label.width, height: label.height),
+                                                  imageSize: ImageSize(width: image.width, height: image.height))
+            case .resizeLabel:
+                label = Resize.nearest(label, width: image.width, height: image.height, rule: .opencv)
+            }
+        }
+        return (image, label)
+    }
+}
+
+extension DatasetProblem {
+    static func sizeMismatch(label: String, labelSize: ImageSize, imageSize: ImageSize) -> DatasetProblem {
+        DatasetProblem(file: label, kind: .sizeMismatch,
+                       message: "label is \(labelSize) but its image is \(imageSize)")
+    }
+}

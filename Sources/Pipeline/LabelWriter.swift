@@ -1,0 +1,141 @@
+// LabelWriter.swift — the writer stage: per image, any of a trainId PNG, a
+// Cityscapes labelId PNG, an indexed colour PNG, an overlay, and a CVAT
+// "Segmentation mask 1.1" export. Files are written atomically, so a resumed
+// run rewrites identical bytes.
+//
+// Layout under the run's outputs/<dataset>/ folder (id = the sample id, which
+// may contain folders, e.g. frankfurt/frankfurt_000000_000294):
+//   trainid/<id>.png                 8-bit grey, trainIds 0..18, 255 ignore
+//   labelid/<id>_labelIds.png        8-bit grey, Cityscapes labelIds (0 for ignore);
+//                                    cityscapesScripts finds it by city_seq_frame
+//   color/<id>.png                   indexed PNG, Cityscapes colours, 255 black
+//   overlay/<id>.png                 RGB: image blended with the colour mask
+//   cvat/SegmentationClass/<id>.png  RGB colour mask; labelmap.txt and
+//   cvat/ImageSets/Segmentation/default.txt are written once all shards finish
+
+import CTCore
+import Datasets
+import ImageIO
+
+public struct LabelWriter: Sendable {
+    public let formats: [Manifest.OutputFormat]
+    public let overlayAlpha: Double
+    /// Compression level of written PNGs (zlib 0...9).
+    public let level: Int
+
+    public init(formats: [Manifest.OutputFormat], overlayAlpha: Double = 0.5, level: Int = 6) {
+        self.formats = formats
+        self.overlayAlpha = overlayAlpha
+        self.level = level
+    }
+
+    /// The 256-entry RGB palette of colour masks: trainIds 0..18 in Cityscapes colours, the rest black.
+    public static let palette: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256 * 3)
+        for (i, c) in LabelTables.trainClassColors.enumerated() {
+            table[3 * i] = c.0
+            table[3 * i + 1] = c.1
+            table[3 * i + 2] = c.2
+        }
+        return table
+    }()
+
+    /// trainId -> Cityscapes labelId (255 and unknown -> 0, "unlabeled").
+    public static let labelIds: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for (t, id) in LabelTables.trainIdToCityscapesId.enumerated() { table[t] = id }
+        return table
+    }()
+
+    /// Writes every configured format for one prediction (trainId plane).
+    /// `image` is needed only for overlays.
+    public func write(prediction: LabelMap, image: Image8?, id: String, into folder: String) throws(ImageIOError) {
+        for format in formats {
+            switch format {
+            case .trainid:
+                try ImageFile.writePNG(prediction, to: "\(folder)/trainid/\(id).png", level: level)
+            case .labelid:
+                try ImageFile.writePNG(Self.mapped(prediction, Self.labelIds), to: "\(folder)/labelid/\(id)_labelIds.png", level: level)
+            case .color:
+                try ImageFile.writePNG(Self.clampedToPalette(prediction), to: "\(folder)/color/\(id).png",
+                                       format: .palette(Self.palette), level: level)
+            case .overlay:
+                guard let image else {
+                    throw ImageIOError(codec: .file, path: "\(folder)/overlay/\(id).png", reason: "an overlay needs the input image")
+                }
+                try ImageFile.writePNG(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha),
+                                       to: "\(folder)/overlay/\(id).png", level: level)
+            case .cvat:
+                try ImageFile.writePNG(Self.colorMask(prediction), to: "\(folder)/cvat/SegmentationClass/\(id).png", level: level)
+            }
+        }
+    }
+
+    /// Writes the per-dataset files of the CVAT export once all samples are written.
+    public func finish(ids: [String], into folder: String) throws(FileError) {
+        guard formats.contains(.cvat) else { return }
+        var labelmap = "# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
+        for (name, c) in zip(LabelTables.trainClassNames, LabelTables.trainClassColors) {
+            labelmap += "\(name):\(c.0),\(c.1),\(c.2)::\n"
+        }
+        try AtomicFile.write(text: labelmap, to: "\(folder)/cvat/labelmap.txt")
+        try AtomicFile.write(text: ids.joined(separator: "\n") + "\n", to: "\(folder)/cvat/ImageSets/Segmentation/default.txt")
+    }
+
+    static func mapped(_ plane: LabelMap, _ table: [UInt8]) -> LabelMap {
+        var out = plane
+        table.withUnsafeBufferPointer { lut in
+            out.pixels.withUnsafeMutableBufferPointer { p in
+                for i in 0 ..< p.count { p[i] = lut[Int(p[i])] }
+            }
+        }
+        return out
+    }
+
+    /// Values outside 0..18 become 255 (black) so the palette covers them.
+    static func clampedToPalette(_ plane: LabelMap) -> LabelMap {
+        var table = [UInt8](repeating: 255, count: 256)
+        for t in 0 ..< LabelTables.trainClassNames.count { table[t] = UInt8(t) }
+        return mapped(plane, table)
+    }
+
+    /// RGB colour mask of a trainId plane.
+    public static func colorMask(_ plane: LabelMap) -> Image8 {
+        var out = [UInt8](repeating: 0, count: plane.width * plane.height * 3)
+        palette.withUnsafeBufferPointer { pal in
+            plane.pixels.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for i in 0 ..< src.count {
+                        let v = Int(src[i]) * 3
+                        dst[3 * i] = pal[v]
+                        dst[3 * i + 1] = pal[v + 1]
+                        dst[3 * i + 2] = pal[v + 2]
+                    }
+                }
+            }
+        }
+        return Image8(width: plane.width, height: plane.height, channels: 3, pixels: out)
+    }
+
+    /// The image blended with the colour mask: out = (1-a)*image + a*colour,
+    /// rounded half up; pixels predicted as 255 keep the image.
+    public static func overlay(image: Image8, prediction: LabelMap, alpha: Double) -> Image8 {
+        precondition(image.width == prediction.width && image.height == prediction.height && image.channels == 3,
+                     "overlay: image \(image.width)x\(image.height)x\(image.channels) vs prediction \(prediction.width)x\(prediction.height)")
+        let a = Int((alpha * 256).rounded())
+        var out = image
+        palette.withUnsafeBufferPointer { pal in
+            prediction.pixels.withUnsafeBufferPointer { src in
+                out.pixels.withUnsafeMutableBufferPointer { dst in
+                    for i in 0 ..< src.count where src[i] < 19 {
+                        let v = Int(src[i]) * 3
+                        for c in 0 ..< 3 {
+                            dst[3 * i + c] = UInt8(((256 - a) * Int(dst[3 * i + c]) + a * Int(pal[v + c]) + 128) >> 8)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

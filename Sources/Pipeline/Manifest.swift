@@ -1,0 +1,148 @@
+// Manifest.swift — the run description: which datasets, which model, which
+// stages, which outputs. Strict and versioned: unknown keys are errors, every
+// default is written down in docs/manifest.md, and every problem is reported
+// with its JSON path before any work starts.
+
+import CTCore
+import Datasets
+import Foundation
+
+/// A validated manifest with every path resolved against the manifest's folder
+/// and every default filled in.
+public struct Manifest: Sendable, Equatable {
+    public static let supportedVersion = 1
+
+    /// The manifest file as given.
+    public var file: String
+    public var name: String
+    public var pipeline: PipelineSpec
+    public var seed: Int
+    public var datasets: [DatasetEntry]
+    public var model: ModelSpec?
+    public var training: TrainingSpec
+    public var predictions: PredictionsSpec?
+    public var outputs: OutputsSpec
+    public var execution: ExecutionSpec
+    /// SHA-256 of the canonical JSON of manifest + pipeline (identifies a run configuration).
+    public var configurationHash: String
+    /// The resolved manifest as JSON (written into every run directory).
+    public var resolved: JSONValue
+
+    public enum Role: String, Sendable, CaseIterable, Codable { case train, eval }
+    public typealias Layout = DatasetLayout
+    public enum OnError: String, Sendable, CaseIterable, Codable { case fail, skip }
+    public enum OutputFormat: String, Sendable, CaseIterable, Codable {
+        case trainid, labelid, color, overlay, cvat
+    }
+    public enum PredictionFormat: String, Sendable, CaseIterable, Codable { case trainid, labelid, color }
+
+    /// One dataset the run reads.
+    public struct DatasetEntry: Sendable, Equatable {
+        public var name: String
+        public var kind: DatasetKind
+        public var root: String
+        public var split: String
+        public var condition: String?
+        public var role: Role
+        public var layout: Layout
+        /// Evaluation resize scale (width, height) for keep-ratio resizing.
+        public var scale: (width: Int, height: Int)
+        /// Generate a synthetic dataset at `root` when it does not exist yet (demo, tests).
+        public var synthesize: SynthesizeSpec?
+        public static func == (a: DatasetEntry, b: DatasetEntry) -> Bool {
+            a.name == b.name && a.kind == b.kind && a.root == b.root && a.split == b.split && a.condition == b.condition
+                && a.role == b.role && a.layout == b.layout && a.scale == b.scale && a.synthesize == b.synthesize
+        }
+    }
+
+    /// Training hyper-parameters; defaults are the paper's (method.md section 4).
+    public struct TrainingSpec: Sendable, Equatable {
+        public var iterations = 40_000
+        public var batchSize = 4
+        /// Gradient accumulation steps per optimiser step (batch = batchSize * accumulate).
+        public var accumulate = 1
+        public var cropSize = 512
+        public var lr = 1e-4
+        public var weightDecay = 0.05
+        public var betas = (0.9, 0.999)
+        public var eps = 1e-8
+        public var polyPower = 0.9
+        public var warmupIterations = 0
+        public var checkpointInterval = 4_000
+        /// Evaluate every K iterations (0: only at the end).
+        public var evalInterval = 0
+        public var activationCheckpointing = false
+        public init() {}
+        public static func == (a: TrainingSpec, b: TrainingSpec) -> Bool {
+            a.iterations == b.iterations && a.batchSize == b.batchSize && a.accumulate == b.accumulate
+                && a.cropSize == b.cropSize && a.lr == b.lr && a.weightDecay == b.weightDecay && a.betas == b.betas
+                && a.eps == b.eps && a.polyPower == b.polyPower && a.warmupIterations == b.warmupIterations
+                && a.checkpointInterval == b.checkpointInterval && a.evalInterval == b.evalInterval
+                && a.activationCheckpointing == b.activationCheckpointing
+        }
+    }
+
+    /// `datasets[i].synthesize`: what `ctpipe synth` would be asked for.
+    public struct SynthesizeSpec: Sendable, Equatable {
+        public var count: Int
+        public var seed: Int
+        public var width: Int
+        public var height: Int
+        public init(count: Int, seed: Int, width: Int, height: Int) {
+            self.count = count
+            self.seed = seed
+            self.width = width
+            self.height = height
+        }
+    }
+
+    /// Score-existing-predictions input.
+    public struct PredictionsSpec: Sendable, Equatable {
+        public var dir: String
+        public var format: PredictionFormat
+    }
+
+    public struct OutputsSpec: Sendable, Equatable {
+        /// Folder under which `<name>/<timestamp>/` run directories are made.
+        public var dir: String
+        public var formats: [OutputFormat]
+        /// Overlay opacity of the colour mask (0...1).
+        public var overlayAlpha: Double
+    }
+
+    public struct ExecutionSpec: Sendable, Equatable {
+        /// Shards per dataset (results never depend on it).
+        public var shards: Int
+        /// Concurrent shard workers; nil = one per core.
+        public var workers: Int?
+        public var onError: OnError
+    }
+
+    /// The model section; its stages arrive with the model issues, the schema is checked now.
+    public struct ModelSpec: Sendable, Equatable {
+        public var backbone: String
+        public var weights: String?
+        public var checkpoint: String?
+        public var adapter: String
+        public var filter: String
+        public var head: String
+        public var raw: JSONValue
+    }
+
+    /// Default evaluation scale per dataset (datasets.md section 8, 512 configs).
+    public static func defaultScale(_ kind: DatasetKind) -> (width: Int, height: Int) {
+        switch kind {
+        case .cityscapes, .mapillary: (1024, 512)
+        case .bdd100k, .gta5: (1280, 720)
+        case .acdc: (960, 540)
+        }
+    }
+
+    /// Default split per dataset kind.
+    public static func defaultSplit(_ kind: DatasetKind) -> String {
+        switch kind {
+        case .gta5: "all"
+        default: "val"
+        }
+    }
+}

@@ -1,0 +1,331 @@
+// ManifestLoader.swift — reads and validates a manifest and its pipeline,
+// resolving paths relative to the manifest's folder. Everything that can be
+// checked without running is checked here: schema, unknown keys, types,
+// ranges, stage rules, files and dataset roots present.
+
+import CTCore
+import Datasets
+import Foundation
+
+public enum ManifestLoader {
+    static let manifestKeys = ["version", "name", "description", "pipeline", "seed", "datasets", "model",
+                               "training", "predictions", "outputs", "execution"]
+    static let trainingKeys = ["iterations", "batch_size", "accumulate", "crop_size", "lr", "weight_decay", "betas",
+                               "eps", "poly_power", "warmup_iterations", "checkpoint_interval", "eval_interval",
+                               "activation_checkpointing"]
+    static let pipelineKeys = ["version", "name", "description", "stages", "defaults"]
+    static let datasetKeys = ["name", "kind", "root", "split", "condition", "role", "layout", "scale", "synthesize"]
+    static let synthesizeKeys = ["count", "seed", "size"]
+    static let outputKeys = ["dir", "formats", "overlay_alpha"]
+    static let executionKeys = ["shards", "workers", "on_error"]
+    static let modelKeys = ["backbone", "weights", "checkpoint", "adapter", "filter", "head", "dl", "dh", "tokens",
+                            "rank", "trainable", "registers_interpolation"]
+    static let acdcConditions = ["fog", "night", "rain", "snow", "all"]
+
+    /// Loads and validates `path`. Throws `ManifestError` listing every problem,
+    /// or `FileError` when the manifest itself cannot be read or parsed.
+    public static func load(_ path: String, checkFiles: Bool = true) throws -> Manifest {
+        let bytes = try FileBytes.read(path)
+        let json = try JSONValue.parse(bytes, path: path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var reader = FieldReader()
+        let manifest = read(json, folder: folder, file: path, checkFiles: checkFiles, reader: &reader)
+        if let manifest, reader.problems.isEmpty { return manifest }
+        throw ManifestError(file: path, problems: reader.problems)
+    }
+
+    /// Resolves a path from a manifest against the manifest's folder.
+    static func resolve(_ path: String, in folder: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return URL(fileURLWithPath: expanded).standardizedFileURL.path }
+        return URL(fileURLWithPath: folder).appendingPathComponent(expanded).standardizedFileURL.path
+    }
+
+    static func read(_ json: JSONValue, folder: String, file: String, checkFiles: Bool,
+                     reader: inout FieldReader) -> Manifest? {
+        guard let root = reader.object(json, at: "$", allowed: manifestKeys) else { return nil }
+        if root["version"] == nil {
+            reader.report("$.version", "required field is missing (this ctpipe reads version \(Manifest.supportedVersion))")
+        } else if let version = reader.int(root, "version", at: "$"), version != Manifest.supportedVersion {
+            reader.report("$.version", "version \(version) is not supported (this ctpipe reads version \(Manifest.supportedVersion))")
+        }
+        let name = reader.requiredString(root, "name", at: "$") ?? ""
+        if !name.isEmpty, name.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) || name.hasPrefix(".") {
+            reader.report("$.name", "\"\(name)\" may contain only letters, digits, '-', '_' and '.' (it names the run folder)")
+        }
+
+        // Pipeline: a file path (relative to the manifest) or an inline object.
+        var pipeline: PipelineSpec?
+        var pipelineJSON = JSONValue.null
+        switch root["pipeline"] {
+        case nil:
+            reader.report("$.pipeline", "required field is missing (a pipelines/*.json path or an inline pipeline)")
+        case .string(let relative)?:
+            let pipelinePath = resolve(relative, in: folder)
+            do {
+                pipelineJSON = try JSONValue.parse(try FileBytes.read(pipelinePath), path: pipelinePath)
+                pipeline = readPipeline(pipelineJSON, at: "$.pipeline<\(relative)>", reader: &reader)
+            } catch {
+                reader.report("$.pipeline", "\(error)")
+            }
+        case .object?:
+            pipelineJSON = root["pipeline"]!
+            pipeline = readPipeline(pipelineJSON, at: "$.pipeline", reader: &reader)
+        case let other?:
+            reader.report("$.pipeline", "expected a path or an object, found \(other.typeName)")
+        }
+        let defaults = pipeline?.defaults ?? [:]
+
+        let seed = reader.int(root, "seed", at: "$", range: 0 ... Int(Int32.max))
+            ?? defaults["seed"].flatMap { reader.intValue($0, at: "$.pipeline.defaults.seed", range: 0 ... Int(Int32.max)) } ?? 0
+
+        // Datasets.
+        var datasets: [Manifest.DatasetEntry] = []
+        if let items = reader.array(root, "datasets", at: "$") {
+            if items.isEmpty { reader.report("$.datasets", "at least one dataset is needed") }
+            for (i, item) in items.enumerated() {
+                if let entry = readDataset(item, at: "$.datasets[\(i)]", folder: folder, checkFiles: checkFiles, reader: &reader) {
+                    datasets.append(entry)
+                }
+            }
+        } else if root["datasets"] == nil {
+            reader.report("$.datasets", "required field is missing")
+        }
+        var seen: [String: Int] = [:]
+        for (i, d) in datasets.enumerated() {
+            if let first = seen[d.name] {
+                reader.report("$.datasets[\(i)].name", "\"\(d.name)\" is already used by $.datasets[\(first)]; give each dataset its own name")
+            }
+            seen[d.name] = seen[d.name] ?? i
+        }
+
+        // Model.
+        var model: Manifest.ModelSpec?
+        if let value = root["model"] {
+            model = readModel(value, at: "$.model", folder: folder, checkFiles: checkFiles, reader: &reader)
+        }
+
+        // Training hyper-parameters (defaults: method.md section 4).
+        var training = Manifest.TrainingSpec()
+        if let value = root["training"], let object = reader.object(value, at: "$.training", allowed: trainingKeys) {
+            let at = "$.training"
+            if let v = reader.int(object, "iterations", at: at, range: 1 ... 100_000_000) { training.iterations = v }
+            if let v = reader.int(object, "batch_size", at: at, range: 1 ... 1024) { training.batchSize = v }
+            if let v = reader.int(object, "accumulate", at: at, range: 1 ... 1024) { training.accumulate = v }
+            if let v = reader.int(object, "crop_size", at: at, range: 14 ... 4096) { training.cropSize = v }
+            if let v = reader.double(object, "lr", at: at, range: 0 ... 10) { training.lr = v }
+            if let v = reader.double(object, "weight_decay", at: at, range: 0 ... 10) { training.weightDecay = v }
+            if let v = reader.array(object, "betas", at: at) {
+                let betas = v.enumerated().compactMap { i, item -> Double? in
+                    reader.double(["b": item], "b", at: "\(at).betas[\(i)]", range: 0 ... 0.999999)
+                }
+                if betas.count == 2 { training.betas = (betas[0], betas[1]) } else if v.count != 2 {
+                    reader.report(at + ".betas", "expected 2 numbers, found \(v.count)")
+                }
+            }
+            if let v = reader.double(object, "eps", at: at, range: 0 ... 1) { training.eps = v }
+            if let v = reader.double(object, "poly_power", at: at, range: 0 ... 10) { training.polyPower = v }
+            if let v = reader.int(object, "warmup_iterations", at: at, range: 0 ... 100_000_000) { training.warmupIterations = v }
+            if let v = reader.int(object, "checkpoint_interval", at: at, range: 1 ... 100_000_000) { training.checkpointInterval = v }
+            if let v = reader.int(object, "eval_interval", at: at, range: 0 ... 100_000_000) { training.evalInterval = v }
+            if let v = reader.bool(object, "activation_checkpointing", at: at) { training.activationCheckpointing = v }
+        }
+
+        // Predictions (score-existing-predictions).
+        var predictions: Manifest.PredictionsSpec?
+        if let value = root["predictions"], let object = reader.object(value, at: "$.predictions", allowed: ["dir", "format"]) {
+            if let dir = reader.requiredString(object, "dir", at: "$.predictions") {
+                let resolved = resolve(dir, in: folder)
+                if checkFiles, !isFolder(resolved) { reader.report("$.predictions.dir", "folder not found: \(dir)") }
+                predictions = Manifest.PredictionsSpec(
+                    dir: resolved, format: reader.choice(object, "format", at: "$.predictions", as: Manifest.PredictionFormat.self) ?? .trainid)
+            }
+        }
+
+        // Outputs and execution: pipeline defaults, then the manifest's values.
+        let outputs = readOutputs(merged(defaults["outputs"], root["outputs"]), folder: folder, reader: &reader)
+        let execution = readExecution(merged(defaults["execution"], root["execution"]), reader: &reader)
+
+        // Cross-field rules.
+        if let pipeline {
+            let hasTrain = datasets.contains { $0.role == .train }
+            let hasEval = datasets.contains { $0.role == .eval }
+            if pipeline.has(.train) && !hasTrain { reader.report("$.datasets", "the pipeline trains, but no dataset has \"role\": \"train\"") }
+            if (pipeline.has(.infer) || pipeline.has(.predictions)) && !hasEval {
+                reader.report("$.datasets", "the pipeline evaluates, but no dataset has \"role\": \"eval\"")
+            }
+            if (pipeline.has(.infer) || pipeline.has(.train)) && model == nil && root["model"] == nil {
+                reader.report("$.model", "required by the pipeline's \(pipeline.has(.train) ? "train" : "infer") stage")
+            }
+            if pipeline.has(.predictions) && predictions == nil && root["predictions"] == nil {
+                reader.report("$.predictions", "required by the pipeline's predictions stage ({\"dir\": ..., \"format\": ...})")
+            }
+            if pipeline.has(.write) && outputs.formats.isEmpty {
+                reader.report("$.outputs.formats", "the pipeline writes, but no output format is chosen")
+            }
+        }
+
+        guard let pipeline, reader.problems.isEmpty else { return nil }
+        var resolvedObject = root
+        resolvedObject["pipeline"] = pipelineJSON
+        let resolvedJSON = JSONValue.object(resolvedObject)
+        return Manifest(file: file, name: name, pipeline: pipeline, seed: seed, datasets: datasets, model: model,
+                        training: training, predictions: predictions, outputs: outputs, execution: execution,
+                        configurationHash: SHA256.hex(Array(resolvedJSON.canonicalText().utf8)),
+                        resolved: resolvedJSON)
+    }
+
+    static func readPipeline(_ json: JSONValue, at path: String, reader: inout FieldReader) -> PipelineSpec? {
+        guard let object = reader.object(json, at: path, allowed: pipelineKeys) else { return nil }
+        if let version = reader.int(object, "version", at: path), version != Manifest.supportedVersion {
+            reader.report(path + ".version", "version \(version) is not supported")
+        }
+        let name = reader.string(object, "name", at: path) ?? "inline"
+        var stages: [StageKind] = []
+        if let names = reader.strings(object, "stages", at: path) {
+            for (i, n) in names.enumerated() {
+                if let stage = StageKind(rawValue: n) { stages.append(stage) } else {
+                    reader.report("\(path).stages[\(i)]", "unknown stage \"\(n)\"; stages: \(StageKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+        } else if object["stages"] == nil {
+            reader.report(path + ".stages", "required field is missing")
+        }
+        var defaults: [String: JSONValue] = [:]
+        if let value = object["defaults"], let d = reader.object(value, at: path + ".defaults", allowed: ["outputs", "execution", "seed"]) {
+            defaults = d
+        }
+        let spec = PipelineSpec(name: name, description: reader.string(object, "description", at: path) ?? "",
+                                stages: stages, defaults: defaults)
+        if !stages.isEmpty { spec.check(at: path, into: &reader) }
+        return spec
+    }
+
+    static func readDataset(_ json: JSONValue, at path: String, folder: String, checkFiles: Bool,
+                            reader: inout FieldReader) -> Manifest.DatasetEntry? {
+        guard let object = reader.object(json, at: path, allowed: datasetKeys) else { return nil }
+        if object["kind"] == nil { reader.report(path + ".kind", "required field is missing (\(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))") }
+        let kind = reader.choice(object, "kind", at: path, as: DatasetKind.self)
+        let root = reader.requiredString(object, "root", at: path)
+        let split = reader.string(object, "split", at: path)
+        let condition = reader.string(object, "condition", at: path)
+        let role = reader.choice(object, "role", at: path, as: Manifest.Role.self) ?? .eval
+        let layout = reader.choice(object, "layout", at: path, as: Manifest.Layout.self) ?? .auto
+        let scale = reader.ints(object, "scale", at: path, count: 2, range: 1 ... 16384)
+        guard let kind, let root else { return nil }
+        if let condition {
+            if kind != .acdc { reader.report(path + ".condition", "only ACDC datasets have conditions") }
+            else if !acdcConditions.contains(condition) {
+                reader.report(path + ".condition", "\"\(condition)\" is not one of \(acdcConditions.joined(separator: ", "))")
+            }
+        }
+        var synthesize: Manifest.SynthesizeSpec?
+        if let value = object["synthesize"], let spec = reader.object(value, at: path + ".synthesize", allowed: synthesizeKeys) {
+            let size = reader.ints(spec, "size", at: path + ".synthesize", count: 2, range: 16 ... 4096) ?? [256, 128]
+            synthesize = Manifest.SynthesizeSpec(count: reader.int(spec, "count", at: path + ".synthesize", range: 1 ... 100_000) ?? 20,
+                                                 seed: reader.int(spec, "seed", at: path + ".synthesize", range: 0 ... Int(Int32.max)) ?? 0,
+                                                 width: size[0], height: size[1])
+        }
+        let resolvedRoot = resolve(root, in: folder)
+        if checkFiles && synthesize == nil && !isFolder(resolvedRoot) {
+            reader.report(path + ".root", "folder not found: \(root) (\(DatasetHints.download(kind)))")
+        }
+        let chosenSplit = split ?? Manifest.defaultSplit(kind)
+        let name = reader.string(object, "name", at: path)
+            ?? [kind.rawValue, chosenSplit, condition == "all" ? nil : condition].compactMap { $0 }.joined(separator: "-")
+        let size = scale.map { (width: $0[0], height: $0[1]) } ?? Manifest.defaultScale(kind)
+        return Manifest.DatasetEntry(name: name, kind: kind, root: resolvedRoot, split: chosenSplit,
+                                     condition: kind == .acdc ? (condition ?? "all") : nil,
+                                     role: role, layout: layout, scale: size, synthesize: synthesize)
+    }
+
+    static func readModel(_ json: JSONValue, at path: String, folder: String, checkFiles: Bool,
+                          reader: inout FieldReader) -> Manifest.ModelSpec? {
+        guard let object = reader.object(json, at: path, allowed: modelKeys) else { return nil }
+        let backbones = ["vits14", "vitb14", "vitl14", "vitg14", "tiny"]
+        let backbone = reader.string(object, "backbone", at: path) ?? "vitl14"
+        if !backbones.contains(backbone) {
+            reader.report(path + ".backbone", "\"\(backbone)\" is not one of \(backbones.joined(separator: ", "))")
+        }
+        let adapter = reader.string(object, "adapter", at: path) ?? "causal-tune"
+        if !["causal-tune", "rein", "none"].contains(adapter) {
+            reader.report(path + ".adapter", "\"\(adapter)\" is not one of causal-tune, rein, none")
+        }
+        let filter = reader.string(object, "filter", at: path) ?? "bandpass"
+        if !["bandpass", "lowcut", "highcut", "none", "released"].contains(filter) {
+            reader.report(path + ".filter", "\"\(filter)\" is not one of bandpass, lowcut, highcut, none, released")
+        }
+        let head = reader.string(object, "head", at: path) ?? "linear"
+        if !["linear"].contains(head) { reader.report(path + ".head", "\"\(head)\" is not supported (linear)") }
+        _ = reader.double(object, "dl", at: path, range: 0.0001 ... 10)
+        _ = reader.double(object, "dh", at: path, range: 0.0001 ... 10)
+        _ = reader.int(object, "tokens", at: path, range: 2 ... 4096)
+        _ = reader.int(object, "rank", at: path, range: 0 ... 4096)
+        _ = reader.bool(object, "trainable", at: path)
+        _ = reader.string(object, "registers_interpolation", at: path)
+        var files: [String: String] = [:]
+        for key in ["weights", "checkpoint"] {
+            guard let value = reader.string(object, key, at: path) else { continue }
+            let resolved = resolve(value, in: folder)
+            if checkFiles && !FileManager.default.fileExists(atPath: resolved) {
+                reader.report("\(path).\(key)", "file not found: \(value) (\(key == "weights" ? DatasetHints.weights : "train first, or point at an existing checkpoint"))")
+            }
+            files[key] = resolved
+        }
+        return Manifest.ModelSpec(backbone: backbone, weights: files["weights"], checkpoint: files["checkpoint"],
+                                  adapter: adapter, filter: filter, head: head, raw: json)
+    }
+
+    static func readOutputs(_ json: JSONValue?, folder: String, reader: inout FieldReader) -> Manifest.OutputsSpec {
+        var spec = Manifest.OutputsSpec(dir: resolve("runs", in: folder), formats: [], overlayAlpha: 0.5)
+        guard let json, let object = reader.object(json, at: "$.outputs", allowed: outputKeys) else { return spec }
+        if let dir = reader.string(object, "dir", at: "$.outputs") { spec.dir = resolve(dir, in: folder) }
+        if let names = reader.strings(object, "formats", at: "$.outputs") {
+            spec.formats = []
+            for (i, n) in names.enumerated() {
+                if let f = Manifest.OutputFormat(rawValue: n) { spec.formats.append(f) } else {
+                    reader.report("$.outputs.formats[\(i)]", "\"\(n)\" is not one of \(Manifest.OutputFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+        }
+        if let alpha = reader.double(object, "overlay_alpha", at: "$.outputs", range: 0 ... 1) { spec.overlayAlpha = alpha }
+        return spec
+    }
+
+    static func readExecution(_ json: JSONValue?, reader: inout FieldReader) -> Manifest.ExecutionSpec {
+        var spec = Manifest.ExecutionSpec(shards: 8, workers: nil, onError: .fail)
+        guard let json, let object = reader.object(json, at: "$.execution", allowed: executionKeys) else { return spec }
+        if let shards = reader.int(object, "shards", at: "$.execution", range: 1 ... 100_000) { spec.shards = shards }
+        if let workers = reader.int(object, "workers", at: "$.execution", range: 1 ... 1024) { spec.workers = workers }
+        if let onError = reader.choice(object, "on_error", at: "$.execution", as: Manifest.OnError.self) { spec.onError = onError }
+        return spec
+    }
+
+    /// Object-level merge: keys of `override` replace those of `base`.
+    static func merged(_ base: JSONValue?, _ override: JSONValue?) -> JSONValue? {
+        guard case .object(var b)? = base else { return override }
+        guard let override else { return base }
+        guard case .object(let o) = override else { return override }
+        for (k, v) in o { b[k] = v }
+        return .object(b)
+    }
+
+    static func isFolder(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
+
+/// What to download, shown when a dataset root or weights file is missing.
+enum DatasetHints {
+    static func download(_ kind: DatasetKind) -> String {
+        switch kind {
+        case .cityscapes: "download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from the Cityscapes site and unpack both into this folder"
+        case .gta5: "download 01_images.zip..10_images.zip and 01_labels.zip..10_labels.zip (Playing for Data) and unpack them into this folder (images/, labels/)"
+        case .acdc: "download rgb_anon_trainvaltest.zip and gt_trainval.zip from the ACDC site and unpack both into this folder (rgb_anon/, gt/)"
+        case .bdd100k: "download the BDD100K '10K Images' and 'Semantic Segmentation' packages and unpack them so this folder holds images/10k and labels/sem_seg"
+        case .mapillary: "download Mapillary Vistas (v2.0 package, which contains v1.2) and unpack it into this folder (config_v1.2.json, training/, validation/)"
+        }
+    }
+    static let weights = "download the DINOv2 weights (e.g. dinov2_vitl14_pretrain.pth from the facebookresearch/dinov2 release) and put the file here, or convert them with `ctpipe convert-weights`"
+}

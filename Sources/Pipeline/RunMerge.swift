@@ -1,0 +1,94 @@
+// RunMerge.swift — combines shard records into the run's results. Used at the
+// end of `ctpipe run` and by `ctpipe merge RUN_DIR` after a job array: integer
+// confusion matrices add, so the merged result is exact and independent of
+// how the work was split.
+
+import CTCore
+import Foundation
+import Metrics
+
+public enum RunMerge {
+    /// Merges every shard record of `datasets`. Returns nil (and writes nothing)
+    /// while some shard has no record yet.
+    static func merge(directory: RunDirectory, manifest: Manifest, datasets: [Manifest.DatasetEntry], shardCount: Int,
+                      listingProblems: [RunProblem]) throws -> MetricsReport? {
+        var report = MetricsReport()
+        var problems = listingProblems
+        let writer = LabelWriter(formats: manifest.pipeline.has(.write) ? manifest.outputs.formats : [],
+                                 overlayAlpha: manifest.outputs.overlayAlpha)
+        for entry in datasets {
+            var ids: [String] = []
+            for k in 0 ..< shardCount {
+                let shard = ShardID(dataset: entry.name, index: k, count: shardCount)
+                guard let record = try directory.read(ShardRecord.self, from: directory.shardRecord(shard)) else { return nil }
+                guard record.configurationHash == manifest.configurationHash else {
+                    throw RunError("\(directory.shardRecord(shard)) belongs to another configuration (\(record.configurationHash.prefix(12)))")
+                }
+                do { try report.merge(record.metrics) } catch { throw RunError("\(directory.shardRecord(shard)): \(error)") }
+                ids += record.ids
+                problems += record.skipped
+            }
+            try writer.finish(ids: ids, into: directory.outputs(entry.name))
+        }
+        report.partial = false
+        report.datasets.sort { $0.name < $1.name }
+        try AtomicFile.write(report.encoded(), to: directory.metricsFile)
+        try AtomicFile.write(text: MetricsCSV.render(report), to: directory.metricsCSVFile)
+        try directory.write(problems, to: directory.path + "/problems.json")
+        return report
+    }
+
+    /// `ctpipe merge RUN_DIR`: re-reads the run's manifest.json and merges.
+    public static func merge(runDirectory path: String) throws -> MetricsReport {
+        let directory = try RunDirectory(path: path)
+        let bytes = try FileBytes.read(directory.manifestFile)
+        guard case .object(let object) = try JSONValue.parse(bytes, path: directory.manifestFile),
+              case .string(let file)? = object["manifest_file"] else {
+            throw RunError("\(directory.manifestFile): not a ctpipe run record")
+        }
+        let manifest = try ManifestLoader.load(file, checkFiles: false)
+        guard manifest.configurationHash == RunDirectory.configurationHash(of: path) else {
+            throw RunError("\(file) changed since the run started (configuration hash differs); merge needs the manifest the shards ran")
+        }
+        // The shard count is read from the records on disk.
+        let evaluated = manifest.datasets.filter { $0.role == .eval }
+        guard let first = evaluated.first else { throw RunError("the manifest evaluates no dataset") }
+        let folder = "\(path)/shards/\(first.name)"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        let counts = Set(names.compactMap { name -> Int? in
+            guard name.hasSuffix(".json"), let of = name.range(of: "-of-") else { return nil }
+            return Int(name[of.upperBound...].dropLast(5))
+        })
+        guard counts.count == 1, let shardCount = counts.first else {
+            throw RunError("\(folder): expected shard records <k>-of-<N>.json of one N, found \(names.sorted())")
+        }
+        guard let report = try merge(directory: directory, manifest: manifest, datasets: evaluated, shardCount: shardCount,
+                                     listingProblems: []) else {
+            let missing = evaluated.flatMap { entry in
+                (0 ..< shardCount).map { ShardID(dataset: entry.name, index: $0, count: shardCount) }
+                    .filter { !FileManager.default.fileExists(atPath: directory.shardRecord($0)) }
+            }
+            throw RunError("cannot merge yet: \(missing.count) shard\(missing.count == 1 ? "" : "s") unfinished: "
+                + missing.prefix(10).map(\.description).joined(separator: ", "))
+        }
+        return report
+    }
+}
+
+/// metrics.csv: one row per evaluated set and an "Avg." row; percentages, unrounded.
+enum MetricsCSV {
+    static func render(_ report: MetricsReport) -> String {
+        let names = report.datasets.first?.classNames ?? []
+        var lines = [(["dataset", "images", "mIoU", "aAcc", "mAcc"] + names.map { "IoU \($0)" }).joined(separator: ",")]
+        func percent(_ v: Double?) -> String { v.map { String($0 * 100) } ?? "" }
+        for set in report.datasets {
+            let m = set.metrics
+            lines.append(([set.name, String(set.images), percent(m.meanIoU), percent(m.pixelAccuracy), percent(m.meanAccuracy)]
+                + m.iou.map(percent)).joined(separator: ","))
+        }
+        if report.datasets.count > 1 {
+            lines.append((["Avg.", "", percent(report.averageMeanIoU), "", ""] + names.map { _ in "" }).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,220 @@
+// Runner.swift — runs a validated manifest: lists every dataset's samples,
+// cuts each list into shards, runs the shards on Dispatch workers, writes each
+// shard's outputs and then its record (the completion mark), and merges the
+// records into metrics.json / metrics.csv.
+//
+// Determinism: a shard's result depends only on its samples; records are
+// merged in (dataset, shard) order with integer counts, so metrics are the same
+// for any number of workers or shards, and a resumed run ends with the same
+// results as an uninterrupted one.
+
+import CTCore
+import Datasets
+import Foundation
+import ImageIO
+import Inference
+import Metrics
+import Model
+import Tensor
+
+/// Command-line choices that are not part of the manifest.
+public struct RunOptions: Sendable {
+    /// Continue the latest run folder of this manifest (same configuration hash).
+    public var resume = false
+    /// Run exactly one shard of each dataset (job arrays across machines).
+    public var shard: ShardSelection?
+    /// Use this run folder instead of a new timestamped one.
+    public var runDirectory: String?
+    /// Overrides `execution.workers`.
+    public var workers: Int?
+    /// No progress output.
+    public var quiet = false
+    public init() {}
+}
+
+/// What a finished `run` reports.
+public struct RunSummary: Sendable {
+    public var runDirectory: String
+    public var shardsRun: Int
+    public var shardsSkipped: Int
+    /// Merged metrics, when every shard of every evaluated dataset is complete.
+    public var report: MetricsReport?
+    public var problems: [RunProblem]
+}
+
+/// A run that cannot proceed, with the reason in words.
+public struct RunError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The completion record of one shard (`shards/<dataset>/<k>-of-<N>.json`).
+struct ShardRecord: Codable, Sendable {
+    var configurationHash: String
+    var dataset: String
+    var shard: Int
+    var shards: Int
+    /// Sample ids processed successfully, in order.
+    var ids: [String]
+    /// Samples skipped under `on_error: skip`.
+    var skipped: [RunProblem]
+    var metrics: MetricsReport
+
+    enum CodingKeys: String, CodingKey {
+        case configurationHash = "configuration_hash", dataset, shard, shards, ids, skipped, metrics
+    }
+}
+
+public struct Runner: Sendable {
+    public let manifest: Manifest
+    public let options: RunOptions
+    public let stop: StopFlag
+
+    public init(manifest: Manifest, options: RunOptions = RunOptions(), stop: StopFlag = StopFlag()) {
+        self.manifest = manifest
+        self.options = options
+        self.stop = stop
+    }
+
+    /// One evaluation dataset, listed.
+    struct Listed: Sendable {
+        var entry: Manifest.DatasetEntry
+        var samples: [Sample]
+        var problems: [RunProblem]
+    }
+
+    public func run() throws -> RunSummary {
+        let pipeline = manifest.pipeline
+        if pipeline.has(.train) {
+            throw RunError("the train stage needs the training module, which this build of ctpipe does not include yet; the infer and score-predictions pipelines run now")
+        }
+        // The infer stage's model, built once and shared read-only by every worker.
+        var segmenter: Segmenter?
+        if pipeline.has(.infer) {
+            guard let spec = manifest.model else { throw RunError("$.model: required by the pipeline's infer stage") }
+            do { segmenter = try Segmenter(model: try ModelBuilder.build(spec, seed: manifest.seed)) } catch let error as InferenceError {
+                throw RunError("$.model: \(error)")
+            }
+        }
+        let directory = try runDirectory()
+        try directory.writeManifest(manifest)
+        try directory.write(EnvironmentRecord.current(workers: workers), to: directory.environmentFile)
+        directory.event("run_start", ["resume": .bool(options.resume), "workers": .int(workers)])
+
+        // Synthesize datasets that are asked for and missing.
+        for entry in manifest.datasets {
+            try Synthesis.ensure(entry, quiet: options.quiet)
+        }
+
+        // List samples of every evaluated dataset.
+        var listed: [Listed] = []
+        for entry in manifest.datasets where entry.role == .eval {
+            listed.append(try list(entry))
+        }
+        let listingProblems = listed.flatMap(\.problems)
+        if !listingProblems.isEmpty && manifest.execution.onError == .fail {
+            for p in listingProblems { directory.event("problem", ["file": .string(p.file), "message": .string(p.message)]) }
+            throw RunError("\(listingProblems.count) dataset problem\(listingProblems.count == 1 ? "" : "s") (on_error is fail):\n"
+                + listingProblems.prefix(20).map { "  \($0)" }.joined(separator: "\n")
+                + (listingProblems.count > 20 ? "\n  ..." : ""))
+        }
+
+        // Jobs: (dataset, shard) pairs, skipping completed ones on resume.
+        let shardCount = options.shard?.count ?? manifest.execution.shards
+        var jobs: [(Int, ShardID)] = []
+        var skippedShards = 0
+        for (d, item) in listed.enumerated() {
+            let indices = options.shard.map { [$0.index] } ?? Array(0 ..< shardCount)
+            for k in indices {
+                let shard = ShardID(dataset: item.entry.name, index: k, count: shardCount)
+                if (try? directory.read(ShardRecord.self, from: directory.shardRecord(shard)))??.configurationHash == manifest.configurationHash {
+                    skippedShards += 1
+                    continue
+                }
+                jobs.append((d, shard))
+            }
+        }
+        let total = jobs.reduce(0) { $0 + $1.1.range(samples: listed[$1.0].samples.count).count }
+        let progress = Progress(label: manifest.name, total: total, quiet: options.quiet)
+        if let segmenter {
+            // docs/threading.md: concurrent samples x threads per sample <= cores.
+            // One shard at a time: all cores inside each sample; several: one thread each.
+            let lanes = max(1, min(workers, jobs.count))
+            Threading.configure(ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount)))
+            let c = segmenter.model.config
+            directory.event("model", ["adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
+                                      "classes": .int(c.head.classes), "threads": .string(Threading.plan.description)])
+        }
+        let context = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, segmenter: segmenter)
+        let snapshot = listed
+        let outcomes = ShardPool.run(jobs, workers: workers) { job in
+            context.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples)
+        }
+        progress.finish()
+
+        var problems = listingProblems
+        for outcome in outcomes {
+            switch outcome {
+            case .completed(let record): problems += record.skipped
+            case .interrupted: break
+            case .failed(let error):
+                directory.event("run_failed", ["error": .string("\(error)")])
+                throw error
+            }
+        }
+        if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) {
+            directory.event("run_interrupted")
+            throw RunInterrupted(runDirectory: directory.path)
+        }
+        let report = try merge(directory: directory, listed: listed, shardCount: shardCount, listingProblems: listingProblems)
+        directory.event("run_finish", ["complete": .bool(report != nil)])
+        return RunSummary(runDirectory: directory.path, shardsRun: jobs.count, shardsSkipped: skippedShards,
+                          report: report, problems: problems)
+    }
+
+    /// Worker count: CLI, then manifest, then one per core.
+    var workers: Int { options.workers ?? manifest.execution.workers ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    func runDirectory() throws -> RunDirectory {
+        let root = manifest.outputs.dir
+        if let path = options.runDirectory {
+            if options.resume || options.shard != nil, let hash = RunDirectory.configurationHash(of: path),
+               hash != manifest.configurationHash {
+                throw RunError("\(path) holds a run of a different configuration (\(hash.prefix(12)) vs \(manifest.configurationHash.prefix(12))); use a new --run-dir")
+            }
+            return try RunDirectory(path: path)
+        }
+        if options.shard != nil {
+            // Every machine of a job array must find the same folder.
+            return try RunDirectory(path: "\(root)/\(manifest.name)/shards-\(manifest.configurationHash.prefix(12))")
+        }
+        if options.resume {
+            guard let latest = RunDirectory.latest(root: root, name: manifest.name, configurationHash: manifest.configurationHash) else {
+                throw RunError("nothing to resume: no run folder of \(manifest.name) with this configuration under \(root)/\(manifest.name)")
+            }
+            return latest
+        }
+        return try RunDirectory.create(root: root, name: manifest.name)
+    }
+
+    func list(_ entry: Manifest.DatasetEntry) throws -> Listed {
+        let condition = entry.condition.flatMap { $0 == "all" ? nil : ACDCCondition(rawValue: $0) }
+        let reader: any DatasetReader
+        do {
+            reader = try DatasetReaders.make(kind: entry.kind, root: entry.root, split: entry.split,
+                                             condition: condition, layout: entry.layout)
+        } catch {
+            throw RunError("dataset \(entry.name): \(error)")
+        }
+        let listing = reader.list()
+        return Listed(entry: entry, samples: listing.samples,
+                      problems: listing.problems.map { RunProblem(dataset: entry.name, sample: "", $0) })
+    }
+
+    /// Merges all shard records when every shard is complete; writes metrics.json,
+    /// metrics.csv and the CVAT index files. Returns nil while shards are missing.
+    func merge(directory: RunDirectory, listed: [Listed], shardCount: Int, listingProblems: [RunProblem]) throws -> MetricsReport? {
+        try RunMerge.merge(directory: directory, manifest: manifest, datasets: listed.map(\.entry), shardCount: shardCount,
+                           listingProblems: listingProblems)
+    }
+}

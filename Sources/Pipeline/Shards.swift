@@ -1,0 +1,76 @@
+// Shards.swift — deterministic sharding and the bounded Dispatch pool that
+// runs shards. Results are kept by shard index and merged in index order, so
+// they never depend on the number of workers or on scheduling.
+
+import Dispatch
+import Foundation
+import Synchronization
+
+/// One shard of one dataset's sample list.
+public struct ShardID: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var dataset: String
+    public var index: Int
+    public var count: Int
+    public init(dataset: String, index: Int, count: Int) {
+        self.dataset = dataset
+        self.index = index
+        self.count = count
+    }
+    public var description: String { "\(dataset) shard \(index + 1)/\(count)" }
+
+    /// The contiguous block of sample indices this shard owns out of `samples`:
+    /// [index*n/count, (index+1)*n/count). Every sample is in exactly one shard.
+    public func range(samples n: Int) -> Range<Int> {
+        (index * n / count) ..< ((index + 1) * n / count)
+    }
+}
+
+/// `--shard i/N`: which one shard to run, 0-based index.
+public struct ShardSelection: Sendable, Equatable {
+    public var index: Int
+    public var count: Int
+    /// Parses "i/N" with 0 <= i < N.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (0 ..< n).contains(i) else { return nil }
+        index = i
+        count = n
+    }
+}
+
+/// A flag set by SIGINT/SIGTERM (or a test): workers finish the sample in hand
+/// and stop; unfinished shards leave no completion record and are redone on resume.
+public final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public var isSet: Bool { flag.load(ordering: .acquiring) }
+    public func set() { flag.store(true, ordering: .releasing) }
+}
+
+/// The run was stopped by a signal before all shards finished.
+public struct RunInterrupted: Error, CustomStringConvertible {
+    public let runDirectory: String
+    public var description: String {
+        "stopped before all shards finished; completed shards are kept. Continue with: ctpipe run MANIFEST --resume (run folder \(runDirectory))"
+    }
+}
+
+public enum ShardPool {
+    /// Runs `body` for each job on at most `workers` Dispatch workers (static
+    /// striding: worker w takes jobs w, w+workers, ...). Returns one result per
+    /// job, in job order.
+    public static func run<Job: Sendable, R: Sendable>(_ jobs: [Job], workers: Int,
+                                                      _ body: @Sendable (Job) -> R) -> [R] {
+        let n = jobs.count
+        guard n > 0 else { return [] }
+        let lanes = max(1, min(workers, n))
+        let results = Mutex<[R?]>(Array(repeating: nil, count: n))
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            for i in stride(from: lane, to: n, by: lanes) {
+                let r = body(jobs[i])
+                results.withLock { $0[i] = r }
+            }
+        }
+        return results.withLock { $0.map { $0! } }
+    }
+}

@@ -1,0 +1,89 @@
+// Run.swift — `ctpipe run MANIFEST`: validate, then run every stage.
+
+import ArgumentParser
+import Foundation
+import Metrics
+import Pipeline
+
+extension CTPipe {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a manifest and run its pipeline (shards in parallel, resumable).",
+            discussion: """
+            Results go to <outputs.dir>/<name>/<timestamp>/ (see docs/runner.md): metrics.json, metrics.csv, \
+            label files, events.jsonl. SIGINT/SIGTERM stop after the samples in hand; --resume continues the \
+            latest run folder of the same configuration and ends with the same results as an uninterrupted run.
+
+            Exit status: 0 done; 1 run error; 65 manifest problems; 66 manifest unreadable; 130 stopped by a \
+            signal (resumable).
+            """
+        )
+
+        @Argument(help: "The manifest (JSON).")
+        var manifest: String
+
+        @Flag(help: "Continue the latest run folder of this manifest, skipping completed shards.")
+        var resume = false
+
+        @Option(help: ArgumentHelp("Run only shard i of N of every dataset (0-based), for job arrays; merge later with `ctpipe merge`.", valueName: "i/N"))
+        var shard: String?
+
+        @Option(name: .customLong("run-dir"), help: ArgumentHelp("Use this run folder instead of a new timestamped one.", valueName: "DIR"))
+        var runDirectory: String?
+
+        @Option(name: [.short, .long], help: "Shards processed at once (default: the manifest's execution.workers, else one per core).")
+        var jobs: Int?
+
+        @Flag(help: "No progress output on stderr.")
+        var quiet = false
+
+        func validate() throws {
+            if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }
+            if let shard, ShardSelection(parsing: shard) == nil {
+                throw ValidationError("--shard takes i/N with 0 <= i < N (got \(shard)).")
+            }
+        }
+
+        func run() throws {
+            let loaded = try ManifestCommand.load(manifest)
+            var options = RunOptions()
+            options.resume = resume
+            options.shard = shard.flatMap(ShardSelection.init(parsing:))
+            options.runDirectory = runDirectory
+            options.workers = jobs
+            options.quiet = quiet
+            let stop = StopFlag()
+            StopSignals.install(stop) { printError($0) }
+            do {
+                let summary = try Runner(manifest: loaded, options: options, stop: stop).run()
+                if let report = summary.report {
+                    print(MetricsTable.render(report))
+                } else {
+                    print("shards done; merge when all have finished: ctpipe merge \(summary.runDirectory)")
+                }
+                if !summary.problems.isEmpty {
+                    printError("\(summary.problems.count) sample\(summary.problems.count == 1 ? "" : "s") skipped (see problems.json)")
+                }
+                printError("run folder: \(summary.runDirectory)")
+            } catch let error as RunInterrupted {
+                printError(error.description)
+                throw ExitCode(130)
+            }
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Combine the shard records of a run folder into metrics.json and metrics.csv.",
+            discussion: "Used after `ctpipe run --shard i/N` jobs on several machines finished writing into one run folder."
+        )
+
+        @Argument(help: "The run folder.")
+        var runDirectory: String
+
+        func run() throws {
+            let report = try RunMerge.merge(runDirectory: runDirectory)
+            print(MetricsTable.render(report))
+        }
+    }
+}
