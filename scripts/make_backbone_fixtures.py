@@ -24,6 +24,7 @@ import math
 import os
 import zipfile
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -144,6 +145,14 @@ def run_model(model, pixels, name, folder):
     save_npy(folder, f"{name}_final.npy", out.last_hidden_state[0].numpy())
 
 
+def make_photo(height, width, generator):
+    """A smooth RGB test picture with some noise (uint8, RGB order)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    noise = torch.rand(height, width, 3, generator=generator).numpy() * 40
+    image = np.stack([128 + 100 * np.sin(x / 7), 128 + 100 * np.cos(y / 5), 255 * x / width], axis=2) + noise
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
 def make_models(generator):
     global SQUARE_INPUT
     os.makedirs(MODEL_OUT, exist_ok=True)
@@ -166,6 +175,22 @@ def make_models(generator):
         run_model(model, SQUARE_INPUT, "small_42x42", MODEL_OUT)
     finally:
         modeling_dinov2.Dinov2Embeddings.interpolate_pos_encoding = original
+    # The `ctpipe features --image` path: a PNG, cv2.resize INTER_LINEAR to 28 x 42,
+    # ImageNet normalisation (method.md §5), the official forward.
+    photo = make_photo(40, 60, torch.Generator().manual_seed(99))   # own stream: other fixtures unchanged
+    cv2.imwrite(os.path.join(MODEL_OUT, "photo_40x60.png"), photo[:, :, ::-1])
+    resized = cv2.resize(photo, (42, 28), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    mean = np.array([123.675, 116.28, 103.53], np.float32)
+    std = np.array([58.395, 57.12, 57.375], np.float32)
+    normalised = torch.from_numpy(((resized - mean) / std).transpose(2, 0, 1).copy())[None]
+    modeling_dinov2.Dinov2Embeddings.interpolate_pos_encoding = official_interpolate_pos_encoding
+    try:
+        with torch.no_grad():
+            out = model(pixel_values=normalised).last_hidden_state
+    finally:
+        modeling_dinov2.Dinov2Embeddings.interpolate_pos_encoding = original
+    save_npy(MODEL_OUT, "photo_28x42_final.npy", out[0].numpy())
+
     # HF's own resize (size=, no offset, no antialias), for the `.size` flavour.
     pixels = torch.from_numpy(np.load(os.path.join(MODEL_OUT, "small_28x42_input.npy")))[None]
     with torch.no_grad():
@@ -208,7 +233,7 @@ def make_models(generator):
 def write_zip(path, entries):
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
         for name, data in entries:
-            z.writestr(name, data)
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
 
 
 def make_bad_files():

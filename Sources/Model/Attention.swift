@@ -3,8 +3,8 @@
 // qkv = x W_qkv^T + b (T x 3C, columns [q | k | v], each head-major), then for
 // each head h and each block of `queryBlock` query rows, on strided views of
 // qkv (no copies):
-//   S = (q_h k_h^T) / sqrt(d)            one sgemm, rows x T
-//   P = exp(S - rowmax)                   softmax numerator; 1/rowsum kept aside
+//   S = (q_h k_h^T) · log2(e) / sqrt(d)   one sgemm, rows x T (logits in base 2)
+//   P = 2^(S - rowmax)                    softmax numerator; 1/rowsum kept aside
 //   o_h = (P v_h) * (1/rowsum)            one sgemm into columns h·d..h·d+d of out
 // Deferring the division to o_h touches rows·d values instead of rows·T. The
 // (head, query block) items are spread over the kernel threads, each with its
@@ -48,7 +48,7 @@ public struct Attention: Sendable {
                         into out: UnsafeMutablePointer<Float>) {
         let c = embedDim, d = c / heads
         qkv.forward(x, rows: t, into: qkvBuffer)
-        let scale = 1 / Float(d).squareRoot()
+        let scale = Float(1.442_695_040_888_963_4) / Float(d).squareRoot()     // log2(e) / sqrt(d)
         let block = min(Self.queryBlock, t)
         let blocks = (t + block - 1) / block
         let items = heads * blocks
@@ -62,7 +62,7 @@ public struct Attention: Sendable {
                     let o = out + row0 * c + h * d
                     GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c,
                                c: s, ldc: t)
-                    SoftmaxKernel.unnormalisedSerial(s, rows: rows, cols: t, ld: t, inverseSums: inverse)
+                    SoftmaxKernel.unnormalisedBase2Serial(s, rows: rows, cols: t, ld: t, inverseSums: inverse)
                     GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: o, ldc: c)
                     for r in 0 ..< rows {
                         let p = o + r * c, f = inverse[r]

@@ -31,6 +31,26 @@ public enum FastMath {
         return y * scale
     }
 
+    /// 2^x for 16 lanes, x <= 127 (not checked; softmax feeds x <= 0). Below -126 it
+    /// returns 2^-126 instead of a subnormal or 0. Degree-6 Taylor polynomial of
+    /// e^(r ln 2) on r in [-1/2, 1/2]: relative error < 2e-7.
+    @inline(__always)
+    public static func exp2(_ x: Vec) -> Vec {
+        let t = vmax(x, Vec(repeating: -126))
+        let magic = Vec(repeating: 12_582_912)                       // 1.5 * 2^23: round to nearest
+        let shifted = t + magic
+        let r = t - (shifted - magic)
+        var y = Vec(repeating: 1.540_353_039_338_160_6e-4)
+        y = y * r + Vec(repeating: 1.333_355_814_642_844_3e-3)
+        y = y * r + Vec(repeating: 9.618_129_107_628_477e-3)
+        y = y * r + Vec(repeating: 5.550_410_866_482_158e-2)
+        y = y * r + Vec(repeating: 0.240_226_506_959_100_7)
+        y = y * r + Vec(repeating: 0.693_147_180_559_945_3)
+        y = y * r + Vec(repeating: 1)
+        let bits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+        return y * unsafeBitCast((bits &+ 127) &<< 23, to: Vec.self)
+    }
+
     /// erf(x) for 16 lanes.
     @inline(__always)
     public static func erf(_ x: Vec) -> Vec {

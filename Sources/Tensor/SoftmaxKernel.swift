@@ -34,6 +34,41 @@ public enum SoftmaxKernel {
         for r in 0 ..< rows { inverseSums[r] = 1 / expRow(x + r * ld, cols: cols) }
     }
 
+    /// Like `unnormalisedSerial`, for rows that hold logits x log2(e) (attention folds the
+    /// factor into its QK^T scale): each row becomes 2^(x - max) = e^(logit - max logit).
+    public static func unnormalisedBase2Serial(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int,
+                                               inverseSums: UnsafeMutablePointer<Float>) {
+        for r in 0 ..< rows { inverseSums[r] = 1 / exp2Row(x + r * ld, cols: cols) }
+    }
+
+    /// 2^(x - max) in place; returns the sum.
+    @inline(__always)
+    static func exp2Row(_ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
+        let vectorEnd = cols & ~(Vec.scalarCount - 1)
+        var maxV = Vec(repeating: -.infinity)
+        var i = 0
+        while i < vectorEnd { maxV = vmax(maxV, loadVec(p + i)); i += Vec.scalarCount }
+        var m = maxV.max()
+        while i < cols { m = Swift.max(m, p[i]); i += 1 }
+        let mV = Vec(repeating: m)
+        var sumV = Vec()
+        i = 0
+        while i < vectorEnd {
+            let e = FastMath.exp2(loadVec(p + i) - mV)
+            storeVec(e, p + i)
+            sumV += e
+            i += Vec.scalarCount
+        }
+        var sum = sumV.sum()
+        if i < cols {
+            var tail = Vec(repeating: -.infinity)
+            for j in i ..< cols { tail[j - i] = p[j] - m }
+            let e = FastMath.exp2(tail)
+            for j in i ..< cols { p[j] = e[j - i]; sum += e[j - i] }
+        }
+        return sum
+    }
+
     /// exp(x - max) in place; returns the sum.
     @inline(__always)
     static func expRow(_ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {

@@ -8,7 +8,6 @@
 // every Linear layer runs it (GEMM.linear; OpenBLAS itself on one thread, see
 // Threading). scripts/bench_backbone.py runs this next to PyTorch and prints the ratio.
 
-import COpenBLAS
 import Foundation
 import Model
 import Tensor
@@ -23,7 +22,10 @@ enum BackboneBench {
     struct Result: Encodable {
         let name: String
         let height: Int, width: Int, tokens: Int
+        /// Median of the timed runs.
         let milliseconds: Double
+        /// Fastest timed run (least disturbed by other processes).
+        let bestMilliseconds: Double
         let gflops: Double
         let fractionOfSgemm: Double
     }
@@ -69,7 +71,7 @@ enum BackboneBench {
 
     static func format(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    /// Median forward time (embedding + all blocks + final norm) after one warm-up run.
+    /// Forward time (embedding + all blocks + final norm) after one warm-up run: median and best.
     static func time(_ name: String, _ model: DINOv2, height: Int, width: Int, runs: Int, sgemm: Double) throws -> Result {
         let arena = try model.makeActivations(height: height, width: width)
         let image = pseudoRandom(3 * height * width, seed: 7).map { $0 * 2 }
@@ -86,7 +88,7 @@ enum BackboneBench {
         let ms = times.sorted()[times.count / 2]
         let gflops = model.config.flops(height: height, width: width) / (ms / 1e3) / 1e9
         return Result(name: name, height: height, width: width, tokens: arena.tokens, milliseconds: ms,
-                      gflops: gflops, fractionOfSgemm: gflops / sgemm)
+                      bestMilliseconds: times.min()!, gflops: gflops, fractionOfSgemm: gflops / sgemm)
     }
 
     /// Best-of-`runs` cblas_sgemm rate on n x n x n (row blocks over the kernel threads).

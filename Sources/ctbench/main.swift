@@ -11,7 +11,7 @@ let families: [String: ([String]) throws -> Void] = [
     "imageio": ImageIOBench.run,
     "evalpath": EvalPathBench.run,
     "backbone": BackboneBench.run,
-    "phases": PhaseExperiment.run,
+    "backbone-phases": BackbonePhases.run,
     "segmentation": SegmentationBench.run,
 ]
 

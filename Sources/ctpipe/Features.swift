@@ -16,7 +16,7 @@ extension CTPipe {
             Tokens are [CLS, registers, patches in row-major grid order]. The weights may be a \
             facebookresearch .pth, a HuggingFace model.safetensors, an MMSegmentation .pth or a \
             ctpipe safetensors file (see docs/backbone.md). --image decodes a PNG/JPEG, resizes it \
-            bilinearly to --size (default: each side rounded to the nearest multiple of the patch \
+            bilinearly (OpenCV INTER_LINEAR, bit-exact) to --size (default: each side rounded to the nearest multiple of the patch \
             size) and normalises it with the ImageNet mean/std; --input-npy takes an already \
             normalised (3, H, W) float32 array. Prints a JSON summary.
             """
@@ -152,36 +152,6 @@ extension CTPipe {
     }
 }
 
-/// Options shared by the commands that load a backbone.
-struct BackboneOptions: ParsableArguments {
-    @Option(help: "Attention heads, when the weights are not a released size (default: config.json, checkpoint metadata, or C/64).")
-    var heads: Int?
-
-    @Option(help: ArgumentHelp("Position-grid resize: offset (official, no registers), antialiased (official _reg), size (HF Dinov2Model). Default: from the weights.",
-                               valueName: "offset|antialiased|size"))
-    var interpolation: String?
-
-    @Option(help: "Threads (OpenBLAS and kernels); default: all cores.")
-    var threads: Int?
-
-    func validate() throws {
-        if let heads, heads < 1 { throw ValidationError("--heads must be at least 1 (got \(heads)).") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
-        if let interpolation, PositionInterpolation(rawValue: interpolation) == nil {
-            throw ValidationError("--interpolation must be offset, antialiased or size (got '\(interpolation)').")
-        }
-    }
-
-    func applyThreads() {
-        Threading.configure(threads.map { .singleSample(threads: $0) } ?? ThreadPlan())
-    }
-
-    func load(_ path: String) throws -> LoadedBackbone {
-        let options = WeightLoadOptions(heads: heads, interpolation: interpolation.flatMap(PositionInterpolation.init))
-        do { return try DINOv2Weights.load(path, options: options) } catch { throw CLIError(error.description) }
-    }
-}
-
 /// HxW as given on the command line.
 struct InputSize: Equatable {
     let height: Int, width: Int
@@ -200,78 +170,18 @@ enum ImageNetInput {
     static let mean: [Float] = [123.675, 116.28, 103.53]
     static let std: [Float] = [58.395, 57.12, 57.375]
 
-    /// (3, height, width) planes: bilinear resize of the 8-bit RGB image, then (v - mean) / std.
+    /// (3, height, width) planes: OpenCV-exact bilinear resize of the 8-bit RGB image
+    /// (as MMSegmentation's Resize), then (v - mean) / std.
     static func normalised(_ image: Image8, height: Int, width: Int) -> [Float] {
-        let resized = bilinear(image, height: height, width: width)
-        var out = [Float](repeating: 0, count: 3 * height * width)
-        for i in 0 ..< height * width {
-            for c in 0 ..< 3 { out[c * height * width + i] = (resized[i * 3 + c] - mean[c]) / std[c] }
-        }
-        return out
-    }
-
-    /// Bilinear resize with half-pixel centres (OpenCV INTER_LINEAR geometry: src = (dst + 0.5) * in/out - 0.5,
-    /// clamped to the border), in float, without OpenCV's 11-bit fixed-point rounding. To be replaced
-    /// by ImageIO's OpenCV-exact bilinear resize once it exists.
-    static func bilinear(_ image: Image8, height: Int, width: Int) -> [Float] {
-        let channels = image.channels
-        func taps(_ input: Int, _ output: Int) -> [(Int, Int, Float)] {
-            let scale = Double(input) / Double(output)
-            return (0 ..< output).map { d in
-                let s = max((Double(d) + 0.5) * scale - 0.5, 0)
-                let i0 = min(Int(s), input - 1), i1 = min(i0 + 1, input - 1)
-                return (i0, i1, Float(s - Double(i0)))
-            }
-        }
-        let ys = taps(image.height, height), xs = taps(image.width, width)
-        var out = [Float](repeating: 0, count: height * width * 3)
-        image.pixels.withUnsafeBufferPointer { px in
-            for y in 0 ..< height {
-                let (y0, y1, fy) = ys[y]
-                for x in 0 ..< width {
-                    let (x0, x1, fx) = xs[x]
-                    for c in 0 ..< 3 {
-                        let cc = min(c, channels - 1)
-                        let a = Float(px[(y0 * image.width + x0) * channels + cc]), b = Float(px[(y0 * image.width + x1) * channels + cc])
-                        let d = Float(px[(y1 * image.width + x0) * channels + cc]), e = Float(px[(y1 * image.width + x1) * channels + cc])
-                        out[(y * width + x) * 3 + c] = (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy
-                    }
-                }
+        let resized = Resize.bilinear(image, width: width, height: height)
+        let n = height * width
+        var out = [Float](repeating: 0, count: 3 * n)
+        resized.pixels.withUnsafeBufferPointer { px in
+            for i in 0 ..< n {
+                for c in 0 ..< 3 { out[c * n + i] = (Float(px[i * 3 + c]) - mean[c]) / std[c] }
             }
         }
         return out
-    }
-}
-
-/// Pictures of patch features, one pixel per patch.
-enum FeaturePictures {
-    /// k = 3 projections per patch -> RGB, each channel stretched min..max to 0...255.
-    static func pca(_ projections: [Float], rows: Int, cols: Int) -> Image8 {
-        var pixels = [UInt8](repeating: 0, count: rows * cols * 3)
-        for channel in 0 ..< 3 {
-            let values = stride(from: channel, to: projections.count, by: 3).map { projections[$0] }
-            let lo = values.min() ?? 0, hi = values.max() ?? 0
-            for (i, v) in values.enumerated() {
-                pixels[i * 3 + channel] = hi > lo ? UInt8(((v - lo) / (hi - lo) * 255).rounded()) : 128
-            }
-        }
-        return Image8(width: cols, height: rows, channels: 3, pixels: pixels)
-    }
-
-    /// Values -> a viridis-like colour ramp, stretched min..max.
-    static func heatmap(_ values: [Float], rows: Int, cols: Int) -> Image8 {
-        let ramp: [(Float, Float, Float)] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
-        let lo = values.min() ?? 0, hi = values.max() ?? 0
-        var pixels = [UInt8](repeating: 0, count: rows * cols * 3)
-        for (i, v) in values.enumerated() {
-            let t = hi > lo ? (v - lo) / (hi - lo) * Float(ramp.count - 1) : 0
-            let k = min(Int(t), ramp.count - 2), f = t - Float(k)
-            let a = ramp[k], b = ramp[k + 1]
-            pixels[i * 3] = UInt8((a.0 + (b.0 - a.0) * f).rounded())
-            pixels[i * 3 + 1] = UInt8((a.1 + (b.1 - a.1) * f).rounded())
-            pixels[i * 3 + 2] = UInt8((a.2 + (b.2 - a.2) * f).rounded())
-        }
-        return Image8(width: cols, height: rows, channels: 3, pixels: pixels)
     }
 }
 

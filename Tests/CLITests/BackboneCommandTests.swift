@@ -54,6 +54,19 @@ import Testing
         #expect(Self.maxRelative(try Self.floats("\(folder)/block0.npy").values, golden0) <= 1e-4)
     }
 
+    @Test func imagePathMatchesOpenCVAndPyTorch() throws {
+        // photo_40x60.png -> cv2.resize INTER_LINEAR to 28x42 -> ImageNet normalisation -> forward (PyTorch).
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let f = Self.fixtures
+        let result = try CTPipeBinary.run(["features", "--weights", "\(f)/small/model.safetensors", "--image",
+                                           "\(f)/photo_40x60.png", "--size", "28x42", "--final-norm", "--out", "\(folder)/p.npy"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let golden = try Self.floats("\(f)/photo_28x42_final.npy").values
+        let worst = Self.maxRelative(try Self.floats("\(folder)/p.npy").values, golden)
+        #expect(worst <= 1e-4, "worst relative error \(worst)")
+    }
+
     @Test func featuresFromAnImageFile() throws {
         let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -20,6 +20,17 @@ import Testing
         #expect(FastMath.exp(0) == 1)
     }
 
+    @Test func exp2MatchesLibm() {
+        var worst: Double = 0
+        for x in Self.sweep(-125 ... 127) {
+            let exact = Foundation.exp2(Double(x))
+            worst = max(worst, abs(Double(FastMath.exp2(Vec(repeating: x))[0]) - exact) / exact)
+        }
+        #expect(worst < 3e-7, "worst relative error \(worst)")
+        #expect(FastMath.exp2(Vec(repeating: -1000))[0] <= 1.2e-38)
+        #expect(FastMath.exp2(Vec(repeating: 0))[0] == 1)
+    }
+
     @Test func erfMatchesLibm() {
         var worst: Double = 0
         for x in Self.sweep(-6 ... 6) { worst = max(worst, abs(Double(FastMath.erf(x)) - Foundation.erf(Double(x)))) }

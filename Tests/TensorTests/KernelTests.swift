@@ -41,11 +41,20 @@ import Testing
                 SoftmaxKernel.unnormalised(p.baseAddress!, rows: rows, cols: cols, ld: ld, inverseSums: s.baseAddress!)
             }
         }
-        var actual = [Float](), deferred = [Float]()
+        var base2 = [Float](repeating: .nan, count: rows * ld)
+        for r in 0 ..< rows { for c in 0 ..< cols { base2[r * ld + c] = dense[r * cols + c] * 1.442_695_04 } }
+        var inverse2 = [Float](repeating: 0, count: rows)
+        base2.withUnsafeMutableBufferPointer { p in
+            inverse2.withUnsafeMutableBufferPointer { s in
+                SoftmaxKernel.unnormalisedBase2Serial(p.baseAddress!, rows: rows, cols: cols, ld: ld, inverseSums: s.baseAddress!)
+            }
+        }
+        var actual = [Float](), deferred = [Float](), deferred2 = [Float]()
         for r in 0 ..< rows {
             for c in 0 ..< cols {
                 actual.append(strided[r * ld + c])
                 deferred.append(unnormalised[r * ld + c] * inverse[r])
+                deferred2.append(base2[r * ld + c] * inverse2[r])
             }
             let untouched = strided[r * ld + cols ..< r * ld + ld].allSatisfy { $0.isNaN }
             #expect(untouched, "softmax wrote past its row")
@@ -53,6 +62,7 @@ import Testing
         let expected = Naive.softmax(dense, rows: rows, cols: cols)
         expectClose(actual, expected, tolerance: 1e-5, "softmax cols \(cols)")
         expectClose(deferred, expected, tolerance: 1e-5, "unnormalised softmax cols \(cols)")
+        expectClose(deferred2, expected, tolerance: 2e-5, "base-2 softmax cols \(cols)")
     }
 
     @Test(arguments: widths)
