@@ -49,6 +49,7 @@ enum SegmentationBench {
             case "--runs": i += 1; runs = max(1, Int(arguments[i]) ?? runs)
             case "--json": json = true
             case "--large": large = true
+            case "--parts": try parts(); return
             default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --large, --json)")
             }
             i += 1
@@ -112,6 +113,24 @@ enum SegmentationBench {
                 print("\(t.model) \(t.image), \(t.windows) windows: \(String(format: "%.2f", t.secondsPerImage)) s/image = \(String(format: "%.3f", t.imagesPerSecond)) images/s")
             }
         }
+    }
+
+    /// The pieces of one Causal-Tune layer at vits size (32 x 32 grid, C = 384), one thread.
+    static func parts() throws {
+        Threading.configure(.singleSample(threads: 1))
+        let n = 1024, c = 384
+        let x = noise(n * c, seed: 1)
+        var y = [Float](repeating: 0, count: n * c), z = y
+        let dct = DCT2(height: 32, width: 32, channels: c)
+        let w = dct.forwardScale()
+        let cases: [(String, () throws -> Void)] = [
+            ("transpose", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: n, cols: c, into: $0.baseAddress!) } } }),
+            ("transpose-add", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.addScaled(x.baseAddress!, rows: n, cols: c, alpha: 0.5, into: $0.baseAddress!) } } }),
+            ("dct forward", { x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in z.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!, weights: w.baseAddress!) } } } }),
+            ("dct inverse", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { dct.inverse(destroying: y.baseAddress!, into: $0.baseAddress!) } } }),
+        ]
+        let (wall, cpu) = try alternating(cases, runs: 20)
+        for (k, c) in cases.enumerated() { print("\(c.0): \(String(format: "%.3f", wall[k])) ms wall, \(String(format: "%.3f", cpu[k])) ms CPU") }
     }
 
     /// Median wall and process-CPU milliseconds of each case over `runs` alternating rounds, after one warm-up round.
