@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["ImageIO", "CTCore"]),
 
         // Manifests, pipelines, the sharded runner, run directories.
-        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "CSQLite"]),
+        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "CSQLite",
+                                                 "Model", "Tensor", "Inference"]),
         // Training crops and test resizes with MMSegmentation/mmcv semantics.
         .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
         // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
@@ -51,21 +52,24 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CTCore"]),
         // Networks and their weights: DINOv2 ViT, weight files (safetensors, PyTorch zip/pickle).
         .target(name: "Model", dependencies: ["Tensor", "CTCore"]),
+        // Whole-image segmentation: normalisation, sliding windows, label maps.
+        .target(name: "Inference", dependencies: ["Model", "Tensor", "ImageIO", "CTCore"]),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
-            "ImageIO", "CTCore", "Datasets", "Pipeline", "Model", "Tensor",
+            "ImageIO", "CTCore", "Datasets", "Pipeline", "Augment", "Model", "Tensor", "Inference",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Release-build benchmarks (not tests): one file per family, JSON out.
         .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore", "Datasets", "Augment", "Metrics", "Pipeline",
-                                                          "Model", "Tensor"]),
+                                                          "Model", "Tensor", "Inference", "COpenBLAS"]),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Metrics", "Datasets", "ImageIO", "CTCore"],
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Metrics", "Datasets", "ImageIO", "CTCore",
+                                                          "Model", "Inference", "Tensor", "Augment"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
@@ -76,6 +80,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "Tensor", "ImageIO", "CTCore"],
+                    resources: [.copy("Fixtures")]),
     ]
 )
 

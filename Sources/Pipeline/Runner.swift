@@ -12,7 +12,10 @@ import CTCore
 import Datasets
 import Foundation
 import ImageIO
+import Inference
 import Metrics
+import Model
+import Tensor
 
 /// Command-line choices that are not part of the manifest.
 public struct RunOptions: Sendable {
@@ -90,8 +93,16 @@ public struct Runner: Sendable {
 
     public func run() throws -> RunSummary {
         let pipeline = manifest.pipeline
-        if pipeline.has(.train) || pipeline.has(.infer) {
-            throw RunError("the \(pipeline.has(.train) ? "train" : "infer") stage needs the model module, which this build of ctpipe does not include yet; the score-predictions pipeline runs now")
+        if pipeline.has(.train) {
+            throw RunError("the train stage needs the training module, which this build of ctpipe does not include yet; the infer and score-predictions pipelines run now")
+        }
+        // The infer stage's model, built once and shared read-only by every worker.
+        var segmenter: Segmenter?
+        if pipeline.has(.infer) {
+            guard let spec = manifest.model else { throw RunError("$.model: required by the pipeline's infer stage") }
+            do { segmenter = try Segmenter(model: try ModelBuilder.build(spec, seed: manifest.seed)) } catch let error as InferenceError {
+                throw RunError("$.model: \(error)")
+            }
         }
         let started = Date()
         let directory = try runDirectory()
@@ -134,7 +145,16 @@ public struct Runner: Sendable {
         }
         let total = jobs.reduce(0) { $0 + $1.1.range(samples: listed[$1.0].samples.count).count }
         let progress = Progress(label: manifest.name, total: total, quiet: options.quiet)
-        let context = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress)
+        if let segmenter {
+            // docs/threading.md: concurrent samples x threads per sample <= cores.
+            // One shard at a time: all cores inside each sample; several: one thread each.
+            let lanes = max(1, min(workers, jobs.count))
+            Threading.configure(ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount)))
+            let c = segmenter.model.config
+            directory.event("model", ["adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
+                                      "classes": .int(c.head.classes), "threads": .string(Threading.plan.description)])
+        }
+        let context = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, segmenter: segmenter)
         let snapshot = listed
         let outcomes = ShardPool.run(jobs, workers: workers) { job in
             context.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples)

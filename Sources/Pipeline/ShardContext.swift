@@ -4,8 +4,10 @@
 
 import CTCore
 import Datasets
+import Augment
 import Foundation
 import ImageIO
+import Inference
 import Metrics
 
 /// How one shard ended.
@@ -21,6 +23,8 @@ struct ShardContext: Sendable {
     let directory: RunDirectory
     let stop: StopFlag
     let progress: Progress
+    /// The infer stage's model (nil: predictions come from a folder).
+    var segmenter: Segmenter? = nil
 
     static func group(of sample: Sample, entry: Manifest.DatasetEntry) -> String {
         Scoring.group(of: sample, name: entry.name, perCondition: entry.kind == .acdc && entry.condition == "all")
@@ -36,6 +40,7 @@ struct ShardContext: Sendable {
         var ids: [String] = []
         var skipped: [RunProblem] = []
         var gallery = ShardGallery()
+        let workspace = SegmenterWorkspace()
         directory.event("shard_start", ["dataset": .string(entry.name), "shard": .int(shard.index), "samples": .int(range.count)])
 
         for i in range {
@@ -45,12 +50,17 @@ struct ShardContext: Sendable {
             }
             let sample = samples[i]
             do {
-                guard let predictions else {
-                    throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.imagePath, kind: "no_predictor",
-                                     message: "the pipeline has no stage that predicts")
+                let prediction: LabelMap, label: LabelMap, image: Image8?
+                if let segmenter {
+                    (prediction, label, image) = try infer(sample, entry: entry, segmenter: segmenter, workspace: workspace)
+                } else {
+                    guard let predictions else {
+                        throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.imagePath, kind: "no_predictor",
+                                         message: "the pipeline has no stage that predicts")
+                    }
+                    (prediction, label) = try Scoring.pair(sample, dataset: entry.name, predictions: predictions)
+                    image = try overlayImage(sample, entry: entry)
                 }
-                let (prediction, label) = try Scoring.pair(sample, dataset: entry.name, predictions: predictions)
-                let image = try overlayImage(sample, entry: entry)
                 if manifest.pipeline.has(.metric) {
                     let name = Self.group(of: sample, entry: entry)
                     do {
@@ -96,6 +106,32 @@ struct ShardContext: Sendable {
         directory.event("shard_finish", ["dataset": .string(entry.name), "shard": .int(shard.index),
                                          "samples": .int(ids.count), "skipped": .int(skipped.count)])
         return .completed(record)
+    }
+
+    /// The infer stage for one sample: image -> test-pipeline resize and normalisation (Augment) ->
+    /// slide inference -> prediction at the label's size. Returns the prediction, the label and,
+    /// when an overlay is written, the image at the label's size.
+    func infer(_ sample: Sample, entry: Manifest.DatasetEntry, segmenter: Segmenter,
+               workspace: SegmenterWorkspace) throws(RunProblem) -> (LabelMap, LabelMap, Image8?) {
+        let image: Image8, label: LabelMap
+        do { image = try sample.loadImage() } catch { throw RunProblem(dataset: entry.name, sample: sample.id, error) }
+        do { label = try sample.loadLabel() } catch { throw RunProblem(dataset: entry.name, sample: sample.id, error) }
+        let pipeline = TestPipeline(scale: ImageSize(width: entry.scale.width, height: entry.scale.height))
+        let planes: [Float], size: ImageSize
+        do { (planes, size) = try pipeline.apply(image: image) } catch {
+            throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.imagePath, kind: "resize", message: "\(error)")
+        }
+        let prediction: LabelMap
+        do {
+            prediction = try segmenter.segment(normalised: planes, height: size.height, width: size.width,
+                                               outputHeight: label.height, outputWidth: label.width, workspace: workspace)
+        } catch {
+            throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.imagePath, kind: "infer", message: error.reason)
+        }
+        guard manifest.pipeline.has(.write) && manifest.outputs.formats.contains(.overlay) else { return (prediction, label, nil) }
+        let shown = image.width == label.width && image.height == label.height
+            ? image : Resize.bilinear(image, width: label.width, height: label.height)
+        return (prediction, label, shown)
     }
 
     /// The input image, decoded only when an overlay is written.

@@ -1,6 +1,9 @@
 // main.swift — `ctbench FAMILY ARGS...`: release-build benchmarks, one file per
 // family, each printing JSON on stdout for a script to compare with reference
 // libraries. Build and run with `swift run -c release ctbench FAMILY ...`.
+//
+//   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench segmentation [--threads N] [--runs R] [--json]
 
 import Foundation
 
@@ -9,12 +12,13 @@ let families: [String: ([String]) throws -> Void] = [
     "evalpath": EvalPathBench.run,
     "backbone": BackboneBench.run,
     "backbone-phases": BackbonePhases.run,
+    "segmentation": SegmentationBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let family = families[name] else {
     FileHandle.standardError.write(Data("usage: ctbench \(families.keys.sorted().joined(separator: "|")) ARGS...\n".utf8))
-    exit(2)
+    exit(arguments.isEmpty ? 0 : 2)
 }
 do {
     try family(Array(arguments.dropFirst()))

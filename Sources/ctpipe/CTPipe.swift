@@ -26,6 +26,7 @@ struct CTPipe: ParsableCommand {
             Report.self,
             Features.self,
             ConvertWeights.self,
+            Infer.self,
         ]
     )
 }

@@ -22,8 +22,11 @@ extension CTPipe {
             """
         )
 
-        @Option(help: ArgumentHelp("Weight file (.pth or .safetensors).", valueName: "W"))
-        var weights: String
+        @Option(help: ArgumentHelp("Weight file (.pth or .safetensors); with --checkpoint, replaces its backbone.", valueName: "W"))
+        var weights: String?
+
+        @Option(help: ArgumentHelp("A ctpipe checkpoint: export the features with its adapter applied after every block.", valueName: "CKPT"))
+        var checkpoint: String?
 
         @Option(help: ArgumentHelp("An RGB image (PNG or JPEG).", valueName: "IMG"))
         var image: String?
@@ -52,6 +55,7 @@ extension CTPipe {
         @OptionGroup var backbone: BackboneOptions
 
         func validate() throws {
+            guard weights != nil || checkpoint != nil else { throw ValidationError("Give --weights, --checkpoint or both.") }
             guard (image == nil) != (inputNPY == nil) else {
                 throw ValidationError("Give exactly one of --image and --input-npy.")
             }
@@ -63,8 +67,19 @@ extension CTPipe {
 
         func run() throws {
             backbone.applyThreads()
-            let loaded = try backbone.load(weights)
-            let model = loaded.model
+            let model: DINOv2, kind: String
+            var segmentation: SegmentationModel?
+            if let checkpoint {
+                do {
+                    segmentation = try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
+                } catch { throw CLIError(error.description) }
+                model = segmentation!.backbone
+                kind = "ctpipe checkpoint, adapter \(segmentation!.config.adapter.kind.rawValue)"
+            } else {
+                let loaded = try backbone.load(weights!)
+                model = loaded.model
+                kind = loaded.kind.rawValue
+            }
             let p = model.config.patchSize
             let (pixels, height, width) = try input(patchSize: p)
             guard height % p == 0, width % p == 0 else {
@@ -75,7 +90,21 @@ extension CTPipe {
             let features: Tensor
             do {
                 let arena = try model.makeActivations(height: height, width: width)
-                features = try pixels.withUnsafeBufferPointer { try model.features($0, arena, at: layer) }
+                if let segmentation, let adapter = segmentation.adapter, let prepared = segmentation.prepared {
+                    // The backbone with the adapter refining the patch tokens after every block.
+                    let adapterArena = adapter.makeActivations(gridHeight: arena.gridHeight, gridWidth: arena.gridWidth)
+                    let first = (1 + model.config.registers) * model.config.embedDim
+                    let through: Int? = if case .block(let k) = layer { k } else { nil }
+                    try pixels.withUnsafeBufferPointer { image in
+                        try model.forward(image, arena, through: through) { block, x in
+                            adapter.forward(layer: block, patches: x.baseAddress! + first, prepared: prepared, adapterArena)
+                        }
+                    }
+                    if finalNorm { model.applyFinalNorm(arena) }
+                    features = Tensor(shape: [arena.tokens, model.config.embedDim], storage: Array(finalNorm ? arena.normed : arena.x))
+                } else {
+                    features = try pixels.withUnsafeBufferPointer { try model.features($0, arena, at: layer) }
+                }
             } catch { throw CLIError("\(error)") }
             let seconds = Date().timeIntervalSince(started)
             do {
@@ -93,7 +122,7 @@ extension CTPipe {
                 try writeGrid(FeaturePictures.heatmap(norms, rows: gh, cols: gw), width: width, height: height, to: normPNG)
             }
             let layerName = finalNorm ? "final_norm" : "block \(block ?? model.config.depth - 1)"
-            print(try JSONOutput.string(FeaturesReport(weights: loaded.kind.rawValue, config: model.config, height: height,
+            print(try JSONOutput.string(FeaturesReport(weights: kind, config: model.config, height: height,
                                                        width: width, tokens: features.shape[0], channels: c,
                                                        layer: layerName, seconds: seconds, out: out)))
         }

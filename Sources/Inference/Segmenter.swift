@@ -1,0 +1,157 @@
+// Segmenter.swift — whole-image inference (method.md §5, datasets.md §8): an RGB
+// image already resized by the test pipeline -> trainId label map at a requested
+// output size.
+//
+//   normalise -> windows of crop x crop at stride (clamped to the border; a side
+//   below the crop is padded with 0 after normalisation) -> per-window logits
+//   (K, crop, crop), padded part dropped -> summed and divided by the per-pixel
+//   window count -> bilinear (align_corners=False) to the output size -> argmax.
+//
+// `Segmenter` is an immutable Sendable value shared by all workers; each worker
+// owns a `SegmenterWorkspace` (the activation arenas, made once per window shape).
+
+import Foundation
+import ImageIO
+import Model
+import Tensor
+
+/// Why an image could not be segmented.
+public struct InferenceError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// A worker's arenas, kept between images (one per window shape). Not shared between threads.
+public final class SegmenterWorkspace {
+    final class Arena {
+        let activations: SegmentationActivations
+        init(_ a: consuming SegmentationActivations) { activations = a }
+    }
+    var arenas: [Int: Arena] = [:]
+    public init() {}
+}
+
+public struct Segmenter: Sendable {
+    public let model: SegmentationModel
+    public let window: SlidingWindow
+
+    /// A segmenter for `model`; the crop must be a multiple of the patch size.
+    public init(model: SegmentationModel, window: SlidingWindow = SlidingWindow()) throws(InferenceError) {
+        let p = model.backbone.config.patchSize
+        guard window.crop > 0, window.stride > 0 else {
+            throw InferenceError("crop \(window.crop) and stride \(window.stride) must be positive")
+        }
+        guard window.crop % p == 0 else {
+            throw InferenceError("crop \(window.crop) is not a multiple of the patch size \(p); use a crop such as \(window.crop / p * p) or \((window.crop / p + 1) * p), or convert the weights to patch 16 (ctpipe convert-weights IN OUT --patch-size 16 --grid 32)")
+        }
+        self.model = model
+        self.window = window
+    }
+
+    /// The label map (trainIds, `outputHeight` x `outputWidth`) of an RGB image.
+    public func segment(_ image: Image8, outputHeight: Int, outputWidth: Int,
+                        workspace: SegmenterWorkspace) throws(InferenceError) -> LabelMap {
+        guard outputHeight > 0, outputWidth > 0 else {
+            throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
+        }
+        let logits = try self.logits(image, workspace: workspace)
+        return labels(logits, height: image.height, width: image.width, outputHeight: outputHeight, outputWidth: outputWidth)
+    }
+
+    /// The label map of normalised planes (3, H, W) (e.g. the test pipeline's output).
+    public func segment(normalised planes: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int,
+                        workspace: SegmenterWorkspace) throws(InferenceError) -> LabelMap {
+        guard outputHeight > 0, outputWidth > 0 else {
+            throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
+        }
+        let logits = try self.logits(normalised: planes, height: height, width: width, workspace: workspace)
+        return labels(logits, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth)
+    }
+
+    /// argmax over classes of the logits (K, H, W) resized bilinearly to the output size.
+    func labels(_ logits: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int) -> LabelMap {
+        var labels = [UInt8](repeating: 0, count: outputHeight * outputWidth)
+        logits.withUnsafeBufferPointer { l in
+            labels.withUnsafeMutableBufferPointer { out in
+                Bilinear.resizedArgmax(l.baseAddress!, planes: model.classes, height: height, width: width,
+                                       toHeight: outputHeight, width: outputWidth, into: out.baseAddress!)
+            }
+        }
+        return LabelMap(width: outputWidth, height: outputHeight, channels: 1, pixels: labels)
+    }
+
+    /// The window-averaged logits (K, H, W) of an RGB image at its own size.
+    public func logits(_ image: Image8, workspace: SegmenterWorkspace) throws(InferenceError) -> [Float] {
+        guard image.channels == 3 else {
+            throw InferenceError("expected an RGB image, found \(image.channels) channel\(image.channels == 1 ? "" : "s")")
+        }
+        guard image.width > 0, image.height > 0 else { throw InferenceError("empty image") }
+        return try logits(normalised: InputNormalization.planes(image), height: image.height, width: image.width, workspace: workspace)
+    }
+
+    /// The window-averaged logits (K, H, W) of normalised planes (3, H, W).
+    public func logits(normalised planes: [Float], height: Int, width: Int,
+                       workspace: SegmenterWorkspace) throws(InferenceError) -> [Float] {
+        guard planes.count == 3 * height * width else {
+            throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
+        }
+        let crop = window.crop, k = model.classes
+        let arena = try self.arena(workspace)
+        var sum = [Float](repeating: 0, count: k * height * width)
+        var count = [Float](repeating: 0, count: height * width)
+        var input = [Float](repeating: 0, count: 3 * crop * crop)
+        for w in window.windows(height: height, width: width) {
+            // The window's pixels at the top-left of a zeroed crop x crop input.
+            input.withUnsafeMutableBufferPointer { dst in
+                planes.withUnsafeBufferPointer { src in
+                    if w.height < crop || w.width < crop { dst.update(repeating: 0) }
+                    for c in 0 ..< 3 {
+                        for y in 0 ..< w.height {
+                            (dst.baseAddress! + (c * crop + y) * crop).update(
+                                from: src.baseAddress! + (c * height + w.y0 + y) * width + w.x0, count: w.width)
+                        }
+                    }
+                }
+            }
+            do {
+                try input.withUnsafeBufferPointer { try model.forward($0, arena.activations) }
+            } catch { throw InferenceError("window \(w): \(error)") }
+            let out = arena.activations.logits.baseAddress!
+            sum.withUnsafeMutableBufferPointer { s in
+                let s = s.baseAddress!
+                Threading.parallelFor(k) { range in
+                    for c in range {
+                        for y in 0 ..< w.height {
+                            let from = out + (c * crop + y) * crop, to = s + (c * height + w.y0 + y) * width + w.x0
+                            for x in 0 ..< w.width { to[x] += from[x] }
+                        }
+                    }
+                }
+            }
+            for y in w.y0 ..< w.y1 {
+                for x in w.x0 ..< w.x1 { count[y * width + x] += 1 }
+            }
+        }
+        sum.withUnsafeMutableBufferPointer { s in
+            count.withUnsafeBufferPointer { n in
+                let s = s.baseAddress!, n = n.baseAddress!, plane = height * width
+                Threading.parallelFor(k) { range in
+                    for c in range {
+                        for i in 0 ..< plane { s[c * plane + i] /= n[i] }
+                    }
+                }
+            }
+        }
+        return sum
+    }
+
+    func arena(_ workspace: SegmenterWorkspace) throws(InferenceError) -> SegmenterWorkspace.Arena {
+        if let a = workspace.arenas[window.crop] { return a }
+        do {
+            let a = SegmenterWorkspace.Arena(try model.makeActivations(height: window.crop, width: window.crop))
+            workspace.arenas[window.crop] = a
+            return a
+        } catch { throw InferenceError(error.reason) }
+    }
+}

@@ -1,0 +1,82 @@
+// AdapterActivations.swift — the adapter's arena for one patch-grid shape.
+//
+// Per layer slot (one slot per layer when kept for a backward pass, one shared
+// slot otherwise), N x C buffers features (Fc, or f for Rein), mixed (Z, the
+// input of MLP_f), delta (Δ; scratch of the inverse DCT) and spatial
+// (iDCT2(Δ)), and (N, m) probabilities (S, with the sink column). Causal-Tune
+// keeps its N x C buffers channel-major (C, N) — the DCT's layout — Rein
+// token-major (N, C). Also the
+// per-frequency weights: forward DCT scale · mask, and the inverse DCT scale.
+// ~Copyable like DINOv2Activations: one owner, no silent resize.
+
+import Tensor
+
+/// The buffers of one layer slot.
+public struct AdapterSlot {
+    /// Fc = DCT2(f)·M (Causal-Tune, (C, N)) or f (Rein, (N, C)).
+    public let features: UnsafeMutablePointer<Float>
+    /// (N, m) softmax over the tokens, column 0 the sink.
+    public let probabilities: UnsafeMutablePointer<Float>
+    /// Z = S[:, 1:] V + Fc, the input of MLP_f (same layout as `features`).
+    public let mixed: UnsafeMutablePointer<Float>
+    /// Δ = MLP_f(Z) (same layout; Causal-Tune overwrites it with the inverse DCT's scaling).
+    public let delta: UnsafeMutablePointer<Float>
+    /// (C, N) iDCT2(Δ) (Causal-Tune only; before that, scratch for fᵀ).
+    public let spatial: UnsafeMutablePointer<Float>
+}
+
+public struct AdapterActivations: ~Copyable {
+    public let gridHeight: Int, gridWidth: Int
+    public let retainsForBackward: Bool
+    /// The transform (nil for Rein).
+    public let dct: DCT2?
+    /// (N) forward DCT scale times the mask M.
+    public let forwardWeights: UnsafeMutablePointer<Float>
+    /// (N) inverse DCT pre-scale.
+    public let inverseWeights: UnsafeMutablePointer<Float>
+    /// (N) the mask M itself.
+    public let mask: [Float]
+    private let storage: UnsafeMutableBufferPointer<Float>
+    private let slots: [AdapterSlot]
+
+    /// An arena for `config` (empty for kind `none`).
+    public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool) {
+        gridHeight = h
+        gridWidth = w
+        retainsForBackward = retainForBackward
+        let n = h * w, m = config.tokens
+        let transform = config.kind == .causalTune
+        let perSlot = n * c * (transform ? 4 : 3) + n * m
+        let slotCount = config.kind == .none ? 0 : retainForBackward ? layers : 1
+        storage = .allocate(capacity: 2 * n + perSlot * slotCount)
+        storage.initialize(repeating: 0)
+        let base = storage.baseAddress!
+        forwardWeights = base
+        inverseWeights = base + n
+        mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
+            : [Float](repeating: 1, count: n)
+        if transform {
+            let d = DCT2(height: h, width: w, channels: c)
+            let f = d.forwardScale(), i = d.inverseScale()
+            for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
+            dct = d
+        } else {
+            dct = nil
+        }
+        var slots: [AdapterSlot] = []
+        for s in 0 ..< slotCount {
+            let p = base + 2 * n + s * perSlot
+            slots.append(AdapterSlot(features: p, probabilities: p + n * c, mixed: p + n * c + n * m,
+                                     delta: p + 2 * n * c + n * m, spatial: transform ? p + 3 * n * c + n * m : p + 2 * n * c + n * m))
+        }
+        self.slots = slots
+    }
+
+    deinit { storage.deallocate() }
+
+    /// The buffers layer `layer` writes.
+    public func slot(_ layer: Int) -> AdapterSlot { slots[retainsForBackward ? layer : 0] }
+
+    /// Bytes held.
+    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+}

@@ -1,0 +1,43 @@
+// SegmentationActivations.swift — the arena of a whole segmentation forward
+// pass for one input shape: the backbone's, the adapter's, the head's
+// normalised features (J, N, C), patch logits (N, K), logit planes (K, h, w)
+// and the upsampled logits (K, H, W). ~Copyable, one per worker and shape.
+
+import Tensor
+
+public struct SegmentationActivations: ~Copyable {
+    public let height: Int, width: Int
+    public let backbone: DINOv2Activations
+    public let adapter: AdapterActivations
+    /// (J, N, C) LayerNorm'ed patch tokens of the head's blocks.
+    public let headFeatures: UnsafeMutableBufferPointer<Float>
+    /// (N, K)
+    public let patchLogits: UnsafeMutableBufferPointer<Float>
+    /// (K, h, w)
+    public let logitPlanes: UnsafeMutableBufferPointer<Float>
+    /// (K, H, W) the model's output.
+    public let logits: UnsafeMutableBufferPointer<Float>
+
+    init(backbone: consuming DINOv2Activations, adapter: consuming AdapterActivations, headBlocks: Int, classes: Int) {
+        height = backbone.height
+        width = backbone.width
+        let n = backbone.gridHeight * backbone.gridWidth, c = backbone.embedDim
+        headFeatures = .allocate(capacity: headBlocks * n * c)
+        headFeatures.initialize(repeating: 0)
+        patchLogits = .allocate(capacity: n * classes)
+        patchLogits.initialize(repeating: 0)
+        logitPlanes = .allocate(capacity: n * classes)
+        logitPlanes.initialize(repeating: 0)
+        logits = .allocate(capacity: classes * backbone.height * backbone.width)
+        logits.initialize(repeating: 0)
+        self.backbone = backbone
+        self.adapter = adapter
+    }
+
+    deinit {
+        headFeatures.deallocate()
+        patchLogits.deallocate()
+        logitPlanes.deallocate()
+        logits.deallocate()
+    }
+}

@@ -1,0 +1,88 @@
+// Bilinear.swift — PyTorch `F.interpolate(mode="bilinear", align_corners=False)`
+// for planes of logits (the head's upsampling and the final resize to label size).
+//
+// Per axis (ATen `compute_source_index_and_lambda`, index math in float):
+// scale = in/out, src = max(scale·(dst + 0.5) - 0.5, 0), i0 = floor(src),
+// i1 = i0 + 1 unless i0 is the last index, λ1 = min(src - i0, 1), λ0 = 1 - λ1.
+// Output = λ0h (λ0w x00 + λ1w x01) + λ1h (λ0w x10 + λ1w x11), as ATen's loop.
+
+/// Source taps of one axis of a bilinear resize.
+public struct BilinearAxis: Sendable, Equatable {
+    public let input: Int
+    public let output: Int
+    /// First and second source index per output index.
+    public let index0: [Int], index1: [Int]
+    /// Weights of index0 and index1.
+    public let lambda0: [Float], lambda1: [Float]
+
+    /// The taps of `F.interpolate(size=output, mode="bilinear", align_corners=False)`.
+    public init(input: Int, output: Int) {
+        precondition(input > 0 && output > 0, "BilinearAxis: \(input) -> \(output)")
+        self.input = input
+        self.output = output
+        let scale = Float(input) / Float(output)
+        var i0 = [Int](repeating: 0, count: output), i1 = i0
+        var l0 = [Float](repeating: 0, count: output), l1 = l0
+        for d in 0 ..< output {
+            let src = max(scale * (Float(d) + 0.5) - 0.5, 0)
+            let base = min(Int(src), input - 1)
+            i0[d] = base
+            i1[d] = base < input - 1 ? base + 1 : base
+            l1[d] = min(max(src - Float(base), 0), 1)
+            l0[d] = 1 - l1[d]
+        }
+        index0 = i0; index1 = i1; lambda0 = l0; lambda1 = l1
+    }
+}
+
+public enum Bilinear {
+    /// planes (P, inH, inW) -> (P, outH, outW), align_corners=False. Planes split over the kernel threads.
+    public static func resize(_ x: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
+                              toHeight outH: Int, width outW: Int, into y: UnsafeMutablePointer<Float>) {
+        let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
+        Threading.parallelFor(planes) { range in
+            ys.index0.withUnsafeBufferPointer { y0 in ys.index1.withUnsafeBufferPointer { y1 in
+            ys.lambda0.withUnsafeBufferPointer { ly0 in ys.lambda1.withUnsafeBufferPointer { ly1 in
+            xs.index0.withUnsafeBufferPointer { x0 in xs.index1.withUnsafeBufferPointer { x1 in
+            xs.lambda0.withUnsafeBufferPointer { lx0 in xs.lambda1.withUnsafeBufferPointer { lx1 in
+                for p in range {
+                    let src = x + p * inH * inW, dst = y + p * outH * outW
+                    for r in 0 ..< outH {
+                        let a = src + y0[r] * inW, b = src + y1[r] * inW, h0 = ly0[r], h1 = ly1[r]
+                        let out = dst + r * outW
+                        for c in 0 ..< outW {
+                            let i = x0[c], j = x1[c], w0 = lx0[c], w1 = lx1[c]
+                            out[c] = h0 * (w0 * a[i] + w1 * a[j]) + h1 * (w0 * b[i] + w1 * b[j])
+                        }
+                    }
+                }
+            } } } } } } } }
+        }
+    }
+
+    /// The class index of the largest bilinearly resized score at each output pixel:
+    /// argmax over planes of `resize(x)`, computed pixel by pixel without the resized
+    /// planes (the first maximum wins, as `torch.argmax`). Output (outH, outW) row-major.
+    public static func resizedArgmax(_ x: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
+                                     toHeight outH: Int, width outW: Int, into labels: UnsafeMutablePointer<UInt8>) {
+        precondition(planes >= 1 && planes <= 256, "Bilinear.resizedArgmax: \(planes) classes do not fit in 8 bits")
+        let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
+        let plane = inH * inW
+        Threading.parallelFor(outH, grain: max(1, 4096 / max(outW * planes, 1))) { range in
+            for r in range {
+                let h0 = ys.lambda0[r], h1 = ys.lambda1[r]
+                let rowA = ys.index0[r] * inW, rowB = ys.index1[r] * inW
+                for c in 0 ..< outW {
+                    let i = xs.index0[c], j = xs.index1[c], w0 = xs.lambda0[c], w1 = xs.lambda1[c]
+                    var best: Float = -.infinity, bestClass = 0
+                    for k in 0 ..< planes {
+                        let a = x + k * plane + rowA, b = x + k * plane + rowB
+                        let v = h0 * (w0 * a[i] + w1 * a[j]) + h1 * (w0 * b[i] + w1 * b[j])
+                        if v > best || (v.isNaN && !best.isNaN) { best = v; bestClass = k }
+                    }
+                    labels[r * outW + c] = UInt8(bestClass)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+// SegmentationBench.swift — `ctbench segmentation`: the cost of the adapters and
+// the head on top of the backbone, and whole-image inference throughput.
+//
+// Random weights at the real sizes with the Rein-style patch-16 conversion
+// (grid 32 for a 512 x 512 crop: no position resize): the backbone alone, then
+// backbone + linear head with adapter none / rein / causal-tune (m = 100 full
+// tokens) / causal-tune low rank (r = 16), at 512 x 512; then slide inference
+// (512 / 341) of a 1024 x 512 image (3 windows) with Causal-Tune, as images/s.
+// scripts/bench_segmentation.py times the same model in PyTorch.
+
+import Foundation
+import Inference
+import ImageIO
+import Model
+import Tensor
+
+enum SegmentationBench {
+    struct Result: Encodable {
+        let model: String
+        let variant: String
+        /// Median wall time.
+        let milliseconds: Double
+        /// Median process CPU time (all threads).
+        let cpuMilliseconds: Double
+        let overheadVsBackbone: Double
+        let cpuOverheadVsBackbone: Double
+    }
+
+    struct Throughput: Encodable {
+        let model: String
+        let image: String
+        let windows: Int
+        let secondsPerImage: Double
+        let imagesPerSecond: Double
+    }
+
+    struct Report: Encodable {
+        let threads: Int
+        let forward: [Result]
+        let inference: [Throughput]
+    }
+
+    static func run(_ arguments: [String]) throws {
+        var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 5, json = false, large = false
+        var i = 0
+        while i < arguments.count {
+            switch arguments[i] {
+            case "--threads": i += 1; threads = Int(arguments[i]) ?? threads
+            case "--runs": i += 1; runs = max(1, Int(arguments[i]) ?? runs)
+            case "--json": json = true
+            case "--large": large = true
+            case "--parts": try parts(); return
+            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --large, --json)")
+            }
+            i += 1
+        }
+        Threading.configure(.singleSample(threads: threads))
+        var forward: [Result] = []
+        var inference: [Throughput] = []
+        var sizes = [("vits16 (vits14 converted)", DINOv2Config(embedDim: 384, depth: 12, heads: 6, patchSize: 16, registers: 0,
+                                                                 gridSize: 32, ffnHidden: 1536))]
+        if large {
+            sizes.append(("vitl16 (vitl14 converted)", DINOv2Config(embedDim: 1024, depth: 24, heads: 16, patchSize: 16,
+                                                                     registers: 0, gridSize: 32, ffnHidden: 4096)))
+        }
+        for (name, config) in sizes {
+            let backbone = try randomBackbone(config, seed: 1)
+            let image = noise(3 * 512 * 512, seed: 9)
+            // Every variant is timed once per round, rounds alternate (machine load drifts alike for all).
+            var cases: [(String, () throws -> Void)] = []
+            let plain = BackboneArena(try backbone.makeActivations(height: 512, width: 512))
+            cases.append(("backbone alone", { try image.withUnsafeBufferPointer { try backbone.forward($0, plain.arena) } }))
+            let variants: [(String, AdapterConfig)] = [
+                ("head, no adapter", AdapterConfig(kind: .none)),
+                ("head + rein", AdapterConfig(kind: .rein)),
+                ("head + causal-tune", AdapterConfig(kind: .causalTune)),
+                ("head + causal-tune r16", AdapterConfig(kind: .causalTune, rank: 16)),
+            ]
+            for (variant, adapter) in variants {
+                let model = try SegmentationModel.initialised(backbone: backbone, adapter: adapter, seed: 2)
+                let box = ModelArena(try model.makeActivations(height: 512, width: 512))
+                cases.append((variant, { try image.withUnsafeBufferPointer { try model.forward($0, box.arena) } }))
+            }
+            let (wall, cpu) = try alternating(cases, runs: runs)
+            for (k, c) in cases.enumerated() {
+                forward.append(Result(model: name, variant: c.0, milliseconds: wall[k], cpuMilliseconds: cpu[k],
+                                      overheadVsBackbone: wall[k] / wall[0] - 1, cpuOverheadVsBackbone: cpu[k] / cpu[0] - 1))
+            }
+            let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(kind: .causalTune), seed: 2)
+            let segmenter = try Segmenter(model: model)
+            let pixels = noise(1024 * 512 * 3, seed: 4).map { UInt8(max(0, min(255, ($0 + 1) * 127.5))) }
+            let frame = Image8(width: 1024, height: 512, channels: 3, pixels: pixels)
+            let workspace = SegmenterWorkspace()
+            let (ms, _) = try alternating([("slide", {
+                _ = try segmenter.segment(frame, outputHeight: 1024, outputWidth: 2048, workspace: workspace)
+            })], runs: max(1, runs / 2))
+            inference.append(Throughput(model: name + " + causal-tune", image: "1024x512 -> labels 2048x1024",
+                                        windows: segmenter.window.windows(height: 512, width: 1024).count,
+                                        secondsPerImage: ms[0] / 1e3, imagesPerSecond: 1e3 / ms[0]))
+        }
+        let report = Report(threads: threads, forward: forward, inference: inference)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print("threads \(threads)")
+            for r in forward {
+                print("\(r.model) 512x512 \(r.variant): \(String(format: "%.1f", r.milliseconds)) ms wall (\(String(format: "%+.1f", 100 * r.overheadVsBackbone))%), "
+                      + "\(String(format: "%.1f", r.cpuMilliseconds)) ms CPU (\(String(format: "%+.1f", 100 * r.cpuOverheadVsBackbone))%)")
+            }
+            for t in inference {
+                print("\(t.model) \(t.image), \(t.windows) windows: \(String(format: "%.2f", t.secondsPerImage)) s/image = \(String(format: "%.3f", t.imagesPerSecond)) images/s")
+            }
+        }
+    }
+
+    /// The pieces of one Causal-Tune layer at vits size (32 x 32 grid, C = 384), one thread.
+    static func parts() throws {
+        Threading.configure(.singleSample(threads: 1))
+        let n = 1024, c = 384
+        let x = noise(n * c, seed: 1)
+        var y = [Float](repeating: 0, count: n * c), z = y
+        let dct = DCT2(height: 32, width: 32, channels: c)
+        let w = dct.forwardScale()
+        let cases: [(String, () throws -> Void)] = [
+            ("transpose", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: n, cols: c, into: $0.baseAddress!) } } }),
+            ("transpose-add", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.addScaled(x.baseAddress!, rows: n, cols: c, alpha: 0.5, into: $0.baseAddress!) } } }),
+            ("dct forward", { x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in z.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!, weights: w.baseAddress!) } } } }),
+            ("dct inverse", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { dct.inverse(destroying: y.baseAddress!, into: $0.baseAddress!) } } }),
+        ]
+        let (wall, cpu) = try alternating(cases, runs: 20)
+        for (k, c) in cases.enumerated() { print("\(c.0): \(String(format: "%.3f", wall[k])) ms wall, \(String(format: "%.3f", cpu[k])) ms CPU") }
+    }
+
+    /// Median wall and process-CPU milliseconds of each case over `runs` alternating rounds, after one warm-up round.
+    static func alternating(_ cases: [(String, () throws -> Void)], runs: Int) throws -> ([Double], [Double]) {
+        var wall = [[Double]](repeating: [], count: cases.count), cpu = wall
+        for round in 0 ... runs {
+            for (k, c) in cases.enumerated() {
+                let w0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPU()
+                try c.1()
+                if round > 0 {
+                    wall[k].append(Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e6)
+                    cpu[k].append((processCPU() - c0) * 1e3)
+                }
+            }
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (wall.map(median), cpu.map(median))
+    }
+
+    /// CPU seconds used by the process so far (all threads).
+    static func processCPU() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    static func noise(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SeededGenerator(seed: seed)
+        return (0 ..< count).map { _ in Float.random(in: -1 ..< 1, using: &rng) }
+    }
+
+    /// A backbone of `config` with random weights of plausible scale.
+    static func randomBackbone(_ config: DINOv2Config, seed: UInt64) throws -> DINOv2 {
+        var rng = SeededGenerator(seed: seed)
+        var tensors: [String: Tensor] = [:]
+        for (name, shape) in DINOv2Weights.expectedShapes(config) {
+            let n = shape.reduce(1, *), fanIn = shape.count >= 2 ? shape.dropFirst().reduce(1, *) : 1
+            let (scale, offset): (Float, Float) = name.hasSuffix("gamma") ? (0.1, 0.2)
+                : name.contains("norm") && name.hasSuffix("weight") ? (0.1, 1)
+                : shape.count >= 2 && !["pos_embed", "cls_token"].contains(name) ? ((3 / Float(fanIn)).squareRoot(), 0) : (0.1, 0)
+            tensors[name] = Tensor(shape: shape, storage: (0 ..< n).map { _ in offset + scale * Float.random(in: -1 ..< 1, using: &rng) })
+        }
+        return try DINOv2Weights.build(tensors, naming: .official, path: "random weights", options: WeightLoadOptions(heads: config.heads))
+    }
+}
+
+/// Arenas are ~Copyable; the benchmark's closures hold them through a box.
+final class BackboneArena {
+    let arena: DINOv2Activations
+    init(_ a: consuming DINOv2Activations) { arena = a }
+}
+
+final class ModelArena {
+    let arena: SegmentationActivations
+    init(_ a: consuming SegmentationActivations) { arena = a }
+}

@@ -1,0 +1,176 @@
+// Infer.swift — `ctpipe infer`: segment images with a ctpipe checkpoint and
+// write label PNGs (trainId, labelId, colour, overlay) atomically.
+
+import Augment
+import ArgumentParser
+import Dispatch
+import Foundation
+import ImageIO
+import Inference
+import Model
+import Pipeline
+import Synchronization
+import Tensor
+
+extension CTPipe {
+    struct Infer: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Segment images with a ctpipe checkpoint and write label PNGs.",
+            discussion: """
+            Each image is resized keeping its aspect ratio to --scale (long side <= the larger number, \
+            short side <= the smaller; OpenCV bilinear), normalised, run through 512 x 512 windows at \
+            stride 341 (windows clamped to the border, logits averaged where they overlap), and the \
+            averaged logits are resized bilinearly to the output size before the argmax (see \
+            docs/causal-tune.md). Files go to DIR/<format>/<name>.png, where <name> is the image file \
+            name without its extension. Prints a JSON summary.
+            """
+        )
+
+        @Option(help: ArgumentHelp("A ctpipe checkpoint (.safetensors).", valueName: "CKPT"))
+        var checkpoint: String
+
+        @Option(help: ArgumentHelp("Backbone weights replacing the embedded or referenced ones.", valueName: "W"))
+        var weights: String?
+
+        @Argument(help: ArgumentHelp("RGB images (PNG or JPEG).", valueName: "IMAGE"))
+        var images: [String]
+
+        @Option(name: .customLong("out-dir"), help: ArgumentHelp("Output folder.", valueName: "DIR"))
+        var outDir: String
+
+        @Option(help: ArgumentHelp("Comma-separated formats: trainid, labelid, color, overlay.", valueName: "LIST"))
+        var format = "trainid"
+
+        @Option(help: ArgumentHelp("Keep-ratio resize scale WxH before inference (datasets.md: 1024x512 for Cityscapes).", valueName: "WxH"))
+        var scale = "1024x512"
+
+        @Option(name: .customLong("output-size"), help: ArgumentHelp("Label size: the input image's (input) or the resized image's (resized).", valueName: "input|resized"))
+        var outputSize = "input"
+
+        @Option(help: "Window side in pixels (a multiple of the patch size).")
+        var crop = 512
+
+        @Option(help: "Window stride in pixels.")
+        var stride = 341
+
+        @Option(help: "Overlay opacity of the colour mask (0...1).")
+        var alpha = 0.5
+
+        @Option(help: "Threads in all (default: all cores).")
+        var threads: Int?
+
+        @Option(name: [.short, .long], help: "Images processed at once (default 1: all threads inside one image).")
+        var jobs = 1
+
+        static func formats(_ text: String) -> [Manifest.OutputFormat]? {
+            let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let formats = names.compactMap(Manifest.OutputFormat.init(rawValue:))
+            guard !names.isEmpty, formats.count == names.count, !formats.contains(.cvat) else { return nil }
+            return formats
+        }
+
+        static func size(_ text: String) -> ImageSize? {
+            let parts = text.lowercased().split(separator: "x")
+            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }
+            return ImageSize(width: w, height: h)
+        }
+
+        func validate() throws {
+            if Self.formats(format) == nil {
+                throw ValidationError("--format takes a comma-separated list of trainid, labelid, color, overlay (got '\(format)').")
+            }
+            if Self.size(scale) == nil { throw ValidationError("--scale must look like 1024x512 (got '\(scale)').") }
+            if !["input", "resized"].contains(outputSize) { throw ValidationError("--output-size must be input or resized (got '\(outputSize)').") }
+            if crop < 1 || stride < 1 { throw ValidationError("--crop and --stride must be positive.") }
+            if !(0 ... 1).contains(alpha) { throw ValidationError("--alpha must be within 0...1 (got \(alpha)).") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
+            if jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }
+            var seen: [String: String] = [:]
+            for image in images {
+                let name = Self.name(image)
+                if let other = seen[name] {
+                    throw ValidationError("\(other) and \(image) would write the same output name '\(name)'.")
+                }
+                seen[name] = image
+            }
+        }
+
+        static func name(_ path: String) -> String {
+            URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        }
+
+        func run() throws {
+            let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            let lanes = max(1, min(jobs, images.count, cores))
+            Threading.configure(lanes == 1 ? .singleSample(threads: cores) : ThreadPlan(workers: lanes, cores: cores))
+            let model: SegmentationModel
+            do {
+                model = try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
+            } catch { throw CLIError(error.description) }
+            let segmenter: Segmenter
+            do { segmenter = try Segmenter(model: model, window: SlidingWindow(crop: crop, stride: stride)) } catch {
+                throw CLIError(error.description)
+            }
+            let pipeline = TestPipeline(scale: Self.size(scale)!)
+            let writer = LabelWriter(formats: Self.formats(format)!, overlayAlpha: alpha)
+            let atInputSize = outputSize == "input"
+            let images = self.images, outDir = self.outDir
+            let started = Date()
+            let results = Mutex<[InferResult?]>(Array(repeating: nil, count: images.count))
+            let failure = Mutex<String?>(nil)
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                let workspace = SegmenterWorkspace()
+                for i in Swift.stride(from: lane, to: images.count, by: lanes) where failure.withLock({ $0 == nil }) {
+                    do {
+                        let t0 = Date()
+                        let image = try ImageFile.readRGB(images[i])
+                        let (planes, size) = try pipeline.apply(image: image)
+                        let out = atInputSize ? ImageSize(width: image.width, height: image.height) : size
+                        let labels = try segmenter.segment(normalised: planes, height: size.height, width: size.width,
+                                                           outputHeight: out.height, outputWidth: out.width, workspace: workspace)
+                        let overlayBase = atInputSize ? image : try pipeline.resize.apply(image: image)
+                        try writer.write(prediction: labels, image: overlayBase, id: Self.name(images[i]), into: outDir)
+                        let windows = segmenter.window.windows(height: size.height, width: size.width).count
+                        results.withLock {
+                            $0[i] = InferResult(image: images[i], resized: size.description, output: out.description,
+                                                windows: windows, seconds: Date().timeIntervalSince(t0))
+                        }
+                    } catch {
+                        failure.withLock { if $0 == nil { $0 = "\(images[i]): \(error)" } }
+                    }
+                }
+            }
+            if let message = failure.withLock({ $0 }) { throw CLIError(message) }
+            let seconds = Date().timeIntervalSince(started)
+            let done = results.withLock { $0.compactMap { $0 } }
+            print(try JSONOutput.string(InferReport(
+                checkpoint: checkpoint, adapter: model.config.adapter.kind.rawValue, classes: model.classes,
+                crop: crop, stride: stride, threads: cores, jobs: lanes, images: done, seconds: seconds,
+                imagesPerSecond: seconds > 0 ? Double(done.count) / seconds : 0, outDir: outDir)))
+        }
+    }
+}
+
+struct InferResult: Encodable {
+    let image: String
+    let resized: String
+    let output: String
+    let windows: Int
+    let seconds: Double
+}
+
+struct InferReport: Encodable {
+    let checkpoint: String
+    let adapter: String
+    let classes: Int
+    let crop: Int, stride: Int, threads: Int, jobs: Int
+    let images: [InferResult]
+    let seconds: Double
+    let imagesPerSecond: Double
+    let outDir: String
+
+    enum CodingKeys: String, CodingKey {
+        case checkpoint, adapter, classes, crop, stride, threads, jobs, images, seconds
+        case imagesPerSecond = "images_per_second", outDir = "out_dir"
+    }
+}

@@ -1,0 +1,127 @@
+// AdapterGoldenTests.swift — the DCT, the frequency masks, the adapter, the
+// linear head and whole-model forwards against scipy / PyTorch.
+//
+// Fixtures (scripts/make_adapter_fixtures.py): scipy.fft.dctn/idctn(norm="ortho")
+// on token-major grids; the masks of method.md §2.2 in numpy; a PyTorch
+// implementation of the adapter (both kinds, full and low-rank tokens) and of a
+// tiny DINOv2 (C = 16, 4 blocks, 2 registers) with an adapter after every block
+// and the linear head, saved as ctpipe checkpoints written by Python.
+
+import CTCore
+import Dispatch
+import Synchronization
+import Foundation
+@testable import Model
+import Tensor
+import Testing
+
+@Suite(.serialized) struct AdapterGoldenTests {
+    static let grids: [(Int, Int, Int)] = [(5, 7, 6), (16, 16, 8), (1, 6, 3), (4, 1, 2)]
+
+    /// (rows x cols) -> (cols x rows), the naive way.
+    static func transposed(_ x: [Float], rows: Int, cols: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        for r in 0 ..< rows { for c in 0 ..< cols { y[c * rows + r] = x[r * cols + c] } }
+        return y
+    }
+
+    /// The DCT of token-major (N, C) data through the channel-major transform.
+    static func dct(_ x: [Float], h: Int, w: Int, c: Int, inverse: Bool) -> [Float] {
+        let dct = DCT2(height: h, width: w, channels: c)
+        var planes = transposed(x, rows: h * w, cols: c), out = [Float](repeating: 0, count: x.count)
+        planes.withUnsafeMutableBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                if inverse { dct.inverse(destroying: p.baseAddress!, into: o.baseAddress!) } else { dct.forward(p.baseAddress!, into: o.baseAddress!) }
+            }
+        }
+        return transposed(out, rows: c, cols: h * w)
+    }
+
+    @Test func dctForwardAndInverseMatchScipy() throws {
+        for threads in [1, 2] {
+            Threading.configure(.singleSample(threads: threads))
+            for (h, w, c) in Self.grids {
+                let name = "adapter/dct_\(h)x\(w)x\(c)"
+                let x = try Fixture.npy(name + "_x.npy").values, y = try Fixture.npy(name + "_y.npy").values
+                expectClose(Self.dct(x, h: h, w: w, c: c, inverse: false), try Fixture.npy(name + "_forward.npy").values,
+                            "DCT \(h)x\(w)x\(c), \(threads) threads")
+                expectClose(Self.dct(y, h: h, w: w, c: c, inverse: true), try Fixture.npy(name + "_inverse.npy").values,
+                            "iDCT \(h)x\(w)x\(c), \(threads) threads")
+            }
+        }
+        Threading.configure(ThreadPlan())
+    }
+
+    @Test func dctPlansAreSharedAcrossConcurrentCallers() throws {
+        // Plans made and executed from many threads at once give the sequential result.
+        let x = try Fixture.npy("adapter/dct_16x16x8_x.npy").values
+        let expected = try Fixture.npy("adapter/dct_16x16x8_forward.npy").values
+        let results = Mutex<[[Float]]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            let out = Self.dct(x, h: 16, w: 16, c: 8, inverse: false)
+            results.withLock { $0.append(out) }
+        }
+        for r in results.withLock({ $0 }) { expectClose(r, expected, "concurrent DCT") }
+    }
+
+    @Test func blockedTransposes() {
+        var rng = SplitMix64(state: 4)
+        for (rows, cols) in [(1, 1), (33, 70), (64, 32), (5, 100)] {
+            let x = rng.floats(rows * cols), y0 = rng.floats(rows * cols)
+            var y = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: rows, cols: cols, into: $0.baseAddress!) } }
+            #expect(y == Self.transposed(x, rows: rows, cols: cols))
+            var z = y0
+            let t = Self.transposed(x, rows: rows, cols: cols)   // (cols x rows): add its transpose back onto (rows x cols)
+            t.withUnsafeBufferPointer { t in z.withUnsafeMutableBufferPointer { Transpose.addScaled(t.baseAddress!, rows: rows, cols: cols, alpha: 0.5, into: $0.baseAddress!) } }
+            #expect(z == zip(y0, x).map { $0 + 0.5 * $1 })
+        }
+    }
+
+    struct MaskCase: Decodable { let file: String, filter: String, dl: Double, dh: Double, height: Int, width: Int }
+
+    @Test func masksMatchTheFormulas() throws {
+        let cases = try JSONDecoder().decode([MaskCase].self, from: Data(contentsOf: Fixture.url("adapter/masks.json")))
+        #expect(cases.count == 8)
+        for m in cases {
+            let filter = try #require(FrequencyFilter(rawValue: m.filter))
+            let values = FrequencyMask.values(filter, dl: m.dl, dh: m.dh, height: m.height, width: m.width)
+            expectClose(values, try Fixture.npy("adapter/" + m.file).values, tolerance: 1e-6, "mask \(m.filter) \(m.height)x\(m.width)")
+        }
+    }
+
+    static let variants = ["ct_full", "ct_lowrank", "rein_full", "rein_lowrank"]
+
+    static func load(_ name: String) throws -> SegmentationModel {
+        try SegmentationCheckpoint.load(Fixture.url("adapter/\(name).safetensors").path)
+    }
+
+    @Test(arguments: variants)
+    func adapterAloneOnANonSquareGrid(_ name: String) throws {
+        let model = try Self.load(name)
+        let adapter = try #require(model.adapter)
+        let prepared = try #require(model.prepared)
+        #expect(adapter.config.kind == (name.hasPrefix("ct") ? .causalTune : .rein))
+        #expect((adapter.config.rank > 0) == name.hasSuffix("lowrank"))
+        let input = try Fixture.npy("adapter/\(name)_adapter_in.npy").values
+        var f = input
+        let arena = adapter.makeActivations(gridHeight: 5, gridWidth: 7)
+        f.withUnsafeMutableBufferPointer { adapter.forward(layer: 1, patches: $0.baseAddress!, prepared: prepared, arena) }
+        expectClose(f, try Fixture.npy("adapter/\(name)_adapter_out.npy").values, "\(name) adapter output")
+        let delta = zip(f, input).map { ($0 - $1) / adapter.scale }
+        expectClose(delta, try Fixture.npy("adapter/\(name)_adapter_delta.npy").values, "\(name) adapter delta")
+    }
+
+    @Test(arguments: variants + ["none"])
+    func wholeModelForward(_ name: String) throws {
+        let model = try Self.load(name)
+        #expect(model.config.backbone.registers == 2)
+        #expect(model.config.head.blocks == [0, 1, 3, 3])
+        let image = try Fixture.npy("adapter/model_input.npy").values
+        for retain in [false, true] {
+            let arena = try model.makeActivations(height: 28, width: 28, retainForBackward: retain)
+            try image.withUnsafeBufferPointer { try model.forward($0, arena) }
+            expectClose(Array(arena.logits), try Fixture.npy("adapter/\(name)_logits.npy").values, "\(name) logits (retain \(retain))")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+// InferStageTests.swift — the runner's infer stage: a model built once from the
+// manifest's `model` section, per sample the test pipeline's resize, slide
+// inference and a prediction at the label's size, scored and written exactly as
+// the predictions path does.
+
+import CTCore
+import Foundation
+import ImageIO
+import Inference
+import Metrics
+import Model
+import Pipeline
+import Tensor
+import Testing
+
+@Suite(.serialized) struct InferStageTests {
+    /// A tiny random DINOv2 with patch 16 (a 512 crop is a 32 x 32 grid) and a Causal-Tune model on it.
+    static func tinyCheckpoint(at path: String) throws -> SegmentationModel {
+        let config = DINOv2Config(embedDim: 16, depth: 2, heads: 2, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 32)
+        var rng = SeededGenerator(seed: 5)
+        var tensors: [String: Tensor] = [:]
+        for (name, shape) in DINOv2Weights.expectedShapes(config) {
+            let n = shape.reduce(1, *)
+            let scale: Float = shape.count >= 2 ? 1 / Float(shape.dropFirst().reduce(1, *)).squareRoot() : 0.3
+            let offset: Float = name.contains("norm") && name.hasSuffix("weight") ? 1 : 0
+            tensors[name] = Tensor(shape: shape, storage: (0 ..< n).map { _ in offset + scale * Float.random(in: -1 ... 1, using: &rng) })
+        }
+        let backbone = try DINOv2Weights.build(tensors, naming: .official, path: "random", options: WeightLoadOptions(heads: 2))
+        let model = try SegmentationModel.initialised(backbone: backbone, backboneName: "tiny", adapter: AdapterConfig(tokens: 8),
+                                                      head: LinearHeadConfig(blocks: [0, 1, 1, 1], classes: 4), seed: 9)
+        try SegmentationCheckpoint.save(model, to: path, embedBackbone: true)
+        return model
+    }
+
+    @Test(arguments: [(3, 2)])
+    func inferScoresAndWritesEverySample(shards: Int, workers: Int) throws {
+        let fixture = try ScoringFixture()
+        _ = try Self.tinyCheckpoint(at: fixture.folder + "/model.safetensors")
+        let path = fixture.folder + "/infer.json"
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "infer", "pipeline": "\(FileManager.default.currentDirectoryPath)/pipelines/evaluate.json",
+         "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city", "scale": [48, 24]}],
+         "model": {"backbone": "tiny", "checkpoint": "model.safetensors"},
+         "outputs": {"dir": "runs", "formats": ["trainid", "overlay"]},
+         "execution": {"shards": \(shards), "workers": \(workers)}}
+        """, to: path)
+        var options = RunOptions()
+        options.quiet = true
+        let summary = try Runner(manifest: try ManifestLoader.load(path), options: options).run()
+        let report = try #require(summary.report?["city"])
+        #expect(report.images == 5 && summary.problems.isEmpty)
+
+        // Every written prediction equals the Segmenter's on the resized image, at label size.
+        let model = try SegmentationCheckpoint.load(fixture.folder + "/model.safetensors")
+        let segmenter = try Segmenter(model: model)
+        let workspace = SegmenterWorkspace()
+        var labelled = 0
+        for id in ["frankfurt/frankfurt_000000_000019", "lindau/lindau_000003_000007", "munster/munster_000001_000005"] {
+            let city = id.split(separator: "/")[0]
+            let image = try ImageFile.readRGB("\(fixture.folder)/cityscapes/leftImg8bit/val/\(city)/\(id.split(separator: "/")[1])_leftImg8bit.png")
+            let resized = Resize.bilinear(image, width: 48, height: 24)
+            let expected = try segmenter.segment(resized, outputHeight: image.height, outputWidth: image.width, workspace: workspace)
+            let written = try ImageFile.readLabel("\(summary.runDirectory)/outputs/city/trainid/\(id).png")
+            #expect(written.pixels == expected.pixels, "\(id)")
+            let overlay = try ImageFile.readRGB("\(summary.runDirectory)/outputs/city/overlay/\(id).png")
+            #expect(overlay.width == image.width && overlay.height == image.height)
+            labelled += 1
+        }
+        #expect(labelled == 3)
+        #expect(report.matrix.counts.reduce(0, +) > 0)
+    }
+
+    @Test func checkpointAndManifestMustAgree() throws {
+        let fixture = try ScoringFixture()
+        _ = try Self.tinyCheckpoint(at: fixture.folder + "/model.safetensors")
+        let path = fixture.folder + "/bad.json"
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "bad", "pipeline": {"version": 1, "stages": ["read", "infer", "metric"]},
+         "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city"}],
+         "model": {"checkpoint": "model.safetensors", "adapter": "rein", "tokens": 8}}
+        """, to: path)
+        var options = RunOptions()
+        options.quiet = true
+        #expect {
+            try Runner(manifest: try ManifestLoader.load(path), options: options).run()
+        } throws: { error in
+            "\(error)".contains("adapter rein vs causal-tune")
+        }
+    }
+}
