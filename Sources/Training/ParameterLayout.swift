@@ -20,6 +20,11 @@ public struct ParameterSpec: Sendable, Equatable {
     /// In the weight-decay group.
     public let decay: Bool
     public var count: Int { shape.reduce(1, *) }
+    public init(name: String, shape: [Int], decay: Bool) {
+        self.name = name
+        self.shape = shape
+        self.decay = decay
+    }
 }
 
 /// Indices of one block's parameters in the layout.
@@ -106,6 +111,13 @@ public struct ParameterLayout: Sendable, Equatable {
         }
         backbone = BackboneParameterIndices(clsToken: cls, posEmbed: pos, registerTokens: reg, patchWeight: pw, patchBias: pb,
                                             blocks: blocks)
+    }
+
+    /// A plain list of tensors with no model behind it (optimiser tests, tools).
+    public init(specs: [ParameterSpec]) throws(TrainingError) {
+        guard Set(specs.map(\.name)).count == specs.count else { throw TrainingError("parameter names must be unique") }
+        blocksRun = 0
+        self.specs = specs
     }
 
     private mutating func add(_ name: String, _ shape: [Int], decay: Bool) -> Int {

@@ -86,6 +86,10 @@ public final class SegmentationTrainer {
         guard (try? ParameterLayout(model)) == layout else {
             throw TrainingError("the model does not have the configuration this trainer was made for")
         }
+        if trainable {
+            // The arena holds the position embedding as it was when it was made; a trained one changes.
+            model.backbone.posEmbed.withUnsafeBufferPointer { a.backbone.position.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+        }
         do { try model.backbone.embed(image, a.backbone) } catch { throw TrainingError(error.reason) }
         a.stream(0).update(from: a.backbone.x.baseAddress!, count: a.tokens * a.embedDim)
         let blocks = model.head.config.blocks
