@@ -67,7 +67,7 @@ enum TrainingBench {
         }
         times.sort()
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         let median = times[times.count / 2]
         let report = Report(model: modelName + "16 (" + modelName + "14 converted)", batch: batch, threads: threads,
                             activationCheckpointing: checkpointing, secondsPerIteration: median, bestSecondsPerIteration: times[0],

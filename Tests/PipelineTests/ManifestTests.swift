@@ -1,4 +1,5 @@
 import CTCore
+import Datasets
 import Foundation
 import Pipeline
 import Testing
