@@ -1,9 +1,11 @@
 // AdapterActivations.swift — the adapter's arena for one patch-grid shape.
 //
 // Per layer slot (one slot per layer when kept for a backward pass, one shared
-// slot otherwise), (N, C) buffers features (Fc, or f for Rein), mixed (Z, the
+// slot otherwise), N x C buffers features (Fc, or f for Rein), mixed (Z, the
 // input of MLP_f), delta (Δ; scratch of the inverse DCT) and spatial
-// (iDCT2(Δ)), and (N, m) probabilities (S, with the sink column). Also the
+// (iDCT2(Δ)), and (N, m) probabilities (S, with the sink column). Causal-Tune
+// keeps its N x C buffers channel-major (C, N) — the DCT's layout — Rein
+// token-major (N, C). Also the
 // per-frequency weights: forward DCT scale · mask, and the inverse DCT scale.
 // ~Copyable like DINOv2Activations: one owner, no silent resize.
 
@@ -11,15 +13,15 @@ import Tensor
 
 /// The buffers of one layer slot.
 public struct AdapterSlot {
-    /// (N, C) Fc = DCT2(f)·M (Causal-Tune) or f (Rein).
+    /// Fc = DCT2(f)·M (Causal-Tune, (C, N)) or f (Rein, (N, C)).
     public let features: UnsafeMutablePointer<Float>
     /// (N, m) softmax over the tokens, column 0 the sink.
     public let probabilities: UnsafeMutablePointer<Float>
-    /// (N, C) Z = S[:, 1:] V + Fc.
+    /// Z = S[:, 1:] V + Fc, the input of MLP_f (same layout as `features`).
     public let mixed: UnsafeMutablePointer<Float>
-    /// (N, C) Δ = MLP_f(Z) (overwritten by the inverse DCT's scaling).
+    /// Δ = MLP_f(Z) (same layout; Causal-Tune overwrites it with the inverse DCT's scaling).
     public let delta: UnsafeMutablePointer<Float>
-    /// (N, C) iDCT2(Δ) (Causal-Tune only).
+    /// (C, N) iDCT2(Δ) (Causal-Tune only; before that, scratch for fᵀ).
     public let spatial: UnsafeMutablePointer<Float>
 }
 

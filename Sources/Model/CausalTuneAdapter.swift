@@ -130,40 +130,69 @@ public struct CausalTuneAdapter: Sendable {
                         _ a: borrowing AdapterActivations) {
         precondition(layer >= 0 && layer < layers, "CausalTuneAdapter.forward: layer \(layer) of \(layers)")
         precondition(prepared.tokens == config.tokens && prepared.embedDim == embedDim, "CausalTuneAdapter.forward: stale PreparedAdapter")
-        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
         let b = a.slot(layer)
-        // 1. Fc = DCT2(f) · M (Causal-Tune) or f itself (Rein), kept for the backward pass.
-        if config.kind == .causalTune {
-            a.dct!.forward(f, into: b.features, weights: a.forwardWeights)
-        } else {
-            b.features.update(from: f, count: n * c)
-        }
-        // 2. S = softmax(Fc (T/√C)ᵀ) over the m tokens.
         prepared.scaledTokens.withUnsafeBufferPointer { t in
-            GEMM.linear(b.features, rows: n, inFeatures: c, weight: t.baseAddress! + layer * m * c, outFeatures: m,
-                        into: b.probabilities)
+            prepared.values.withUnsafeBufferPointer { v in
+                let m = config.tokens, c = embedDim
+                let tokens = t.baseAddress! + layer * m * c, values = v.baseAddress! + layer * (m - 1) * c
+                if config.kind == .causalTune {
+                    frequencyForward(f, tokens: tokens, values: values, b, a)
+                } else {
+                    spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth)
+                }
+            }
         }
+    }
+
+    /// Causal-Tune, channel-major in the frequency domain (the DCT's fast layout):
+    /// Fcᵀ = DCT2(fᵀ)·M (C x N); S = softmax(Fc (T/√C)ᵀ) (N x m); Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ;
+    /// Δᵀ = W_f Zᵀ + b_f; f += s · iDCT2(Δᵀ)ᵀ.
+    func frequencyForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                          _ b: AdapterSlot, _ a: borrowing AdapterActivations) {
+        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
+        let dct = a.dct!
+        // fᵀ into the spatial buffer (free until step 5), then Fcᵀ = DCT2(fᵀ) · M.
+        Transpose.apply(f, rows: n, cols: c, into: b.spatial)
+        dct.forward(b.spatial, into: b.features, weights: a.forwardWeights)
+        // S (N x m) = Fc (T/√C)ᵀ, then the softmax over the tokens.
+        GEMM.rows(m: n, n: m, k: c, a: b.features, lda: n, transA: true, b: tokens, ldb: c, transB: true,
+                  c: b.probabilities, ldc: m)
         SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m)
-        // 3. Z = S[:, 1:] V + Fc.
+        // Zᵀ (C x N) = Fcᵀ + Vᵀ S[:, 1:]ᵀ.
         b.mixed.update(from: b.features, count: n * c)
-        prepared.values.withUnsafeBufferPointer { v in
-            GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: v.baseAddress! + layer * (m - 1) * c, ldb: c,
-                      beta: 1, c: b.mixed, ldc: c)
+        GEMM.rows(m: c, n: n, k: m - 1, a: values, lda: c, transA: true, b: b.probabilities + 1, ldb: m, transB: true,
+                  beta: 1, c: b.mixed, ldc: n)
+        // Δᵀ (C x N) = W_f Zᵀ + b_f.
+        deltaFeature.weight.withUnsafeBufferPointer { w in
+            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: n, c: b.delta, ldc: n)
         }
-        // 4. Δ = MLP_f(Z).
+        deltaFeature.bias.withUnsafeBufferPointer { bias in
+            let delta = b.delta
+            Threading.parallelFor(c, grain: max(1, 8192 / n)) { range in
+                for ch in range {
+                    let row = delta + ch * n, v = bias[ch]
+                    for i in 0 ..< n { row[i] += v }
+                }
+            }
+        }
+        // Back to space and the scaled residual: f += s · iDCT2(Δᵀ)ᵀ.
+        dct.inverse(destroying: b.delta, into: b.spatial, scale: a.inverseWeights)
+        Transpose.addScaled(b.spatial, rows: n, cols: c, alpha: scale, into: f)
+    }
+
+    /// Rein, token-major: S = softmax(f (T/√C)ᵀ); Z = S[:, 1:] V + f; Δ = MLP_f(Z); f += s · Δ.
+    func spatialForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                        _ b: AdapterSlot, n: Int) {
+        let c = embedDim, m = config.tokens
+        b.features.update(from: f, count: n * c)
+        GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities)
+        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m)
+        b.mixed.update(from: b.features, count: n * c)
+        GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: b.mixed, ldc: c)
         deltaFeature.forward(b.mixed, rows: n, into: b.delta)
-        // 5. Back to space (Causal-Tune) and the scaled residual.
-        let spatial: UnsafeMutablePointer<Float>
-        if config.kind == .causalTune {
-            a.dct!.inverse(destroying: b.delta, into: b.spatial, scale: a.inverseWeights)
-            spatial = b.spatial
-        } else {
-            spatial = b.delta
-        }
-        let s = scale
+        let s = scale, delta = b.delta
         Threading.parallelFor(n, grain: max(1, 8192 / c)) { range in
-            let lo = range.lowerBound * c, hi = range.upperBound * c
-            for i in lo ..< hi { f[i] += s * spatial[i] }
+            for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * delta[i] }
         }
     }
 }

@@ -1,10 +1,12 @@
 // DCT2.swift — orthonormal 2-D DCT-II and its inverse over a patch grid, per
 // channel, through FFTW (the Causal-Tune frequency transform, method.md §2.1).
 //
-// Data is token-major (N = h·w rows of C channels, row-major grid), the layout
-// of the residual stream, so channel c of grid cell (x, y) sits at
-// (x·w + y)·C + c. One `fftwf_plan_many_r2r` transforms `howmany` channels at
-// stride C (distance 1 between channels): no transposes.
+// Data is channel-major: C planes of h x w (row-major), channel c of grid cell
+// (x, y) at c·N + x·w + y, N = h·w. One `fftwf_plan_many_r2r` transforms
+// `howmany` contiguous planes (stride 1, distance N). This is FFTW's fast case:
+// on the token-major residual stream (stride C between grid cells) the same
+// transform measured 2.3x slower with FFTW_ESTIMATE (32 x 32 x 384), more than
+// the two blocked transposes the adapter does instead (see Transpose).
 //
 // FFTW's REDFT10 is Y_k = 2 Σ_j x_j cos(π(2j+1)k / 2n); the orthonormal DCT-II
 // is a(k)/2 · Y_k with a(0) = √(1/n), a(k>0) = √(2/n). REDFT01 is
@@ -14,16 +16,16 @@
 // Causal-Tune mask on the forward side (`forward(..., weights:)`).
 //
 // Plans: the FFTW planner is not thread-safe, so plans are made under one lock,
-// once per (h, w, howmany, stride), with FFTW_ESTIMATE (deterministic: no timing
+// once per (h, w, howmany), with FFTW_ESTIMATE (deterministic: no timing
 // runs pick different algorithms on different runs) and FFTW_UNALIGNED (callers
 // pass arbitrary offsets into their buffers), and cached for the life of the
 // process. Execution with new arrays (`fftwf_execute_r2r`) is thread-safe; the
-// channels are split into one contiguous group per kernel thread.
+// planes are split into one contiguous group per kernel thread.
 
 import CFFTW
 import Synchronization
 
-/// An orthonormal 2-D DCT-II / inverse over an h x w grid of C channels (token-major).
+/// An orthonormal 2-D DCT-II / inverse over C channel planes of h x w (channel-major).
 public struct DCT2: Sendable {
     public let height: Int
     public let width: Int
@@ -48,7 +50,7 @@ public struct DCT2: Sendable {
         for k in 0 ..< chunks {
             let c0 = channels * k / chunks, c1 = channels * (k + 1) / chunks
             guard c1 > c0 else { continue }
-            let plans = DCTPlanCache.plans(height: height, width: width, howmany: c1 - c0, stride: channels)
+            let plans = DCTPlanCache.plans(height: height, width: width, howmany: c1 - c0)
             groups.append(Group(firstChannel: c0, forward: plans.forward, inverse: plans.inverse))
         }
         self.groups = groups
@@ -75,17 +77,17 @@ public struct DCT2: Sendable {
         return out
     }
 
-    /// y = DCT2(x), orthonormal: x and y are (N, C), must not overlap. x is not modified.
+    /// y = DCT2(x), orthonormal: x and y are (C, h, w) planes, must not overlap. x is not modified.
     public func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let scale = forwardScale()
         scale.withUnsafeBufferPointer { forward(x, into: y, weights: $0.baseAddress!) }
     }
 
-    /// y[u,v,:] = weights[u·w + v] · REDFT10(x)[u,v,:]. With `forwardScale()` as weights this is
+    /// y[:, u, v] = weights[u·w + v] · REDFT10(x)[:, u, v]. With `forwardScale()` as weights this is
     /// the orthonormal DCT; multiplying the scale by a mask fuses the Causal-Tune filter.
     public func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>) {
         execute(forward: true, UnsafeMutablePointer(mutating: x), y)
-        scaleRows(y, by: weights)
+        scalePlanes(y, by: weights)
     }
 
     /// x = iDCT2(y), orthonormal. `y` is used as scratch: it is scaled in place
@@ -98,7 +100,7 @@ public struct DCT2: Sendable {
     /// As `inverse(destroying:into:)` with the precomputed `inverseScale()`.
     public func inverse(destroying y: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>,
                         scale: UnsafePointer<Float>) {
-        scaleRows(y, by: scale)
+        scalePlanes(y, by: scale)
         execute(forward: false, y, x)
     }
 
@@ -106,17 +108,18 @@ public struct DCT2: Sendable {
         let groups = self.groups
         Threading.forEachWorker(groups.count) { k in
             let g = groups[k]
-            fftwf_execute_r2r(forward ? g.forward : g.inverse, input + g.firstChannel, output + g.firstChannel)
+            let offset = g.firstChannel * count
+            fftwf_execute_r2r(forward ? g.forward : g.inverse, input + offset, output + offset)
         }
     }
 
-    /// Row i (C values) of `data` times weights[i].
-    private func scaleRows(_ data: UnsafeMutablePointer<Float>, by weights: UnsafePointer<Float>) {
-        let c = channels
-        Threading.parallelFor(count, grain: max(1, 8192 / c)) { range in
-            for i in range {
-                let w = weights[i], row = data + i * c
-                for j in 0 ..< c { row[j] *= w }
+    /// Every plane (N values) of `data` times weights elementwise.
+    private func scalePlanes(_ data: UnsafeMutablePointer<Float>, by weights: UnsafePointer<Float>) {
+        let n = count
+        Threading.parallelFor(channels, grain: max(1, 8192 / n)) { range in
+            for c in range {
+                let plane = data + c * n
+                for i in 0 ..< n { plane[i] *= weights[i] }
             }
         }
     }
@@ -124,25 +127,25 @@ public struct DCT2: Sendable {
 
 /// The process-wide FFTW plan cache (the planner is not thread-safe).
 enum DCTPlanCache {
-    struct Key: Hashable { let height: Int, width: Int, howmany: Int, stride: Int }
+    struct Key: Hashable { let height: Int, width: Int, howmany: Int }
     struct Plans: @unchecked Sendable { let forward: OpaquePointer; let inverse: OpaquePointer }
 
     private static let cache = Mutex<[Key: Plans]>([:])
 
-    static func plans(height: Int, width: Int, howmany: Int, stride: Int) -> Plans {
-        let key = Key(height: height, width: width, howmany: howmany, stride: stride)
+    static func plans(height: Int, width: Int, howmany: Int) -> Plans {
+        let key = Key(height: height, width: width, howmany: howmany)
         return cache.withLock { table in
             if let plans = table[key] { return plans }
             // FFTW_ESTIMATE never touches the arrays; they only fix the in/out distinction.
-            let span = (height * width - 1) * stride + howmany
+            let n = height * width, span = n * howmany
             let a = fftwf_alloc_real(span)!, b = fftwf_alloc_real(span)!
             defer { fftwf_free(a); fftwf_free(b) }
-            var n: [Int32] = [Int32(height), Int32(width)]
+            var dims: [Int32] = [Int32(height), Int32(width)]
             let flags = UInt32(FFTW_ESTIMATE) | UInt32(FFTW_UNALIGNED)
             func plan(_ kind: fftw_r2r_kind) -> OpaquePointer {
                 var kinds = [kind, kind]
-                let p = fftwf_plan_many_r2r(2, &n, Int32(howmany), a, nil, Int32(stride), 1,
-                                            b, nil, Int32(stride), 1, &kinds, flags)
+                let p = fftwf_plan_many_r2r(2, &dims, Int32(howmany), a, nil, 1, Int32(n),
+                                            b, nil, 1, Int32(n), &kinds, flags)
                 precondition(p != nil, "FFTW could not plan a \(height)x\(width) DCT of \(howmany) channels")
                 return p!
             }

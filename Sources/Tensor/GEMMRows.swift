@@ -6,9 +6,10 @@
 // whole 16-row panels, one single-threaded sgemm per kernel thread.
 
 extension GEMM {
-    /// C (m x n) = A (m x k) · op(B) + beta · C, row-major with leading dimensions;
-    /// op(B) is k x n (B is n x k when `transB`). Rows are split over the kernel threads.
-    public static func rows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    /// C (m x n) = op(A) · op(B) + beta · C, row-major with leading dimensions; op(A) is
+    /// m x k (A is k x m when `transA`), op(B) is k x n (B is n x k when `transB`).
+    /// Rows of op(A) and C are split over the kernel threads.
+    public static func rows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
                             b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0 else { return }
@@ -16,7 +17,8 @@ extension GEMM {
         let grain = max(1, 2_000_000 / max(1, 32 * n * max(k, 1)))
         Threading.parallelFor(panels, grain: grain) { range in
             let r0 = range.lowerBound * 16, r1 = min(range.upperBound * 16, m)
-            sgemm(transB: transB, m: r1 - r0, n: n, k: k, a: a + r0 * lda, lda: lda, b: b, ldb: ldb,
+            sgemm(transA: transA, transB: transB, m: r1 - r0, n: n, k: k, a: a + (transA ? r0 : r0 * lda), lda: lda,
+                  b: b, ldb: ldb,
                   beta: beta, c: c + r0 * ldc, ldc: ldc)
         }
     }

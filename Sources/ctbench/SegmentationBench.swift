@@ -18,8 +18,12 @@ enum SegmentationBench {
     struct Result: Encodable {
         let model: String
         let variant: String
+        /// Median wall time.
         let milliseconds: Double
+        /// Median process CPU time (all threads).
+        let cpuMilliseconds: Double
         let overheadVsBackbone: Double
+        let cpuOverheadVsBackbone: Double
     }
 
     struct Throughput: Encodable {
@@ -45,6 +49,7 @@ enum SegmentationBench {
             case "--runs": i += 1; runs = max(1, Int(arguments[i]) ?? runs)
             case "--json": json = true
             case "--large": large = true
+            case "--parts": try parts(); return
             default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --large, --json)")
             }
             i += 1
@@ -61,11 +66,10 @@ enum SegmentationBench {
         for (name, config) in sizes {
             let backbone = try randomBackbone(config, seed: 1)
             let image = noise(3 * 512 * 512, seed: 9)
-            let arena = try backbone.makeActivations(height: 512, width: 512)
-            let base = try median(runs) {
-                try image.withUnsafeBufferPointer { try backbone.forward($0, arena) }
-            }
-            forward.append(Result(model: name, variant: "backbone alone", milliseconds: base, overheadVsBackbone: 0))
+            // Every variant is timed once per round, rounds alternate (machine load drifts alike for all).
+            var cases: [(String, () throws -> Void)] = []
+            let plain = BackboneArena(try backbone.makeActivations(height: 512, width: 512))
+            cases.append(("backbone alone", { try image.withUnsafeBufferPointer { try backbone.forward($0, plain.arena) } }))
             let variants: [(String, AdapterConfig)] = [
                 ("head, no adapter", AdapterConfig(kind: .none)),
                 ("head + rein", AdapterConfig(kind: .rein)),
@@ -74,21 +78,25 @@ enum SegmentationBench {
             ]
             for (variant, adapter) in variants {
                 let model = try SegmentationModel.initialised(backbone: backbone, adapter: adapter, seed: 2)
-                let a = try model.makeActivations(height: 512, width: 512)
-                let ms = try median(runs) { try image.withUnsafeBufferPointer { try model.forward($0, a) } }
-                forward.append(Result(model: name, variant: variant, milliseconds: ms, overheadVsBackbone: ms / base - 1))
+                let box = ModelArena(try model.makeActivations(height: 512, width: 512))
+                cases.append((variant, { try image.withUnsafeBufferPointer { try model.forward($0, box.arena) } }))
+            }
+            let (wall, cpu) = try alternating(cases, runs: runs)
+            for (k, c) in cases.enumerated() {
+                forward.append(Result(model: name, variant: c.0, milliseconds: wall[k], cpuMilliseconds: cpu[k],
+                                      overheadVsBackbone: wall[k] / wall[0] - 1, cpuOverheadVsBackbone: cpu[k] / cpu[0] - 1))
             }
             let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(kind: .causalTune), seed: 2)
             let segmenter = try Segmenter(model: model)
             let pixels = noise(1024 * 512 * 3, seed: 4).map { UInt8(max(0, min(255, ($0 + 1) * 127.5))) }
             let frame = Image8(width: 1024, height: 512, channels: 3, pixels: pixels)
             let workspace = SegmenterWorkspace()
-            let ms = try median(max(1, runs / 2)) {
+            let (ms, _) = try alternating([("slide", {
                 _ = try segmenter.segment(frame, outputHeight: 1024, outputWidth: 2048, workspace: workspace)
-            }
+            })], runs: max(1, runs / 2))
             inference.append(Throughput(model: name + " + causal-tune", image: "1024x512 -> labels 2048x1024",
                                         windows: segmenter.window.windows(height: 512, width: 1024).count,
-                                        secondsPerImage: ms / 1e3, imagesPerSecond: 1e3 / ms))
+                                        secondsPerImage: ms[0] / 1e3, imagesPerSecond: 1e3 / ms[0]))
         }
         let report = Report(threads: threads, forward: forward, inference: inference)
         if json {
@@ -98,7 +106,8 @@ enum SegmentationBench {
         } else {
             print("threads \(threads)")
             for r in forward {
-                print("\(r.model) 512x512 \(r.variant): \(String(format: "%.1f", r.milliseconds)) ms (\(String(format: "%+.1f", 100 * r.overheadVsBackbone))%)")
+                print("\(r.model) 512x512 \(r.variant): \(String(format: "%.1f", r.milliseconds)) ms wall (\(String(format: "%+.1f", 100 * r.overheadVsBackbone))%), "
+                      + "\(String(format: "%.1f", r.cpuMilliseconds)) ms CPU (\(String(format: "%+.1f", 100 * r.cpuOverheadVsBackbone))%)")
             }
             for t in inference {
                 print("\(t.model) \(t.image), \(t.windows) windows: \(String(format: "%.2f", t.secondsPerImage)) s/image = \(String(format: "%.3f", t.imagesPerSecond)) images/s")
@@ -106,15 +115,46 @@ enum SegmentationBench {
         }
     }
 
-    /// Median milliseconds of `runs` calls after one warm-up call.
-    static func median(_ runs: Int, _ body: () throws -> Void) throws -> Double {
-        var times: [Double] = []
-        for run in 0 ... runs {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            if run > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+    /// The pieces of one Causal-Tune layer at vits size (32 x 32 grid, C = 384), one thread.
+    static func parts() throws {
+        Threading.configure(.singleSample(threads: 1))
+        let n = 1024, c = 384
+        let x = noise(n * c, seed: 1)
+        var y = [Float](repeating: 0, count: n * c), z = y
+        let dct = DCT2(height: 32, width: 32, channels: c)
+        let w = dct.forwardScale()
+        let cases: [(String, () throws -> Void)] = [
+            ("transpose", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: n, cols: c, into: $0.baseAddress!) } } }),
+            ("transpose-add", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.addScaled(x.baseAddress!, rows: n, cols: c, alpha: 0.5, into: $0.baseAddress!) } } }),
+            ("dct forward", { x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in z.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!, weights: w.baseAddress!) } } } }),
+            ("dct inverse", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { dct.inverse(destroying: y.baseAddress!, into: $0.baseAddress!) } } }),
+        ]
+        let (wall, cpu) = try alternating(cases, runs: 20)
+        for (k, c) in cases.enumerated() { print("\(c.0): \(String(format: "%.3f", wall[k])) ms wall, \(String(format: "%.3f", cpu[k])) ms CPU") }
+    }
+
+    /// Median wall and process-CPU milliseconds of each case over `runs` alternating rounds, after one warm-up round.
+    static func alternating(_ cases: [(String, () throws -> Void)], runs: Int) throws -> ([Double], [Double]) {
+        var wall = [[Double]](repeating: [], count: cases.count), cpu = wall
+        for round in 0 ... runs {
+            for (k, c) in cases.enumerated() {
+                let w0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPU()
+                try c.1()
+                if round > 0 {
+                    wall[k].append(Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e6)
+                    cpu[k].append((processCPU() - c0) * 1e3)
+                }
+            }
         }
-        return times.sorted()[times.count / 2]
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (wall.map(median), cpu.map(median))
+    }
+
+    /// CPU seconds used by the process so far (all threads).
+    static func processCPU() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     static func noise(_ count: Int, seed: UInt64) -> [Float] {
@@ -135,4 +175,15 @@ enum SegmentationBench {
         }
         return try DINOv2Weights.build(tensors, naming: .official, path: "random weights", options: WeightLoadOptions(heads: config.heads))
     }
+}
+
+/// Arenas are ~Copyable; the benchmark's closures hold them through a box.
+final class BackboneArena {
+    let arena: DINOv2Activations
+    init(_ a: consuming DINOv2Activations) { arena = a }
+}
+
+final class ModelArena {
+    let arena: SegmentationActivations
+    init(_ a: consuming SegmentationActivations) { arena = a }
 }

@@ -18,21 +18,35 @@ import Testing
 @Suite(.serialized) struct AdapterGoldenTests {
     static let grids: [(Int, Int, Int)] = [(5, 7, 6), (16, 16, 8), (1, 6, 3), (4, 1, 2)]
 
+    /// (rows x cols) -> (cols x rows), the naive way.
+    static func transposed(_ x: [Float], rows: Int, cols: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        for r in 0 ..< rows { for c in 0 ..< cols { y[c * rows + r] = x[r * cols + c] } }
+        return y
+    }
+
+    /// The DCT of token-major (N, C) data through the channel-major transform.
+    static func dct(_ x: [Float], h: Int, w: Int, c: Int, inverse: Bool) -> [Float] {
+        let dct = DCT2(height: h, width: w, channels: c)
+        var planes = transposed(x, rows: h * w, cols: c), out = [Float](repeating: 0, count: x.count)
+        planes.withUnsafeMutableBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                if inverse { dct.inverse(destroying: p.baseAddress!, into: o.baseAddress!) } else { dct.forward(p.baseAddress!, into: o.baseAddress!) }
+            }
+        }
+        return transposed(out, rows: c, cols: h * w)
+    }
+
     @Test func dctForwardAndInverseMatchScipy() throws {
         for threads in [1, 2] {
             Threading.configure(.singleSample(threads: threads))
             for (h, w, c) in Self.grids {
                 let name = "adapter/dct_\(h)x\(w)x\(c)"
                 let x = try Fixture.npy(name + "_x.npy").values, y = try Fixture.npy(name + "_y.npy").values
-                let dct = DCT2(height: h, width: w, channels: c)
-                var forward = [Float](repeating: 0, count: x.count)
-                x.withUnsafeBufferPointer { x in forward.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!) } }
-                expectClose(forward, try Fixture.npy(name + "_forward.npy").values, "DCT \(h)x\(w)x\(c), \(threads) threads")
-                var scratch = y, inverse = [Float](repeating: 0, count: y.count)
-                scratch.withUnsafeMutableBufferPointer { s in
-                    inverse.withUnsafeMutableBufferPointer { dct.inverse(destroying: s.baseAddress!, into: $0.baseAddress!) }
-                }
-                expectClose(inverse, try Fixture.npy(name + "_inverse.npy").values, "iDCT \(h)x\(w)x\(c), \(threads) threads")
+                expectClose(Self.dct(x, h: h, w: w, c: c, inverse: false), try Fixture.npy(name + "_forward.npy").values,
+                            "DCT \(h)x\(w)x\(c), \(threads) threads")
+                expectClose(Self.dct(y, h: h, w: w, c: c, inverse: true), try Fixture.npy(name + "_inverse.npy").values,
+                            "iDCT \(h)x\(w)x\(c), \(threads) threads")
             }
         }
         Threading.configure(ThreadPlan())
@@ -40,17 +54,28 @@ import Testing
 
     @Test func dctPlansAreSharedAcrossConcurrentCallers() throws {
         // Plans made and executed from many threads at once give the sequential result.
-        let (h, w, c) = (16, 16, 8)
         let x = try Fixture.npy("adapter/dct_16x16x8_x.npy").values
         let expected = try Fixture.npy("adapter/dct_16x16x8_forward.npy").values
         let results = Mutex<[[Float]]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
-            let dct = DCT2(height: h, width: w, channels: c)
-            var out = [Float](repeating: 0, count: x.count)
-            x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!) } }
+            let out = Self.dct(x, h: 16, w: 16, c: 8, inverse: false)
             results.withLock { $0.append(out) }
         }
         for r in results.withLock({ $0 }) { expectClose(r, expected, "concurrent DCT") }
+    }
+
+    @Test func blockedTransposes() {
+        var rng = SplitMix64(state: 4)
+        for (rows, cols) in [(1, 1), (33, 70), (64, 32), (5, 100)] {
+            let x = rng.floats(rows * cols), y0 = rng.floats(rows * cols)
+            var y = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: rows, cols: cols, into: $0.baseAddress!) } }
+            #expect(y == Self.transposed(x, rows: rows, cols: cols))
+            var z = y0
+            let t = Self.transposed(x, rows: rows, cols: cols)   // (cols x rows): add its transpose back onto (rows x cols)
+            t.withUnsafeBufferPointer { t in z.withUnsafeMutableBufferPointer { Transpose.addScaled(t.baseAddress!, rows: rows, cols: cols, alpha: 0.5, into: $0.baseAddress!) } }
+            #expect(z == zip(y0, x).map { $0 + 0.5 * $1 })
+        }
     }
 
     struct MaskCase: Decodable { let file: String, filter: String, dl: Double, dh: Double, height: Int, width: Int }
