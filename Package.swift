@@ -42,7 +42,7 @@ let package = Package(
 
         // Manifests, pipelines, the sharded runner, run directories.
         .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "CSQLite",
-                                                 "Model", "Tensor", "Inference"]),
+                                                 "Model", "Tensor", "Inference", "Training"]),
         // Training crops and test resizes with MMSegmentation/mmcv semantics.
         .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
         // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "Model", dependencies: ["Tensor", "CTCore"]),
         // Whole-image segmentation: normalisation, sliding windows, label maps.
         .target(name: "Inference", dependencies: ["Model", "Tensor", "ImageIO", "CTCore"]),
+        // Training: backward passes, loss, AdamW, schedules, training state.
+        .target(name: "Training", dependencies: ["Model", "Tensor", "CTCore"]),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
@@ -63,7 +65,7 @@ let package = Package(
 
         // Release-build benchmarks (not tests): one file per family, JSON out.
         .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore", "Datasets", "Augment", "Metrics", "Pipeline",
-                                                          "Model", "Tensor", "Inference", "COpenBLAS"]),
+                                                          "Model", "Tensor", "Inference", "Training", "COpenBLAS"]),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib"],
@@ -80,6 +82,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "CTCore"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "Tensor", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -67,6 +67,8 @@ public struct DINOv2Config: Sendable, Equatable, Codable {
         case "vitb14": return DINOv2Config(embedDim: 768, depth: 12, heads: 12, patchSize: 14, registers: registers, gridSize: 37, ffnHidden: 3072)
         case "vitl14": return DINOv2Config(embedDim: 1024, depth: 24, heads: 16, patchSize: 14, registers: registers, gridSize: 37, ffnHidden: 4096)
         case "vitg14": return DINOv2Config(embedDim: 1536, depth: 40, heads: 24, patchSize: 14, registers: registers, gridSize: 37, ffnHidden: 4096, ffn: .swiglu)
+        // A small ViT for the demo and tests (no released weights: randomly initialised).
+        case "tiny": return DINOv2Config(embedDim: 192, depth: 6, heads: 3, patchSize: 16, registers: registers, gridSize: 8, ffnHidden: 768)
         default: return nil
         }
     }

@@ -34,6 +34,17 @@ public enum ManifestLoader {
         throw ManifestError(file: path, problems: reader.problems)
     }
 
+    /// Loads and validates manifest text as if it were the file `path` (its folder resolves relative paths):
+    /// the embedded demo manifest.
+    public static func load(text: String, as path: String, checkFiles: Bool = true) throws -> Manifest {
+        let json = try JSONValue.parse(Array(text.utf8), path: path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var reader = FieldReader()
+        let manifest = read(json, folder: folder, file: path, checkFiles: checkFiles, reader: &reader)
+        if let manifest, reader.problems.isEmpty { return manifest }
+        throw ManifestError(file: path, problems: reader.problems)
+    }
+
     /// Resolves a path from a manifest against the manifest's folder.
     static func resolve(_ path: String, in folder: String) -> String {
         let expanded = (path as NSString).expandingTildeInPath

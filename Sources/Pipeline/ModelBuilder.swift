@@ -4,12 +4,16 @@
 // freshly initialised adapter and head (seeded by the manifest's seed; useful
 // for timing and for the train stage's starting point, not for predictions).
 // Settings given explicitly next to a checkpoint must agree with it.
+// Without weights or checkpoint, a pipeline that trains starts from a
+// randomly initialised backbone of the named size (the `tiny` demo), its
+// position grid sized to the training crop.
 
 import Foundation
 import Model
 
 enum ModelBuilder {
-    static func build(_ spec: Manifest.ModelSpec, seed: Int) throws -> SegmentationModel {
+    static func build(_ spec: Manifest.ModelSpec, seed: Int, cropSize: Int = 512,
+                      allowRandomBackbone: Bool = false) throws -> SegmentationModel {
         guard case .object(let raw) = spec.raw else { throw RunError("$.model: expected an object") }
         let interpolation: PositionInterpolation?
         switch raw["registers_interpolation"] {
@@ -56,16 +60,28 @@ enum ModelBuilder {
             }
             return model
         }
-        guard let weights = spec.weights else {
+        let backbone: DINOv2
+        if let weights = spec.weights {
+            do { backbone = try DINOv2Weights.load(weights, options: WeightLoadOptions(interpolation: interpolation)).model } catch {
+                throw RunError("$.model.weights: \(error)")
+            }
+        } else if allowRandomBackbone, var config = DINOv2Config.named(spec.backbone) {
+            guard cropSize % config.patchSize == 0 else {
+                throw RunError("$.training.crop_size: \(cropSize) is not a multiple of the \(spec.backbone) patch size \(config.patchSize)")
+            }
+            config.gridSize = cropSize / config.patchSize
+            if let interpolation { config.interpolation = interpolation }
+            guard config.ffn == .mlp else {
+                throw RunError("$.model: a randomly initialised \(spec.backbone) is not supported (SwiGLU blocks); give \"weights\"")
+            }
+            backbone = DINOv2.randomlyInitialised(config: config, seed: UInt64(seed) &+ 0xB0B0)
+        } else {
             throw RunError("$.model: give \"checkpoint\" (a trained model) or \"weights\" (backbone weights) for the infer stage")
         }
-        let backbone: DINOv2
-        do { backbone = try DINOv2Weights.load(weights, options: WeightLoadOptions(interpolation: interpolation)).model } catch {
-            throw RunError("$.model.weights: \(error)")
-        }
+        let weights = spec.weights
         if let expected = DINOv2Config.named(spec.backbone),
            expected.embedDim != backbone.config.embedDim || expected.depth != backbone.config.depth {
-            throw RunError("$.model: backbone \(spec.backbone) has C = \(expected.embedDim) and \(expected.depth) blocks, but \(weights) has C = \(backbone.config.embedDim) and \(backbone.config.depth)")
+            throw RunError("$.model: backbone \(spec.backbone) has C = \(expected.embedDim) and \(expected.depth) blocks, but \(weights ?? "the backbone") has C = \(backbone.config.embedDim) and \(backbone.config.depth)")
         }
         do {
             var model = try SegmentationModel.initialised(backbone: backbone, backboneName: spec.backbone, backboneWeights: weights,

@@ -93,16 +93,12 @@ public struct Runner: Sendable {
 
     public func run() throws -> RunSummary {
         let pipeline = manifest.pipeline
-        if pipeline.has(.train) {
-            throw RunError("the train stage needs the training module, which this build of ctpipe does not include yet; the infer and score-predictions pipelines run now")
-        }
-        // The infer stage's model, built once and shared read-only by every worker.
+        // The infer stage's model, built once and shared read-only by every worker
+        // (after training, when the pipeline trains).
         var segmenter: Segmenter?
-        if pipeline.has(.infer) {
+        if pipeline.has(.infer) && !pipeline.has(.train) {
             guard let spec = manifest.model else { throw RunError("$.model: required by the pipeline's infer stage") }
-            do { segmenter = try Segmenter(model: try ModelBuilder.build(spec, seed: manifest.seed)) } catch let error as InferenceError {
-                throw RunError("$.model: \(error)")
-            }
+            segmenter = try Self.segmenter(try ModelBuilder.build(spec, seed: manifest.seed), cropSize: manifest.training.cropSize)
         }
         let started = Date()
         let directory = try runDirectory()
@@ -119,6 +115,22 @@ public struct Runner: Sendable {
         var listed: [Listed] = []
         for entry in manifest.datasets where entry.role == .eval {
             listed.append(try list(entry))
+        }
+
+        // Train first; the final model feeds the infer stage.
+        if pipeline.has(.train) {
+            var trainSets: [Listed] = []
+            for entry in manifest.datasets where entry.role == .train {
+                let item = try list(entry)
+                if !item.problems.isEmpty && manifest.execution.onError == .fail {
+                    throw RunError("training dataset \(entry.name): \(item.problems.count) problem\(item.problems.count == 1 ? "" : "s"):\n"
+                        + item.problems.prefix(20).map { "  \($0)" }.joined(separator: "\n"))
+                }
+                trainSets.append(item)
+            }
+            let trained = try TrainStage(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet)
+                .run(trainSets: trainSets, evalSets: listed)
+            if pipeline.has(.infer) { segmenter = try Self.segmenter(trained, cropSize: manifest.training.cropSize) }
         }
         let listingProblems = listed.flatMap(\.problems)
         if !listingProblems.isEmpty && manifest.execution.onError == .fail {
@@ -184,6 +196,17 @@ public struct Runner: Sendable {
                                                     options: options.completion)
         }
         return summary
+    }
+
+    /// Sliding windows at the model's crop size (training.crop_size, default 512), stride 2/3 of it (341 for 512).
+    static func window(cropSize: Int) -> SlidingWindow {
+        SlidingWindow(crop: cropSize, stride: max(1, cropSize * 2 / 3))
+    }
+
+    static func segmenter(_ model: SegmentationModel, cropSize: Int) throws -> Segmenter {
+        do { return try Segmenter(model: model, window: window(cropSize: cropSize)) } catch {
+            throw RunError("$.model: \(error)")
+        }
     }
 
     /// Worker count: CLI, then manifest, then one per core.

@@ -4,6 +4,7 @@
 //
 //   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench segmentation [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--json]
 
 import Foundation
 
@@ -13,6 +14,7 @@ let families: [String: ([String]) throws -> Void] = [
     "backbone": BackboneBench.run,
     "backbone-phases": BackbonePhases.run,
     "segmentation": SegmentationBench.run,
+    "training": TrainingBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -23,8 +23,8 @@ extension CTPipe {
             """
         )
 
-        @Argument(help: "The manifest (JSON).")
-        var manifest: String
+        @Argument(help: "The manifest (JSON). Without one, the embedded demo (manifests/demo.json) runs in the current folder.")
+        var manifest: String?
 
         @Flag(help: "Continue the latest run folder of this manifest, skipping completed shards.")
         var resume = false
@@ -51,7 +51,13 @@ extension CTPipe {
         }
 
         func run() throws {
-            let loaded = try ManifestCommand.load(manifest)
+            let loaded: Manifest
+            if let manifest {
+                loaded = try ManifestCommand.load(manifest)
+            } else {
+                if !quiet { printError("ctpipe: no manifest given; running the embedded demo (manifests/demo.json) in \(FileManager.default.currentDirectoryPath)") }
+                loaded = try ManifestCommand.loadDemo()
+            }
             var options = RunOptions()
             options.resume = resume
             options.shard = shard.flatMap(ShardSelection.init(parsing:))

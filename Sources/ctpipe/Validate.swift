@@ -38,4 +38,17 @@ enum ManifestCommand {
             throw ExitCode(66)
         }
     }
+
+    /// The embedded demo manifest (manifests/demo.json).
+    static func loadDemo() throws -> Manifest {
+        do {
+            return try DemoManifest.load()
+        } catch let error as ManifestError {
+            printError(error.description)
+            throw ExitCode(65)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(66)
+        }
+    }
 }

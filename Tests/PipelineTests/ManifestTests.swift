@@ -1,4 +1,5 @@
 import CTCore
+import Datasets
 import Foundation
 import Pipeline
 import Testing
@@ -168,5 +169,20 @@ struct ManifestFixture {
         #expect(ShardSelection(parsing: "2/5") == ShardSelection(parsing: "2/5"))
         #expect(ShardSelection(parsing: "5/5") == nil)
         #expect(ShardSelection(parsing: "x") == nil)
+    }
+}
+
+@Suite struct DemoManifestTests {
+    @Test func embeddedDemoIsTheShippedFile() throws {
+        let path = "\(ShippedManifestTests.root)/manifests/demo.json"
+        let file = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(DemoManifest.text == file.trimmingCharacters(in: .newlines), "Sources/Pipeline/DemoManifest.swift must hold manifests/demo.json verbatim")
+        let manifest = try ManifestLoader.load(path)
+        let embedded = try ManifestLoader.load(text: DemoManifest.text, as: path)
+        #expect(manifest.configurationHash == embedded.configurationHash)
+        #expect(manifest.pipeline.stages == [.read, .train, .infer, .metric, .write])
+        #expect(manifest.model?.backbone == "tiny" && manifest.model?.weights == nil)
+        #expect(manifest.datasets.allSatisfy { $0.synthesize != nil }, "the demo generates every dataset it reads")
+        #expect(Set(manifest.datasets.map(\.kind)) == [.gta5, .cityscapes, .acdc])
     }
 }

@@ -1,0 +1,233 @@
+// TrainStage.swift — the runner's `train` stage (docs/training.md): the
+// manifest's model, trained on its `role: train` datasets with the
+// `training` hyper-parameters, checkpointed and resumable.
+//
+// Per iteration: batch_size x accumulate examples from the prefetcher
+// (TrainingData: position -> sample -> augmented crop), forward/backward one
+// sample at a time on all cores, one AdamW step at the poly learning rate;
+// a line in train_log.jsonl. Every checkpoint_interval iterations (and at the
+// end, and when stopped by a signal) a checkpoint in RUN_DIR/checkpoints:
+//   iter_NNNNNN.safetensors        the model (ctpipe checkpoint, method.md §6)
+//   iter_NNNNNN.state.safetensors  the training state (AdamW moments, step, iteration, seed)
+//   latest.json                    which pair is the latest (written last)
+// each written atomically; the two most recent pairs are kept. `--resume`
+// continues from latest.json; the loss curve then matches an uninterrupted
+// run bit for bit (same thread count). Every eval_interval iterations (when
+// the pipeline infers) the current model is scored on the eval datasets
+// (train_eval.jsonl). At the end: RUN_DIR/model.safetensors (the final
+// model, also what the infer stage uses) and loss_curve.png.
+
+import Augment
+import CTCore
+import Datasets
+import Foundation
+import ImageIO
+import Inference
+import Metrics
+import Model
+import Tensor
+import Training
+
+struct TrainStage {
+    let manifest: Manifest
+    let directory: RunDirectory
+    let stop: StopFlag
+    let quiet: Bool
+
+    var checkpointFolder: String { directory.path + "/checkpoints" }
+    var latestFile: String { checkpointFolder + "/latest.json" }
+    var finalModelFile: String { directory.path + "/model.safetensors" }
+    var logFile: String { directory.path + "/train_log.jsonl" }
+
+    struct Latest: Codable {
+        var iteration: Int
+        var model: String
+        var state: String
+    }
+
+    /// Trains (or continues training) and returns the final model.
+    func run(trainSets: [Runner.Listed], evalSets: [Runner.Listed]) throws -> SegmentationModel {
+        let spec = manifest.training
+        guard let modelSpec = manifest.model else { throw RunError("$.model: required by the pipeline's train stage") }
+        let samples = trainSets.flatMap(\.samples)
+        guard !samples.isEmpty else {
+            throw RunError("the train datasets (\(trainSets.map(\.entry.name).joined(separator: ", "))) hold no samples")
+        }
+        Threading.configure(.singleSample(threads: ProcessInfo.processInfo.activeProcessorCount))
+        try FileManager.default.createDirectory(atPath: checkpointFolder, withIntermediateDirectories: true)
+
+        // Start: the latest checkpoint of this run folder, or the manifest's model.
+        let perIteration = spec.batchSize * spec.accumulate
+        let adamConfig = AdamWConfig(learningRate: spec.lr, beta1: spec.betas.0, beta2: spec.betas.1, eps: spec.eps,
+                                     weightDecay: spec.weightDecay)
+        var model: SegmentationModel
+        var optimiser: AdamW
+        var start = 0
+        if let latest = try directory.read(Latest.self, from: latestFile) {
+            do { model = try SegmentationCheckpoint.load(checkpointFolder + "/" + latest.model) } catch {
+                throw RunError("resuming: \(error)")
+            }
+            let layout: ParameterLayout
+            do { layout = try ParameterLayout(model) } catch { throw RunError("resuming: \(error)") }
+            let state: TrainingState
+            do { (state, optimiser) = try TrainingState.load(checkpointFolder + "/" + latest.state, layout: layout) } catch {
+                throw RunError("resuming: \(error)")
+            }
+            guard state.seed == UInt64(manifest.seed), state.samplesPerIteration == perIteration, state.adamW == adamConfig else {
+                throw RunError("resuming: the checkpoint \(latest.state) was trained with another seed, batch or optimiser setting")
+            }
+            start = state.iteration
+            directory.event("train_resume", ["iteration": .int(start)])
+        } else {
+            model = try ModelBuilder.build(modelSpec, seed: manifest.seed, cropSize: spec.cropSize, allowRandomBackbone: true)
+            do { optimiser = AdamW(config: adamConfig, layout: try ParameterLayout(model)) } catch { throw RunError("\(error)") }
+        }
+        let log = TrainLog(path: logFile)
+        try log.truncate(after: start)
+        try TrainLog(path: directory.path + "/train_eval.jsonl").truncate(after: start)
+        if start >= spec.iterations {
+            writeCurve(log)
+            return model
+        }
+
+        let schedule = LearningRateSchedule(baseRate: spec.lr, iterations: spec.iterations, power: spec.polyPower,
+                                            warmupIterations: spec.warmupIterations)
+        let trainer: Trainer
+        do {
+            trainer = try Trainer(model: model, optimiser: optimiser, schedule: schedule, cropSize: spec.cropSize,
+                                  activationCheckpointing: spec.activationCheckpointing)
+        } catch { throw RunError("$.model / $.training: \(error)") }
+        let c = model.config
+        directory.event("train_start", [
+            "iteration": .int(start), "iterations": .int(spec.iterations), "samples": .int(samples.count),
+            "adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
+            "trainable_tensors": .int(trainer.layout.count), "trainable_values": .int(trainer.layout.valueCount),
+            "activation_bytes": .int(trainer.sampleTrainer.activationBytes), "threads": .string(Threading.plan.description),
+        ])
+        if !quiet {
+            FileHandle.standardError.write(Data("ctpipe: training \(manifest.name) from iteration \(start) to \(spec.iterations) (\(samples.count) training images, \(trainer.layout.valueCount) trainable values)\n".utf8))
+        }
+
+        let data = TrainingData(samples: samples, pipeline: TrainPipeline(cropSize: spec.cropSize), seed: UInt64(manifest.seed))
+        let prefetcher = TrainingPrefetcher(data: data, start: start * perIteration, capacity: 2 * perIteration)
+        defer { prefetcher.stop() }
+        var lastReport = Date()
+        for t in start ..< spec.iterations {
+            if stop.isSet {
+                if t > start { try checkpoint(trainer, iteration: t) }
+                directory.event("train_interrupted", ["iteration": .int(t)])
+                throw RunInterrupted(runDirectory: directory.path)
+            }
+            let began = Date()
+            var batches: [[TrainingExample]] = []
+            for _ in 0 ..< spec.accumulate {
+                var batch: [TrainingExample] = []
+                for _ in 0 ..< spec.batchSize { batch.append(try prefetcher.next()) }
+                batches.append(batch)
+            }
+            let result: StepResult
+            do { result = try trainer.step(iteration: t, microBatches: batches) } catch { throw RunError("training iteration \(t + 1): \(error)") }
+            guard result.loss.isFinite else {
+                directory.event("train_diverged", ["iteration": .int(t + 1)])
+                throw RunError("training iteration \(t + 1): the loss is \(result.loss); lower training.lr")
+            }
+            let seconds = Date().timeIntervalSince(began)
+            try log.append(TrainLogEntry(iteration: t + 1, loss: result.loss, learningRate: result.learningRate,
+                                         secondsPerIteration: seconds, imagesPerSecond: Double(perIteration) / max(seconds, 1e-9)))
+            let done = t + 1
+            if done % spec.checkpointInterval == 0 || done == spec.iterations {
+                try checkpoint(trainer, iteration: done)
+            }
+            if spec.evalInterval > 0, done % spec.evalInterval == 0, done < spec.iterations, manifest.pipeline.has(.infer) {
+                try evaluate(trainer.model, evalSets: evalSets, iteration: done)
+            }
+            if !quiet, Date().timeIntervalSince(lastReport) >= 10 || done == spec.iterations {
+                lastReport = Date()
+                FileHandle.standardError.write(Data(String(format: "ctpipe: iteration %d/%d  loss %.4f  lr %.3g  %.2f s/it\n",
+                                                           done, spec.iterations, result.loss, result.learningRate, seconds).utf8))
+            }
+        }
+        directory.event("train_finish", ["iterations": .int(spec.iterations)])
+        return trainer.model
+    }
+
+    func checkpointName(_ iteration: Int) -> String { String(format: "iter_%06d", iteration) }
+
+    /// Model, state, latest.json (in that order, each atomic); older pairs beyond the last two removed.
+    func checkpoint(_ trainer: Trainer, iteration: Int) throws {
+        let name = checkpointName(iteration)
+        let model = trainer.model
+        let embed = model.config.backboneWeights == nil || model.config.trainable
+        do {
+            try SegmentationCheckpoint.save(model, to: checkpointFolder + "/\(name).safetensors", embedBackbone: embed,
+                                            backboneReference: model.config.backboneWeights)
+            try TrainingState.save(TrainingState(iteration: iteration, optimiserStep: trainer.optimiser.step, seed: UInt64(manifest.seed),
+                                                 samplesPerIteration: manifest.training.batchSize * manifest.training.accumulate,
+                                                 adamW: trainer.optimiser.config),
+                                   optimiser: trainer.optimiser, to: checkpointFolder + "/\(name).state.safetensors")
+        } catch { throw RunError("checkpoint \(name): \(error)") }
+        let previous = try directory.read(Latest.self, from: latestFile)
+        try directory.write(Latest(iteration: iteration, model: "\(name).safetensors", state: "\(name).state.safetensors"), to: latestFile)
+        if iteration == manifest.training.iterations {
+            do {
+                try SegmentationCheckpoint.save(model, to: finalModelFile, embedBackbone: embed, backboneReference: model.config.backboneWeights)
+            } catch { throw RunError("final model: \(error)") }
+        }
+        // Keep the latest two pairs.
+        let keep: Set<String> = [name, previous.map { String($0.model.dropLast(".safetensors".count)) } ?? name]
+        if let files = try? FileManager.default.contentsOfDirectory(atPath: checkpointFolder) {
+            for file in files where file.hasPrefix("iter_") {
+                let stem = String(file.prefix("iter_000000".count))
+                if !keep.contains(stem) { try? FileManager.default.removeItem(atPath: checkpointFolder + "/" + file) }
+            }
+        }
+        directory.event("checkpoint", ["iteration": .int(iteration), "model": .string("checkpoints/\(name).safetensors")])
+        writeCurve(TrainLog(path: logFile))
+    }
+
+    func writeCurve(_ log: TrainLog) {
+        let points = log.losses()
+        guard !points.isEmpty else { return }
+        try? ImageFile.writePNG(LossCurvePlot.render(points), to: directory.path + "/loss_curve.png")
+    }
+
+    /// Scores `model` on every eval dataset (sliding windows at the training crop) -> a train_eval.jsonl line.
+    func evaluate(_ model: SegmentationModel, evalSets: [Runner.Listed], iteration: Int) throws {
+        let segmenter: Segmenter
+        do { segmenter = try Segmenter(model: model, window: Runner.window(cropSize: manifest.training.cropSize)) } catch {
+            throw RunError("evaluation at iteration \(iteration): \(error)")
+        }
+        let workspace = SegmenterWorkspace()
+        var groups: [String: DatasetMetrics] = [:]
+        for set in evalSets {
+            for sample in set.samples {
+                let (image, label): (Image8, LabelMap)
+                do { (image, label) = try sample.load(sizePolicy: .report) } catch { throw RunError("evaluation: \(sample.id): \(error)") }
+                let pipeline = TestPipeline(scale: ImageSize(width: set.entry.scale.width, height: set.entry.scale.height))
+                let prediction: LabelMap
+                do {
+                    let (planes, size) = try pipeline.apply(image: image)
+                    prediction = try segmenter.segment(normalised: planes, height: size.height, width: size.width,
+                                                       outputHeight: label.height, outputWidth: label.width, workspace: workspace)
+                } catch { throw RunError("evaluation: \(sample.id): \(error)") }
+                let name = ShardContext.group(of: sample, entry: set.entry)
+                do { try groups[name, default: DatasetMetrics(name: name, classCount: model.classes)].accumulate(prediction: prediction.pixels, label: label.pixels) } catch {
+                    throw RunError("evaluation: \(sample.id): \(error)")
+                }
+            }
+        }
+        var miou: [String: JSONValue] = [:]
+        var values: [Double?] = []
+        for (name, metrics) in groups {
+            let m = metrics.metrics.meanIoU
+            values.append(m)
+            miou[name] = m.map { .double($0 * 100) } ?? .null
+        }
+        let mean = SegmentationMetrics.mean(values).map { JSONValue.double($0 * 100) } ?? .null
+        let line = JSONValue.object(["iteration": .int(iteration), "miou": .object(miou), "mean_miou": mean]).canonicalText() + "\n"
+        let path = directory.path + "/train_eval.jsonl"
+        let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        try AtomicFile.write(text: previous + line, to: path)
+        directory.event("train_eval", ["iteration": .int(iteration), "mean_miou": mean])
+    }
+}

@@ -1,0 +1,87 @@
+// TrainingBench.swift — `ctbench training`: one training iteration (forward +
+// backward over the batch, one AdamW step) of the frozen backbone + Causal-Tune
+// (m = 100 full tokens) + linear head at 512 x 512, random weights with the
+// patch-16 conversion (grid 32). One configuration per process, so that the
+// peak resident set size (getrusage) belongs to it alone.
+// scripts/bench_training.py runs the same iteration in PyTorch (autograd).
+//
+//   ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--checkpointing] [--json]
+
+import Foundation
+import Model
+import Tensor
+import Training
+
+enum TrainingBench {
+    struct Report: Encodable {
+        let model: String
+        let batch: Int
+        let threads: Int
+        let activationCheckpointing: Bool
+        let secondsPerIteration: Double
+        let bestSecondsPerIteration: Double
+        let imagesPerSecond: Double
+        let peakRSSMegabytes: Double
+        let activationMegabytes: Double
+        let trainableValues: Int
+    }
+
+    static func run(_ arguments: [String]) throws {
+        var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 3, batch = 1, json = false
+        var modelName = "vits", checkpointing = false
+        var i = 0
+        while i < arguments.count {
+            switch arguments[i] {
+            case "--threads": i += 1; threads = Int(arguments[i]) ?? threads
+            case "--runs": i += 1; runs = max(1, Int(arguments[i]) ?? runs)
+            case "--batch": i += 1; batch = max(1, Int(arguments[i]) ?? batch)
+            case "--model": i += 1; modelName = arguments[i]
+            case "--checkpointing": checkpointing = true
+            case "--json": json = true
+            default: throw BenchError("unknown option \(arguments[i]) (use --model vits|vitl, --batch B, --threads N, --runs R, --checkpointing, --json)")
+            }
+            i += 1
+        }
+        let config: DINOv2Config
+        switch modelName {
+        case "vits": config = DINOv2Config(embedDim: 384, depth: 12, heads: 6, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 1536)
+        case "vitl": config = DINOv2Config(embedDim: 1024, depth: 24, heads: 16, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 4096)
+        default: throw BenchError("--model must be vits or vitl")
+        }
+        Threading.configure(.singleSample(threads: threads))
+        let backbone = try SegmentationBench.randomBackbone(config, seed: 1)
+        let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(kind: .causalTune), seed: 2)
+        let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(), layout: try ParameterLayout(model)),
+                                  schedule: LearningRateSchedule(baseRate: 1e-4, iterations: 40_000), cropSize: 512,
+                                  activationCheckpointing: checkpointing)
+        var rng = SeededGenerator(seed: 5)
+        let examples = (0 ..< batch).map { _ in
+            TrainingExample(image: (0 ..< 3 * 512 * 512).map { _ in Float.random(in: -2 ... 2, using: &rng) },
+                            label: (0 ..< 512 * 512).map { _ in UInt8.random(in: 0 ..< 19, using: &rng) })
+        }
+        var times: [Double] = []
+        for run in 0 ... runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try trainer.step(iteration: run, microBatches: [examples])
+            if run > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        }
+        times.sort()
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let median = times[times.count / 2]
+        let report = Report(model: modelName + "16 (" + modelName + "14 converted)", batch: batch, threads: threads,
+                            activationCheckpointing: checkpointing, secondsPerIteration: median, bestSecondsPerIteration: times[0],
+                            imagesPerSecond: Double(batch) / median, peakRSSMegabytes: Double(usage.ru_maxrss) / 1024,
+                            activationMegabytes: Double(trainer.sampleTrainer.activationBytes) / 1_048_576,
+                            trainableValues: trainer.layout.valueCount)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(String(format: "%@ 512x512 batch %d, %d threads%@: %.2f s/iteration (best %.2f), %.2f images/s, peak RSS %.0f MB",
+                         report.model, batch, threads, checkpointing ? ", activation checkpointing" : "", median, times[0],
+                         report.imagesPerSecond, report.peakRSSMegabytes))
+        }
+    }
+}

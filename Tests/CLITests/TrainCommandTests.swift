@@ -1,0 +1,118 @@
+// TrainCommandTests.swift — the train stage through the built binary: a run
+// killed with SIGKILL mid-training and continued with --resume ends with the
+// same loss curve (every iteration's loss, bit for bit) and the same metrics
+// as an uninterrupted run with the same seed; a SIGTERM stops after a
+// checkpoint with exit 130.
+
+import CTCore
+import Foundation
+import Testing
+
+struct TrainingFixture {
+    let folder: String
+
+    init(iterations: Int = 120) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-train-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "train", "seed": 7,
+         "pipeline": {"version": 1, "stages": ["read", "train", "infer", "metric"], "defaults": {"execution": {"shards": 2}}},
+         "datasets": [
+           {"name": "gta", "kind": "gta5", "root": "data/gta", "role": "train", "synthesize": {"count": 6, "seed": 1, "size": [96, 64]}},
+           {"name": "city", "kind": "cityscapes", "root": "data/city", "scale": [96, 64], "synthesize": {"count": 2, "seed": 2, "size": [96, 64]}}
+         ],
+         "model": {"backbone": "tiny", "adapter": "causal-tune", "tokens": 6},
+         "training": {"iterations": \(iterations), "batch_size": 2, "crop_size": 32, "lr": 0.001, "warmup_iterations": 3,
+                      "checkpoint_interval": 5},
+         "outputs": {"dir": "runs"}}
+        """, to: folder + "/train.json")
+    }
+
+    var manifest: String { folder + "/train.json" }
+
+    /// (iteration, loss) lines of a run's train_log.jsonl, as written.
+    func losses(_ run: String) throws -> [String] {
+        try String(contentsOfFile: run + "/train_log.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return "\(object["iteration"]!) \(line.split(separator: ",")[1])"
+        }
+    }
+
+    func latestIteration(_ run: String) -> Int {
+        guard let data = FileManager.default.contents(atPath: run + "/checkpoints/latest.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
+        return object["iteration"] as? Int ?? 0
+    }
+}
+
+@Suite(.serialized) struct TrainCommandTests {
+    @Test func killedTrainingResumesToTheSameLossCurve() throws {
+        let fixture = try TrainingFixture()
+        let reference = fixture.folder + "/runs/reference"
+        let result = try CTPipeBinary.run(["run", fixture.manifest, "--run-dir", reference, "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let expected = try fixture.losses(reference)
+        #expect(expected.count == 120)
+        let first = try #require(Double(expected[0].split(separator: ":").last!)), last = try #require(Double(expected[119].split(separator: ":").last!))
+        #expect(last < first, "training lowers the loss (\(first) -> \(last))")
+        for file in ["model.safetensors", "loss_curve.png", "metrics.json", "checkpoints/latest.json"] {
+            #expect(FileManager.default.fileExists(atPath: reference + "/" + file), "\(file) is written")
+        }
+
+        // The same run, SIGKILLed once a few checkpoints exist, then resumed.
+        let killed = fixture.folder + "/runs/killed"
+        let process = Process()
+        process.executableURL = CTPipeBinary.url
+        process.arguments = ["run", fixture.manifest, "--run-dir", killed, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning && fixture.latestIteration(killed) < 15 && Date() < deadline { usleep(5_000) }
+        let wasRunning = process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(wasRunning, "the run finished before it could be killed")
+        let reached = fixture.latestIteration(killed)
+        #expect(reached >= 15 && reached < 120, "killed after checkpoint \(reached)")
+        let resumed = try CTPipeBinary.run(["run", fixture.manifest, "--run-dir", killed, "--resume", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try fixture.losses(killed) == expected, "the resumed run's loss curve equals the uninterrupted one")
+        #expect(try String(contentsOfFile: killed + "/metrics.json", encoding: .utf8)
+                == String(contentsOfFile: reference + "/metrics.json", encoding: .utf8))
+        let events = try String(contentsOfFile: killed + "/events.jsonl", encoding: .utf8)
+        #expect(events.contains("train_resume"))
+        try? FileManager.default.removeItem(atPath: fixture.folder)
+    }
+
+    @Test func sigtermStopsAfterACheckpoint() throws {
+        let fixture = try TrainingFixture(iterations: 400)
+        let run = fixture.folder + "/runs/stopped"
+        let process = Process()
+        process.executableURL = CTPipeBinary.url
+        process.arguments = ["run", fixture.manifest, "--run-dir", run, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning && fixture.latestIteration(run) < 5 && Date() < deadline { usleep(5_000) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let losses = try fixture.losses(run)
+        #expect(fixture.latestIteration(run) == losses.count, "the stop checkpoint covers every logged iteration")
+        try? FileManager.default.removeItem(atPath: fixture.folder)
+    }
+
+    @Test(arguments: ["gta2city", "city2acdc", "city2bm"])
+    func paperManifestsStopAtOnceWithoutDataOrWeights(_ name: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        guard !FileManager.default.fileExists(atPath: root + "/checkpoints/dinov2_converted.pth") else { return }
+        let started = Date()
+        let result = try CTPipeBinary.run(["run", "\(root)/manifests/\(name).json", "--quiet"])
+        #expect(result.status == 65, "\(result.stderr)")
+        #expect(result.stderr.contains("$.model.weights: file not found") && result.stderr.contains("download the DINOv2 weights"))
+        #expect(Date().timeIntervalSince(started) < 10, "validation stops the run before any work")
+    }
+}
