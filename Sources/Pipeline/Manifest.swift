@@ -120,7 +120,7 @@ public struct Manifest: Sendable, Equatable {
         public var onError: OnError
     }
 
-    /// The model section; its stages arrive with the model issues, the schema is checked now.
+    /// The model section: what the infer (and train) stage builds, and the slide-inference window.
     public struct ModelSpec: Sendable, Equatable {
         public var backbone: String
         public var weights: String?
@@ -128,6 +128,10 @@ public struct Manifest: Sendable, Equatable {
         public var adapter: String
         public var filter: String
         public var head: String
+        /// Slide-inference window side, pixels (`model.crop`, default 512).
+        public var crop = 512
+        /// Slide-inference window step, pixels (`model.stride`, default 341; at most `crop`).
+        public var stride = 341
         public var raw: JSONValue
     }
 

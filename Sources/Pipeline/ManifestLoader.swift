@@ -19,7 +19,7 @@ public enum ManifestLoader {
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
     static let executionKeys = ["shards", "workers", "on_error"]
     static let modelKeys = ["backbone", "weights", "checkpoint", "adapter", "filter", "head", "dl", "dh", "tokens",
-                            "rank", "trainable", "registers_interpolation"]
+                            "rank", "trainable", "registers_interpolation", "crop", "stride"]
     static let acdcConditions = ["fog", "night", "rain", "snow", "all"]
 
     /// Loads and validates `path`. Throws `ManifestError` listing every problem,
@@ -268,6 +268,12 @@ public enum ManifestLoader {
         _ = reader.int(object, "rank", at: path, range: 0 ... 4096)
         _ = reader.bool(object, "trainable", at: path)
         _ = reader.string(object, "registers_interpolation", at: path)
+        // Slide inference window (datasets.md section 8); the multiple-of-patch rule needs the model and is checked when it is built.
+        let crop = reader.int(object, "crop", at: path, range: 1 ... 8192) ?? 512
+        let stride = reader.int(object, "stride", at: path, range: 1 ... 8192) ?? 341
+        if stride > crop {
+            reader.report(path + ".stride", "\(stride) is larger than the crop \(crop): windows would leave pixels unpredicted")
+        }
         var files: [String: String] = [:]
         for key in ["weights", "checkpoint"] {
             guard let value = reader.string(object, key, at: path) else { continue }
@@ -278,7 +284,7 @@ public enum ManifestLoader {
             files[key] = resolved
         }
         return Manifest.ModelSpec(backbone: backbone, weights: files["weights"], checkpoint: files["checkpoint"],
-                                  adapter: adapter, filter: filter, head: head, raw: json)
+                                  adapter: adapter, filter: filter, head: head, crop: crop, stride: stride, raw: json)
     }
 
     static func readOutputs(_ json: JSONValue?, folder: String, reader: inout FieldReader) -> Manifest.OutputsSpec {

@@ -3,12 +3,22 @@
 // replacing its backbone), or backbone `weights` plus the adapter settings with
 // freshly initialised adapter and head (seeded by the manifest's seed; useful
 // for timing and for the train stage's starting point, not for predictions).
-// Settings given explicitly next to a checkpoint must agree with it.
+// Settings given explicitly next to a checkpoint must agree with it. The
+// segmenter wraps it with the manifest's slide window (`crop`, `stride`).
 
 import Foundation
+import Inference
 import Model
 
 enum ModelBuilder {
+    /// The infer stage's segmenter: the model, with the slide window of `model.crop` / `model.stride`.
+    static func segmenter(_ spec: Manifest.ModelSpec, seed: Int) throws -> Segmenter {
+        let model = try build(spec, seed: seed)
+        do { return try Segmenter(model: model, window: SlidingWindow(crop: spec.crop, stride: spec.stride)) } catch {
+            throw RunError("$.model.crop: \(error)")
+        }
+    }
+
     static func build(_ spec: Manifest.ModelSpec, seed: Int) throws -> SegmentationModel {
         guard case .object(let raw) = spec.raw else { throw RunError("$.model: expected an object") }
         let interpolation: PositionInterpolation?

@@ -100,9 +100,7 @@ public struct Runner: Sendable {
         var segmenter: Segmenter?
         if pipeline.has(.infer) {
             guard let spec = manifest.model else { throw RunError("$.model: required by the pipeline's infer stage") }
-            do { segmenter = try Segmenter(model: try ModelBuilder.build(spec, seed: manifest.seed)) } catch let error as InferenceError {
-                throw RunError("$.model: \(error)")
-            }
+            segmenter = try ModelBuilder.segmenter(spec, seed: manifest.seed)
         }
         let started = Date()
         let directory = try runDirectory()
@@ -152,7 +150,8 @@ public struct Runner: Sendable {
             Threading.configure(ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount)))
             let c = segmenter.model.config
             directory.event("model", ["adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
-                                      "classes": .int(c.head.classes), "threads": .string(Threading.plan.description)])
+                                      "classes": .int(c.head.classes), "threads": .string(Threading.plan.description),
+                                      "crop": .int(segmenter.window.crop), "stride": .int(segmenter.window.stride)])
         }
         let context = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, segmenter: segmenter)
         let snapshot = listed
