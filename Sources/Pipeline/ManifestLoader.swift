@@ -269,9 +269,10 @@ public enum ManifestLoader {
         _ = reader.bool(object, "trainable", at: path)
         _ = reader.string(object, "registers_interpolation", at: path)
         // Slide inference window (datasets.md section 8); the multiple-of-patch rule needs the model and is checked when it is built.
-        let crop = reader.int(object, "crop", at: path, range: 1 ... 8192) ?? 512
-        let stride = reader.int(object, "stride", at: path, range: 1 ... 8192) ?? 341
-        if stride > crop {
+        let givenCrop = reader.int(object, "crop", at: path, range: 1 ... 8192)
+        let givenStride = reader.int(object, "stride", at: path, range: 1 ... 8192)
+        let crop = givenCrop ?? 512, stride = givenStride ?? 341
+        if stride > crop, givenCrop != nil || object["crop"] == nil, givenStride != nil || object["stride"] == nil {
             reader.report(path + ".stride", "\(stride) is larger than the crop \(crop): windows would leave pixels unpredicted")
         }
         var files: [String: String] = [:]

@@ -43,6 +43,8 @@ import Testing
             == ["$.model.stride: 300 is larger than the crop 256: windows would leave pixels unpredicted"])
         #expect(try problems(#"{"stride": 600}"#)
             == ["$.model.stride: 600 is larger than the crop 512: windows would leave pixels unpredicted"])
+        #expect(try problems(#"{"crop": "big", "stride": 600}"#) == ["$.model.crop: expected an integer, found a string"],
+                "no second problem about a crop that was not read")
         #expect(try problems(#"{"crops": 512}"#).first?.hasPrefix(#"$.model.crops: unknown key (did you mean "crop"?)"#) == true)
     }
 
