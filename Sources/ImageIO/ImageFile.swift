@@ -43,11 +43,11 @@ public enum ImageFile {
         }
     }
 
-    /// Encodes a PNG and writes it atomically.
+    /// Encodes a PNG and writes it atomically (fsync'ed before the rename unless `durability` is `.atomic`).
     public static func writePNG(_ image: Image8, to path: String, format: PNG.EncodeFormat = .direct,
-                                level: Int = 6) throws(ImageIOError) {
+                                level: Int = 6, durability: AtomicFile.Durability = .durable) throws(ImageIOError) {
         let encoded = try PNG.encode(image, format: format, level: level, path: path)
-        try write(encoded, to: path)
+        try write(encoded, to: path, durability: durability)
     }
 
     /// Encodes a JPEG and writes it atomically.
@@ -56,8 +56,8 @@ public enum ImageFile {
         try write(encoded, to: path)
     }
 
-    static func write(_ bytes: [UInt8], to path: String) throws(ImageIOError) {
-        do { try AtomicFile.write(bytes, to: path) } catch {
+    static func write(_ bytes: [UInt8], to path: String, durability: AtomicFile.Durability = .durable) throws(ImageIOError) {
+        do { try AtomicFile.write(bytes, to: path, durability: durability) } catch {
             throw ImageIOError(codec: .file, path: path, reason: error.reason)
         }
     }

@@ -22,11 +22,16 @@ public struct LabelWriter: Sendable {
     public let overlayAlpha: Double
     /// Compression level of written PNGs (zlib 0...9).
     public let level: Int
+    /// `.durable`: each file is fsync'ed before its rename. `.atomic`: rename only; the
+    /// caller syncs the returned paths (`AtomicFile.sync`) before it records them as done.
+    public let durability: AtomicFile.Durability
 
-    public init(formats: [Manifest.OutputFormat], overlayAlpha: Double = 0.5, level: Int = 6) {
+    public init(formats: [Manifest.OutputFormat], overlayAlpha: Double = 0.5, level: Int = 6,
+                durability: AtomicFile.Durability = .durable) {
         self.formats = formats
         self.overlayAlpha = overlayAlpha
         self.level = level
+        self.durability = durability
     }
 
     /// The 256-entry RGB palette of colour masks: trainIds 0..18 in Cityscapes colours, the rest black.
@@ -47,28 +52,36 @@ public struct LabelWriter: Sendable {
         return table
     }()
 
-    /// Writes every configured format for one prediction (trainId plane).
-    /// `image` is needed only for overlays.
-    public func write(prediction: LabelMap, image: Image8?, id: String, into folder: String) throws(ImageIOError) {
+    /// Writes every configured format for one prediction (trainId plane) and
+    /// returns the paths written. `image` is needed only for overlays.
+    @discardableResult
+    public func write(prediction: LabelMap, image: Image8?, id: String, into folder: String) throws(ImageIOError) -> [String] {
+        var written: [String] = []
         for format in formats {
+            let path: String
             switch format {
             case .trainid:
-                try ImageFile.writePNG(prediction, to: "\(folder)/trainid/\(id).png", level: level)
+                path = "\(folder)/trainid/\(id).png"
+                try ImageFile.writePNG(prediction, to: path, level: level, durability: durability)
             case .labelid:
-                try ImageFile.writePNG(Self.mapped(prediction, Self.labelIds), to: "\(folder)/labelid/\(id)_labelIds.png", level: level)
+                path = "\(folder)/labelid/\(id)_labelIds.png"
+                try ImageFile.writePNG(Self.mapped(prediction, Self.labelIds), to: path, level: level, durability: durability)
             case .color:
-                try ImageFile.writePNG(Self.clampedToPalette(prediction), to: "\(folder)/color/\(id).png",
-                                       format: .palette(Self.palette), level: level)
+                path = "\(folder)/color/\(id).png"
+                try ImageFile.writePNG(Self.clampedToPalette(prediction), to: path, format: .palette(Self.palette), level: level,
+                                       durability: durability)
             case .overlay:
-                guard let image else {
-                    throw ImageIOError(codec: .file, path: "\(folder)/overlay/\(id).png", reason: "an overlay needs the input image")
-                }
-                try ImageFile.writePNG(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha),
-                                       to: "\(folder)/overlay/\(id).png", level: level)
+                path = "\(folder)/overlay/\(id).png"
+                guard let image else { throw ImageIOError(codec: .file, path: path, reason: "an overlay needs the input image") }
+                try ImageFile.writePNG(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha), to: path,
+                                       level: level, durability: durability)
             case .cvat:
-                try ImageFile.writePNG(Self.colorMask(prediction), to: "\(folder)/cvat/SegmentationClass/\(id).png", level: level)
+                path = "\(folder)/cvat/SegmentationClass/\(id).png"
+                try ImageFile.writePNG(Self.colorMask(prediction), to: path, level: level, durability: durability)
             }
+            written.append(path)
         }
+        return written
     }
 
     /// Writes the per-dataset files of the CVAT export once all samples are written.

@@ -120,7 +120,7 @@ public struct Manifest: Sendable, Equatable {
         public var onError: OnError
     }
 
-    /// The model section; its stages arrive with the model issues, the schema is checked now.
+    /// The model section: what the infer (and train) stage builds, and the slide-inference window.
     public struct ModelSpec: Sendable, Equatable {
         public var backbone: String
         public var weights: String?
@@ -128,7 +128,27 @@ public struct Manifest: Sendable, Equatable {
         public var adapter: String
         public var filter: String
         public var head: String
+        /// Slide-inference window side, pixels (`model.crop`; nil: the training crop size, 512 by default).
+        public var crop: Int?
+        /// Slide-inference window step, pixels (`model.stride`; nil: two thirds of the crop, 341 for 512).
+        public var stride: Int?
         public var raw: JSONValue
+    }
+
+    /// The slide-inference window of the infer stage (datasets.md section 8).
+    public struct SlideWindow: Sendable, Equatable {
+        public var crop: Int
+        public var stride: Int
+        public init(crop: Int, stride: Int) {
+            self.crop = crop
+            self.stride = stride
+        }
+    }
+
+    /// `model.crop` / `model.stride`, else the training crop (default 512) and two thirds of it (341).
+    public var slideWindow: SlideWindow {
+        let crop = model?.crop ?? training.cropSize
+        return SlideWindow(crop: crop, stride: model?.stride ?? max(1, crop * 2 / 3))
     }
 
     /// Default evaluation scale per dataset (datasets.md section 8, 512 configs).

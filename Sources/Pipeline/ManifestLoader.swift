@@ -19,7 +19,7 @@ public enum ManifestLoader {
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
     static let executionKeys = ["shards", "workers", "on_error"]
     static let modelKeys = ["backbone", "weights", "checkpoint", "adapter", "filter", "head", "dl", "dh", "tokens",
-                            "rank", "trainable", "registers_interpolation"]
+                            "rank", "trainable", "registers_interpolation", "crop", "stride"]
     static let acdcConditions = ["fog", "night", "rain", "snow", "all"]
 
     /// Loads and validates `path`. Throws `ManifestError` listing every problem,
@@ -177,6 +177,15 @@ public enum ManifestLoader {
             }
         }
 
+        // The slide window: the stride may not exceed the crop (pixels would stay unpredicted).
+        if let model {
+            let crop = model.crop ?? training.cropSize
+            let cropUnreadable = reader.problems.contains { $0.path == "$.model.crop" }
+            if let stride = model.stride, stride > crop, !cropUnreadable {
+                reader.report("$.model.stride", "\(stride) is larger than the crop \(crop): windows would leave pixels unpredicted")
+            }
+        }
+
         guard let pipeline, reader.problems.isEmpty else { return nil }
         var resolvedObject = root
         resolvedObject["pipeline"] = pipelineJSON
@@ -279,6 +288,9 @@ public enum ManifestLoader {
         _ = reader.int(object, "rank", at: path, range: 0 ... 4096)
         _ = reader.bool(object, "trainable", at: path)
         _ = reader.string(object, "registers_interpolation", at: path)
+        // Slide inference window (datasets.md section 8); the multiple-of-patch rule needs the model and is checked when it is built.
+        let givenCrop = reader.int(object, "crop", at: path, range: 1 ... 8192)
+        let givenStride = reader.int(object, "stride", at: path, range: 1 ... 8192)
         var files: [String: String] = [:]
         for key in ["weights", "checkpoint"] {
             guard let value = reader.string(object, key, at: path) else { continue }
@@ -289,7 +301,7 @@ public enum ManifestLoader {
             files[key] = resolved
         }
         return Manifest.ModelSpec(backbone: backbone, weights: files["weights"], checkpoint: files["checkpoint"],
-                                  adapter: adapter, filter: filter, head: head, raw: json)
+                                  adapter: adapter, filter: filter, head: head, crop: givenCrop, stride: givenStride, raw: json)
     }
 
     static func readOutputs(_ json: JSONValue?, folder: String, reader: inout FieldReader) -> Manifest.OutputsSpec {

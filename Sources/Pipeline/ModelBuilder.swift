@@ -6,12 +6,21 @@
 // Settings given explicitly next to a checkpoint must agree with it.
 // Without weights or checkpoint, a pipeline that trains starts from a
 // randomly initialised backbone of the named size (the `tiny` demo), its
-// position grid sized to the training crop.
+// position grid sized to the training crop. The segmenter wraps a model with
+// the manifest's slide window (`Manifest.slideWindow`).
 
 import Foundation
+import Inference
 import Model
 
 enum ModelBuilder {
+    /// The infer stage's segmenter: `model` with the manifest's slide window.
+    static func segmenter(_ model: SegmentationModel, window: Manifest.SlideWindow) throws -> Segmenter {
+        do { return try Segmenter(model: model, window: SlidingWindow(crop: window.crop, stride: window.stride)) } catch {
+            throw RunError("$.model.crop: \(error)")
+        }
+    }
+
     static func build(_ spec: Manifest.ModelSpec, seed: Int, cropSize: Int = 512,
                       allowRandomBackbone: Bool = false) throws -> SegmentationModel {
         guard case .object(let raw) = spec.raw else { throw RunError("$.model: expected an object") }

@@ -98,7 +98,7 @@ public struct Runner: Sendable {
         var segmenter: Segmenter?
         if pipeline.has(.infer) && !pipeline.has(.train) {
             guard let spec = manifest.model else { throw RunError("$.model: required by the pipeline's infer stage") }
-            segmenter = try Self.segmenter(try ModelBuilder.build(spec, seed: manifest.seed), cropSize: manifest.training.cropSize)
+            segmenter = try ModelBuilder.segmenter(try ModelBuilder.build(spec, seed: manifest.seed), window: manifest.slideWindow)
         }
         let started = Date()
         let directory = try runDirectory()
@@ -130,7 +130,7 @@ public struct Runner: Sendable {
             }
             let trained = try TrainStage(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet)
                 .run(trainSets: trainSets, evalSets: listed)
-            if pipeline.has(.infer) { segmenter = try Self.segmenter(trained, cropSize: manifest.training.cropSize) }
+            if pipeline.has(.infer) { segmenter = try ModelBuilder.segmenter(trained, window: manifest.slideWindow) }
         }
         let listingProblems = listed.flatMap(\.problems)
         if !listingProblems.isEmpty && manifest.execution.onError == .fail {
@@ -164,7 +164,8 @@ public struct Runner: Sendable {
             Threading.configure(ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount)))
             let c = segmenter.model.config
             directory.event("model", ["adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
-                                      "classes": .int(c.head.classes), "threads": .string(Threading.plan.description)])
+                                      "classes": .int(c.head.classes), "threads": .string(Threading.plan.description),
+                                      "crop": .int(segmenter.window.crop), "stride": .int(segmenter.window.stride)])
         }
         let context = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, segmenter: segmenter)
         let snapshot = listed
@@ -199,16 +200,6 @@ public struct Runner: Sendable {
     }
 
     /// Sliding windows at the model's crop size (training.crop_size, default 512), stride 2/3 of it (341 for 512).
-    static func window(cropSize: Int) -> SlidingWindow {
-        SlidingWindow(crop: cropSize, stride: max(1, cropSize * 2 / 3))
-    }
-
-    static func segmenter(_ model: SegmentationModel, cropSize: Int) throws -> Segmenter {
-        do { return try Segmenter(model: model, window: window(cropSize: cropSize)) } catch {
-            throw RunError("$.model: \(error)")
-        }
-    }
-
     /// Worker count: CLI, then manifest, then one per core.
     var workers: Int { options.workers ?? manifest.execution.workers ?? ProcessInfo.processInfo.activeProcessorCount }
 

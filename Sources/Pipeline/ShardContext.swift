@@ -1,6 +1,7 @@
 // ShardContext.swift — what one shard does with its samples: load image and
 // label, obtain the prediction, accumulate the confusion matrix, write the
-// label files; then write the shard record (atomically, last).
+// label files (renamed into place, synced together at the end); then write the
+// shard record (durably, last).
 
 import CTCore
 import Datasets
@@ -32,8 +33,11 @@ struct ShardContext: Sendable {
 
     func process(shard: ShardID, entry: Manifest.DatasetEntry, samples: [Sample]) -> ShardOutcome {
         let range = shard.range(samples: samples.count)
+        // Label files are renamed into place without an fsync each; they are synced together
+        // before the shard's record, which is the durable mark that they are complete.
         let writer = LabelWriter(formats: manifest.pipeline.has(.write) ? manifest.outputs.formats : [],
-                                 overlayAlpha: manifest.outputs.overlayAlpha)
+                                 overlayAlpha: manifest.outputs.overlayAlpha, durability: .atomic)
+        var written: [String] = []
         let predictions = manifest.predictions.map { PredictionFolder(dir: $0.dir, format: $0.format) }
         let outputs = directory.outputs(entry.name)
         var groups: [String: DatasetMetrics] = [:]
@@ -76,7 +80,7 @@ struct ShardContext: Sendable {
                     }
                 }
                 do {
-                    try writer.write(prediction: prediction, image: image, id: sample.id, into: outputs)
+                    written += try writer.write(prediction: prediction, image: image, id: sample.id, into: outputs)
                 } catch {
                     throw RunProblem(dataset: entry.name, sample: sample.id, file: error.path, kind: "write", message: error.reason)
                 }
@@ -97,6 +101,7 @@ struct ShardContext: Sendable {
                                  shards: shard.count, ids: ids, skipped: skipped,
                                  metrics: MetricsReport(datasets: groups.keys.sorted().map { groups[$0]! }, partial: true))
         do {
+            try AtomicFile.sync(written)
             record.scores = gallery.scores
             record.gallery = try gallery.write(into: directory, dataset: entry.name)
             try directory.write(record, to: directory.shardRecord(shard))

@@ -194,7 +194,7 @@ struct TrainStage {
     /// Scores `model` on every eval dataset (sliding windows at the training crop) -> a train_eval.jsonl line.
     func evaluate(_ model: SegmentationModel, evalSets: [Runner.Listed], iteration: Int) throws {
         let segmenter: Segmenter
-        do { segmenter = try Segmenter(model: model, window: Runner.window(cropSize: manifest.training.cropSize)) } catch {
+        do { segmenter = try Segmenter(model: model, window: SlidingWindow(crop: manifest.slideWindow.crop, stride: manifest.slideWindow.stride)) } catch {
             throw RunError("evaluation at iteration \(iteration): \(error)")
         }
         let workspace = SegmenterWorkspace()

@@ -41,7 +41,7 @@ enum SegmentationBench {
     }
 
     static func run(_ arguments: [String]) throws {
-        var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 5, json = false, large = false
+        var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 5, json = false, large = false, smallToo = true
         var i = 0
         while i < arguments.count {
             switch arguments[i] {
@@ -49,8 +49,9 @@ enum SegmentationBench {
             case "--runs": i += 1; runs = max(1, Int(arguments[i]) ?? runs)
             case "--json": json = true
             case "--large": large = true
+            case "--large-only": large = true; smallToo = false
             case "--parts": try parts(); return
-            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --large, --json)")
+            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --large, --large-only, --json)")
             }
             i += 1
         }
@@ -59,6 +60,7 @@ enum SegmentationBench {
         var inference: [Throughput] = []
         var sizes = [("vits16 (vits14 converted)", DINOv2Config(embedDim: 384, depth: 12, heads: 6, patchSize: 16, registers: 0,
                                                                  gridSize: 32, ffnHidden: 1536))]
+        if !smallToo { sizes.removeAll() }
         if large {
             sizes.append(("vitl16 (vitl14 converted)", DINOv2Config(embedDim: 1024, depth: 24, heads: 16, patchSize: 16,
                                                                      registers: 0, gridSize: 32, ffnHidden: 4096)))

@@ -5,6 +5,8 @@
 //   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench segmentation [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench evalpath [--images N] [--rounds R] [--fsync each|none]
+//   swift run -c release ctbench runner-infer [--images N] [--rounds R] [--workers 1,2]
 
 import Foundation
 
@@ -15,6 +17,7 @@ let families: [String: ([String]) throws -> Void] = [
     "backbone-phases": BackbonePhases.run,
     "segmentation": SegmentationBench.run,
     "training": TrainingBench.run,
+    "runner-infer": RunnerInferBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -43,6 +43,24 @@ import Testing
         #expect(leftovers == ["out.bin"], "no temporary files remain")
     }
 
+    @Test func atomicWritesThenSyncTogether() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-atomic-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let paths = [folder + "/a/x.png", folder + "/a/y.png", folder + "/b/z.png"]
+        for (i, path) in paths.enumerated() {
+            try AtomicFile.write([UInt8(i), 9], to: path, durability: .atomic)
+            try AtomicFile.write([UInt8(i), 7], to: path, durability: .atomic)
+        }
+        try AtomicFile.sync(paths)
+        #expect(try paths.map { try FileBytes.read($0) } == [[0, 7], [1, 7], [2, 7]])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/a").sorted() == ["x.png", "y.png"])
+        #expect {
+            try AtomicFile.sync([paths[0], folder + "/a/missing.png"])
+        } throws: { error in
+            (error as? FileError)?.path == folder + "/a/missing.png"
+        }
+    }
+
     @Test func missingFileIsNamed() {
         #expect(throws: FileError(path: "/nonexistent/x.png", reason: "file not found")) {
             try FileBytes.read("/nonexistent/x.png")
