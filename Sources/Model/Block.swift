@@ -2,7 +2,10 @@
 //
 //   x = x + ls1 ⊙ proj(Attn(LN1(x)))
 //   x = x + ls2 ⊙ FFN(LN2(x))
-// Each residual update is one fused pass (output bias, LayerScale, add).
+// Each residual update is one fused pass (output bias, LayerScale, add). The
+// LayerNorms, Linear layers and elementwise passes run over all B·T token rows
+// of a batch in one pass each (the GEMMs cut per image, see GEMM.linear, so a
+// batch gives bit-for-bit what its images give alone); attention is per image.
 
 import Tensor
 
@@ -25,17 +28,17 @@ public struct Block: Sendable {
         self.ls2 = ls2
     }
 
-    /// Updates the residual stream in `a.x` in place.
+    /// Updates the residual stream in `a.x` (all B·T rows of the batch) in place.
     public func forward(_ a: borrowing DINOv2Activations) {
-        let t = a.tokens, c = attention.embedDim
+        let t = a.rows, c = attention.embedDim
         let x = a.x.baseAddress!, normed = a.normed.baseAddress!, projected = a.projected.baseAddress!
         norm1.forward(x, rows: t, into: normed)
-        attention.forward(normed, tokens: t, qkvBuffer: a.qkv.baseAddress!, scores: a.scores.baseAddress!,
+        attention.forward(normed, tokens: a.tokens, images: a.batch, qkvBuffer: a.qkv.baseAddress!, scores: a.scores.baseAddress!,
                           rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots, into: a.heads.baseAddress!)
-        attention.proj.forwardNoBias(a.heads.baseAddress!, rows: t, into: projected)
+        attention.proj.forwardNoBias(a.heads.baseAddress!, rows: t, groups: a.batch, into: projected)
         Self.residual(x, projected, rows: t, cols: c, bias: attention.proj.bias, gamma: ls1)
         norm2.forward(x, rows: t, into: normed)
-        ffn.forward(normed, tokens: t, hidden: a.hidden.baseAddress!, into: projected)
+        ffn.forward(normed, tokens: t, groups: a.batch, hidden: a.hidden.baseAddress!, into: projected)
         Self.residual(x, projected, rows: t, cols: c, bias: ffn.output.bias, gamma: ls2)
     }
 

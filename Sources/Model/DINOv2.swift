@@ -1,6 +1,6 @@
 // DINOv2.swift — the DINOv2 ViT forward pass (method.md §1).
 //
-//   tokens = [CLS + pos_0, registers, patch_embed(image) + pos_grid]
+//   tokens = [CLS + pos_0, registers, patch_embed(image) + pos_grid]   (per image of the batch)
 //   for each block: x = block(x)          (afterBlock hook: the adapter's entry point)
 //   features = x after block K, or norm(x)
 // Weights stay in PyTorch layout; all activations live in the arena.
@@ -45,17 +45,19 @@ public struct DINOv2: Sendable {
         self.norm = norm
     }
 
-    /// An arena for images of height x width (both multiples of the patch size),
-    /// with the position embedding already resized to that grid. Attention
-    /// scratch is sized for the current kernel thread count (Threading); a
-    /// later, larger count still runs, on as many attention workers as the arena has slots.
-    public func makeActivations(height: Int, width: Int) throws(ModelInputError) -> DINOv2Activations {
+    /// An arena for batches of `batch` images of height x width (both multiples
+    /// of the patch size), with the position embedding already resized to that
+    /// grid. Attention scratch is sized for the current kernel thread count
+    /// (Threading); a later, larger count still runs, on as many attention
+    /// workers as the arena has slots.
+    public func makeActivations(height: Int, width: Int, batch: Int = 1) throws(ModelInputError) -> DINOv2Activations {
         let p = config.patchSize
         guard height > 0, width > 0, height % p == 0, width % p == 0 else {
             throw ModelInputError("image size \(height)x\(width) is not a positive multiple of the patch size \(p)")
         }
+        guard batch > 0 else { throw ModelInputError("batch size \(batch) is not positive") }
         let scratch = blocks.map(\.ffn.scratchPerToken).max() ?? 0
-        let a = DINOv2Activations(config: config, height: height, width: width, ffnScratchPerToken: scratch,
+        let a = DINOv2Activations(config: config, height: height, width: width, batch: batch, ffnScratchPerToken: scratch,
                                   attentionSlots: Threading.kernelThreads)
         let position = PositionEmbedding.resized(posEmbed, gridSize: config.gridSize, to: a.gridHeight, a.gridWidth,
                                                  interpolation: config.interpolation)
@@ -63,25 +65,32 @@ public struct DINOv2: Sendable {
         return a
     }
 
-    /// Fills the residual stream `a.x` from an image (3, H, W), already normalised.
-    public func embed(_ image: UnsafeBufferPointer<Float>, _ a: borrowing DINOv2Activations) throws(ModelInputError) {
-        guard image.count == 3 * a.height * a.width else {
-            throw ModelInputError("image has \(image.count) values, expected 3 x \(a.height) x \(a.width)")
+    /// Fills the residual stream `a.x` from B images (B, 3, H, W), already normalised.
+    public func embed(_ images: UnsafeBufferPointer<Float>, _ a: borrowing DINOv2Activations) throws(ModelInputError) {
+        let pixels = 3 * a.height * a.width
+        guard images.count == a.batch * pixels else {
+            throw ModelInputError(a.batch == 1
+                ? "image has \(images.count) values, expected 3 x \(a.height) x \(a.width)"
+                : "batch has \(images.count) values, expected \(a.batch) x 3 x \(a.height) x \(a.width)")
         }
-        let c = config.embedDim, r = config.registers, n = a.gridHeight * a.gridWidth
-        let x = a.x.baseAddress!, pos = a.position.baseAddress!
-        let patches = x + (1 + r) * c
-        patchEmbed.forward(image.baseAddress!, height: a.height, width: a.width, columns: a.columns.baseAddress!,
-                           into: patches)
-        for i in 0 ..< n * c { patches[i] += pos[c + i] }
-        clsToken.withUnsafeBufferPointer { cls in for i in 0 ..< c { x[i] = cls[i] + pos[i] } }
-        if let registerTokens {
-            registerTokens.withUnsafeBufferPointer { reg in (x + c).update(from: reg.baseAddress!, count: r * c) }
+        let c = config.embedDim, r = config.registers, n = a.gridHeight * a.gridWidth, t = a.tokens
+        let pos = a.position.baseAddress!
+        for b in 0 ..< a.batch {
+            let x = a.x.baseAddress! + b * t * c
+            let patches = x + (1 + r) * c
+            patchEmbed.forward(images.baseAddress! + b * pixels, height: a.height, width: a.width,
+                               columns: a.columns.baseAddress!, into: patches)
+            for i in 0 ..< n * c { patches[i] += pos[c + i] }
+            clsToken.withUnsafeBufferPointer { cls in for i in 0 ..< c { x[i] = cls[i] + pos[i] } }
+            if let registerTokens {
+                registerTokens.withUnsafeBufferPointer { reg in (x + c).update(from: reg.baseAddress!, count: r * c) }
+            }
         }
     }
 
-    /// Runs the network on an image (3, H, W) through block `lastBlock` (default: all).
-    /// `afterBlock(i, x)` sees (and may change) the residual stream (T x C) after block i.
+    /// Runs the network on the arena's batch of B images (B, 3, H, W) through
+    /// block `lastBlock` (default: all). `afterBlock(i, x)` sees (and may change)
+    /// the residual stream (B·T x C, image after image) after block i.
     public func forward(_ image: UnsafeBufferPointer<Float>, _ a: borrowing DINOv2Activations, through lastBlock: Int? = nil,
                         afterBlock: (Int, UnsafeMutableBufferPointer<Float>) -> Void = { _, _ in }) throws(ModelInputError) {
         let last = lastBlock ?? blocks.count - 1
@@ -95,23 +104,28 @@ public struct DINOv2: Sendable {
         }
     }
 
-    /// `a.normed` = the final LayerNorm of `a.x`.
+    /// `a.normed` = the final LayerNorm of `a.x` (all B·T rows).
     public func applyFinalNorm(_ a: borrowing DINOv2Activations) {
-        norm.forward(a.x.baseAddress!, rows: a.tokens, into: a.normed.baseAddress!)
+        norm.forward(a.x.baseAddress!, rows: a.rows, into: a.normed.baseAddress!)
     }
 
-    /// The (T, C) features of an image at `layer`: [CLS, registers, patches row-major].
+    /// The features at `layer`: (T, C) for one image, (B, T, C) for a batch;
+    /// tokens [CLS, registers, patches row-major].
     public func features(_ image: UnsafeBufferPointer<Float>, _ a: borrowing DINOv2Activations,
                          at layer: FeatureLayer) throws(ModelInputError) -> Tensor {
         switch layer {
         case .block(let k):
             guard k >= 0 else { throw ModelInputError("block index \(k) is negative") }
             try forward(image, a, through: k)
-            return Tensor(shape: [a.tokens, config.embedDim], storage: Array(a.x))
+            return Tensor(shape: Self.featureShape(a, config.embedDim), storage: Array(a.x))
         case .finalNorm:
             try forward(image, a)
             applyFinalNorm(a)
-            return Tensor(shape: [a.tokens, config.embedDim], storage: Array(a.normed))
+            return Tensor(shape: Self.featureShape(a, config.embedDim), storage: Array(a.normed))
         }
+    }
+
+    static func featureShape(_ a: borrowing DINOv2Activations, _ c: Int) -> [Int] {
+        a.batch == 1 ? [a.tokens, c] : [a.batch, a.tokens, c]
     }
 }

@@ -1,9 +1,12 @@
-// DINOv2Activations.swift — the activation arena of one input shape.
+// DINOv2Activations.swift — the activation arena of one input shape and batch size.
 //
 // One allocation, sliced into named buffers with their shapes below; created
-// once per (height, width) by `DINOv2.makeActivations` and reused for every
-// image of that shape, so a forward pass allocates nothing. A new shape means a
-// new arena, never a silent resize. Owned by one worker at a time (~Copyable).
+// once per (height, width, batch) by `DINOv2.makeActivations` and reused for
+// every batch of that shape, so a forward pass allocates nothing. A batch of B
+// images is stored image after image: the token rows of image b are rows
+// b·T ..< (b+1)·T of every (B·T, ·) buffer, so the Linear layers run once over
+// all B·T rows while attention stays per image. A new shape means a new arena,
+// never a silent resize. Owned by one worker at a time (~Copyable).
 
 import Tensor
 
@@ -11,16 +14,18 @@ public struct DINOv2Activations: ~Copyable {
     public let height: Int, width: Int
     /// Patch grid h x w.
     public let gridHeight: Int, gridWidth: Int
-    /// T = 1 + R + h·w.
+    /// T = 1 + R + h·w, the tokens of one image.
     public let tokens: Int
+    /// Images B processed together.
+    public let batch: Int
     public let embedDim: Int
     private let storage: UnsafeMutableBufferPointer<Float>
 
-    /// (T, C) the residual stream: [CLS, registers, patches row-major].
+    /// (B·T, C) the residual stream: per image [CLS, registers, patches row-major].
     public let x: UnsafeMutableBufferPointer<Float>
-    /// (T, C) LayerNorm output (also the final-norm features).
+    /// (B·T, C) LayerNorm output (also the final-norm features).
     public let normed: UnsafeMutableBufferPointer<Float>
-    /// (T, 3C) q | k | v.
+    /// (B·T, 3C) q | k | v.
     public let qkv: UnsafeMutableBufferPointer<Float>
     /// (slots, min(128, T), T) attention weights of one query block per worker slot.
     public let scores: UnsafeMutableBufferPointer<Float>
@@ -28,18 +33,18 @@ public struct DINOv2Activations: ~Copyable {
     public let rowScale: UnsafeMutableBufferPointer<Float>
     /// Attention worker slots (the kernel thread count when the arena was made).
     public let attentionSlots: Int
-    /// (T, C) concatenated head outputs.
+    /// (B·T, C) concatenated head outputs.
     public let heads: UnsafeMutableBufferPointer<Float>
-    /// (T, C) output projection / FFN output before the residual update.
+    /// (B·T, C) output projection / FFN output before the residual update.
     public let projected: UnsafeMutableBufferPointer<Float>
-    /// (T, FFN scratch) FFN hidden activations.
+    /// (B·T, FFN scratch) FFN hidden activations.
     public let hidden: UnsafeMutableBufferPointer<Float>
-    /// (h·w, 3p²) im2col of the patch embedding.
+    /// (h·w, 3p²) im2col of the patch embedding (one image at a time).
     public let columns: UnsafeMutableBufferPointer<Float>
     /// (1 + h·w, C) position embedding resized to this grid.
     public let position: UnsafeMutableBufferPointer<Float>
 
-    init(config: DINOv2Config, height: Int, width: Int, ffnScratchPerToken: Int, attentionSlots: Int) {
+    init(config: DINOv2Config, height: Int, width: Int, batch: Int, ffnScratchPerToken: Int, attentionSlots: Int) {
         let p = config.patchSize, c = config.embedDim
         self.height = height
         self.width = width
@@ -47,11 +52,13 @@ public struct DINOv2Activations: ~Copyable {
         gridWidth = width / p
         let n = gridHeight * gridWidth
         tokens = 1 + config.registers + n
+        self.batch = batch
         embedDim = c
-        let t = tokens
+        let rows = batch * tokens
         self.attentionSlots = attentionSlots
-        let sizes = [t * c, t * c, t * 3 * c, attentionSlots * Attention.scoresPerSlot(tokens: t),
-                     attentionSlots * Attention.queryBlock, t * c, t * c, t * ffnScratchPerToken, n * 3 * p * p, (1 + n) * c]
+        let sizes = [rows * c, rows * c, rows * 3 * c, attentionSlots * Attention.scoresPerSlot(tokens: tokens),
+                     attentionSlots * Attention.queryBlock, rows * c, rows * c, rows * ffnScratchPerToken,
+                     n * 3 * p * p, (1 + n) * c]
         storage = .allocate(capacity: sizes.reduce(0, +))
         storage.initialize(repeating: 0)
         var slices: [UnsafeMutableBufferPointer<Float>] = []
@@ -65,6 +72,9 @@ public struct DINOv2Activations: ~Copyable {
     }
 
     deinit { storage.deallocate() }
+
+    /// Token rows of the whole batch, B·T.
+    public var rows: Int { batch * tokens }
 
     /// Bytes held.
     public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }

@@ -59,7 +59,7 @@ public enum DINOv2Weights {
         var fromSafetensors = false
         var container = ""
         if SafeTensors.sniff(file.bytes) {
-            let parsed = try SafeTensors.parse(file.bytes, path: path)
+            let parsed = try SafeTensors.parse(file.bytes, path: path, afterCopy: file.release)
             tensors = parsed.tensors
             fromSafetensors = true
             if let json = parsed.metadata[configKey] {
@@ -68,7 +68,7 @@ public enum DINOv2Weights {
                 hints.interpolation = hints.interpolation ?? stored?.interpolation
             }
         } else if TorchCheckpoint.sniff(file.bytes) || (file.count >= 2 && file.bytes[0] == 0x80) {
-            let contents = try TorchCheckpoint.parse(file.bytes, path: path)
+            let contents = try TorchCheckpoint.parse(file.bytes, path: path, afterCopy: file.release)
             tensors = contents.tensors
             container = contents.container
         } else {

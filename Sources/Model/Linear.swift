@@ -20,16 +20,18 @@ public struct Linear: Sendable {
 
     /// y (rows x out) = x (rows x in) W^T, without the bias: the caller's next
     /// elementwise pass adds it (ActivationKernels, ResidualKernel). Overwrites y.
+    /// `groups`: the rows are that many images' token rows, split per image (GEMM.linear).
     @inlinable
-    public func forwardNoBias(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    public func forwardNoBias(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>) {
         weight.withUnsafeBufferPointer { w in
-            GEMM.linear(x, rows: rows, inFeatures: inFeatures, weight: w.baseAddress!, outFeatures: outFeatures, into: y)
+            GEMM.linear(x, rows: rows, inFeatures: inFeatures, weight: w.baseAddress!, outFeatures: outFeatures, into: y,
+                        groups: groups)
         }
     }
 
     /// y = x W^T + b. Overwrites y.
-    public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        forwardNoBias(x, rows: rows, into: y)
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>) {
+        forwardNoBias(x, rows: rows, groups: groups, into: y)
         bias.withUnsafeBufferPointer { ActivationKernels.addBias(y, rows: rows, cols: outFeatures, bias: $0.baseAddress!) }
     }
 }

@@ -26,7 +26,7 @@ public enum SafeTensors {
     /// Reads a whole file.
     public static func read(_ path: String) throws(WeightError) -> SafeTensorsFile {
         let file = try MappedFile(path: path)
-        return try parse(file.bytes, path: path)
+        return try parse(file.bytes, path: path, afterCopy: file.release)
     }
 
     /// True when `bytes` start like a safetensors file (a plausible header length and `{`).
@@ -37,7 +37,10 @@ public enum SafeTensors {
     }
 
     /// Parses the bytes of a safetensors file; `path` names it in errors.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> SafeTensorsFile {
+    /// `afterCopy` is told each tensor's bytes once they are copied out (a mapped
+    /// file releases them, see MappedFile.release).
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String,
+                             afterCopy: (UnsafeRawBufferPointer) -> Void = { _ in }) throws(WeightError) -> SafeTensorsFile {
         func fail(_ reason: String, _ tensor: String? = nil) -> WeightError {
             WeightError(path: path, tensor: tensor, reason: reason)
         }
@@ -84,6 +87,7 @@ public enum SafeTensors {
             }
             let values = dtype.decode(bytes.baseAddress! + dataStart + offsets[0], count: count)
             result.tensors[name] = Tensor(shape: shape, storage: values)
+            afterCopy(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + offsets[0]) ..< (dataStart + offsets[1])]))
         }
         return result
     }

@@ -30,10 +30,14 @@ public enum TorchCheckpoint {
     /// Reads the state dict of a `.pth` file.
     public static func read(_ path: String) throws(WeightError) -> TorchCheckpointContents {
         let file = try MappedFile(path: path)
-        return try parse(file.bytes, path: path)
+        return try parse(file.bytes, path: path, afterCopy: file.release)
     }
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> TorchCheckpointContents {
+    /// Parses the bytes of a `.pth` file; `path` names it in errors. `afterCopy` is
+    /// told each tensor's storage bytes once they are copied out (a mapped file
+    /// releases them, see MappedFile.release).
+    public static func parse(_ bytes: UnsafeRawBufferPointer, path: String,
+                             afterCopy: (UnsafeRawBufferPointer) -> Void = { _ in }) throws(WeightError) -> TorchCheckpointContents {
         if !ZipArchive.sniff(bytes) {
             if bytes.count >= 2, bytes[0] == 0x80 {
                 throw WeightError(path: path, reason: "legacy (pre-1.6, non-zip) torch.save format is not supported; load and re-save it with torch.save under PyTorch >= 1.6")
@@ -84,6 +88,9 @@ public enum TorchCheckpoint {
             }
             contents.tensors[name] = try materialise(ref, dtype: dtype, name: name, archive: archive, root: root,
                                                      bytes: bytes, path: path)
+            if let entry = archive.entries[root + "data/" + ref.storage.key] {
+                afterCopy(UnsafeRawBufferPointer(rebasing: bytes[entry.offset ..< entry.offset + entry.size]))
+            }
         }
         if contents.tensors.isEmpty {
             throw WeightError(path: path, reason: "no float tensors found (top-level keys: \(keys(of: dict)))")

@@ -29,14 +29,24 @@ public enum GEMM {
     /// y (rows x out) = x (rows x in) * W^T (+ beta * y), W stored (out, in) as in PyTorch.
     /// No bias: callers fuse it into the next elementwise pass. Rows are split
     /// over the kernel threads (blocks of whole 16-row panels).
+    ///
+    /// `groups` > 1 treats x as that many stacked matrices of rows / groups rows
+    /// (a batch of images) and cuts each exactly as a call with rows / groups rows
+    /// would be cut: OpenBLAS's rounding depends on where a row sits inside the
+    /// sgemm call (its micro-kernel tiles), so this keeps every image's result
+    /// bit-identical to running it alone, at the cost of one weight packing per
+    /// (image, block) call instead of per block.
     public static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
                               weight: UnsafePointer<Float>, outFeatures: Int,
-                              into y: UnsafeMutablePointer<Float>, beta: Float = 0) {
-        let panels = (rows + 15) / 16
+                              into y: UnsafeMutablePointer<Float>, beta: Float = 0, groups: Int = 1) {
+        precondition(groups >= 1 && rows % groups == 0, "GEMM.linear: \(rows) rows in \(groups) groups")
+        let groupRows = rows / groups
+        let panels = (groupRows + 15) / 16
         // Below ~2 MFLOP per chunk the split costs more than it saves.
         let grain = max(1, 2_000_000 / max(1, 32 * outFeatures * inFeatures))
-        Threading.parallelFor(panels, grain: grain) { range in
-            let r0 = range.lowerBound * 16, r1 = min(range.upperBound * 16, rows)
+        Threading.parallelForGroups(groups, count: panels, grain: grain) { group, range in
+            let r0 = group * groupRows + range.lowerBound * 16
+            let r1 = group * groupRows + min(range.upperBound * 16, groupRows)
             sgemm(transB: true, m: r1 - r0, n: outFeatures, k: inFeatures, a: x + r0 * inFeatures, lda: inFeatures,
                   b: weight, ldb: inFeatures, beta: beta, c: y + r0 * outFeatures, ldc: outFeatures)
         }

@@ -18,8 +18,10 @@
 // chunks of the next kernel or the attention items — on 2 cores that cost
 // about a third of the second core. Its pool is also process-global, so calls
 // from several workers would serialise on it. One thread per sgemm call, with
-// the split done here, has neither problem and keeps results independent of
-// the thread count (each output element is computed by one call).
+// the split done here, has neither problem, and each output element is computed
+// by one call (the thread count moves only the GEMM block edges, and with them
+// OpenBLAS's last-bit rounding; a batch of images is cut per image, see
+// GEMM.linear, so its results equal those of its images run alone).
 //
 // `setBLASThreads` is the only place that calls `openblas_set_num_threads`
 // (always with 1, from `configure`). If nothing configures the plan, the first
@@ -91,6 +93,21 @@ public enum Threading {
         return kernelThreadCount.load(ordering: .acquiring)
     }
 
+    private static let planLock = NSLock()
+
+    /// Runs `body` with `plan` in force, then restores the plan that was in
+    /// force before. Holds a process-wide lock meanwhile, so code that changes
+    /// the plan for a while (tests running concurrently) goes through here and
+    /// no one changes the plan under another. Not re-entrant.
+    public static func withPlan<R>(_ plan: ThreadPlan, _ body: () throws -> R) rethrows -> R {
+        planLock.lock()
+        defer { planLock.unlock() }
+        let previous = Self.plan
+        configure(plan)
+        defer { configure(previous) }
+        return try body()
+    }
+
     /// The one caller of `openblas_set_num_threads` (OpenBLAS's pool stays unused).
     private static func setBLASThreads(_ n: Int) {
         openblas_set_num_threads(Int32(n))
@@ -130,6 +147,37 @@ public enum Threading {
                 let lower = count * chunk / chunks
                 let upper = count * (chunk + 1) / chunks
                 if lower < upper { shared.run(lower ..< upper) }
+            }
+        }
+    }
+}
+
+extension Threading {
+    /// The chunk count `parallelFor(count, grain:)` splits into.
+    @inlinable
+    public static func chunkCount(_ count: Int, grain: Int = 1) -> Int {
+        count > 0 ? min(kernelThreads, max(1, count / max(grain, 1))) : 0
+    }
+
+    /// Runs `body(group, range)` over `groups` independent copies of `0..<count`,
+    /// each split into exactly the ranges `parallelFor(count, grain:)` would use,
+    /// with all groups x chunks items spread over the kernel threads. A batch of
+    /// images uses it so every image is cut into the same pieces as when it runs
+    /// alone (the results then cannot depend on the batch size).
+    @inlinable
+    public static func parallelForGroups(_ groups: Int, count: Int, grain: Int = 1,
+                                         _ body: (_ group: Int, Range<Int>) -> Void) {
+        let chunks = chunkCount(count, grain: grain)
+        let items = groups * chunks
+        guard items > 0 else { return }
+        forEachWorker(min(kernelThreads, items)) { worker in
+            var item = worker
+            let workers = min(kernelThreads, items)
+            while item < items {
+                let group = item / chunks, chunk = item % chunks
+                let lower = count * chunk / chunks, upper = count * (chunk + 1) / chunks
+                if lower < upper { body(group, lower ..< upper) }
+                item += workers
             }
         }
     }

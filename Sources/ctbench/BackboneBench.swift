@@ -1,12 +1,22 @@
-// BackboneBench.swift — `ctbench backbone`: DINOv2 vits14 forward time and
-// achieved GFLOP/s against this machine's measured sgemm rate.
+// BackboneBench.swift — `ctbench backbone`: DINOv2 forward throughput, achieved
+// GFLOP/s against this machine's measured sgemm rate, and peak memory.
 //
-// Random weights at the real size (C = 384, 12 blocks, 6 heads): 518 x 518 with
-// patch 14 (grid 37, the stored grid: no position resize) and 512 x 512 with the
-// Rein-style patch-16 conversion (grid 32). The sgemm reference is cblas_sgemm on
+//   ctbench backbone [--model vits14|vitb14|vitl14|vitg14] [--size S] [--batch B]
+//                    [--weights FILE] [--threads N] [--runs R] [--json]
+//
+// One configuration per process when --model is given, so the process's peak
+// RSS (VmHWM) is that configuration's: weights + arena + runtime. Without
+// --model, the standard list runs in one process (vits14 at 518 and 512,
+// batch 1 and 4; vitl14 at 512) and the peak RSS is the whole run's.
+// Weights are random at the real size (or read from --weights). A size that is
+// a multiple of 14 runs the patch-14 model at its stored 37 x 37 grid (518: no
+// position resize); otherwise the Rein-style patch-16 conversion (grid 32, so
+// 512 x 512 needs no position resize). The sgemm reference is cblas_sgemm on
 // 2048 x 2048 x 2048 with the same thread count, split into row blocks the way
 // every Linear layer runs it (GEMM.linear; OpenBLAS itself on one thread, see
-// Threading). scripts/bench_backbone.py runs this next to PyTorch and prints the ratio.
+// Threading), measured first, before the model exists.
+// FLOPs per image: DINOv2Config.flops (GEMMs and attention products, 2 per
+// multiply-add). scripts/bench_backbone.py runs this next to PyTorch.
 
 import Foundation
 import Model
@@ -17,17 +27,46 @@ enum BackboneBench {
         var threads = ProcessInfo.processInfo.activeProcessorCount
         var runs = 5
         var json = false
+        var model: String?
+        var size = 518
+        var batch = 1
+        var weights: String?
     }
+
+    struct Configuration {
+        let model: String, size: Int, batch: Int
+    }
+
+    /// The standard list (BENCHMARKS.md "Backbone").
+    static let standard = [
+        Configuration(model: "vits14", size: 518, batch: 1), Configuration(model: "vits14", size: 518, batch: 4),
+        Configuration(model: "vits14", size: 512, batch: 1), Configuration(model: "vits14", size: 512, batch: 4),
+        Configuration(model: "vitl14", size: 512, batch: 1),
+    ]
 
     struct Result: Encodable {
         let name: String
-        let height: Int, width: Int, tokens: Int
-        /// Median of the timed runs.
+        let model: String
+        let height: Int, width: Int, patch: Int, tokens: Int, batch: Int
+        /// Median of the timed runs, per batch.
         let milliseconds: Double
-        /// Fastest timed run (least disturbed by other processes).
+        /// Fastest timed run (least disturbed by other processes), per batch.
         let bestMilliseconds: Double
+        /// Images per second of the fastest run.
+        let imagesPerSecond: Double
+        /// FLOPs of one image's forward (DINOv2Config.flops).
+        let flopsPerImage: Double
+        /// Achieved GFLOP/s of the fastest run.
         let gflops: Double
         let fractionOfSgemm: Double
+        /// Bytes of the float32 parameters.
+        let weightBytes: Int
+        /// Bytes of the activation arena.
+        let arenaBytes: Int
+        /// Peak resident set (VmHWM) once the weights exist, before the arena.
+        let peakRSSAfterWeightsBytes: Int
+        /// Peak resident set (VmHWM) of the process at the end of this configuration.
+        let peakRSSBytes: Int
     }
 
     struct Report: Encodable {
@@ -39,22 +78,39 @@ enum BackboneBench {
     static func run(_ arguments: [String]) throws {
         var options = Options()
         var i = 0
+        func value() throws -> String {
+            i += 1
+            guard i < arguments.count else { throw BenchError("\(arguments[i - 1]) needs a value") }
+            return arguments[i]
+        }
+        func number(_ name: String) throws -> Int {
+            let text = try value()
+            guard let n = Int(text), n > 0 else { throw BenchError("\(name) must be a positive integer (got \(text))") }
+            return n
+        }
         while i < arguments.count {
             switch arguments[i] {
-            case "--threads": i += 1; options.threads = Int(arguments[i]) ?? options.threads
-            case "--runs": i += 1; options.runs = max(1, Int(arguments[i]) ?? options.runs)
+            case "--threads": options.threads = try number("--threads")
+            case "--runs": options.runs = try number("--runs")
             case "--json": options.json = true
-            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --json)")
+            case "--model": options.model = try value()
+            case "--size": options.size = try number("--size")
+            case "--batch": options.batch = try number("--batch")
+            case "--weights": options.weights = try value()
+            default:
+                throw BenchError("unknown option \(arguments[i]) (use --model M, --size S, --batch B, --weights FILE, "
+                                 + "--threads N, --runs R, --json)")
             }
             i += 1
         }
         Threading.configure(.singleSample(threads: options.threads))
         let sgemm = sgemmRate(n: 2048, runs: 3)
+        let configurations = options.model.map { [Configuration(model: $0, size: options.size, batch: options.batch)] }
+            ?? standard
         var results: [Result] = []
-        let vits14 = try randomModel(DINOv2Config.named("vits14")!, seed: 1)
-        results.append(try time("vits14 p14", vits14, height: 518, width: 518, runs: options.runs, sgemm: sgemm))
-        let p16 = PatchSizeConversion.convert(vits14, patchSize: 16, gridSize: 32)
-        results.append(try time("vits14 p16", p16, height: 512, width: 512, runs: options.runs, sgemm: sgemm))
+        for configuration in configurations {
+            results.append(try measure(configuration, weights: options.weights, runs: options.runs, sgemm: sgemm))
+        }
         let report = Report(threads: options.threads, sgemmGflops: sgemm, results: results)
         if options.json {
             let encoder = JSONEncoder()
@@ -63,18 +119,47 @@ enum BackboneBench {
         } else {
             print("threads \(options.threads), sgemm 2048^3: \(format(sgemm)) GFLOP/s")
             for r in results {
-                print("\(r.name) \(r.height)x\(r.width) (\(r.tokens) tokens): \(format(r.milliseconds)) ms, "
-                      + "\(format(r.gflops)) GFLOP/s = \(format(100 * r.fractionOfSgemm))% of sgemm")
+                print("\(r.name) (\(r.tokens) tokens): \(format(r.bestMilliseconds)) ms per batch, "
+                      + "\(format(r.imagesPerSecond)) images/s, \(format(r.gflops)) GFLOP/s = "
+                      + "\(format(100 * r.fractionOfSgemm))% of sgemm; weights \(mib(r.weightBytes)), "
+                      + "peak RSS \(mib(r.peakRSSBytes))")
             }
         }
     }
 
     static func format(_ v: Double) -> String { String(format: "%.1f", v) }
+    static func mib(_ bytes: Int) -> String { String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
 
-    /// Forward time (embedding + all blocks + final norm) after one warm-up run: median and best.
-    static func time(_ name: String, _ model: DINOv2, height: Int, width: Int, runs: Int, sgemm: Double) throws -> Result {
-        let arena = try model.makeActivations(height: height, width: width)
-        let image = pseudoRandom(3 * height * width, seed: 7).map { $0 * 2 }
+    /// The model of a configuration: random weights (or --weights), patch 14 at
+    /// multiples of 14, else converted to patch 16 with grid 32. The patch-14
+    /// original is gone when this returns (the converted model shares its blocks).
+    static func model(_ configuration: Configuration, weights: String?) throws -> DINOv2 {
+        let base: DINOv2
+        if let weights {
+            base = try DINOv2Weights.load(weights).model
+        } else {
+            guard let config = DINOv2Config.named(configuration.model) else {
+                throw BenchError("unknown model \(configuration.model) (vits14, vitb14, vitl14, vitg14, with _reg)")
+            }
+            base = try randomModel(config, seed: 1)
+        }
+        let size = configuration.size
+        if size % base.config.patchSize == 0 { return base }
+        guard size % 16 == 0 else {
+            throw BenchError("size \(size) is neither a multiple of the patch size \(base.config.patchSize) nor of 16")
+        }
+        return PatchSizeConversion.convert(base, patchSize: 16, gridSize: 32)
+    }
+
+    /// Forward time (embedding + all blocks + final norm, whole batch) after one
+    /// warm-up run: median and best; then the peak RSS.
+    static func measure(_ configuration: Configuration, weights: String?, runs: Int, sgemm: Double) throws -> Result {
+        let model = try model(configuration, weights: weights)
+        let weightBytes = DINOv2Weights.officialStateDict(model).values.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.size
+        let rssAfterWeights = MemoryUsage.peakResidentBytes()
+        let size = configuration.size, batch = configuration.batch
+        let arena = try model.makeActivations(height: size, width: size, batch: batch)
+        let image = pseudoRandom(batch * 3 * size * size, seed: 7).map { $0 * 2 }
         var times: [Double] = []
         try image.withUnsafeBufferPointer { image in
             for run in 0 ... runs {
@@ -85,10 +170,16 @@ enum BackboneBench {
                 if run > 0 { times.append(elapsed) }
             }
         }
-        let ms = times.sorted()[times.count / 2]
-        let gflops = model.config.flops(height: height, width: width) / (ms / 1e3) / 1e9
-        return Result(name: name, height: height, width: width, tokens: arena.tokens, milliseconds: ms,
-                      bestMilliseconds: times.min()!, gflops: gflops, fractionOfSgemm: gflops / sgemm)
+        let ms = times.sorted()[times.count / 2], best = times.min()!
+        let flops = model.config.flops(height: size, width: size)
+        let gflops = flops * Double(batch) / (best / 1e3) / 1e9
+        let p = model.config.patchSize
+        return Result(name: "\(configuration.model) \(size)x\(size) p\(p) batch \(batch)", model: configuration.model,
+                      height: size, width: size, patch: p, tokens: arena.tokens, batch: batch, milliseconds: ms,
+                      bestMilliseconds: best, imagesPerSecond: Double(batch) / (best / 1e3), flopsPerImage: flops,
+                      gflops: gflops, fractionOfSgemm: gflops / sgemm, weightBytes: weightBytes,
+                      arenaBytes: arena.byteCount, peakRSSAfterWeightsBytes: rssAfterWeights,
+                      peakRSSBytes: MemoryUsage.peakResidentBytes())
     }
 
     /// Best-of-`runs` cblas_sgemm rate on n x n x n (row blocks over the kernel threads).
@@ -148,6 +239,19 @@ enum BackboneBench {
         }
         return try DINOv2Weights.build(tensors, naming: .official, path: "random \(config.embedDim)-wide weights",
                                        options: WeightLoadOptions(heads: config.heads))
+    }
+}
+
+/// The process's memory high-water mark.
+enum MemoryUsage {
+    /// VmHWM of /proc/self/status in bytes (0 where it cannot be read).
+    static func peakResidentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kib = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
+            return kib * 1024
+        }
+        return 0
     }
 }
 

@@ -1,6 +1,7 @@
-// BackbonePhases.swift — `ctbench backbone-phases [--threads N]`: where the time
-// of a vits14 forward at 518 x 518 goes, step by step (best of 7 repetitions,
-// each step repeated as often as a forward pass runs it).
+// BackbonePhases.swift — `ctbench backbone-phases [--model M] [--size S] [--threads N]`:
+// where the time of one forward goes (default vits14 at 518 x 518; sizes not a
+// multiple of 14 use the patch-16 conversion, as in `ctbench backbone`), step by
+// step (best of 7 repetitions, each step repeated as often as a forward runs it).
 
 import Foundation
 import Model
@@ -8,20 +9,27 @@ import Tensor
 
 enum BackbonePhases {
     static func run(_ arguments: [String]) throws {
-        var threads = ProcessInfo.processInfo.activeProcessorCount
-        if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count, let n = Int(arguments[i + 1]) {
-            threads = n
+        var threads = ProcessInfo.processInfo.activeProcessorCount, name = "vits14", size = 518
+        var i = 0
+        while i + 1 < arguments.count {
+            switch arguments[i] {
+            case "--threads": threads = Int(arguments[i + 1]) ?? threads
+            case "--model": name = arguments[i + 1]
+            case "--size": size = Int(arguments[i + 1]) ?? size
+            default: throw BenchError("unknown option \(arguments[i]) (use --model M, --size S, --threads N)")
+            }
+            i += 2
         }
         Threading.configure(.singleSample(threads: threads))
-        let config = DINOv2Config.named("vits14")!
-        let model = try BackboneBench.randomModel(config, seed: 1)
-        let a = try model.makeActivations(height: 518, width: 518)
-        let image = BackboneBench.pseudoRandom(3 * 518 * 518, seed: 2)
+        let model = try BackboneBench.model(.init(model: name, size: size, batch: 1), weights: nil)
+        let config = model.config
+        let a = try model.makeActivations(height: size, width: size)
+        let image = BackboneBench.pseudoRandom(3 * size * size, seed: 2)
         try image.withUnsafeBufferPointer { try model.forward($0, a) }
         let t = a.tokens, depth = config.depth
         let block = model.blocks[0]
         guard case .mlp(let fc1, let fc2) = block.ffn else { return }
-        print("threads \(threads), vits14 518x518, \(t) tokens; per forward pass:")
+        print("threads \(threads), \(name) \(size)x\(size) p\(config.patchSize), \(t) tokens; per forward pass:")
         func time(_ name: String, _ body: () throws -> Void) rethrows {
             var best = Double.infinity
             for _ in 0 ..< 7 {

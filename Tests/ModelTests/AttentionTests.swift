@@ -41,28 +41,28 @@ import Testing
 
     @Test(arguments: [(1, 300), (3, 300), (2, 129), (2, 5)])
     func blockedAttentionMatchesDefinition(threads: Int, tokens t: Int) {
-        Threading.configure(.singleSample(threads: threads))
-        defer { Threading.configure(ThreadPlan()) }
-        var rng = SplitMix64(state: UInt64(t * 10 + threads))
-        let c = 48, heads = 3
-        let x = rng.floats(t * c), w = rng.floats(3 * c * c).map { $0 * 0.4 }, b = rng.floats(3 * c)
-        let attention = Attention(heads: heads, qkv: Linear(weight: Tensor(shape: [3 * c, c], storage: w),
-                                                            bias: Tensor(shape: [3 * c], storage: b)),
-                                  proj: Linear(weight: Tensor(zeros: [c, c]), bias: Tensor(zeros: [c])))
-        let slots = threads
-        var qkv = [Float](repeating: 0, count: t * 3 * c)
-        var scores = [Float](repeating: 0, count: slots * Attention.scoresPerSlot(tokens: t))
-        var rowScale = [Float](repeating: 0, count: slots * Attention.queryBlock)
-        var out = [Float](repeating: .nan, count: t * c)
-        x.withUnsafeBufferPointer { xp in
-            qkv.withUnsafeMutableBufferPointer { q in scores.withUnsafeMutableBufferPointer { s in
-                rowScale.withUnsafeMutableBufferPointer { r in out.withUnsafeMutableBufferPointer { o in
-                    attention.forward(xp.baseAddress!, tokens: t, qkvBuffer: q.baseAddress!, scores: s.baseAddress!,
-                                      rowScale: r.baseAddress!, slots: slots, into: o.baseAddress!)
+        Threading.withPlan(.singleSample(threads: threads)) {
+            var rng = SplitMix64(state: UInt64(t * 10 + threads))
+            let c = 48, heads = 3
+            let x = rng.floats(t * c), w = rng.floats(3 * c * c).map { $0 * 0.4 }, b = rng.floats(3 * c)
+            let attention = Attention(heads: heads, qkv: Linear(weight: Tensor(shape: [3 * c, c], storage: w),
+                                                                bias: Tensor(shape: [3 * c], storage: b)),
+                                      proj: Linear(weight: Tensor(zeros: [c, c]), bias: Tensor(zeros: [c])))
+            let slots = threads
+            var qkv = [Float](repeating: 0, count: t * 3 * c)
+            var scores = [Float](repeating: 0, count: slots * Attention.scoresPerSlot(tokens: t))
+            var rowScale = [Float](repeating: 0, count: slots * Attention.queryBlock)
+            var out = [Float](repeating: .nan, count: t * c)
+            x.withUnsafeBufferPointer { xp in
+                qkv.withUnsafeMutableBufferPointer { q in scores.withUnsafeMutableBufferPointer { s in
+                    rowScale.withUnsafeMutableBufferPointer { r in out.withUnsafeMutableBufferPointer { o in
+                        attention.forward(xp.baseAddress!, tokens: t, qkvBuffer: q.baseAddress!, scores: s.baseAddress!,
+                                          rowScale: r.baseAddress!, slots: slots, into: o.baseAddress!)
+                    } }
                 } }
-            } }
+            }
+            expectClose(out, Self.naive(x, tokens: t, c: c, heads: heads, w: w, b: b), tolerance: 1e-4,
+                        "attention T=\(t) threads=\(threads)")
         }
-        expectClose(out, Self.naive(x, tokens: t, c: c, heads: heads, w: w, b: b), tolerance: 1e-4,
-                    "attention T=\(t) threads=\(threads)")
     }
 }

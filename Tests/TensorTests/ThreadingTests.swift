@@ -1,6 +1,7 @@
 // ThreadingTests.swift — the thread plan, the parallel split, and kernels'
 // independence of the thread count. Every test that changes the global plan
-// lives in this one serialized suite, so they never race each other.
+// does so inside `Threading.withPlan`, so tests in concurrently running suites
+// never change it under each other.
 
 import Synchronization
 import Tensor
@@ -10,21 +11,21 @@ import Testing
     @Test func oneWorkerGetsAllCoresSeveralGetOneEach() {
         #expect(ThreadPlan(workers: 1, cores: 8).threadsPerWorker == 8)
         #expect(ThreadPlan(workers: 4, cores: 8).threadsPerWorker == 1)
-        Threading.configure(.singleSample(threads: 3))
-        #expect(Threading.kernelThreads == 3)
-        #expect(Threading.plan == .singleSample(threads: 3))
-        Threading.configure(ThreadPlan(workers: 2, cores: 2))
-        #expect(Threading.kernelThreads == 1)
-        Threading.configure(ThreadPlan())
+        Threading.withPlan(.singleSample(threads: 3)) {
+            #expect(Threading.kernelThreads == 3)
+            #expect(Threading.plan == .singleSample(threads: 3))
+            Threading.configure(ThreadPlan(workers: 2, cores: 2))
+            #expect(Threading.kernelThreads == 1)
+        }
     }
 
     @Test(arguments: [0, 1, 2, 7, 1000])
     func parallelForCoversEachIndexOnce(count: Int) {
-        Threading.configure(.singleSample(threads: 4))
-        defer { Threading.configure(ThreadPlan()) }
         let hits = Mutex([Int](repeating: 0, count: count))
-        Threading.parallelFor(count, grain: 3) { range in
-            hits.withLock { for i in range { $0[i] += 1 } }
+        Threading.withPlan(.singleSample(threads: 4)) {
+            Threading.parallelFor(count, grain: 3) { range in
+                hits.withLock { for i in range { $0[i] += 1 } }
+            }
         }
         #expect(hits.withLock { $0 } == [Int](repeating: 1, count: count))
     }
@@ -34,7 +35,7 @@ import Testing
         let rows = 301, cols = 77
         let x = rng.floats(rows * cols), w = rng.floats(cols), b = rng.floats(cols)
         func run(threads: Int) -> [Float] {
-            Threading.configure(.singleSample(threads: threads))
+            Threading.withPlan(.singleSample(threads: threads)) {
             var y = [Float](repeating: 0, count: x.count)
             x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
                 y.withUnsafeMutableBufferPointer { yp in
@@ -45,27 +46,27 @@ import Testing
                 }
             } } }
             return y
+            }
         }
         let one = run(threads: 1), three = run(threads: 3)
-        Threading.configure(ThreadPlan())
         #expect(one == three, "kernels must reduce each row on one thread in a fixed order")
     }
 
     @Test(arguments: [1, 2, 3])
     func linearSplitsRowsExactly(threads: Int) {
-        Threading.configure(.singleSample(threads: threads))
-        defer { Threading.configure(ThreadPlan()) }
-        var rng = SplitMix64(state: 77)
-        let rows = 1001, inF = 96, outF = 200
-        let x = rng.floats(rows * inF), w = rng.floats(outF * inF)
-        var y = [Float](repeating: .nan, count: rows * outF)
-        x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in y.withUnsafeMutableBufferPointer { y in
-            GEMM.linear(x.baseAddress!, rows: rows, inFeatures: inF, weight: w.baseAddress!, outFeatures: outF,
-                        into: y.baseAddress!)
-        } } }
-        var expected = [Float](repeating: 0, count: rows * outF)
-        Naive.gemm(transA: false, transB: true, m: rows, n: outF, k: inF, alpha: 1, a: x, lda: inF, b: w, ldb: inF,
-                   beta: 0, c: &expected, ldc: outF)
-        expectClose(y, expected, tolerance: 1e-4, "linear over \(threads) threads")
+        Threading.withPlan(.singleSample(threads: threads)) {
+            var rng = SplitMix64(state: 77)
+            let rows = 1001, inF = 96, outF = 200
+            let x = rng.floats(rows * inF), w = rng.floats(outF * inF)
+            var y = [Float](repeating: .nan, count: rows * outF)
+            x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in y.withUnsafeMutableBufferPointer { y in
+                GEMM.linear(x.baseAddress!, rows: rows, inFeatures: inF, weight: w.baseAddress!, outFeatures: outF,
+                            into: y.baseAddress!)
+            } } }
+            var expected = [Float](repeating: 0, count: rows * outF)
+            Naive.gemm(transA: false, transB: true, m: rows, n: outF, k: inF, alpha: 1, a: x, lda: inF, b: w, ldb: inF,
+                       beta: 0, c: &expected, ldc: outF)
+            expectClose(y, expected, tolerance: 1e-4, "linear over \(threads) threads")
+        }
     }
 }
