@@ -7,11 +7,12 @@
 # fog / night / rain / snow synth sets. Prints a markdown table of mIoU.
 #
 #   swift build -c release --product ctpipe
-#   bash scripts/dg_study.sh [ITERATIONS] [OUT_DIR]
+#   bash scripts/dg_study.sh [ITERATIONS] [OUT_DIR] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERATIONS="${1:-600}"
 OUT="${2:-runs/dg-study}"
+SEED="${3:-0}"
 BIN=.build/release/ctpipe
 [ -x "$BIN" ] || swift build -c release --product ctpipe
 mkdir -p "$OUT/manifests"
@@ -23,7 +24,7 @@ for v in "${variants[@]}"; do
   [ "$adapter" != "causal-tune" ] && name="dg-${adapter}"
   cat > "$OUT/manifests/$name.json" <<JSON
 {
-  "version": 1, "name": "$name", "seed": 0,
+  "version": 1, "name": "$name", "seed": $SEED,
   "pipeline": {"version": 1, "name": "train-then-evaluate", "stages": ["read", "train", "infer", "metric"],
                "defaults": {"execution": {"shards": 4}}},
   "datasets": [

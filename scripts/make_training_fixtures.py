@@ -237,9 +237,9 @@ def gradient_fixtures():
         for i, (img, lab) in enumerate(zip(images, labels)):
             np.save(os.path.join(OUT, f"{name}_image{i}.npy"), img.float().numpy())
             np.save(os.path.join(OUT, f"{name}_label{i}.npy"), lab.to(torch.uint8).numpy())
-        index.append({"name": name, "height": H, "width": W, "loss": float(loss), "pixels": count,
+        index.append({"name": name, "height": H, "width": W, "loss": float(loss.detach()), "pixels": count,
                       "tensors": len(grads)})
-        print(f"{name}: loss {float(loss):.6f}, {len(grads)} gradient tensors")
+        print(f"{name}: loss {float(loss.detach()):.6f}, {len(grads)} gradient tensors")
     with open(os.path.join(OUT, "gradient_cases.json"), "w") as f:
         json.dump(index, f, indent=1)
 
