@@ -12,21 +12,22 @@ struct CTPipe: ParsableCommand {
         on-disk formats, runs a frozen DINOv2 backbone refined by frequency-domain \
         Causal-Tune adapters, scores predictions (mIoU) and writes label PNGs.
 
-        Start with `ctpipe inspect FILE` to look at an image or label file.
+        Start with `ctpipe run`: the demo (synthetic data, training, evaluation). Then \
+        `ctpipe validate manifests/gta2city.json` says what to download for the paper's setting.
         """,
         version: CTPipeVersion.string,
         subcommands: [
             Run.self,
             Validate.self,
-            Merge.self,
+            Infer.self,
             Metric.self,
-            Inspect.self,
-            Synth.self,
+            Merge.self,
             History.self,
             Report.self,
+            Synth.self,
+            Inspect.self,
             Features.self,
             ConvertWeights.self,
-            Infer.self,
         ]
     )
 }
