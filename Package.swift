@@ -46,7 +46,7 @@ let package = Package(
         // Training crops and test resizes with MMSegmentation/mmcv semantics.
         .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
         // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
-        .target(name: "Metrics"),
+        .target(name: "Metrics", dependencies: ["CTCore"]),
 
         // Float32 tensors and kernels: GEMM (OpenBLAS), LayerNorm, softmax, GELU, bicubic resize, threads.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CTCore"]),

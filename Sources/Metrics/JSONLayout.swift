@@ -2,6 +2,8 @@
 // containers whose members are all scalars on one line (a class row, a
 // matrix row), other containers indented two spaces a level.
 
+import CTCore
+
 enum JSONLayout {
     indirect enum Node {
         /// Raw JSON text of a scalar (already escaped / formatted).
@@ -29,23 +31,7 @@ enum JSONLayout {
     }
 
     /// A JSON string literal.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONText.quote(s) }
 
     static func write(_ node: Node, indent: Int, into out: inout String) {
         let pad = String(repeating: " ", count: indent + 2), close = String(repeating: " ", count: indent)

@@ -67,3 +67,13 @@ import Testing
         }
     }
 }
+
+@Suite struct JSONTextTests {
+    @Test func escapesWhatJSONRequires() throws {
+        let text = "a\"b\\c\nd\te\u{01}f/é"
+        let quoted = JSONText.quote(text)
+        #expect(quoted == "\"a\\\"b\\\\c\\nd\\te\\u0001f/é\"")
+        let decoded = try JSONSerialization.jsonObject(with: Data(quoted.utf8), options: [.fragmentsAllowed]) as? String
+        #expect(decoded == text, "Foundation's JSON parser reads it back")
+    }
+}

@@ -1,0 +1,23 @@
+// JSONText.swift — JSON string literals for files that ctpipe lays out by hand
+// (metrics.json, safetensors headers), where JSONEncoder's layout will not do.
+
+public enum JSONText {
+    /// `s` as a JSON string literal: quotes, backslashes and control characters escaped.
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
