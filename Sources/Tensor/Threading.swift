@@ -62,8 +62,15 @@ public enum Threading {
     private static let configureLock = Mutex<Void>(())
 
     /// Applies a plan: the kernel split (and OpenBLAS on one thread).
-    /// Call before starting work (not while a forward pass runs).
+    /// Call before starting work (not while a forward pass runs). Waits while
+    /// a `withPlan` body runs, so that body never sees the plan change.
     public static func configure(_ plan: ThreadPlan) {
+        planLock.lock()
+        defer { planLock.unlock() }
+        apply(plan)
+    }
+
+    private static func apply(_ plan: ThreadPlan) {
         configureLock.withLock { _ in
             setBLASThreads(1)
             workerCount.store(plan.workers, ordering: .relaxed)
@@ -96,15 +103,15 @@ public enum Threading {
     private static let planLock = NSLock()
 
     /// Runs `body` with `plan` in force, then restores the plan that was in
-    /// force before. Holds a process-wide lock meanwhile, so code that changes
-    /// the plan for a while (tests running concurrently) goes through here and
-    /// no one changes the plan under another. Not re-entrant.
+    /// force before. Holds a process-wide lock meanwhile (`configure` waits for
+    /// it too), so no one changes the plan under the body, e.g. tests running
+    /// concurrently. Not re-entrant, and `body` must not call `configure`.
     public static func withPlan<R>(_ plan: ThreadPlan, _ body: () throws -> R) rethrows -> R {
         planLock.lock()
         defer { planLock.unlock() }
         let previous = Self.plan
-        configure(plan)
-        defer { configure(previous) }
+        apply(plan)
+        defer { apply(previous) }
         return try body()
     }
 

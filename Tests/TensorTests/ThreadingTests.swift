@@ -14,7 +14,8 @@ import Testing
         Threading.withPlan(.singleSample(threads: 3)) {
             #expect(Threading.kernelThreads == 3)
             #expect(Threading.plan == .singleSample(threads: 3))
-            Threading.configure(ThreadPlan(workers: 2, cores: 2))
+        }
+        Threading.withPlan(ThreadPlan(workers: 2, cores: 2)) {
             #expect(Threading.kernelThreads == 1)
         }
     }
