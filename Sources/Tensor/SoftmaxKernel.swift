@@ -44,40 +44,17 @@ public enum SoftmaxKernel {
     /// 2^(x - max) in place; returns the sum.
     @inline(__always)
     static func exp2Row(_ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
-        exponentiate(p, cols: cols, minus: rowMax(p, cols: cols), base2: true)
-    }
-
-    /// exp(x - max) in place; returns the sum.
-    @inline(__always)
-    static func expRow(_ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
-        exponentiate(p, cols: cols, minus: rowMax(p, cols: cols), base2: false)
-    }
-
-    /// The largest of `cols` values.
-    @inline(__always)
-    public static func rowMax(_ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
         let vectorEnd = cols & ~(Vec.scalarCount - 1)
         var maxV = Vec(repeating: -.infinity)
         var i = 0
         while i < vectorEnd { maxV = vmax(maxV, loadVec(p + i)); i += Vec.scalarCount }
         var m = maxV.max()
         while i < cols { m = Swift.max(m, p[i]); i += 1 }
-        return m
-    }
-
-    /// In place: row[i] = exp(row[i] - shift), or 2^(row[i] - shift) with `base2`;
-    /// returns the sum of the results. Vector body, then the tail as one padded vector.
-    @inline(__always)
-    @discardableResult
-    public static func exponentiate(_ p: UnsafeMutablePointer<Float>, cols: Int, minus shift: Float,
-                                    base2: Bool = false) -> Float {
-        let vectorEnd = cols & ~(Vec.scalarCount - 1)
-        let sV = Vec(repeating: shift)
+        let mV = Vec(repeating: m)
         var sumV = Vec()
-        var i = 0
+        i = 0
         while i < vectorEnd {
-            let x = loadVec(p + i) - sV
-            let e = base2 ? FastMath.exp2(x) : FastMath.exp(x)
+            let e = FastMath.exp2(loadVec(p + i) - mV)
             storeVec(e, p + i)
             sumV += e
             i += Vec.scalarCount
@@ -85,8 +62,36 @@ public enum SoftmaxKernel {
         var sum = sumV.sum()
         if i < cols {
             var tail = Vec(repeating: -.infinity)
-            for j in i ..< cols { tail[j - i] = p[j] - shift }
-            let e = base2 ? FastMath.exp2(tail) : FastMath.exp(tail)
+            for j in i ..< cols { tail[j - i] = p[j] - m }
+            let e = FastMath.exp2(tail)
+            for j in i ..< cols { p[j] = e[j - i]; sum += e[j - i] }
+        }
+        return sum
+    }
+
+    /// exp(x - max) in place; returns the sum.
+    @inline(__always)
+    static func expRow(_ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
+        let vectorEnd = cols & ~(Vec.scalarCount - 1)
+        var maxV = Vec(repeating: -.infinity)
+        var i = 0
+        while i < vectorEnd { maxV = vmax(maxV, loadVec(p + i)); i += Vec.scalarCount }
+        var m = maxV.max()
+        while i < cols { m = Swift.max(m, p[i]); i += 1 }
+        let mV = Vec(repeating: m)
+        var sumV = Vec()
+        i = 0
+        while i < vectorEnd {
+            let e = FastMath.exp(loadVec(p + i) - mV)
+            storeVec(e, p + i)
+            sumV += e
+            i += Vec.scalarCount
+        }
+        var sum = sumV.sum()
+        if i < cols {
+            var tail = Vec(repeating: -.infinity)
+            for j in i ..< cols { tail[j - i] = p[j] - m }
+            let e = FastMath.exp(tail)
             for j in i ..< cols { p[j] = e[j - i]; sum += e[j - i] }
         }
         return sum
