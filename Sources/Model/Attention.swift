@@ -16,7 +16,7 @@
 
 import Tensor
 
-public struct Attention: Sendable {
+public struct Attention: Sendable, ParameterWalkable {
     /// Query rows per work item (a 128 x T scores block stays in L2 for T ~ 1400).
     public static let queryBlock = 128
 
@@ -33,6 +33,16 @@ public struct Attention: Sendable {
         self.heads = heads
         self.qkv = qkv
         self.proj = proj
+    }
+
+    /// A layer whose parameters a walk binds later.
+    public init(embedDim c: Int, heads: Int) {
+        self.init(heads: heads, qkv: Linear(inFeatures: c, outFeatures: 3 * c), proj: Linear(inFeatures: c, outFeatures: c))
+    }
+
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        try qkv.walkParameters(&v, scope.child("qkv"))
+        try proj.walkParameters(&v, scope.child("proj"))
     }
 
     public var embedDim: Int { qkv.inFeatures }

@@ -12,26 +12,58 @@
 
 import Tensor
 
-public struct CausalTuneAdapter: Sendable {
+public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     public let config: AdapterConfig
     /// Adapted layers L (one per block).
     public let layers: Int
     public let embedDim: Int
     /// (L, m, C) full tokens, or nil in the low-rank form.
-    public var tokens: Tensor?
+    public var tokens: Parameter?
     /// (L, m, r) and (L, r, C): T_l = A_l B_l, or nil with full tokens.
-    public var tokensA: Tensor?
-    public var tokensB: Tensor?
-    /// The shared scalar s.
-    public var scale: Float
+    public var tokensA: Parameter?
+    public var tokensB: Parameter?
+    /// The shared scalar s (shape []).
+    public var scaleParameter: Parameter
     /// MLP_t, C -> C (`mlp_token2feat`).
     public var tokenToFeature: Linear
     /// MLP_f, C -> C (`mlp_delta_f`).
     public var deltaFeature: Linear
 
+    /// The shared scalar s.
+    public var scale: Float { scaleParameter.values[0] }
+
+    /// An adapter of `config` whose parameters a walk binds later.
+    public init(config: AdapterConfig, layers: Int, embedDim c: Int) throws(ModelInputError) {
+        let m = config.tokens, r = config.rank
+        try self.init(config: config, layers: layers, embedDim: c,
+                      tokens: r == 0 ? Parameter(unbound: [layers, m, c]) : nil,
+                      tokensA: r == 0 ? nil : Parameter(unbound: [layers, m, r]), tokensB: r == 0 ? nil : Parameter(unbound: [layers, r, c]),
+                      scale: Parameter(unbound: []), tokenToFeature: Linear(inFeatures: c, outFeatures: c),
+                      deltaFeature: Linear(inFeatures: c, outFeatures: c))
+    }
+
+    /// Rein / Causal-Tune names (under `backbone.reins.`). No weight decay on the tokens and s
+    /// (method.md §4); s may be stored as [1].
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        if tokens != nil { try v.visit(&tokens!, "learnable_tokens", in: scope, decay: false) }
+        if tokensA != nil { try v.visit(&tokensA!, "learnable_tokens_a", in: scope, decay: false) }
+        if tokensB != nil { try v.visit(&tokensB!, "learnable_tokens_b", in: scope, decay: false) }
+        try v.visit(&scaleParameter, "scale", in: scope, decay: false, fileShapes: [[], [1]])
+        try tokenToFeature.walkParameters(&v, scope.child("mlp_token2feat"))
+        try deltaFeature.walkParameters(&v, scope.child("mlp_delta_f"))
+    }
+
     /// Wraps trained or loaded parameters; shapes must match the configuration.
     public init(config: AdapterConfig, layers: Int, embedDim: Int, tokens: Tensor?, tokensA: Tensor?, tokensB: Tensor?,
                 scale: Float, tokenToFeature: Linear, deltaFeature: Linear) throws(ModelInputError) {
+        try self.init(config: config, layers: layers, embedDim: embedDim, tokens: tokens.map(Parameter.init),
+                      tokensA: tokensA.map(Parameter.init), tokensB: tokensB.map(Parameter.init),
+                      scale: Parameter(Tensor(shape: [], storage: [scale])), tokenToFeature: tokenToFeature, deltaFeature: deltaFeature)
+    }
+
+    /// Wraps trained or loaded parameters; shapes must match the configuration.
+    public init(config: AdapterConfig, layers: Int, embedDim: Int, tokens: Parameter?, tokensA: Parameter?, tokensB: Parameter?,
+                scale: Parameter, tokenToFeature: Linear, deltaFeature: Linear) throws(ModelInputError) {
         let m = config.tokens, r = config.rank, c = embedDim
         if let problem = config.problems().first { throw ModelInputError(problem) }
         guard config.kind != .none else { throw ModelInputError("adapter kind none has no parameters") }
@@ -55,7 +87,8 @@ public struct CausalTuneAdapter: Sendable {
         self.tokens = tokens
         self.tokensA = tokensA
         self.tokensB = tokensB
-        self.scale = scale
+        guard scale.shape == [] else { throw ModelInputError("the adapter scale s must be a scalar, found \(scale.shapeDescription)") }
+        self.scaleParameter = scale
         self.tokenToFeature = tokenToFeature
         self.deltaFeature = deltaFeature
     }
@@ -84,7 +117,7 @@ public struct CausalTuneAdapter: Sendable {
     /// T_l (m x C): the stored tokens, or A_l · B_l.
     public func layerTokens(_ l: Int) -> [Float] {
         let m = config.tokens, c = embedDim
-        if let tokens { return Array(tokens.storage[(l * m * c) ..< ((l + 1) * m * c)]) }
+        if let tokens { return Array(tokens.values[(l * m * c) ..< ((l + 1) * m * c)]) }
         let r = config.rank
         var out = [Float](repeating: 0, count: m * c)
         tokensA!.withUnsafeBufferPointer { a in

@@ -22,20 +22,20 @@ public enum FeatureLayer: Sendable, Equatable {
     case finalNorm
 }
 
-public struct DINOv2: Sendable {
+public struct DINOv2: Sendable, ParameterWalkable {
     public let config: DINOv2Config
     public var patchEmbed: PatchEmbedding
     /// (1, 1, C)
-    public var clsToken: Tensor
+    public var clsToken: Parameter
     /// (1, R, C), or nil without registers.
-    public var registerTokens: Tensor?
+    public var registerTokens: Parameter?
     /// (1, 1 + G·G, C)
-    public var posEmbed: Tensor
+    public var posEmbed: Parameter
     public var blocks: [Block]
     public var norm: LayerNorm
 
-    public init(config: DINOv2Config, patchEmbed: PatchEmbedding, clsToken: Tensor, registerTokens: Tensor?,
-                posEmbed: Tensor, blocks: [Block], norm: LayerNorm) {
+    public init(config: DINOv2Config, patchEmbed: PatchEmbedding, clsToken: Parameter, registerTokens: Parameter?,
+                posEmbed: Parameter, blocks: [Block], norm: LayerNorm) {
         self.config = config
         self.patchEmbed = patchEmbed
         self.clsToken = clsToken
@@ -43,6 +43,43 @@ public struct DINOv2: Sendable {
         self.posEmbed = posEmbed
         self.blocks = blocks
         self.norm = norm
+    }
+
+    public init(config: DINOv2Config, patchEmbed: PatchEmbedding, clsToken: Tensor, registerTokens: Tensor?,
+                posEmbed: Tensor, blocks: [Block], norm: LayerNorm) {
+        self.init(config: config, patchEmbed: patchEmbed, clsToken: Parameter(clsToken), registerTokens: registerTokens.map(Parameter.init),
+                  posEmbed: Parameter(posEmbed), blocks: blocks, norm: norm)
+    }
+
+    /// A backbone of `config` whose parameters a walk binds later.
+    public init(config: DINOv2Config) {
+        let c = config.embedDim
+        self.init(config: config, patchEmbed: PatchEmbedding(patchSize: config.patchSize, embedDim: c),
+                  clsToken: Parameter(unbound: [1, 1, c]),
+                  registerTokens: config.registers > 0 ? Parameter(unbound: [1, config.registers, c]) : nil,
+                  posEmbed: Parameter(unbound: [1, 1 + config.gridSize * config.gridSize, c]),
+                  blocks: (0 ..< config.depth).map { _ in Block(config: config) },
+                  norm: LayerNorm(features: c, eps: config.layerNormEps))
+    }
+
+    /// Official DINOv2 names (method.md §1), in the order the released state dict lists them.
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        try walkParameters(&v, scope, trainableBlocks: blocks.count, trainableNorm: true)
+    }
+
+    /// The walk with training limited to blocks 0..<trainableBlocks (later blocks and, unless
+    /// `trainableNorm`, the final norm do not reach a segmentation loss; they stay frozen as
+    /// PyTorch's AdamW skips parameters without a gradient).
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope, trainableBlocks: Int,
+                                                             trainableNorm: Bool) throws(WeightError) {
+        try v.visit(&clsToken, "cls_token", in: scope, decay: true)
+        try v.visit(&posEmbed, "pos_embed", in: scope, decay: true)
+        if registerTokens != nil { try v.visit(&registerTokens!, "register_tokens", in: scope, decay: true) }
+        try patchEmbed.walkParameters(&v, scope.child("patch_embed.proj"))
+        for i in blocks.indices {
+            try blocks[i].walkParameters(&v, scope.child("blocks.\(i)").training(scope.trainable && i < trainableBlocks))
+        }
+        try norm.walkParameters(&v, scope.child("norm").training(scope.trainable && trainableNorm))
     }
 
     /// An arena for batches of `batch` images of height x width (both multiples
@@ -59,7 +96,7 @@ public struct DINOv2: Sendable {
         let scratch = blocks.map(\.ffn.scratchPerToken).max() ?? 0
         let a = DINOv2Activations(config: config, height: height, width: width, batch: batch, ffnScratchPerToken: scratch,
                                   attentionSlots: Threading.kernelThreads)
-        let position = PositionEmbedding.resized(posEmbed, gridSize: config.gridSize, to: a.gridHeight, a.gridWidth,
+        let position = PositionEmbedding.resized(posEmbed.tensor, gridSize: config.gridSize, to: a.gridHeight, a.gridWidth,
                                                  interpolation: config.interpolation)
         _ = a.position.update(fromContentsOf: position)
         return a

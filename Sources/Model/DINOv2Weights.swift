@@ -75,6 +75,7 @@ public enum DINOv2Weights {
             throw WeightError(path: path, reason: "neither a safetensors file nor a PyTorch (torch.save zip) checkpoint")
         }
         let (scoped, prefix) = backboneScope(tensors)
+        tensors = [:]
         let naming: Naming = scoped["embeddings.cls_token"] != nil || scoped["embeddings.patch_embeddings.projection.weight"] != nil
             ? .huggingFace : .official
         if naming == .huggingFace, hints.heads == nil { hints.heads = huggingFaceHeads(nextTo: path) }
@@ -86,8 +87,7 @@ public enum DINOv2Weights {
         case (false, .official, "backbone."): .mmsegPth
         case (false, .official, _): container == "state_dict" ? .mmsegPth : .officialPth
         }
-        tensors = scoped
-        let model = try build(tensors, naming: naming, prefix: prefix, path: path, options: hints)
+        let model = try build(consume scoped, naming: naming, prefix: prefix, path: path, options: hints)
         return LoadedBackbone(model: model, kind: kind)
     }
 
@@ -157,35 +157,17 @@ public enum DINOv2Weights {
         }
     }
 
-    /// Every tensor of a configuration, official names, with its shape. Optional: mask_token.
+    /// Every tensor of a configuration, official names, with its shape (the backbone's parameter walk).
+    /// Optional, and not listed: mask_token.
     public static func expectedShapes(_ c: DINOv2Config) -> [(name: String, shape: [Int])] {
-        let d = c.embedDim, p = c.patchSize, h = c.ffnHidden
-        var list: [(String, [Int])] = [("cls_token", [1, 1, d]), ("pos_embed", [1, 1 + c.gridSize * c.gridSize, d])]
-        if c.registers > 0 { list.append(("register_tokens", [1, c.registers, d])) }
-        list += [("patch_embed.proj.weight", [d, 3, p, p]), ("patch_embed.proj.bias", [d])]
-        for i in 0 ..< c.depth {
-            let b = "blocks.\(i)."
-            list += [(b + "norm1.weight", [d]), (b + "norm1.bias", [d]),
-                     (b + "attn.qkv.weight", [3 * d, d]), (b + "attn.qkv.bias", [3 * d]),
-                     (b + "attn.proj.weight", [d, d]), (b + "attn.proj.bias", [d]),
-                     (b + "ls1.gamma", [d]), (b + "norm2.weight", [d]), (b + "norm2.bias", [d])]
-            switch c.ffn {
-            case .mlp:
-                list += [(b + "mlp.fc1.weight", [h, d]), (b + "mlp.fc1.bias", [h]),
-                         (b + "mlp.fc2.weight", [d, h]), (b + "mlp.fc2.bias", [d])]
-            case .swiglu:
-                list += [(b + "mlp.w12.weight", [2 * h, d]), (b + "mlp.w12.bias", [2 * h]),
-                         (b + "mlp.w3.weight", [d, h]), (b + "mlp.w3.bias", [d])]
-            }
-            list.append((b + "ls2.gamma", [d]))
-        }
-        list += [("norm.weight", [d]), ("norm.bias", [d])]
-        return list
+        DINOv2(config: c).parameterInfos().map { ($0.name, $0.shape) }
     }
 
     /// Builds the model from file-side tensors (prefix already removed).
-    public static func build(_ tensors: [String: Tensor], naming: Naming, prefix: String = "", path: String,
+    /// The file's tensors are released as they are copied into the model (see ParameterReader).
+    public static func build(_ source: consuming [String: Tensor], naming: Naming, prefix: String = "", path: String,
                              options: WeightLoadOptions = .init()) throws(WeightError) -> DINOv2 {
+        var tensors = consume source
         func shown(_ name: String) -> String { prefix + name }
         func require(_ official: String) throws(WeightError) -> Tensor {
             let name = sourceNames(official, naming: naming)[0]
@@ -236,84 +218,24 @@ public enum DINOv2Weights {
         let config = DINOv2Config(embedDim: c, depth: depth, heads: heads, patchSize: p, registers: registers,
                                   gridSize: g, ffnHidden: hidden, ffn: ffn, interpolation: options.interpolation)
 
-        // Every expected tensor, by name and shape; then nothing left over.
-        var used = Set<String>()
-        var canonical: [String: Tensor] = [:]
-        for (official, shape) in expectedShapes(config) {
-            let names = sourceNames(official, naming: naming)
-            let partShape = names.count == 1 ? shape : [shape[0] / names.count] + shape.dropFirst()
-            var parts: [Tensor] = []
-            for name in names {
-                guard let t = tensors[name] else {
-                    throw WeightError(path: path, tensor: shown(name), reason: "missing (expected shape \(describe(partShape)))")
-                }
-                guard t.shape == partShape else {
-                    throw WeightError(path: path, tensor: shown(name),
-                                      reason: "expected shape \(describe(partShape)), found \(t.shapeDescription)")
-                }
-                used.insert(name)
-                parts.append(t)
-            }
-            canonical[official] = parts.count == 1 ? parts[0] : Tensor(shape: shape, storage: parts.flatMap(\.storage))
-        }
+        // Every tensor the walk expects, by name and shape; then nothing left over.
         let mask = sourceNames("mask_token", naming: naming)[0]
-        if let t = tensors[mask] {
-            guard t.shape == [1, c] || t.shape == [1, 1, c] else {
-                throw WeightError(path: path, tensor: shown(mask), reason: "expected shape [1, \(c)], found \(t.shapeDescription)")
-            }
-            used.insert(mask)
+        if let t = tensors[mask], !(t.shape == [1, c] || t.shape == [1, 1, c]) {
+            throw WeightError(path: path, tensor: shown(mask), reason: "expected shape [1, \(c)], found \(t.shapeDescription)")
         }
-        if let extra = tensors.keys.filter({ !used.contains($0) }).sorted().first {
+        var reader = ParameterReader(tensors: tensors, path: path, shown: shown, sourceNames: { sourceNames($0, naming: naming) })
+        tensors = [:]
+        var model = DINOv2(config: config)
+        try model.readParameters(from: &reader)
+        if let extra = reader.unused.first(where: { $0 != mask }) {
             throw WeightError(path: path, tensor: shown(extra),
-                              reason: "unexpected for a \(config.depth)-block DINOv2 with C = \(c) (shape \(tensors[extra]!.shapeDescription))")
+                              reason: "unexpected for a \(config.depth)-block DINOv2 with C = \(c) (shape \(reader.tensors[extra]!.shapeDescription))")
         }
-        return assemble(canonical, config: config)
+        return model
     }
 
-    static func describe(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
-
-    /// The model from official-named, shape-checked tensors.
-    static func assemble(_ t: [String: Tensor], config: DINOv2Config) -> DINOv2 {
-        let eps = config.layerNormEps
-        func linear(_ name: String) -> Linear { Linear(weight: t[name + ".weight"]!, bias: t[name + ".bias"]!) }
-        func norm(_ name: String) -> LayerNorm { LayerNorm(weight: t[name + ".weight"]!, bias: t[name + ".bias"]!, eps: eps) }
-        let blocks = (0 ..< config.depth).map { i in
-            let b = "blocks.\(i)."
-            let ffn: FeedForward = config.ffn == .mlp
-                ? .mlp(fc1: linear(b + "mlp.fc1"), fc2: linear(b + "mlp.fc2"))
-                : .swiglu(w12: linear(b + "mlp.w12"), w3: linear(b + "mlp.w3"))
-            return Block(norm1: norm(b + "norm1"),
-                         attention: Attention(heads: config.heads, qkv: linear(b + "attn.qkv"), proj: linear(b + "attn.proj")),
-                         ls1: t[b + "ls1.gamma"]!, norm2: norm(b + "norm2"), ffn: ffn, ls2: t[b + "ls2.gamma"]!)
-        }
-        return DINOv2(config: config,
-                      patchEmbed: PatchEmbedding(weight: t["patch_embed.proj.weight"]!, bias: t["patch_embed.proj.bias"]!),
-                      clsToken: t["cls_token"]!, registerTokens: t["register_tokens"], posEmbed: t["pos_embed"]!,
-                      blocks: blocks, norm: norm("norm"))
-    }
-
-    /// The model's tensors under official names (what `assemble` takes back).
-    public static func officialStateDict(_ m: DINOv2) -> [String: Tensor] {
-        var t: [String: Tensor] = ["cls_token": m.clsToken, "pos_embed": m.posEmbed,
-                                   "patch_embed.proj.weight": m.patchEmbed.weight, "patch_embed.proj.bias": m.patchEmbed.bias,
-                                   "norm.weight": m.norm.weight, "norm.bias": m.norm.bias]
-        if let r = m.registerTokens { t["register_tokens"] = r }
-        for (i, block) in m.blocks.enumerated() {
-            let b = "blocks.\(i)."
-            func put(_ name: String, _ l: Linear) { t[b + name + ".weight"] = l.weight; t[b + name + ".bias"] = l.bias }
-            t[b + "norm1.weight"] = block.norm1.weight; t[b + "norm1.bias"] = block.norm1.bias
-            put("attn.qkv", block.attention.qkv)
-            put("attn.proj", block.attention.proj)
-            t[b + "ls1.gamma"] = block.ls1
-            t[b + "norm2.weight"] = block.norm2.weight; t[b + "norm2.bias"] = block.norm2.bias
-            switch block.ffn {
-            case .mlp(let fc1, let fc2): put("mlp.fc1", fc1); put("mlp.fc2", fc2)
-            case .swiglu(let w12, let w3): put("mlp.w12", w12); put("mlp.w3", w3)
-            }
-            t[b + "ls2.gamma"] = block.ls2
-        }
-        return t
-    }
+    /// The model's tensors under official names.
+    public static func officialStateDict(_ m: DINOv2) -> [String: Tensor] { m.stateDict() }
 
     /// A ctpipe safetensors file of the backbone: `backbone.<official name>`, configuration in the metadata.
     public static func ctpipeFile(_ m: DINOv2) -> SafeTensorsFile {

@@ -7,9 +7,30 @@
 
 import Tensor
 
-public enum FeedForward: Sendable {
+public enum FeedForward: Sendable, ParameterWalkable {
     case mlp(fc1: Linear, fc2: Linear)
     case swiglu(w12: Linear, w3: Linear)
+
+    /// A layer of `kind` whose parameters a walk binds later (SwiGLU: w12 C -> 2H, w3 H -> C).
+    public init(kind: FeedForwardKind, embedDim c: Int, hidden h: Int) {
+        switch kind {
+        case .mlp: self = .mlp(fc1: Linear(inFeatures: c, outFeatures: h), fc2: Linear(inFeatures: h, outFeatures: c))
+        case .swiglu: self = .swiglu(w12: Linear(inFeatures: c, outFeatures: 2 * h), w3: Linear(inFeatures: h, outFeatures: c))
+        }
+    }
+
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        switch self {
+        case .mlp(var fc1, var fc2):
+            try fc1.walkParameters(&v, scope.child("fc1"))
+            try fc2.walkParameters(&v, scope.child("fc2"))
+            self = .mlp(fc1: fc1, fc2: fc2)
+        case .swiglu(var w12, var w3):
+            try w12.walkParameters(&v, scope.child("w12"))
+            try w3.walkParameters(&v, scope.child("w3"))
+            self = .swiglu(w12: w12, w3: w3)
+        }
+    }
 
     /// The final layer (its bias is added by the caller).
     public var output: Linear {

@@ -2,19 +2,37 @@
 
 import Tensor
 
-public struct LayerNorm: Sendable {
+public struct LayerNorm: Sendable, ParameterWalkable {
     public let features: Int
-    public var weight: Tensor
-    public var bias: Tensor
+    public var weight: Parameter
+    public var bias: Parameter
     public let eps: Float
 
-    public init(weight: Tensor, bias: Tensor, eps: Float) {
+    /// A layer whose parameters a walk binds later.
+    public init(features: Int, eps: Float) {
+        self.features = features
+        self.eps = eps
+        weight = Parameter(unbound: [features])
+        bias = Parameter(unbound: [features])
+    }
+
+    public init(weight: Parameter, bias: Parameter, eps: Float) {
         precondition(weight.shape.count == 1 && bias.shape == weight.shape,
                      "LayerNorm: weight \(weight.shapeDescription), bias \(bias.shapeDescription)")
         features = weight.shape[0]
         self.weight = weight
         self.bias = bias
         self.eps = eps
+    }
+
+    public init(weight: Tensor, bias: Tensor, eps: Float) {
+        self.init(weight: Parameter(weight), bias: Parameter(bias), eps: eps)
+    }
+
+    /// No weight decay on norms (method.md §4).
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        try v.visit(&weight, "weight", in: scope, decay: false)
+        try v.visit(&bias, "bias", in: scope, decay: false)
     }
 
     /// y (rows x C) = LayerNorm(x). Overwrites y (which may alias x).

@@ -3,19 +3,41 @@
 import Tensor
 
 /// A fully connected layer; weight (out, in), bias (out), as nn.Linear stores them.
-public struct Linear: Sendable {
+public struct Linear: Sendable, ParameterWalkable {
     public let inFeatures: Int
     public let outFeatures: Int
-    public var weight: Tensor
-    public var bias: Tensor
+    public var weight: Parameter
+    public var bias: Parameter
+    /// Files may store the weight as a 1x1 convolution (out, in, 1, 1) (the linear head's `conv_seg`).
+    public let storedAsConvolution: Bool
 
-    public init(weight: Tensor, bias: Tensor) {
+    /// A layer whose parameters a walk binds later.
+    public init(inFeatures: Int, outFeatures: Int, storedAsConvolution: Bool = false) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.storedAsConvolution = storedAsConvolution
+        weight = Parameter(unbound: [outFeatures, inFeatures])
+        bias = Parameter(unbound: [outFeatures])
+    }
+
+    public init(weight: Parameter, bias: Parameter, storedAsConvolution: Bool = false) {
         precondition(weight.shape.count == 2 && bias.shape == [weight.shape[0]],
                      "Linear: weight \(weight.shapeDescription), bias \(bias.shapeDescription)")
         self.outFeatures = weight.shape[0]
         self.inFeatures = weight.shape[1]
         self.weight = weight
         self.bias = bias
+        self.storedAsConvolution = storedAsConvolution
+    }
+
+    public init(weight: Tensor, bias: Tensor, storedAsConvolution: Bool = false) {
+        self.init(weight: Parameter(weight), bias: Parameter(bias), storedAsConvolution: storedAsConvolution)
+    }
+
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        try v.visit(&weight, "weight", in: scope, decay: true,
+                    fileShapes: storedAsConvolution ? [[outFeatures, inFeatures, 1, 1]] : [])
+        try v.visit(&bias, "bias", in: scope, decay: true)
     }
 
     /// y (rows x out) = x (rows x in) W^T, without the bias: the caller's next

@@ -31,7 +31,7 @@ public struct LinearHeadConfig: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey { case blocks, classes, layerNormEps = "layer_norm_eps" }
 }
 
-public struct LinearHead: Sendable {
+public struct LinearHead: Sendable, ParameterWalkable {
     public let config: LinearHeadConfig
     public let embedDim: Int
     /// One LayerNorm (C) per selected block.
@@ -54,7 +54,20 @@ public struct LinearHead: Sendable {
         self.config = config
         self.embedDim = embedDim
         self.norms = norms
-        self.classifier = classifier
+        self.classifier = Linear(weight: classifier.weight, bias: classifier.bias, storedAsConvolution: true)
+    }
+
+    /// A head of `config` whose parameters a walk binds later.
+    public init(config: LinearHeadConfig, embedDim c: Int) throws(ModelInputError) {
+        let j = config.blocks.count
+        try self.init(config: config, embedDim: c, norms: (0 ..< j).map { _ in LayerNorm(features: c, eps: config.layerNormEps) },
+                      classifier: Linear(inFeatures: j * c, outFeatures: config.classes))
+    }
+
+    /// MMSegmentation names (under `decode_head.`): norms.{j}, conv_seg (a 1x1 convolution in files).
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        for j in norms.indices { try norms[j].walkParameters(&v, scope.child("norms.\(j)")) }
+        try classifier.walkParameters(&v, scope.child("conv_seg"))
     }
 
     /// PyTorch defaults: LayerNorm weight 1, bias 0; Linear weight and bias uniform(±1/√(4C)).

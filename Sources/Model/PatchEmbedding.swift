@@ -6,15 +6,32 @@
 
 import Tensor
 
-public struct PatchEmbedding: Sendable {
+public struct PatchEmbedding: Sendable, ParameterWalkable {
     public let patchSize: Int
     public let embedDim: Int
     /// (C, 3, p, p)
-    public var weight: Tensor
+    public var weight: Parameter
     /// (C)
-    public var bias: Tensor
+    public var bias: Parameter
+
+    /// A layer whose parameters a walk binds later.
+    public init(patchSize: Int, embedDim: Int) {
+        self.patchSize = patchSize
+        self.embedDim = embedDim
+        weight = Parameter(unbound: [embedDim, 3, patchSize, patchSize])
+        bias = Parameter(unbound: [embedDim])
+    }
 
     public init(weight: Tensor, bias: Tensor) {
+        self.init(weight: Parameter(weight), bias: Parameter(bias))
+    }
+
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        try v.visit(&weight, "weight", in: scope, decay: true)
+        try v.visit(&bias, "bias", in: scope, decay: true)
+    }
+
+    public init(weight: Parameter, bias: Parameter) {
         precondition(weight.shape.count == 4 && weight.shape[1] == 3 && weight.shape[2] == weight.shape[3]
                      && bias.shape == [weight.shape[0]],
                      "PatchEmbedding: weight \(weight.shapeDescription), bias \(bias.shapeDescription)")

@@ -17,13 +17,13 @@ public enum PatchSizeConversion {
         let kernel = model.patchEmbed.weight.withUnsafeBufferPointer {
             Bicubic.resizePlanes($0, planes: c * 3, height: p, width: p, outHeight: patchSize, outWidth: patchSize, mode: .size)
         }
-        m.patchEmbed = PatchEmbedding(weight: Tensor(shape: [c, 3, patchSize, patchSize], storage: kernel),
+        m.patchEmbed = PatchEmbedding(weight: Parameter(Tensor(shape: [c, 3, patchSize, patchSize], storage: kernel)),
                                       bias: model.patchEmbed.bias)
         let grid = model.posEmbed.withUnsafeBufferPointer { all in
             Bicubic.resize(UnsafeBufferPointer(rebasing: all[c...]), height: g, width: g, channels: c,
                            outHeight: gridSize, outWidth: gridSize, mode: .size)
         }
-        m.posEmbed = Tensor(shape: [1, 1 + gridSize * gridSize, c], storage: Array(model.posEmbed.storage[0 ..< c]) + grid)
+        m.posEmbed = Parameter(Tensor(shape: [1, 1 + gridSize * gridSize, c], storage: Array(model.posEmbed.values[0 ..< c]) + grid))
         var config = model.config
         config.patchSize = patchSize
         config.gridSize = gridSize

@@ -26,39 +26,19 @@ public struct CheckpointLoadOptions: Sendable, Equatable {
 }
 
 public enum SegmentationCheckpoint {
-    static let reins = "backbone.reins."
-    static let head = "decode_head."
 
     /// The tensors and metadata of a checkpoint. The backbone is embedded when `embedBackbone`
     /// or the configuration says it is trainable; otherwise `backboneReference` (or the
     /// configuration's `backbone_weights`) must name the backbone file.
     public static func file(_ model: SegmentationModel, embedBackbone: Bool, backboneReference: String? = nil) -> SafeTensorsFile {
         var config = model.config
-        var tensors: [String: Tensor] = [:]
         let embed = embedBackbone || config.trainable
         if embed {
-            for (name, t) in DINOv2Weights.officialStateDict(model.backbone) { tensors["backbone." + name] = t }
             config.backboneWeights = nil
         } else if let backboneReference {
             config.backboneWeights = backboneReference
         }
-        if let a = model.adapter {
-            if let t = a.tokens { tensors[reins + "learnable_tokens"] = t }
-            if let t = a.tokensA { tensors[reins + "learnable_tokens_a"] = t }
-            if let t = a.tokensB { tensors[reins + "learnable_tokens_b"] = t }
-            tensors[reins + "scale"] = Tensor(shape: [], storage: [a.scale])
-            tensors[reins + "mlp_token2feat.weight"] = a.tokenToFeature.weight
-            tensors[reins + "mlp_token2feat.bias"] = a.tokenToFeature.bias
-            tensors[reins + "mlp_delta_f.weight"] = a.deltaFeature.weight
-            tensors[reins + "mlp_delta_f.bias"] = a.deltaFeature.bias
-        }
-        for (j, norm) in model.head.norms.enumerated() {
-            tensors[head + "norms.\(j).weight"] = norm.weight
-            tensors[head + "norms.\(j).bias"] = norm.bias
-        }
-        let w = model.head.classifier.weight
-        tensors[head + "conv_seg.weight"] = w.reshaped([w.shape[0], w.shape[1], 1, 1])
-        tensors[head + "conv_seg.bias"] = model.head.classifier.bias
+        let tensors = model.stateDict(where: { embed || !SegmentationModel.isBackboneParameter($0.name) })
         return SafeTensorsFile(tensors: tensors, metadata: [DINOv2Weights.configKey: config.json()])
     }
 
@@ -88,7 +68,7 @@ public enum SegmentationCheckpoint {
         if let problem = config.problems().first { throw WeightError(path: path, reason: "configuration: \(problem)") }
 
         // Backbone: override, embedded, or referenced.
-        let embedded = parsed.tensors.keys.contains { $0.hasPrefix("backbone.") && !$0.hasPrefix(reins) }
+        let embedded = parsed.tensors.keys.contains(where: SegmentationModel.isBackboneParameter)
         let backbonePath: String
         if let override = options.backboneWeights {
             backbonePath = override
@@ -108,49 +88,23 @@ public enum SegmentationCheckpoint {
         }
         if backbonePath != path { config.backboneWeights = backbonePath }
 
-        // Adapter and head tensors, each expected by name and shape.
-        let c = b.embedDim, l = b.depth, m = config.adapter.tokens, r = config.adapter.rank
-        let j = config.head.blocks.count, k = config.head.classes
-        var used = Set<String>()
-        func take(_ name: String, _ shapes: [[Int]]) throws(WeightError) -> Tensor {
-            guard let t = parsed.tensors[name] else {
-                throw WeightError(path: path, tensor: name, reason: "missing (expected shape \(describe(shapes[0])))")
-            }
-            guard shapes.contains(t.shape) else {
-                throw WeightError(path: path, tensor: name, reason: "expected shape \(describe(shapes[0])), found \(t.shapeDescription)")
-            }
-            used.insert(name)
-            return t.reshaped(shapes[0])
-        }
-        var adapter: CausalTuneAdapter?
-        if config.adapter.kind != .none {
-            let tokens = r == 0 ? try take(reins + "learnable_tokens", [[l, m, c]]) : nil
-            let a = r == 0 ? nil : try take(reins + "learnable_tokens_a", [[l, m, r]])
-            let bb = r == 0 ? nil : try take(reins + "learnable_tokens_b", [[l, r, c]])
-            let scale = try take(reins + "scale", [[], [1]])
-            let t2f = Linear(weight: try take(reins + "mlp_token2feat.weight", [[c, c]]), bias: try take(reins + "mlp_token2feat.bias", [[c]]))
-            let df = Linear(weight: try take(reins + "mlp_delta_f.weight", [[c, c]]), bias: try take(reins + "mlp_delta_f.bias", [[c]]))
-            do {
-                adapter = try CausalTuneAdapter(config: config.adapter, layers: l, embedDim: c, tokens: tokens, tokensA: a, tokensB: bb,
-                                                scale: scale.storage[0], tokenToFeature: t2f, deltaFeature: df)
-            } catch { throw WeightError(path: path, reason: error.reason) }
-        }
-        var norms: [LayerNorm] = []
-        for i in 0 ..< j {
-            norms.append(LayerNorm(weight: try take(head + "norms.\(i).weight", [[c]]), bias: try take(head + "norms.\(i).bias", [[c]]),
-                                   eps: config.head.layerNormEps))
-        }
-        let classifier = Linear(weight: try take(head + "conv_seg.weight", [[k, j * c], [k, j * c, 1, 1]]),
-                                bias: try take(head + "conv_seg.bias", [[k]]))
-        if let extra = parsed.tensors.keys.filter({ !used.contains($0) && ($0.hasPrefix(reins) || !$0.hasPrefix("backbone.")) }).sorted().first {
-            throw WeightError(path: path, tensor: extra,
-                              reason: "unexpected for a \(config.adapter.kind.rawValue) adapter (\(r == 0 ? "full" : "rank-\(r)") tokens) with a \(j)-block linear head (shape \(parsed.tensors[extra]!.shapeDescription))")
-        }
+        // Adapter and head tensors, each expected by name and shape (their parameter walks).
+        var reader = ParameterReader(tensors: parsed.tensors.filter { !SegmentationModel.isBackboneParameter($0.key) }, path: path)
+        var adapter: CausalTuneAdapter?, head: LinearHead
         do {
-            let h = try LinearHead(config: config.head, embedDim: c, norms: norms, classifier: classifier)
-            return try SegmentationModel(config: config, backbone: backbone, adapter: adapter, head: h)
+            adapter = config.adapter.kind == .none ? nil
+                : try CausalTuneAdapter(config: config.adapter, layers: b.depth, embedDim: b.embedDim)
+            head = try LinearHead(config: config.head, embedDim: b.embedDim)
         } catch { throw WeightError(path: path, reason: error.reason) }
+        if adapter != nil { try adapter!.readParameters(SegmentationModel.adapterScope, from: &reader) }
+        try head.readParameters(SegmentationModel.headScope, from: &reader)
+        if let extra = reader.unused.first {
+            let r = config.adapter.rank
+            throw WeightError(path: path, tensor: extra,
+                              reason: "unexpected for a \(config.adapter.kind.rawValue) adapter (\(r == 0 ? "full" : "rank-\(r)") tokens) with a \(config.head.blocks.count)-block linear head (shape \(reader.tensors[extra]!.shapeDescription))")
+        }
+        do { return try SegmentationModel(config: config, backbone: backbone, adapter: adapter, head: head) } catch {
+            throw WeightError(path: path, reason: error.reason)
+        }
     }
-
-    static func describe(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 }

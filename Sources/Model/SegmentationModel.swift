@@ -4,18 +4,48 @@
 // The backbone runs through the last block the head reads; after each block the
 // adapter refines the patch tokens (CLS and registers untouched), and the head
 // takes LayerNorm'ed copies of the refined patch tokens of its blocks.
-// Parameters are immutable here; the parameter-only adapter products
-// (PreparedAdapter) are computed once when the model is made.
+// The parameter-only adapter products (PreparedAdapter) are computed when the
+// model is made; whoever changes parameter values in place (the trainer) calls
+// `parametersChanged()` afterwards.
+// Parameter walk order (the training layout): adapter, head, backbone.
 
 import Tensor
 
-public struct SegmentationModel: Sendable {
+public struct SegmentationModel: Sendable, ParameterWalkable {
     public let config: SegmentationConfig
-    public let backbone: DINOv2
+    public private(set) var backbone: DINOv2
     /// nil for adapter kind `none`.
-    public let adapter: CausalTuneAdapter?
-    public let head: LinearHead
-    public let prepared: PreparedAdapter?
+    public private(set) var adapter: CausalTuneAdapter?
+    public private(set) var head: LinearHead
+    public private(set) var prepared: PreparedAdapter?
+    /// The trainable parameters' values, one flat buffer in walk order (adapter, head, and the
+    /// fine-tuned backbone blocks): what gradients and optimiser moments mirror.
+    public private(set) var trainableStorage: ParameterStorage
+
+    /// The name prefixes of the parts (method.md §6).
+    public static let backboneScope = ParameterScope(prefix: "backbone.")
+    public static let adapterScope = ParameterScope(prefix: "backbone.reins.", trainable: true)
+    public static let headScope = ParameterScope(prefix: "decode_head.", trainable: true)
+
+    /// Whether checkpoint name `name` belongs to the backbone (not to the adapter under `backbone.reins.`).
+    public static func isBackboneParameter(_ name: String) -> Bool {
+        name.hasPrefix(backboneScope.prefix) && !name.hasPrefix(adapterScope.prefix)
+    }
+
+    /// Blocks a training forward pass runs: 0 ... the last block the head reads.
+    public var blocksRun: Int { head.config.blocks.max()! + 1 }
+
+    /// Adapter, head, then the backbone (trainable through `blocksRun` when fine-tuned; its final norm never).
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        if adapter != nil { try adapter!.walkParameters(&v, Self.adapterScope) }
+        try head.walkParameters(&v, Self.headScope)
+        try backbone.walkParameters(&v, Self.backboneScope.training(config.trainable), trainableBlocks: blocksRun, trainableNorm: false)
+    }
+
+    /// Recomputes what depends on parameter values only (after they changed in place).
+    public mutating func parametersChanged() {
+        prepared = adapter?.prepare()
+    }
 
     public init(config: SegmentationConfig, backbone: DINOv2, adapter: CausalTuneAdapter?, head: LinearHead) throws(ModelInputError) {
         if let problem = config.problems().first { throw ModelInputError(problem) }
@@ -43,6 +73,10 @@ public struct SegmentationModel: Sendable {
         self.adapter = adapter
         self.head = head
         prepared = adapter?.prepare()
+        trainableStorage = ParameterStorage(count: 0)
+        var rebinder = ParameterRebinder(count: ParameterList.count(of: self) { $0.trainable }, select: \.trainable)
+        try? walkParameters(&rebinder, .init())
+        trainableStorage = rebinder.storage
     }
 
     /// A model around existing backbone weights with freshly initialised adapter and head (seeded).

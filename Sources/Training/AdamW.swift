@@ -66,9 +66,10 @@ public struct AdamW: Sendable {
         self.secondMoments = secondMoments
     }
 
-    /// One step at learning rate `lr` on `values` (layout order) with the gradients in `grads`.
-    public mutating func apply(to values: inout [Tensor], gradients grads: GradientStore, learningRate lr: Double) {
-        precondition(values.count == layout.count && grads.layout == layout, "AdamW.apply: layout mismatch")
+    /// One step at learning rate `lr`, in place, on the flat `values` (layout order: a model's
+    /// trainable storage) with the gradients in `grads`.
+    public mutating func apply(to values: UnsafeMutableBufferPointer<Float>, gradients grads: GradientStore, learningRate lr: Double) {
+        precondition(values.count >= layout.valueCount && grads.layout == layout, "AdamW.apply: layout mismatch")
         step += 1
         let t = Double(step)
         let bias1 = 1 - pow(config.beta1, t), bias2 = 1 - pow(config.beta2, t)
@@ -80,18 +81,17 @@ public struct AdamW: Sendable {
         for i in 0 ..< layout.count {
             let decay = layout.specs[i].decay && config.weightDecay != 0
             let g = grads[i]
-            values[i].withUnsafeMutableBufferPointer { p in
-                firstMoments[i].withUnsafeMutableBufferPointer { m in
-                    secondMoments[i].withUnsafeMutableBufferPointer { v in
-                        for k in 0 ..< p.count {
-                            if decay { p[k] = p[k] * decayFactor }
-                            let gk = g[k]
-                            m[k] = m[k] + w1 * (gk - m[k])
-                            v[k] = v[k] * beta2
-                            v[k] = v[k] + w2 * gk * gk
-                            let denom = v[k].squareRoot() / bias2Root + eps
-                            p[k] = p[k] + stepSize * (m[k] / denom)
-                        }
+            let p = UnsafeMutableBufferPointer(rebasing: values[layout.offsets[i] ..< layout.offsets[i] + layout.specs[i].count])
+            firstMoments[i].withUnsafeMutableBufferPointer { m in
+                secondMoments[i].withUnsafeMutableBufferPointer { v in
+                    for k in 0 ..< p.count {
+                        if decay { p[k] = p[k] * decayFactor }
+                        let gk = g[k]
+                        m[k] = m[k] + w1 * (gk - m[k])
+                        v[k] = v[k] * beta2
+                        v[k] = v[k] + w2 * gk * gk
+                        let denom = v[k].squareRoot() / bias2Root + eps
+                        p[k] = p[k] + stepSize * (m[k] / denom)
                     }
                 }
             }

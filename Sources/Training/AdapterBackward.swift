@@ -43,7 +43,6 @@ struct AdapterBackwardWeights {
 enum AdapterBackward {
     static func backward(_ adapter: CausalTuneAdapter, prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>,
                          arena a: TrainingActivations, weights: AdapterBackwardWeights, grads: GradientStore) {
-        let layout = grads.layout
         let n = a.patches, c = a.embedDim, m = adapter.config.tokens
         let slot = a.adapter.slot(l)
         let scratch = a.adapterScratch
@@ -61,20 +60,20 @@ enum AdapterBackward {
         let tokens = adapter.layerTokens(l)
         tokens.withUnsafeBufferPointer { t in
             GradientGEMM.weight(dV, ldy: c, rows: m - 1, outFeatures: c, x: t.baseAddress! + c, ldx: c, inFeatures: c,
-                                into: grads[layout.tokenToFeatureWeight!])
+                                into: grads[adapter.tokenToFeature.weight])
         }
-        ActivationBackwardKernels.addColumnSums(dV, rows: m - 1, cols: c, ld: c, into: grads[layout.tokenToFeatureBias!])
-        if let i = layout.tokens {
-            let out = grads[i] + l * m * c
+        ActivationBackwardKernels.addColumnSums(dV, rows: m - 1, cols: c, ld: c, into: grads[adapter.tokenToFeature.bias])
+        if let tokens = adapter.tokens {
+            let out = grads[tokens] + l * m * c
             for k in 0 ..< m * c { out[k] += dT[k] }
         } else {
             let r = adapter.config.rank
             adapter.tokensA!.withUnsafeBufferPointer { ta in
                 adapter.tokensB!.withUnsafeBufferPointer { tb in
                     GEMM.sgemm(transB: true, m: m, n: r, k: c, a: dT, lda: c, b: tb.baseAddress! + l * r * c, ldb: c,
-                               beta: 1, c: grads[layout.tokensA!] + l * m * r, ldc: r)
+                               beta: 1, c: grads[adapter.tokensA!] + l * m * r, ldc: r)
                     GEMM.sgemm(transA: true, m: r, n: c, k: m, a: ta.baseAddress! + l * m * r, lda: r, b: dT, ldb: c,
-                               beta: 1, c: grads[layout.tokensB!] + l * r * c, ldc: c)
+                               beta: 1, c: grads[adapter.tokensB!] + l * r * c, ldc: c)
                 }
             }
         }
@@ -83,7 +82,6 @@ enum AdapterBackward {
     /// Causal-Tune, channel-major as its forward (Fcᵀ, Zᵀ, iDCT2(Δᵀ) are C x N in the slot).
     static func frequencyBackward(_ adapter: CausalTuneAdapter, prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>,
                                   slot: AdapterSlot, arena a: TrainingActivations, weights: AdapterBackwardWeights, grads: GradientStore) {
-        let layout = grads.layout
         let n = a.patches, c = a.embedDim, m = adapter.config.tokens
         let scratch = a.adapterScratch
         let gT = scratch, dDeltaT = scratch + n * c, dZT = scratch + 2 * n * c, spareT = scratch + 3 * n * c
@@ -95,15 +93,15 @@ enum AdapterBackward {
         var dsSum = 0.0
         let spatial = slot.spatial
         for i in 0 ..< n * c { dsSum += Double(gT[i]) * Double(spatial[i]) }
-        grads[layout.scale!][0] += Float(dsSum)
+        grads[adapter.scaleParameter][0] += Float(dsSum)
         let s = adapter.scale
         for i in 0 ..< n * c { gT[i] *= s }
         weights.forwardScale.withUnsafeBufferPointer { dct.forward(gT, into: dDeltaT, weights: $0.baseAddress!) }
 
         // MLP_f: Δᵀ = W_f Zᵀ + b_f.
         GEMM.rows(m: c, n: c, k: n, a: dDeltaT, lda: n, b: slot.mixed, ldb: n, transB: true, beta: 1,
-                  c: grads[layout.deltaFeatureWeight!], ldc: c)
-        let db = grads[layout.deltaFeatureBias!]
+                  c: grads[adapter.deltaFeature.weight], ldc: c)
+        let db = grads[adapter.deltaFeature.bias]
         for ch in 0 ..< c {
             let row = dDeltaT + ch * n
             var sum: Float = 0
@@ -141,7 +139,6 @@ enum AdapterBackward {
     /// Rein, token-major (Fc = f, Z, Δ are N x C in the slot).
     static func spatialBackward(_ adapter: CausalTuneAdapter, prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>,
                                 slot: AdapterSlot, arena a: TrainingActivations, grads: GradientStore) {
-        let layout = grads.layout
         let n = a.patches, c = a.embedDim, m = adapter.config.tokens
         let scratch = a.adapterScratch
         let dDelta = scratch + n * c, dZ = scratch + 2 * n * c
@@ -151,13 +148,13 @@ enum AdapterBackward {
         // ds = Σ g ⊙ Δ; dΔ = s g.
         var dsSum = 0.0
         for i in 0 ..< n * c { dsSum += Double(g[i]) * Double(slot.delta[i]) }
-        grads[layout.scale!][0] += Float(dsSum)
+        grads[adapter.scaleParameter][0] += Float(dsSum)
         for i in 0 ..< n * c { dDelta[i] = s * g[i] }
 
         // MLP_f.
         GradientGEMM.weight(dDelta, ldy: c, rows: n, outFeatures: c, x: slot.mixed, ldx: c, inFeatures: c,
-                            into: grads[layout.deltaFeatureWeight!])
-        ActivationBackwardKernels.addColumnSums(dDelta, rows: n, cols: c, ld: c, into: grads[layout.deltaFeatureBias!])
+                            into: grads[adapter.deltaFeature.weight])
+        ActivationBackwardKernels.addColumnSums(dDelta, rows: n, cols: c, ld: c, into: grads[adapter.deltaFeature.bias])
         adapter.deltaFeature.weight.withUnsafeBufferPointer {
             GradientGEMM.input(dDelta, ldy: c, rows: n, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: dZ, ldx: c)
         }

@@ -49,35 +49,35 @@ enum BlockTraining {
         }
     }
 
-    /// a.dStream: d(out) in, d(x) out. Weight gradients go to `grads` at `indices` when given.
+    /// a.dStream: d(out) in, d(x) out. Weight gradients go to `grads` when the block's parameters are trainable.
     static func backward(_ block: Block, input x: UnsafePointer<Float>, saved s: BlockBuffers, arena a: TrainingActivations,
-                         grads: GradientStore?, indices: BlockParameterIndices?) {
+                         grads: GradientStore) {
         guard case .mlp(let fc1, let fc2) = block.ffn else { return }
         let t = a.tokens, c = a.embedDim, f = a.ffnHidden
         let dx = a.dStream, dy = a.dScratch
-        let g = grads.flatMap { grads in indices.map { (grads, $0) } }
+        let g = grads.pointer(block.ls1) != nil ? grads : nil
 
         // Feed-forward residual: out = mid + ls2 ⊙ y.
         block.ls2.withUnsafeBufferPointer { ActivationBackwardKernels.scaleColumns(dx, gamma: $0.baseAddress!, rows: t, cols: c, into: dy) }
-        if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnProducts(dx, s.ffnOut, rows: t, cols: c, into: grads[ix.ls2])
-            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: grads[ix.fc2Bias])
+        if let g {
+            ActivationBackwardKernels.addColumnProducts(dx, s.ffnOut, rows: t, cols: c, into: g[block.ls2])
+            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: g[fc2.bias])
         }
         fc2.weight.withUnsafeBufferPointer {
             GradientGEMM.input(dy, ldy: c, rows: t, outFeatures: c, weight: $0.baseAddress!, inFeatures: f, into: a.dHidden, ldx: f)
         }
-        if let (grads, ix) = g {
+        if let g {
             fc1.bias.withUnsafeBufferPointer {
                 ActivationBackwardKernels.gelu(s.hidden, rows: t, cols: f, bias: $0.baseAddress!, into: a.activated)
             }
-            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: a.activated, ldx: f, inFeatures: f, into: grads[ix.fc2Weight])
+            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: a.activated, ldx: f, inFeatures: f, into: g[fc2.weight])
         }
         fc1.bias.withUnsafeBufferPointer {
             ActivationBackwardKernels.geluBackward(a.dHidden, preActivation: s.hidden, rows: t, cols: f, bias: $0.baseAddress!)
         }
-        if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnSums(a.dHidden, rows: t, cols: f, ld: f, into: grads[ix.fc1Bias])
-            GradientGEMM.weight(a.dHidden, ldy: f, rows: t, outFeatures: f, x: s.normed2, ldx: c, inFeatures: c, into: grads[ix.fc1Weight])
+        if let g {
+            ActivationBackwardKernels.addColumnSums(a.dHidden, rows: t, cols: f, ld: f, into: g[fc1.bias])
+            GradientGEMM.weight(a.dHidden, ldy: f, rows: t, outFeatures: f, x: s.normed2, ldx: c, inFeatures: c, into: g[fc1.weight])
         }
         fc1.weight.withUnsafeBufferPointer {
             GradientGEMM.input(a.dHidden, ldy: f, rows: t, outFeatures: f, weight: $0.baseAddress!, inFeatures: c, into: a.dNormed, ldx: c)
@@ -85,25 +85,25 @@ enum BlockTraining {
         block.norm2.weight.withUnsafeBufferPointer { w in
             LayerNormBackwardKernel.backward(a.dNormed, x: s.mid, mean: s.mean2, rstd: s.rstd2, rows: t, cols: c, weight: w.baseAddress!,
                                              into: dx, accumulate: true,
-                                             dweight: g.map { $0.0[$0.1.norm2Weight] }, dbias: g.map { $0.0[$0.1.norm2Bias] })
+                                             dweight: g?[block.norm2.weight], dbias: g?[block.norm2.bias])
         }
 
         // Attention residual: mid = x + ls1 ⊙ p.
         block.ls1.withUnsafeBufferPointer { ActivationBackwardKernels.scaleColumns(dx, gamma: $0.baseAddress!, rows: t, cols: c, into: dy) }
-        if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnProducts(dx, s.projected, rows: t, cols: c, into: grads[ix.ls1])
-            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: grads[ix.projBias])
-            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: s.attention, ldx: c, inFeatures: c, into: grads[ix.projWeight])
+        if let g {
+            ActivationBackwardKernels.addColumnProducts(dx, s.projected, rows: t, cols: c, into: g[block.ls1])
+            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: g[block.attention.proj.bias])
+            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: s.attention, ldx: c, inFeatures: c, into: g[block.attention.proj.weight])
         }
         block.attention.proj.weight.withUnsafeBufferPointer {
             GradientGEMM.input(dy, ldy: c, rows: t, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: a.dAttention, ldx: c)
         }
         AttentionTraining.backward(dOut: a.dAttention, qkv: s.qkv, out: s.attention, logSumExp: s.logSumExp, tokens: t, embedDim: c,
                                    heads: a.heads, into: a.dQKV, scratch: a.attentionScratch, slots: a.attentionSlots)
-        if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnSums(a.dQKV, rows: t, cols: 3 * c, ld: 3 * c, into: grads[ix.qkvBias])
+        if let g {
+            ActivationBackwardKernels.addColumnSums(a.dQKV, rows: t, cols: 3 * c, ld: 3 * c, into: g[block.attention.qkv.bias])
             GradientGEMM.weight(a.dQKV, ldy: 3 * c, rows: t, outFeatures: 3 * c, x: s.normed1, ldx: c, inFeatures: c,
-                                into: grads[ix.qkvWeight])
+                                into: g[block.attention.qkv.weight])
         }
         block.attention.qkv.weight.withUnsafeBufferPointer {
             GradientGEMM.input(a.dQKV, ldy: 3 * c, rows: t, outFeatures: 3 * c, weight: $0.baseAddress!, inFeatures: c,
@@ -112,7 +112,7 @@ enum BlockTraining {
         block.norm1.weight.withUnsafeBufferPointer { w in
             LayerNormBackwardKernel.backward(a.dNormed, x: x, mean: s.mean1, rstd: s.rstd1, rows: t, cols: c, weight: w.baseAddress!,
                                              into: dx, accumulate: true,
-                                             dweight: g.map { $0.0[$0.1.norm1Weight] }, dbias: g.map { $0.0[$0.1.norm1Bias] })
+                                             dweight: g?[block.norm1.weight], dbias: g?[block.norm1.bias])
         }
     }
 }

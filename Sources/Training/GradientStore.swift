@@ -1,34 +1,47 @@
-// GradientStore.swift — one zero-initialised float buffer per trainable tensor
-// (ParameterLayout order), where backward passes ADD their contributions.
+// GradientStore.swift — one zero-initialised flat float buffer holding the
+// gradient of every trainable tensor at the same offset as its value in the
+// model's trainable storage (ParameterLayout order); backward passes ADD their
+// contributions, looking a tensor's gradient up by its Parameter.
 // Owned by one trainer at a time; pointers stay valid for its lifetime.
 
+import Model
 import Tensor
 
 public final class GradientStore {
     public let layout: ParameterLayout
+    /// The values these are the gradients of (nil: a store used by index only).
+    public let values: ParameterStorage?
     private let storage: UnsafeMutableBufferPointer<Float>
-    private let offsets: [Int]
 
-    public init(layout: ParameterLayout) {
+    /// Gradients of `model`'s trainable tensors.
+    public convenience init(model: SegmentationModel) throws(TrainingError) {
+        self.init(layout: try ParameterLayout(model), values: model.trainableStorage)
+    }
+
+    public init(layout: ParameterLayout, values: ParameterStorage? = nil) {
+        precondition(values == nil || values!.count == max(layout.valueCount, 1), "GradientStore: values do not match the layout")
         self.layout = layout
-        var offsets: [Int] = []
-        var total = 0
-        for spec in layout.specs {
-            offsets.append(total)
-            total += spec.count
-        }
-        self.offsets = offsets
-        storage = .allocate(capacity: max(total, 1))
+        self.values = values
+        storage = .allocate(capacity: max(layout.valueCount, 1))
         storage.initialize(repeating: 0)
     }
 
     deinit { storage.deallocate() }
 
-    /// The gradient buffer of tensor `index`.
-    public subscript(index: Int) -> UnsafeMutablePointer<Float> { storage.baseAddress! + offsets[index] }
+    /// The gradient buffer of tensor `index` (layout order).
+    public subscript(index: Int) -> UnsafeMutablePointer<Float> { storage.baseAddress! + layout.offsets[index] }
 
-    /// The gradient buffer of tensor `index`, or nil for an absent tensor.
-    public func pointer(_ index: Int?) -> UnsafeMutablePointer<Float>? { index.map { self[$0] } }
+    /// The gradient buffer of a trainable parameter (one viewing this store's values).
+    public subscript(parameter: Parameter) -> UnsafeMutablePointer<Float> {
+        guard let p = pointer(parameter) else { preconditionFailure("GradientStore: parameter \(parameter.shape) is not trainable") }
+        return p
+    }
+
+    /// The gradient buffer of `parameter`, or nil when it is not trainable (not in this store's values).
+    public func pointer(_ parameter: Parameter) -> UnsafeMutablePointer<Float>? {
+        guard let values, parameter.buffer === values else { return nil }
+        return storage.baseAddress! + parameter.offset
+    }
 
     /// Values of tensor `index`.
     public func buffer(_ index: Int) -> UnsafeMutableBufferPointer<Float> {

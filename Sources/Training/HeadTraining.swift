@@ -32,7 +32,6 @@ enum HeadTraining {
 
     /// From dlogits (in a.logits): classifier gradients and dF_j (a.dHeadFeatures, (J, N, C)).
     static func backward(_ head: LinearHead, arena a: TrainingActivations, grads: GradientStore) {
-        let layout = grads.layout
         let n = a.patches, c = a.embedDim, k = a.classes, j = a.headBlocks
         Bilinear.resizeBackward(a.logits, planes: k, height: a.gridHeight, width: a.gridWidth,
                                 fromHeight: a.height, width: a.width, into: a.planes)
@@ -40,8 +39,8 @@ enum HeadTraining {
         for i in 0 ..< n {
             for cls in 0 ..< k { dL[i * k + cls] = a.planes[cls * n + i] }
         }
-        ActivationBackwardKernels.addColumnSums(dL, rows: n, cols: k, ld: k, into: grads[layout.classifierBias])
-        let dW = grads[layout.classifierWeight]
+        ActivationBackwardKernels.addColumnSums(dL, rows: n, cols: k, ld: k, into: grads[head.classifier.bias])
+        let dW = grads[head.classifier.weight]
         head.classifier.weight.withUnsafeBufferPointer { w in
             for b in 0 ..< j {
                 GradientGEMM.transposedA(m: k, n: c, k: n, a: dL, lda: k, b: a.headFeatures + b * n * c, ldb: c, beta: 1,
@@ -58,7 +57,7 @@ enum HeadTraining {
         head.norms[j].weight.withUnsafeBufferPointer { w in
             LayerNormBackwardKernel.backward(a.dHeadFeatures + j * n * c, x: patches, mean: a.headMean + j * n, rstd: a.headRstd + j * n,
                                              rows: n, cols: c, weight: w.baseAddress!, into: dPatches, accumulate: true,
-                                             dweight: grads[grads.layout.headNormWeights[j]], dbias: grads[grads.layout.headNormBiases[j]])
+                                             dweight: grads[head.norms[j].weight], dbias: grads[head.norms[j].bias])
         }
     }
 }

@@ -27,6 +27,7 @@ public final class SegmentationTrainer {
     let arena: TrainingActivations
     let adapterWeights: AdapterBackwardWeights
     let trainable: Bool
+    let config: SegmentationConfig
 
     /// A trainer for `model`'s configuration at input size height x width (multiples of the patch size).
     public init(model: SegmentationModel, height: Int, width: Int, activationCheckpointing: Bool = false) throws(TrainingError) {
@@ -35,6 +36,7 @@ public final class SegmentationTrainer {
         self.width = width
         self.activationCheckpointing = activationCheckpointing
         trainable = model.config.trainable
+        self.config = model.config
         let config = model.backbone.config
         guard config.ffn == .mlp else {
             throw TrainingError("training supports backbones with MLP feed-forward blocks (vits14, vitb14, vitl14, tiny), not SwiGLU (vitg14)")
@@ -66,7 +68,9 @@ public final class SegmentationTrainer {
     /// sample's non-ignored pixels) is ADDED into `grads`; returns the summed loss and the count.
     public func accumulateGradients(model: SegmentationModel, image: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<UInt8>,
                                     scale: Float, into grads: GradientStore) throws(TrainingError) -> (loss: Double, count: Int) {
-        guard grads.layout == layout else { throw TrainingError("the gradient store was made for another model layout") }
+        guard grads.layout == layout, grads.values === model.trainableStorage else {
+            throw TrainingError("the gradient store was made for another model (make it with GradientStore(model:))")
+        }
         try forward(model: model, image: image, labels: labels)
         let a = arena
         let result = try CrossEntropyLoss.evaluate(logits: a.logits, classes: a.classes, pixels: height * width,
@@ -83,7 +87,7 @@ public final class SegmentationTrainer {
         guard labels.count == height * width else {
             throw TrainingError("label has \(labels.count) values, expected \(height) x \(width)")
         }
-        guard (try? ParameterLayout(model)) == layout else {
+        guard model.config == config else {
             throw TrainingError("the model does not have the configuration this trainer was made for")
         }
         if trainable {
@@ -131,28 +135,27 @@ public final class SegmentationTrainer {
                                          grads: grads)
             }
             if needBlock {
-                BlockTraining.backward(model.backbone.blocks[l], input: a.stream(l), saved: a.block(l), arena: a, grads: grads,
-                                       indices: layout.backbone?.blocks[l])
+                BlockTraining.backward(model.backbone.blocks[l], input: a.stream(l), saved: a.block(l), arena: a, grads: grads)
             }
         }
-        if let b = layout.backbone { embeddingBackward(model, b, grads) }
+        if trainable { embeddingBackward(model.backbone, grads) }
     }
 
     /// stream0 = [cls + pos_0, registers, patch_embed(image) + pos_grid]: gradients of the embeddings.
-    func embeddingBackward(_ model: SegmentationModel, _ b: BackboneParameterIndices, _ grads: GradientStore) {
+    func embeddingBackward(_ backbone: DINOv2, _ grads: GradientStore) {
         let a = arena
         let c = a.embedDim, n = a.patches, d = a.dStream
-        let dCls = grads[b.clsToken], dPos = grads[b.posEmbed]
+        let dCls = grads[backbone.clsToken], dPos = grads[backbone.posEmbed]
         for i in 0 ..< c { dCls[i] += d[i]; dPos[i] += d[i] }
-        if let r = b.registerTokens {
+        if let r = backbone.registerTokens {
             let dReg = grads[r], count = a.firstPatch - c
             for i in 0 ..< count { dReg[i] += d[c + i] }
         }
         let patches = d + a.firstPatch
         for i in 0 ..< n * c { dPos[c + i] += patches[i] }
-        let p = model.backbone.config.patchSize
+        let p = backbone.config.patchSize
         GradientGEMM.weight(patches, ldy: c, rows: n, outFeatures: c, x: a.backbone.columns.baseAddress!, ldx: 3 * p * p,
-                            inFeatures: 3 * p * p, into: grads[b.patchWeight])
-        ActivationBackwardKernels.addColumnSums(patches, rows: n, cols: c, ld: c, into: grads[b.patchBias])
+                            inFeatures: 3 * p * p, into: grads[backbone.patchEmbed.weight])
+        ActivationBackwardKernels.addColumnSums(patches, rows: n, cols: c, ld: c, into: grads[backbone.patchEmbed.bias])
     }
 }

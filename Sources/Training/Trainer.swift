@@ -1,6 +1,6 @@
 // Trainer.swift — one optimiser step of training: micro-batches of examples
 // -> summed gradients -> AdamW at the schedule's learning rate -> the updated
-// model.
+// model, updated in place (its trainable storage; no copy, no rebuild).
 //
 // Loss (method.md §4): cross-entropy averaged over the non-ignored pixels of a
 // micro-batch (all its images together); with gradient accumulation the step
@@ -47,7 +47,7 @@ public final class Trainer {
         self.model = model
         self.optimiser = optimiser
         self.schedule = schedule
-        gradients = GradientStore(layout: sampleTrainer.layout)
+        gradients = GradientStore(layout: sampleTrainer.layout, values: model.trainableStorage)
     }
 
     public var layout: ParameterLayout { sampleTrainer.layout }
@@ -75,9 +75,8 @@ public final class Trainer {
         }
         loss /= Double(parts)
         let lr = schedule.rate(at: t)
-        var values = layout.tensors(of: model)
-        optimiser.apply(to: &values, gradients: gradients, learningRate: lr)
-        model = try layout.rebuild(model, with: values)
+        optimiser.apply(to: model.trainableStorage.values, gradients: gradients, learningRate: lr)
+        model.parametersChanged()
         return StepResult(loss: loss, learningRate: lr, pixels: pixels)
     }
 }

@@ -65,3 +65,35 @@ import Testing
         #expect(gWorst <= 1e-4, "worst relative difference \(gWorst)")
     }
 }
+
+/// A training step updates the model's one trainable buffer in place: no copy, no rebuild.
+struct InPlaceStepTests {
+    @Test func stepUpdatesTheTrainableStorageInPlace() throws {
+        let model = try SegmentationCheckpoint.load(Fixture.path("ct_lowrank.safetensors"))
+        let storage = model.trainableStorage
+        let layout = try ParameterLayout(model)
+        #expect(storage.count == layout.valueCount)
+        // Every trainable parameter views the one storage, at its layout offset.
+        var offsets: [Int] = []
+        struct Offsets: ParameterVisitor {
+            let storage: ParameterStorage
+            var found: [Int] = []
+            mutating func visit(_ p: inout Parameter, _ info: ParameterInfo) throws(WeightError) {
+                if info.trainable { found.append(p.buffer === storage ? p.offset : -1) }
+            }
+        }
+        var visitor = Offsets(storage: storage)
+        var copy = model
+        try copy.walkParameters(&visitor, .init())
+        offsets = visitor.found
+        #expect(offsets == layout.offsets)
+        let before = Array(storage.values)
+        let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(learningRate: 1e-3), layout: layout),
+                                  schedule: LearningRateSchedule(baseRate: 1e-3, iterations: 10, power: 0.9),
+                                  cropSize: 16, activationCheckpointing: false)
+        _ = try trainer.step(iteration: 0, microBatches: [[try AccumulationTests.example("ct_lowrank", 0)]])
+        #expect(trainer.model.trainableStorage === storage)
+        #expect(Array(storage.values) != before)
+        #expect(trainer.model.head.classifier.weight.buffer === storage)
+    }
+}

@@ -41,7 +41,7 @@ import Training
         let model = try SegmentationCheckpoint.load(Fixture.path("\(name).safetensors"))
         let trainer = try SegmentationTrainer(model: model, height: c.height, width: c.width)
         let batch = try Self.batch(c)
-        let grads = GradientStore(layout: trainer.layout)
+        let grads = try GradientStore(model: model)
         for i in 0 ..< 2 {
             _ = try batch.images[i].withUnsafeBufferPointer { image in
                 try batch.labels[i].withUnsafeBufferPointer {
@@ -50,7 +50,8 @@ import Training
             }
         }
         let layout = trainer.layout
-        let base = layout.tensors(of: model)
+        let values = model.trainableStorage.values
+        let base = Array(values)
         var rng = SeededGenerator(seed: 99)
         var worst = 0.0
         for (i, spec) in layout.specs.enumerated() {
@@ -63,11 +64,13 @@ import Training
             for v in directions {
                 let h = 2e-3
                 func shifted(_ sign: Double) throws -> Double {
-                    var values = base
-                    values[i].withUnsafeMutableBufferPointer { p in
-                        for k in 0 ..< p.count { p[k] += Float(sign * h * v[k]) }
-                    }
-                    return try Self.loss(trainer, try layout.rebuild(model, with: values), batch)
+                    // The model's trainable values, shifted in place along v, then restored.
+                    let o = layout.offsets[i]
+                    for k in 0 ..< spec.count { values[o + k] = base[o + k] + Float(sign * h * v[k]) }
+                    defer { for k in 0 ..< spec.count { values[o + k] = base[o + k] } }
+                    var shiftedModel = model
+                    shiftedModel.parametersChanged()
+                    return try Self.loss(trainer, shiftedModel, batch)
                 }
                 let numeric = (try shifted(1) - (try shifted(-1))) / (2 * h)
                 let analytic = zip(g, v).reduce(0) { $0 + $1.0 * $1.1 }

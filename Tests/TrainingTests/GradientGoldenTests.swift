@@ -15,7 +15,7 @@ import Training
     static func run(_ c: Fixture.GradientCase, checkpointing: Bool = false) throws -> (loss: Double, grads: GradientStore, model: SegmentationModel) {
         let model = try SegmentationCheckpoint.load(Fixture.path("\(c.name).safetensors"))
         let trainer = try SegmentationTrainer(model: model, height: c.height, width: c.width, activationCheckpointing: checkpointing)
-        let grads = GradientStore(layout: trainer.layout)
+        let grads = try GradientStore(model: model)
         var total = 0.0, count = 0
         let labels = try (0 ..< 2).map { try Fixture.bytes("\(c.name)_label\($0).npy") }
         let pixels = labels.reduce(0) { $0 + CrossEntropyLoss.validPixels($1) }
