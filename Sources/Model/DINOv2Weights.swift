@@ -165,9 +165,28 @@ public enum DINOv2Weights {
 
     /// Builds the model from file-side tensors (prefix already removed).
     /// The file's tensors are released as they are copied into the model (see ParameterReader).
-    public static func build(_ source: consuming [String: Tensor], naming: Naming, prefix: String = "", path: String,
+    public static func build(_ tensors: consuming [String: Tensor], naming: Naming, prefix: String = "", path: String,
                              options: WeightLoadOptions = .init()) throws(WeightError) -> DINOv2 {
-        var tensors = consume source
+        let config = try architecture(tensors, naming: naming, prefix: prefix, path: path, options: options)
+        let mask = sourceNames("mask_token", naming: naming)[0]
+        if let t = tensors[mask], !(t.shape == [1, config.embedDim] || t.shape == [1, 1, config.embedDim]) {
+            throw WeightError(path: path, tensor: prefix + mask, reason: "expected shape [1, \(config.embedDim)], found \(t.shapeDescription)")
+        }
+        // Every tensor the walk expects, by name and shape; then nothing left over.
+        var reader = ParameterReader(tensors: consume tensors, path: path, shown: { prefix + $0 },
+                                     sourceNames: { sourceNames($0, naming: naming) })
+        var model = DINOv2(config: config)
+        try model.readParameters(from: &reader)
+        if let extra = reader.unused.first(where: { $0 != mask }) {
+            throw WeightError(path: path, tensor: prefix + extra,
+                              reason: "unexpected for a \(config.depth)-block DINOv2 with C = \(config.embedDim) (shape \(reader.tensors[extra]!.shapeDescription))")
+        }
+        return model
+    }
+
+    /// The architecture the tensors' names and shapes describe.
+    static func architecture(_ tensors: borrowing [String: Tensor], naming: Naming, prefix: String, path: String,
+                             options: WeightLoadOptions) throws(WeightError) -> DINOv2Config {
         func shown(_ name: String) -> String { prefix + name }
         func require(_ official: String) throws(WeightError) -> Tensor {
             let name = sourceNames(official, naming: naming)[0]
@@ -215,23 +234,8 @@ public enum DINOv2Weights {
         guard heads > 0, c % heads == 0 else {
             throw WeightError(path: path, reason: "embedding width \(c) is not divisible by \(heads) heads")
         }
-        let config = DINOv2Config(embedDim: c, depth: depth, heads: heads, patchSize: p, registers: registers,
-                                  gridSize: g, ffnHidden: hidden, ffn: ffn, interpolation: options.interpolation)
-
-        // Every tensor the walk expects, by name and shape; then nothing left over.
-        let mask = sourceNames("mask_token", naming: naming)[0]
-        if let t = tensors[mask], !(t.shape == [1, c] || t.shape == [1, 1, c]) {
-            throw WeightError(path: path, tensor: shown(mask), reason: "expected shape [1, \(c)], found \(t.shapeDescription)")
-        }
-        var reader = ParameterReader(tensors: tensors, path: path, shown: shown, sourceNames: { sourceNames($0, naming: naming) })
-        tensors = [:]
-        var model = DINOv2(config: config)
-        try model.readParameters(from: &reader)
-        if let extra = reader.unused.first(where: { $0 != mask }) {
-            throw WeightError(path: path, tensor: shown(extra),
-                              reason: "unexpected for a \(config.depth)-block DINOv2 with C = \(c) (shape \(reader.tensors[extra]!.shapeDescription))")
-        }
-        return model
+        return DINOv2Config(embedDim: c, depth: depth, heads: heads, patchSize: p, registers: registers,
+                            gridSize: g, ffnHidden: hidden, ffn: ffn, interpolation: options.interpolation)
     }
 
     /// The model's tensors under official names.

@@ -10,10 +10,7 @@ public struct LayerNorm: Sendable, ParameterWalkable {
 
     /// A layer whose parameters a walk binds later.
     public init(features: Int, eps: Float) {
-        self.features = features
-        self.eps = eps
-        weight = Parameter(unbound: [features])
-        bias = Parameter(unbound: [features])
+        self.init(weight: Parameter(unbound: [features]), bias: Parameter(unbound: [features]), eps: eps)
     }
 
     public init(weight: Parameter, bias: Parameter, eps: Float) {

@@ -13,11 +13,8 @@ public struct Linear: Sendable, ParameterWalkable {
 
     /// A layer whose parameters a walk binds later.
     public init(inFeatures: Int, outFeatures: Int, storedAsConvolution: Bool = false) {
-        self.inFeatures = inFeatures
-        self.outFeatures = outFeatures
-        self.storedAsConvolution = storedAsConvolution
-        weight = Parameter(unbound: [outFeatures, inFeatures])
-        bias = Parameter(unbound: [outFeatures])
+        self.init(weight: Parameter(unbound: [outFeatures, inFeatures]), bias: Parameter(unbound: [outFeatures]),
+                  storedAsConvolution: storedAsConvolution)
     }
 
     public init(weight: Parameter, bias: Parameter, storedAsConvolution: Bool = false) {

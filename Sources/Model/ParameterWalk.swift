@@ -15,6 +15,7 @@
 // `backbone.`, Rein / Causal-Tune names under `backbone.reins.` and `decode_head.`.
 // Adding a tensor to a layer is one line in its walk.
 
+import CTCore
 import Tensor
 
 /// Where a layer's parameters sit in the model: their name prefix and whether training updates them.
@@ -96,7 +97,7 @@ extension ParameterWalkable {
     /// Binds every parameter to one new storage, filled from `tensors` by name (see ParameterReader).
     public mutating func readParameters(_ scope: ParameterScope = .init(), from reader: inout ParameterReader) throws(WeightError) {
         let total = parameterInfos(scope).filter(reader.include).reduce(0) { $0 + $1.count }
-        reader.storage = ParameterStorage(count: total)
+        reader.storage = ParameterStorage(count: total, filledByCaller: true)
         reader.offset = 0
         try walkParameters(&reader, scope)
     }
@@ -143,6 +144,9 @@ public struct ParameterReader: ParameterVisitor {
     let include: (ParameterInfo) -> Bool
     var storage = ParameterStorage(count: 0)
     var offset = 0
+    /// Bytes of file copies freed since the heap last returned memory to the system.
+    var freedBytes = 0
+    static let releaseEvery = 64 << 20
 
     public init(tensors: [String: Tensor], path: String, shown: @escaping (String) -> String = { $0 },
                 sourceNames: @escaping (String) -> [String] = { [$0] },
@@ -177,9 +181,14 @@ public struct ParameterReader: ParameterVisitor {
                 (bound.values.baseAddress! + filled).update(from: source.baseAddress!, count: source.count)
             }
             filled += t.count
+            freedBytes += t.count * MemoryLayout<Float>.size
         }
         offset += info.count
         parameter = bound
+        if freedBytes >= Self.releaseEvery {
+            FreedMemory.release()
+            freedBytes = 0
+        }
     }
 
     static func describe(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }

@@ -16,10 +16,7 @@ public struct PatchEmbedding: Sendable, ParameterWalkable {
 
     /// A layer whose parameters a walk binds later.
     public init(patchSize: Int, embedDim: Int) {
-        self.patchSize = patchSize
-        self.embedDim = embedDim
-        weight = Parameter(unbound: [embedDim, 3, patchSize, patchSize])
-        bias = Parameter(unbound: [embedDim])
+        self.init(weight: Parameter(unbound: [embedDim, 3, patchSize, patchSize]), bias: Parameter(unbound: [embedDim]))
     }
 
     public init(weight: Tensor, bias: Tensor) {

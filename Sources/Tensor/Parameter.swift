@@ -10,14 +10,17 @@
 // are shared by every copy of the model holding it. Whoever writes them (the
 // trainer, between its steps) must own the model at that time.
 
-/// A flat float buffer shared by the parameters that view it. Zero-initialised.
+/// A flat float buffer shared by the parameters that view it.
 public final class ParameterStorage: @unchecked Sendable {
     /// Every value, in the order the parameters were bound.
     public let values: UnsafeMutableBufferPointer<Float>
 
-    public init(count: Int) {
+    /// `count` zeros; or, with `filledByCaller`, untouched memory that the caller writes in full
+    /// before anything reads it (a loader: the pages of a large model then become resident one
+    /// tensor at a time, as the file's copies are released).
+    public init(count: Int, filledByCaller: Bool = false) {
         values = .allocate(capacity: max(count, 1))
-        values.initialize(repeating: 0)
+        if !filledByCaller { values.initialize(repeating: 0) }
     }
 
     deinit { values.deallocate() }

@@ -155,7 +155,7 @@ enum BackboneBench {
     /// warm-up run: median and best; then the peak RSS.
     static func measure(_ configuration: Configuration, weights: String?, runs: Int, sgemm: Double) throws -> Result {
         let model = try model(configuration, weights: weights)
-        let weightBytes = DINOv2Weights.officialStateDict(model).values.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.size
+        let weightBytes = ParameterList.count(of: model) * MemoryLayout<Float>.size
         let rssAfterWeights = MemoryUsage.peakResidentBytes()
         let size = configuration.size, batch = configuration.batch
         let arena = try model.makeActivations(height: size, width: size, batch: batch)
@@ -237,7 +237,7 @@ enum BackboneBench {
                 tensors[name] = uniform(shape, scale: 0.1)
             }
         }
-        return try DINOv2Weights.build(tensors, naming: .official, path: "random \(config.embedDim)-wide weights",
+        return try DINOv2Weights.build(consume tensors, naming: .official, path: "random \(config.embedDim)-wide weights",
                                        options: WeightLoadOptions(heads: config.heads))
     }
 }

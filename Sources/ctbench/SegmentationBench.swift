@@ -175,7 +175,7 @@ enum SegmentationBench {
                 : shape.count >= 2 && !["pos_embed", "cls_token"].contains(name) ? ((3 / Float(fanIn)).squareRoot(), 0) : (0.1, 0)
             tensors[name] = Tensor(shape: shape, storage: (0 ..< n).map { _ in offset + scale * Float.random(in: -1 ..< 1, using: &rng) })
         }
-        return try DINOv2Weights.build(tensors, naming: .official, path: "random weights", options: WeightLoadOptions(heads: config.heads))
+        return try DINOv2Weights.build(consume tensors, naming: .official, path: "random weights", options: WeightLoadOptions(heads: config.heads))
     }
 }
 
