@@ -6,7 +6,9 @@ bdd100k label tables, Mapillary Vistas v1.2 config).
 
 The tables are embedded as Swift literals (not loaded as bundle resources) so the
 ctpipe binary needs no files next to it. Run once after changing the JSON; the
-DatasetsTests suite checks the generated tables against the JSON again.
+DatasetsTests suite checks the generated tables against the JSON again. The
+training class names are not generated: they live in CTCore (CityscapesClasses),
+and the suite checks them against cityscapes.json.
 
 Usage: python3 scripts/generate_label_tables.py
 """
@@ -85,10 +87,6 @@ def main():
     out.append("")
     out.append("/// The reference label tables, as literals.")
     out.append("public enum LabelTables {")
-    out.append("    /// The 19 training classes, index = trainId.")
-    out.append("    public static let trainClassNames: [String] = [")
-    out.append("        " + ", ".join(swift_string(c["name"]) for c in train) + ",")
-    out.append("    ]")
     out.append("    /// Cityscapes colours of the 19 training classes, index = trainId.")
     out.append("    public static let trainClassColors: [(UInt8, UInt8, UInt8)] = [")
     for c in train:

@@ -32,10 +32,6 @@ public struct MapillaryLabel: Sendable, Equatable {
 
 /// The reference label tables, as literals.
 public enum LabelTables {
-    /// The 19 training classes, index = trainId.
-    public static let trainClassNames: [String] = [
-        "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
-    ]
     /// Cityscapes colours of the 19 training classes, index = trainId.
     public static let trainClassColors: [(UInt8, UInt8, UInt8)] = [
         (128, 64, 128),  // 0 road

@@ -7,6 +7,7 @@
 // Parameters are immutable here; the parameter-only adapter products
 // (PreparedAdapter) are computed once when the model is made.
 
+import CTCore
 import Tensor
 
 public struct SegmentationModel: Sendable {
@@ -48,7 +49,7 @@ public struct SegmentationModel: Sendable {
     /// A model around existing backbone weights with freshly initialised adapter and head (seeded).
     public static func initialised(backbone: DINOv2, backboneName: String? = nil, backboneWeights: String? = nil,
                                    adapter: AdapterConfig, head: LinearHeadConfig? = nil, seed: UInt64 = 0) throws(ModelInputError) -> SegmentationModel {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let config = SegmentationConfig(backboneName: backboneName, backbone: backbone.config, backboneWeights: backboneWeights,
                                         adapter: adapter, head: head)
         if let problem = config.problems().first { throw ModelInputError(problem) }
