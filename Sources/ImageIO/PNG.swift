@@ -68,7 +68,7 @@ public enum PNG {
     /// Reads only the header.
     public static func info(_ bytes: [UInt8], path: String) throws(ImageIOError) -> PNGInfo {
         var cinfo = ct_png_info()
-        let ok = bytes.withUnsafeBufferPointer { ct_png_read_info($0.baseAddress, $0.count, CT_PNG_NATIVE, &cinfo) }
+        let ok = bytes.withUnsafeBufferPointer { ct_png_read($0.baseAddress, $0.count, CT_PNG_NATIVE, nil, 0, &cinfo) }
         guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
         return PNGInfo(cinfo)
     }
@@ -78,7 +78,7 @@ public enum PNG {
     public static func decode(_ bytes: [UInt8], path: String, mode: PNGDecodeMode = .native,
                               limits: DecodeLimits = .default) throws(ImageIOError) -> (DecodedImage, PNGInfo) {
         var cinfo = ct_png_info()
-        let headerOK = bytes.withUnsafeBufferPointer { ct_png_read_info($0.baseAddress, $0.count, mode.c, &cinfo) }
+        let headerOK = bytes.withUnsafeBufferPointer { ct_png_read($0.baseAddress, $0.count, mode.c, nil, 0, &cinfo) }
         guard headerOK else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
         let width = Int(cinfo.width), height = Int(cinfo.height)
         let channels = Int(cinfo.out_channels), sampleBytes = Int(cinfo.out_bytes_per_sample)
@@ -96,34 +96,26 @@ public enum PNG {
                                    + "more than the \(bytes.count) compressed bytes of the file can hold (file truncated or header corrupt)")
         }
         let count = width * height * channels
-        var failure: String?
-        func run(_ raw: UnsafeMutableRawBufferPointer) -> Bool {
-            bytes.withUnsafeBufferPointer { src in
-                ct_png_decode(src.baseAddress, src.count, mode.c,
-                              raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &cinfo)
-            }
-        }
         // On failure the array is returned empty (initialized = 0): no partial
         // image escapes and the declared-size buffer is never touched in full.
+        func samples<Sample>() throws(ImageIOError) -> [Sample] {
+            var ok = false
+            let pixels = [Sample](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                ok = bytes.withUnsafeBufferPointer { src in
+                    ct_png_read(src.baseAddress, src.count, mode.c,
+                                raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &cinfo)
+                }
+                initialized = ok ? count : 0
+            }
+            guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
+            return pixels
+        }
         let image: DecodedImage
         if sampleBytes == 2 {
-            let pixels = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
-                    initialized = 0
-                    failure = message(&cinfo.message)
-                }
-            }
-            if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
-            image = .uint16(Image16(width: width, height: height, channels: channels, pixels: pixels))
+            image = .uint16(Image16(width: width, height: height, channels: channels, pixels: try samples()))
         } else {
-            let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
-                    initialized = 0
-                    failure = message(&cinfo.message)
-                }
-            }
-            if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
-            image = .uint8(Image8(width: width, height: height, channels: channels, pixels: pixels))
+            image = .uint8(Image8(width: width, height: height, channels: channels, pixels: try samples()))
         }
         return (image, PNGInfo(cinfo))
     }
