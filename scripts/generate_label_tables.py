@@ -108,16 +108,25 @@ def main():
     out.append("    ]")
     out.append("")
     out.append("    /// GTA5 palette index (= Cityscapes labelId) -> trainId, as DAFormer/Rein gta.py writes it.")
-    out.append("    public static let gta5IdToTrainId: [UInt8] = [")
-    out.append(u8_table(gta["lut"]))
-    out.append("    ]")
+    if gta["lut"] == cs["idToTrainId"]:
+        out.append("    /// The same table as Cityscapes'.")
+        out.append("    public static let gta5IdToTrainId: [UInt8] = cityscapesIdToTrainId")
+    else:
+        out.append("    public static let gta5IdToTrainId: [UInt8] = [")
+        out.append(u8_table(gta["lut"]))
+        out.append("    ]")
     out.append("")
-    out.append("    /// BDD100K colormap colours (bdd100k configs/sem_seg.toml; wall and fence swapped")
-    out.append("    /// relative to Cityscapes), index = trainId.")
-    out.append("    public static let bdd100kColormapColors: [(UInt8, UInt8, UInt8)] = [")
-    for c in bdd["classes"]:
-        out.append(f"        {rgb(c['colorInSemSegToml'])},  // {c['trainId']} {c['name']}")
-    out.append("    ]")
+    # Written as the Cityscapes colours with the classes whose colour differs replaced.
+    assert [c["trainId"] for c in bdd["classes"]] == list(range(19))
+    changed = [c for c in bdd["classes"] if c["colorInSemSegToml"] != train[c["trainId"]]["color"]]
+    out.append("    /// BDD100K colormap colours (bdd100k configs/sem_seg.toml), index = trainId: the")
+    out.append("    /// Cityscapes colours with " + " and ".join(c["name"] for c in changed) + " as below.")
+    out.append("    public static let bdd100kColormapColors: [(UInt8, UInt8, UInt8)] = {")
+    out.append("        var colors = trainClassColors")
+    for c in changed:
+        out.append(f"        colors[{c['trainId']}] = {rgb(c['colorInSemSegToml'])}  // {c['name']}")
+    out.append("        return colors")
+    out.append("    }()")
     out.append("")
     out.append("    /// Mapillary Vistas v1.2 `config_v1.2.json` labels, index = pixel value of the v1.2 label PNGs.")
     out.append("    public static let mapillaryV12Labels: [MapillaryLabel] = [")
