@@ -32,6 +32,15 @@ def u8_table(values, per_line=16):
     return "\n".join(lines)
 
 
+def ignore_padded_table(name, values):
+    """A 256-entry lookup table as its entries up to the last one that is not
+    255 (ignore), padded with 255s."""
+    used = max((i + 1 for i, v in enumerate(values) if v != 255), default=0)
+    return [f"    public static let {name}: [UInt8] = [",
+            u8_table(values[:used]),
+            f"    ] + [UInt8](repeating: 255, count: {len(values) - used})"]
+
+
 def swift_string(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -103,18 +112,14 @@ def main():
     out.append("    ]")
     out.append("")
     out.append("    /// Cityscapes labelId (pixel value) -> trainId; 255 for ignored ids and non-ids.")
-    out.append("    public static let cityscapesIdToTrainId: [UInt8] = [")
-    out.append(u8_table(cs["idToTrainId"]))
-    out.append("    ]")
+    out.extend(ignore_padded_table("cityscapesIdToTrainId", cs["idToTrainId"]))
     out.append("")
     out.append("    /// GTA5 palette index (= Cityscapes labelId) -> trainId, as DAFormer/Rein gta.py writes it.")
     if gta["lut"] == cs["idToTrainId"]:
         out.append("    /// The same table as Cityscapes'.")
         out.append("    public static let gta5IdToTrainId: [UInt8] = cityscapesIdToTrainId")
     else:
-        out.append("    public static let gta5IdToTrainId: [UInt8] = [")
-        out.append(u8_table(gta["lut"]))
-        out.append("    ]")
+        out.extend(ignore_padded_table("gta5IdToTrainId", gta["lut"]))
     out.append("")
     # Written as the Cityscapes colours with the classes whose colour differs replaced.
     assert [c["trainId"] for c in bdd["classes"]] == list(range(19))

@@ -83,20 +83,9 @@ public struct MapillaryConfig: Sendable, Equatable {
     /// The file text of a `config_v1.2.json` with the original key order
     /// (color, instances, readable, name, evaluate).
     public func jsonText() -> String {
-        func quoted(_ s: String) -> String {
-            var out = "\""
-            for ch in s.unicodeScalars {
-                switch ch {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                default: out.unicodeScalars.append(ch)
-                }
-            }
-            return out + "\""
-        }
         let rows = labels.map { l in
             "{\"color\": [\(l.color.0), \(l.color.1), \(l.color.2)], \"instances\": \(l.instances), "
-                + "\"readable\": \(quoted(l.readable)), \"name\": \(quoted(l.name)), \"evaluate\": \(l.evaluate)}"
+                + "\"readable\": \(JSONText.quote(l.readable)), \"name\": \(JSONText.quote(l.name)), \"evaluate\": \(l.evaluate)}"
         }
         return "{\"labels\": [" + rows.joined(separator: ", ") + "]}\n"
     }
