@@ -155,13 +155,7 @@ public enum PNG {
         var palette: [UInt8] = []
         switch format {
         case .direct:
-            switch image.channels {
-            case 1: colorType = 0
-            case 2: colorType = 4
-            case 3: colorType = 2
-            case 4: colorType = 6
-            default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(image.channels) channels")
-            }
+            colorType = try directColorType(channels: image.channels, path: path)
         case .palette(let table):
             guard image.channels == 1 else {
                 throw ImageIOError(codec: .png, path: path, reason: "a palette PNG needs a one-channel index plane, got \(image.channels) channels")
@@ -178,45 +172,43 @@ public enum PNG {
             colorType = 3
             palette = table
         }
-        return try image.pixels.withUnsafeBytes { raw in
-            Result { () throws(ImageIOError) in
-                try encodeRaw(raw, width: image.width, height: image.height, colorType: colorType, bitDepth: 8,
-                              palette: palette, level: level, path: path)
-            }
-        }.get()
+        return try encodeRaw(image, colorType: colorType, palette: palette, level: level, path: path)
     }
 
     /// Encodes a 16-bit grey raster (one channel).
     public static func encode(_ image: Image16, level: Int = 6, path: String = "<memory>") throws(ImageIOError) -> [UInt8] {
-        let colorType: Int32
-        switch image.channels {
-        case 1: colorType = 0
-        case 2: colorType = 4
-        case 3: colorType = 2
-        case 4: colorType = 6
-        default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(image.channels) channels")
-        }
-        return try image.pixels.withUnsafeBytes { raw in
-            Result { () throws(ImageIOError) in
-                try encodeRaw(raw, width: image.width, height: image.height, colorType: colorType, bitDepth: 16,
-                              palette: [], level: level, path: path)
-            }
-        }.get()
+        try encodeRaw(image, colorType: directColorType(channels: image.channels, path: path), palette: [],
+                      level: level, path: path)
     }
 
-    private static func encodeRaw(_ raw: UnsafeRawBufferPointer, width: Int, height: Int, colorType: Int32, bitDepth: Int32,
-                                  palette: [UInt8], level: Int, path: String) throws(ImageIOError) -> [UInt8] {
+    /// The PNG colour type of unindexed samples: grey, grey+alpha, RGB or RGBA by channel count.
+    private static func directColorType(channels: Int, path: String) throws(ImageIOError) -> Int32 {
+        switch channels {
+        case 1: 0
+        case 2: 4
+        case 3: 2
+        case 4: 6
+        default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(channels) channels")
+        }
+    }
+
+    /// Encodes a raster of 8- or 16-bit samples (the bit depth is the sample size).
+    private static func encodeRaw<Sample>(_ image: Raster<Sample>, colorType: Int32, palette: [UInt8], level: Int,
+                                          path: String) throws(ImageIOError) -> [UInt8] {
         guard (0 ... 9).contains(level) else {
             throw ImageIOError(codec: .png, path: path, reason: "compression level must be 0...9, got \(level)")
         }
-        guard width > 0, height > 0 else {
-            throw ImageIOError(codec: .png, path: path, reason: "cannot encode an empty \(width)x\(height) image")
+        guard image.width > 0, image.height > 0 else {
+            throw ImageIOError(codec: .png, path: path, reason: "cannot encode an empty \(image.width)x\(image.height) image")
         }
         var buffer = ct_buffer()
         var text = [CChar](repeating: 0, count: Int(CT_MESSAGE_CAPACITY))
-        let ok = palette.withUnsafeBufferPointer { pal in
-            ct_png_encode(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt32(width), UInt32(height),
-                          colorType, bitDepth, pal.baseAddress, Int32(palette.count / 3), Int32(level), &buffer, &text)
+        let ok = image.pixels.withUnsafeBytes { raw in
+            palette.withUnsafeBufferPointer { pal in
+                ct_png_encode(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt32(image.width), UInt32(image.height),
+                              colorType, Int32(Sample.bitWidth), pal.baseAddress, Int32(palette.count / 3), Int32(level),
+                              &buffer, &text)
+            }
         }
         defer { ct_buffer_free(&buffer) }
         guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&text)) }
