@@ -81,7 +81,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "Pipeline"]),
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "Pipeline", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),

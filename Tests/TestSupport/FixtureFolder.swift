@@ -42,9 +42,7 @@ public struct FixtureFolder: Sendable {
 
     /// A float32 `.npy` fixture: its values and shape.
     public func floatArray(_ name: String) throws -> (shape: [Int], values: [Float]) {
-        let array = try npy(name)
-        guard let values = array.floats else { throw FixtureError("\(name) is not float32 (\(array.dtype.rawValue))") }
-        return (array.shape, values)
+        try NPYFile.floatArray(npy(name), name: name)
     }
 
     /// The values of a float32 `.npy` fixture.
@@ -58,5 +56,23 @@ public struct FixtureFolder: Sendable {
     /// A JSON fixture as Foundation objects (dictionaries, arrays, numbers, strings).
     public func jsonObject(_ name: String) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(bytes(name)))
+    }
+}
+
+/// `.npy` files by path: a command's outputs, or fixtures of another target.
+public enum NPYFile {
+    /// The array in the file at `path`, any dtype.
+    public static func read(_ path: String) throws -> NPYArray {
+        try NPYArray.decode(FileBytes.read(path), path: path)
+    }
+
+    /// A float32 array's values and shape.
+    public static func floatArray(_ path: String) throws -> (shape: [Int], values: [Float]) {
+        try floatArray(read(path), name: path)
+    }
+
+    static func floatArray(_ array: NPYArray, name: String) throws -> (shape: [Int], values: [Float]) {
+        guard let values = array.floats else { throw FixtureError("\(name) is not float32 (\(array.dtype.rawValue))") }
+        return (array.shape, values)
     }
 }
