@@ -67,24 +67,28 @@ let package = Package(
         .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore", "Datasets", "Augment", "Metrics", "Pipeline",
                                                           "Model", "Tensor", "Inference", "Training", "COpenBLAS"]),
 
+        // Test helpers shared by the test targets: fixture folders (each target passes its
+        // own bundle), the golden closeness check, seeded random inputs, temporary folders.
+        .target(name: "TestSupport", dependencies: ["CTCore"], path: "Tests/TestSupport"),
+
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib"],
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Metrics", "Datasets", "ImageIO", "CTCore",
                                                           "Model", "Inference", "Tensor", "Augment"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "Pipeline"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore"],
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "Pipeline", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "CTCore"],
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "Tensor", "ImageIO", "CTCore"],
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "Tensor", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ]
 )

@@ -6,7 +6,9 @@ bdd100k label tables, Mapillary Vistas v1.2 config).
 
 The tables are embedded as Swift literals (not loaded as bundle resources) so the
 ctpipe binary needs no files next to it. Run once after changing the JSON; the
-DatasetsTests suite checks the generated tables against the JSON again.
+DatasetsTests suite checks the generated tables against the JSON again. The
+training class names are not generated: they live in CTCore (CityscapesClasses),
+and the suite checks them against cityscapes.json.
 
 Usage: python3 scripts/generate_label_tables.py
 """
@@ -28,6 +30,15 @@ def u8_table(values, per_line=16):
     for i in range(0, len(values), per_line):
         lines.append("        " + ", ".join(str(v) for v in values[i:i + per_line]) + ",")
     return "\n".join(lines)
+
+
+def ignore_padded_table(name, values):
+    """A 256-entry lookup table as its entries up to the last one that is not
+    255 (ignore), padded with 255s."""
+    used = max((i + 1 for i, v in enumerate(values) if v != 255), default=0)
+    return [f"    public static let {name}: [UInt8] = [",
+            u8_table(values[:used]),
+            f"    ] + [UInt8](repeating: 255, count: {len(values) - used})"]
 
 
 def swift_string(s):
@@ -85,10 +96,6 @@ def main():
     out.append("")
     out.append("/// The reference label tables, as literals.")
     out.append("public enum LabelTables {")
-    out.append("    /// The 19 training classes, index = trainId.")
-    out.append("    public static let trainClassNames: [String] = [")
-    out.append("        " + ", ".join(swift_string(c["name"]) for c in train) + ",")
-    out.append("    ]")
     out.append("    /// Cityscapes colours of the 19 training classes, index = trainId.")
     out.append("    public static let trainClassColors: [(UInt8, UInt8, UInt8)] = [")
     for c in train:
@@ -105,21 +112,26 @@ def main():
     out.append("    ]")
     out.append("")
     out.append("    /// Cityscapes labelId (pixel value) -> trainId; 255 for ignored ids and non-ids.")
-    out.append("    public static let cityscapesIdToTrainId: [UInt8] = [")
-    out.append(u8_table(cs["idToTrainId"]))
-    out.append("    ]")
+    out.extend(ignore_padded_table("cityscapesIdToTrainId", cs["idToTrainId"]))
     out.append("")
     out.append("    /// GTA5 palette index (= Cityscapes labelId) -> trainId, as DAFormer/Rein gta.py writes it.")
-    out.append("    public static let gta5IdToTrainId: [UInt8] = [")
-    out.append(u8_table(gta["lut"]))
-    out.append("    ]")
+    if gta["lut"] == cs["idToTrainId"]:
+        out.append("    /// The same table as Cityscapes'.")
+        out.append("    public static let gta5IdToTrainId: [UInt8] = cityscapesIdToTrainId")
+    else:
+        out.extend(ignore_padded_table("gta5IdToTrainId", gta["lut"]))
     out.append("")
-    out.append("    /// BDD100K colormap colours (bdd100k configs/sem_seg.toml; wall and fence swapped")
-    out.append("    /// relative to Cityscapes), index = trainId.")
-    out.append("    public static let bdd100kColormapColors: [(UInt8, UInt8, UInt8)] = [")
-    for c in bdd["classes"]:
-        out.append(f"        {rgb(c['colorInSemSegToml'])},  // {c['trainId']} {c['name']}")
-    out.append("    ]")
+    # Written as the Cityscapes colours with the classes whose colour differs replaced.
+    assert [c["trainId"] for c in bdd["classes"]] == list(range(19))
+    changed = [c for c in bdd["classes"] if c["colorInSemSegToml"] != train[c["trainId"]]["color"]]
+    out.append("    /// BDD100K colormap colours (bdd100k configs/sem_seg.toml), index = trainId: the")
+    out.append("    /// Cityscapes colours with " + " and ".join(c["name"] for c in changed) + " as below.")
+    out.append("    public static let bdd100kColormapColors: [(UInt8, UInt8, UInt8)] = {")
+    out.append("        var colors = trainClassColors")
+    for c in changed:
+        out.append(f"        colors[{c['trainId']}] = {rgb(c['colorInSemSegToml'])}  // {c['name']}")
+    out.append("        return colors")
+    out.append("    }()")
     out.append("")
     out.append("    /// Mapillary Vistas v1.2 `config_v1.2.json` labels, index = pixel value of the v1.2 label PNGs.")
     out.append("    public static let mapillaryV12Labels: [MapillaryLabel] = [")

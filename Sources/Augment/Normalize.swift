@@ -5,6 +5,7 @@
 // Arithmetic as torch on float32: float32(x) - float32(mean), then divided
 // by float32(std). mmseg first swaps BGR to RGB; our images are RGB already.
 
+import CTCore
 import ImageIO
 
 /// Per-channel normalisation into a planar float buffer, with optional padding.
@@ -13,7 +14,7 @@ public struct Normalize: Sendable, Hashable {
     public var std: [Float]
 
     /// ImageNet statistics on the 0...255 scale, RGB order (the configs' values).
-    public init(mean: [Float] = [123.675, 116.28, 103.53], std: [Float] = [58.395, 57.12, 57.375]) {
+    public init(mean: [Float] = ImageNetStatistics.mean, std: [Float] = ImageNetStatistics.std) {
         self.mean = mean
         self.std = std
     }

@@ -7,6 +7,8 @@
 // `AugmentRNG` per (run seed, sample index, epoch), so a sample's augmentation
 // does not depend on scheduling. Tests inject fixed draws through the protocol.
 
+import CTCore
+
 /// A source of the two kinds of draws the transforms make.
 public protocol RandomSource {
     /// A uniform integer in `low ..< high` (numpy `randint(low, high)`); `high > low`.
@@ -15,36 +17,27 @@ public protocol RandomSource {
     mutating func uniform(_ low: Double, _ high: Double) -> Double
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): 64-bit state, one add and a
-/// finaliser per draw. Small, fast, deterministic on every platform.
+/// The per-sample stream of the transforms: the project's SplitMix64 (CTCore)
+/// with the draws `RandomSource` asks for.
 public struct AugmentRNG: RandomSource, Sendable, Equatable {
-    public private(set) var state: UInt64
+    private var bits: SplitMix64
+
+    /// The generator's raw state.
+    public var state: UInt64 { bits.state }
 
     /// A generator from a raw state.
-    public init(state: UInt64) { self.state = state }
+    public init(state: UInt64) { bits = SplitMix64(seed: state) }
 
     /// The generator of one sample in one epoch of a run:
     /// `state = mix(mix(mix(seed) ^ sample) ^ epoch)`, `mix` being the
     /// SplitMix64 step (add the golden gamma, finalise).
     public init(seed: UInt64, sample: UInt64, epoch: UInt64) {
-        state = Self.mix(Self.mix(Self.mix(seed) ^ sample) ^ epoch)
-    }
-
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        func step(_ x: UInt64) -> UInt64 { SplitMix64.mix(x &+ SplitMix64.gamma) }
+        self.init(state: step(step(step(seed) ^ sample) ^ epoch))
     }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { bits.next() }
 
     /// Unbiased: Lemire's multiply-shift with rejection.
     public mutating func integer(_ low: Int, _ high: Int) -> Int {

@@ -47,12 +47,23 @@ static void ct_jpeg_emit_message(j_common_ptr cinfo, int level) {
     }
 }
 
+/* Sets up the error manager of one libjpeg call: errors write their text to
+ * `message` and longjmp to err->escape (set by the caller, in its own frame). */
+static struct jpeg_error_mgr *ct_jpeg_errors(ct_jpeg_error_mgr *err, char *message) {
+    memset(err, 0, sizeof *err);
+    struct jpeg_error_mgr *base = jpeg_std_error(&err->base);
+    err->base.error_exit = ct_jpeg_error_exit;
+    err->base.emit_message = ct_jpeg_emit_message;
+    err->message = message;
+    return base;
+}
+
 static void ct_set_message(char *message, const char *text) {
     snprintf(message, CT_MESSAGE_CAPACITY, "%s", text);
 }
 
-static bool ct_jpeg_run(const uint8_t *data, size_t size, bool want_rgb,
-                        uint8_t *out, size_t capacity, ct_jpeg_info *info) {
+bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb,
+                  uint8_t *out, size_t capacity, ct_jpeg_info *info) {
     memset(info, 0, sizeof *info);
     if (size == 0) {
         ct_set_message(info->message, "file is empty");
@@ -65,11 +76,7 @@ static bool ct_jpeg_run(const uint8_t *data, size_t size, bool want_rgb,
     struct jpeg_decompress_struct cinfo;
     memset(&cinfo, 0, sizeof cinfo);
     ct_jpeg_error_mgr err;
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.base);
-    err.base.error_exit = ct_jpeg_error_exit;
-    err.base.emit_message = ct_jpeg_emit_message;
-    err.message = info->message;
+    cinfo.err = ct_jpeg_errors(&err, info->message);
     if (setjmp(err.escape)) {
         jpeg_destroy_decompress(&cinfo);
         return false;
@@ -136,20 +143,6 @@ static bool ct_jpeg_run(const uint8_t *data, size_t size, bool want_rgb,
     return err.corrupt ? false : true;
 }
 
-bool ct_jpeg_read_info(const uint8_t *data, size_t size, bool want_rgb, ct_jpeg_info *info) {
-    return ct_jpeg_run(data, size, want_rgb, NULL, 0, info);
-}
-
-bool ct_jpeg_decode(const uint8_t *data, size_t size, bool want_rgb,
-                    uint8_t *out, size_t capacity, ct_jpeg_info *info) {
-    if (!out) {
-        memset(info, 0, sizeof *info);
-        ct_set_message(info->message, "no output buffer");
-        return false;
-    }
-    return ct_jpeg_run(data, size, want_rgb, out, capacity, info);
-}
-
 bool ct_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,
                     int quality, ct_buffer *out, char *message) {
     if (channels != 1 && channels != 3) {
@@ -167,11 +160,7 @@ bool ct_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int 
     struct jpeg_compress_struct cinfo;
     memset(&cinfo, 0, sizeof cinfo);
     ct_jpeg_error_mgr err;
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.base);
-    err.base.error_exit = ct_jpeg_error_exit;
-    err.base.emit_message = ct_jpeg_emit_message;
-    err.message = message;
+    cinfo.err = ct_jpeg_errors(&err, message);
     /* volatile: read after a longjmp */
     unsigned char *volatile bytes = NULL;
     unsigned long length = 0;

@@ -105,8 +105,8 @@ static void ct_png_configure(png_structp png, png_infop pinfo, ct_png_mode mode,
     info->out_bytes_per_sample = png_get_bit_depth(png, pinfo) == 16 ? 2 : 1;
 }
 
-static bool ct_png_run(const uint8_t *data, size_t size, ct_png_mode mode,
-                       uint8_t *out, size_t capacity, ct_png_info *info) {
+bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode,
+                 uint8_t *out, size_t capacity, ct_png_info *info) {
     memset(info, 0, sizeof *info);
     if (size == 0) {
         ct_set_message(info->message, "file is empty");
@@ -162,20 +162,6 @@ static bool ct_png_run(const uint8_t *data, size_t size, ct_png_mode mode,
     }
     png_destroy_read_struct(&png, &pinfo, NULL);
     return true;
-}
-
-bool ct_png_read_info(const uint8_t *data, size_t size, ct_png_mode mode, ct_png_info *info) {
-    return ct_png_run(data, size, mode, NULL, 0, info);
-}
-
-bool ct_png_decode(const uint8_t *data, size_t size, ct_png_mode mode,
-                   uint8_t *out, size_t capacity, ct_png_info *info) {
-    if (!out) {
-        memset(info, 0, sizeof *info);
-        ct_set_message(info->message, "no output buffer");
-        return false;
-    }
-    return ct_png_run(data, size, mode, out, capacity, info);
 }
 
 /* ------------------------------------------------------------ encoding ---- */

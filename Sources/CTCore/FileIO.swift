@@ -12,14 +12,14 @@
 import Foundation
 
 /// A failure to read or write a file, naming the path and what went wrong.
-public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct FileError: ReasonedError, Equatable {
     public let path: String
     public let reason: String
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason
     }
-    public var description: String { "\(path): \(reason)" }
+    public var subject: String? { path }
 }
 
 public enum FileBytes {

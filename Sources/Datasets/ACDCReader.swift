@@ -17,9 +17,7 @@ public struct ACDCReader: DatasetReader {
     /// `conditions` defaults to all four, listed in the order fog, night, rain, snow.
     public init(root: String, split: String = "train", conditions: [ACDCCondition] = ACDCCondition.allCases,
                 layout: DatasetLayout = .auto) throws(DatasetError) {
-        try Pairing.checkRoot(root, .acdc)
-        try Pairing.checkSplit(split, .acdc)
-        guard layout != .half else { throw DatasetError("acdc has no 'half' layout (Mapillary validation only)") }
+        try Pairing.checkOptions(.acdc, root: root, split: split, layout: layout)
         guard !conditions.isEmpty else { throw DatasetError("acdc: no condition selected") }
         self.root = root
         self.split = split
@@ -36,10 +34,7 @@ public struct ACDCReader: DatasetReader {
         for condition in conditions {
             let labelDir = FileTree.join(root, "gt", condition.rawValue, split)
             let labels = FileTree.files(under: labelDir)
-            let resolved: DatasetLayout = switch layout {
-            case .auto: Pairing.contains(labels, suffix: Self.convertedLabelSuffix) ? .converted : .raw
-            default: layout
-            }
+            let resolved = Pairing.resolve(layout, labels: labels, convertedSuffix: Self.convertedLabelSuffix)
             layouts.insert(resolved)
             let converted = resolved == .converted
             let spec = PairSpec(

@@ -10,9 +10,7 @@ public struct BDD100KReader: DatasetReader {
 
     /// `root` is the `bdd100k/` folder the archives unpack into.
     public init(root: String, split: String = "train", layout: DatasetLayout = .auto) throws(DatasetError) {
-        try Pairing.checkRoot(root, .bdd100k)
-        try Pairing.checkSplit(split, .bdd100k)
-        guard layout != .half else { throw DatasetError("bdd100k has no 'half' layout (Mapillary validation only)") }
+        try Pairing.checkOptions(.bdd100k, root: root, split: split, layout: layout)
         self.root = root
         self.split = split
     }

@@ -14,9 +14,7 @@ public struct CityscapesReader: DatasetReader {
 
     /// `split` is a folder under `leftImg8bit/` (train, val, test). `.half` is not a Cityscapes layout.
     public init(root: String, split: String = "train", layout: DatasetLayout = .auto) throws(DatasetError) {
-        try Pairing.checkRoot(root, .cityscapes)
-        try Pairing.checkSplit(split, .cityscapes)
-        guard layout != .half else { throw DatasetError("cityscapes has no 'half' layout (Mapillary validation only)") }
+        try Pairing.checkOptions(.cityscapes, root: root, split: split, layout: layout)
         self.root = root
         self.split = split
         self.layout = layout
@@ -25,10 +23,7 @@ public struct CityscapesReader: DatasetReader {
     public func list() -> DatasetListing {
         let labelDir = FileTree.join(root, "gtFine", split)
         let labels = FileTree.files(under: labelDir)
-        let resolved: DatasetLayout = switch layout {
-        case .auto: Pairing.contains(labels, suffix: Self.convertedLabelSuffix) ? .converted : .raw
-        default: layout
-        }
+        let resolved = Pairing.resolve(layout, labels: labels, convertedSuffix: Self.convertedLabelSuffix)
         let converted = resolved == .converted
         let spec = PairSpec(
             dataset: .cityscapes, imageDir: FileTree.join(root, "leftImg8bit", split), imageSuffix: Self.imageSuffix,

@@ -12,7 +12,7 @@ public protocol DatasetReader: Sendable {
     func list() -> DatasetListing
 }
 
-/// The result of listing one split (for ACDC: one or all four conditions).
+/// The result of listing one split (for ACDC: one or all four conditions). Made by the readers.
 public struct DatasetListing: Sendable {
     public let dataset: DatasetKind
     public let root: String
@@ -21,16 +21,6 @@ public struct DatasetListing: Sendable {
     public let layout: DatasetLayout
     public var samples: [Sample]
     public var problems: [DatasetProblem]
-
-    public init(dataset: DatasetKind, root: String, split: String, layout: DatasetLayout,
-                samples: [Sample], problems: [DatasetProblem]) {
-        self.dataset = dataset
-        self.root = root
-        self.split = split
-        self.layout = layout
-        self.samples = samples
-        self.problems = problems
-    }
 }
 
 /// Where one split's images and labels are, and how to name and describe samples.
@@ -93,6 +83,21 @@ enum Pairing {
     /// Whether any listed file ends with `suffix` (layout detection).
     static func contains(_ files: [String]?, suffix: String) -> Bool {
         files?.contains { $0.hasSuffix(suffix) } ?? false
+    }
+
+    /// The layout a reader pairs with: `layout`, or for `.auto` the converted one when
+    /// any listed label file ends with `convertedSuffix`, else the raw download.
+    static func resolve(_ layout: DatasetLayout, labels: [String]?, convertedSuffix: String) -> DatasetLayout {
+        guard layout == .auto else { return layout }
+        return contains(labels, suffix: convertedSuffix) ? .converted : .raw
+    }
+
+    /// Checks the options of a reader without Mapillary's half-size copies: the root,
+    /// the split (for datasets with split folders), and a layout other than `.half`.
+    static func checkOptions(_ dataset: DatasetKind, root: String, split: String?, layout: DatasetLayout) throws(DatasetError) {
+        try checkRoot(root, dataset)
+        if let split { try checkSplit(split, dataset) }
+        guard layout != .half else { throw DatasetError("\(dataset.rawValue) has no 'half' layout (Mapillary validation only)") }
     }
 
     /// Checks that a dataset root is an existing folder.

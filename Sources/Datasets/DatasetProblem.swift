@@ -2,7 +2,7 @@
 // scans return these as values; the caller decides whether to fail or to skip
 // the file and record it.
 
-/// One problem with one file (or folder) of a dataset.
+/// One problem with one file (or folder) of a dataset. Made by the readers only.
 public struct DatasetProblem: Error, Sendable, Equatable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         /// An image whose label file does not exist.
@@ -26,12 +26,6 @@ public struct DatasetProblem: Error, Sendable, Equatable, Hashable, CustomString
     public let kind: Kind
     /// What is wrong, in words (does not repeat the path).
     public let message: String
-
-    public init(file: String, kind: Kind, message: String) {
-        self.file = file
-        self.kind = kind
-        self.message = message
-    }
 
     /// `path: message`.
     public var description: String { "\(file): \(message)" }

@@ -11,8 +11,7 @@ public struct GTA5Reader: DatasetReader {
     public static let convertedLabelSuffix = "_labelTrainIds.png"
 
     public init(root: String, layout: DatasetLayout = .auto) throws(DatasetError) {
-        try Pairing.checkRoot(root, .gta5)
-        guard layout != .half else { throw DatasetError("gta5 has no 'half' layout (Mapillary validation only)") }
+        try Pairing.checkOptions(.gta5, root: root, split: nil, layout: layout)
         self.root = root
         self.layout = layout
     }
@@ -20,10 +19,7 @@ public struct GTA5Reader: DatasetReader {
     public func list() -> DatasetListing {
         let labelDir = FileTree.join(root, "labels")
         let labels = FileTree.files(under: labelDir)
-        let resolved: DatasetLayout = switch layout {
-        case .auto: Pairing.contains(labels, suffix: Self.convertedLabelSuffix) ? .converted : .raw
-        default: layout
-        }
+        let resolved = Pairing.resolve(layout, labels: labels, convertedSuffix: Self.convertedLabelSuffix)
         let converted = resolved == .converted
         let spec = PairSpec(
             dataset: .gta5, imageDir: FileTree.join(root, "images"), imageSuffix: ".png",

@@ -32,10 +32,6 @@ public struct MapillaryLabel: Sendable, Equatable {
 
 /// The reference label tables, as literals.
 public enum LabelTables {
-    /// The 19 training classes, index = trainId.
-    public static let trainClassNames: [String] = [
-        "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
-    ]
     /// Cityscapes colours of the 19 training classes, index = trainId.
     public static let trainClassColors: [(UInt8, UInt8, UInt8)] = [
         (128, 64, 128),  // 0 road
@@ -104,65 +100,21 @@ public enum LabelTables {
     public static let cityscapesIdToTrainId: [UInt8] = [
         255, 255, 255, 255, 255, 255, 255, 0, 1, 255, 255, 2, 3, 4, 255, 255,
         255, 5, 255, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 255, 255, 16,
-        17, 18, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    ]
+        17, 18,
+    ] + [UInt8](repeating: 255, count: 222)
 
     /// GTA5 palette index (= Cityscapes labelId) -> trainId, as DAFormer/Rein gta.py writes it.
-    public static let gta5IdToTrainId: [UInt8] = [
-        255, 255, 255, 255, 255, 255, 255, 0, 1, 255, 255, 2, 3, 4, 255, 255,
-        255, 5, 255, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 255, 255, 16,
-        17, 18, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    ]
+    /// The same table as Cityscapes'.
+    public static let gta5IdToTrainId: [UInt8] = cityscapesIdToTrainId
 
-    /// BDD100K colormap colours (bdd100k configs/sem_seg.toml; wall and fence swapped
-    /// relative to Cityscapes), index = trainId.
-    public static let bdd100kColormapColors: [(UInt8, UInt8, UInt8)] = [
-        (128, 64, 128),  // 0 road
-        (244, 35, 232),  // 1 sidewalk
-        (70, 70, 70),  // 2 building
-        (190, 153, 153),  // 3 wall
-        (102, 102, 156),  // 4 fence
-        (153, 153, 153),  // 5 pole
-        (250, 170, 30),  // 6 traffic light
-        (220, 220, 0),  // 7 traffic sign
-        (107, 142, 35),  // 8 vegetation
-        (152, 251, 152),  // 9 terrain
-        (70, 130, 180),  // 10 sky
-        (220, 20, 60),  // 11 person
-        (255, 0, 0),  // 12 rider
-        (0, 0, 142),  // 13 car
-        (0, 0, 70),  // 14 truck
-        (0, 60, 100),  // 15 bus
-        (0, 80, 100),  // 16 train
-        (0, 0, 230),  // 17 motorcycle
-        (119, 11, 32),  // 18 bicycle
-    ]
+    /// BDD100K colormap colours (bdd100k configs/sem_seg.toml), index = trainId: the
+    /// Cityscapes colours with wall and fence as below.
+    public static let bdd100kColormapColors: [(UInt8, UInt8, UInt8)] = {
+        var colors = trainClassColors
+        colors[3] = (190, 153, 153)  // wall
+        colors[4] = (102, 102, 156)  // fence
+        return colors
+    }()
 
     /// Mapillary Vistas v1.2 `config_v1.2.json` labels, index = pixel value of the v1.2 label PNGs.
     public static let mapillaryV12Labels: [MapillaryLabel] = [

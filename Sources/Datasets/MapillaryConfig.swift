@@ -60,16 +60,16 @@ public struct MapillaryConfig: Sendable, Equatable {
     /// Palette bytes (RGB triples) in label order.
     public var palette: [UInt8] { labels.flatMap { [$0.color.0, $0.color.1, $0.color.2] } }
 
+    /// The training class names without spaces, index = trainId ("trafficlight", ...).
+    private static let spacelessClassNames = CityscapesClasses.names.map { $0.filter { $0 != " " } }
+
     /// The Rein/Causal-Tune rule: lower-case, drop spaces and `-`, then the first
     /// matching branch (exact class name; `trafficsign`/`front`/`back` -> sign;
     /// `onrail` -> train; `cyclist`/`rider` -> rider; `pole`/`streetlight` -> pole;
     /// `curb`/`pedestrianarea` -> sidewalk; crosswalk/parking/lanes -> road; else 255).
     public static func trainId(readable: String) -> UInt8 {
         let n = readable.lowercased().filter { $0 != " " && $0 != "-" }
-        let exact = ["road", "sidewalk", "building", "wall", "fence", "pole", "trafficlight", "trafficsign",
-                     "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
-                     "motorcycle", "bicycle"]
-        if let i = exact.firstIndex(of: n) { return UInt8(i) }
+        if let i = spacelessClassNames.firstIndex(of: n) { return UInt8(i) }
         func has(_ words: String...) -> Bool { words.contains { n.contains($0) } }
         if has("trafficsign", "front", "back") { return 7 }
         if has("onrail") { return 16 }
@@ -83,20 +83,9 @@ public struct MapillaryConfig: Sendable, Equatable {
     /// The file text of a `config_v1.2.json` with the original key order
     /// (color, instances, readable, name, evaluate).
     public func jsonText() -> String {
-        func quoted(_ s: String) -> String {
-            var out = "\""
-            for ch in s.unicodeScalars {
-                switch ch {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                default: out.unicodeScalars.append(ch)
-                }
-            }
-            return out + "\""
-        }
         let rows = labels.map { l in
             "{\"color\": [\(l.color.0), \(l.color.1), \(l.color.2)], \"instances\": \(l.instances), "
-                + "\"readable\": \(quoted(l.readable)), \"name\": \(quoted(l.name)), \"evaluate\": \(l.evaluate)}"
+                + "\"readable\": \(JSONText.quote(l.readable)), \"name\": \(JSONText.quote(l.name)), \"evaluate\": \(l.evaluate)}"
         }
         return "{\"labels\": [" + rows.joined(separator: ", ") + "]}\n"
     }

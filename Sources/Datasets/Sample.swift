@@ -3,7 +3,8 @@
 
 import ImageIO
 
-/// What the path of a sample says about it (fields not known for a dataset are nil).
+/// What the path of a sample says about it (fields not known for a dataset are nil);
+/// filled in by the readers.
 public struct SampleMetadata: Sendable, Equatable, Hashable {
     /// Cityscapes: the city folder.
     public var city: String?
@@ -14,17 +15,9 @@ public struct SampleMetadata: Sendable, Equatable, Hashable {
     /// Mapillary: size of the full-resolution image (read from the JPEG header of
     /// `{split}/images/{key}.jpg`), also for the half-size layout when that file exists.
     public var originalSize: ImageSize?
-
-    public init(city: String? = nil, condition: ACDCCondition? = nil, sequence: String? = nil,
-                originalSize: ImageSize? = nil) {
-        self.city = city
-        self.condition = condition
-        self.sequence = sequence
-        self.originalSize = originalSize
-    }
 }
 
-/// One image/label pair.
+/// One image/label pair, as the readers list it.
 public struct Sample: Sendable, Equatable, Hashable {
     /// Image path relative to the split's image folder, without the image suffix
     /// (ACDC ids start with the condition). Unique within a listing.
@@ -35,16 +28,6 @@ public struct Sample: Sendable, Equatable, Hashable {
     /// How the label file's values map to trainIds.
     public let encoding: LabelEncoding
     public let metadata: SampleMetadata
-
-    public init(id: String, imagePath: String, labelPath: String, dataset: DatasetKind,
-                encoding: LabelEncoding, metadata: SampleMetadata = SampleMetadata()) {
-        self.id = id
-        self.imagePath = imagePath
-        self.labelPath = labelPath
-        self.dataset = dataset
-        self.encoding = encoding
-        self.metadata = metadata
-    }
 }
 
 /// What loading does when image and label sizes differ.

@@ -1,7 +1,9 @@
 // ImageIOError.swift — the one error type of the ImageIO module.
 
+import CTCore
+
 /// A decode, encode or file failure, naming the file and quoting the codec.
-public struct ImageIOError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct ImageIOError: ReasonedError, Equatable {
     public enum Codec: String, Sendable {
         case png, jpeg, file, resize
     }
@@ -15,7 +17,8 @@ public struct ImageIOError: Error, CustomStringConvertible, Sendable, Equatable 
         self.reason = reason
     }
 
-    public var description: String { "\(path): \(codec.rawValue): \(reason)" }
+    /// `path: codec`.
+    public var subject: String? { "\(path): \(codec.rawValue)" }
 }
 
 /// Limits checked before any pixel buffer is allocated.

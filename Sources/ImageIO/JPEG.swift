@@ -19,7 +19,7 @@ public enum JPEG {
     /// Reads only the header. CMYK/YCCK files are rejected here already.
     public static func info(_ bytes: [UInt8], path: String) throws(ImageIOError) -> JPEGInfo {
         var cinfo = ct_jpeg_info()
-        let ok = bytes.withUnsafeBufferPointer { ct_jpeg_read_info($0.baseAddress, $0.count, false, &cinfo) }
+        let ok = bytes.withUnsafeBufferPointer { ct_jpeg_read($0.baseAddress, $0.count, false, nil, 0, &cinfo) }
         guard ok else { throw ImageIOError(codec: .jpeg, path: path, reason: message(&cinfo.message)) }
         return JPEGInfo(cinfo)
     }
@@ -29,7 +29,7 @@ public enum JPEG {
     public static func decode(_ bytes: [UInt8], path: String, rgb: Bool = true,
                               limits: DecodeLimits = .default) throws(ImageIOError) -> (Image8, JPEGInfo) {
         var cinfo = ct_jpeg_info()
-        let headerOK = bytes.withUnsafeBufferPointer { ct_jpeg_read_info($0.baseAddress, $0.count, rgb, &cinfo) }
+        let headerOK = bytes.withUnsafeBufferPointer { ct_jpeg_read($0.baseAddress, $0.count, rgb, nil, 0, &cinfo) }
         guard headerOK else { throw ImageIOError(codec: .jpeg, path: path, reason: message(&cinfo.message)) }
         let width = Int(cinfo.width), height = Int(cinfo.height), channels = Int(cinfo.out_channels)
         guard width * height <= limits.maxPixels else {
@@ -40,7 +40,7 @@ public enum JPEG {
         var failure: String?
         let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             let ok = bytes.withUnsafeBufferPointer { src in
-                ct_jpeg_decode(src.baseAddress, src.count, rgb, buffer.baseAddress, count, &cinfo)
+                ct_jpeg_read(src.baseAddress, src.count, rgb, buffer.baseAddress, count, &cinfo)
             }
             if ok { initialized = count } else {
                 initialized = 0     // no partial image escapes

@@ -68,7 +68,7 @@ public enum PNG {
     /// Reads only the header.
     public static func info(_ bytes: [UInt8], path: String) throws(ImageIOError) -> PNGInfo {
         var cinfo = ct_png_info()
-        let ok = bytes.withUnsafeBufferPointer { ct_png_read_info($0.baseAddress, $0.count, CT_PNG_NATIVE, &cinfo) }
+        let ok = bytes.withUnsafeBufferPointer { ct_png_read($0.baseAddress, $0.count, CT_PNG_NATIVE, nil, 0, &cinfo) }
         guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
         return PNGInfo(cinfo)
     }
@@ -78,7 +78,7 @@ public enum PNG {
     public static func decode(_ bytes: [UInt8], path: String, mode: PNGDecodeMode = .native,
                               limits: DecodeLimits = .default) throws(ImageIOError) -> (DecodedImage, PNGInfo) {
         var cinfo = ct_png_info()
-        let headerOK = bytes.withUnsafeBufferPointer { ct_png_read_info($0.baseAddress, $0.count, mode.c, &cinfo) }
+        let headerOK = bytes.withUnsafeBufferPointer { ct_png_read($0.baseAddress, $0.count, mode.c, nil, 0, &cinfo) }
         guard headerOK else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
         let width = Int(cinfo.width), height = Int(cinfo.height)
         let channels = Int(cinfo.out_channels), sampleBytes = Int(cinfo.out_bytes_per_sample)
@@ -96,34 +96,26 @@ public enum PNG {
                                    + "more than the \(bytes.count) compressed bytes of the file can hold (file truncated or header corrupt)")
         }
         let count = width * height * channels
-        var failure: String?
-        func run(_ raw: UnsafeMutableRawBufferPointer) -> Bool {
-            bytes.withUnsafeBufferPointer { src in
-                ct_png_decode(src.baseAddress, src.count, mode.c,
-                              raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &cinfo)
-            }
-        }
         // On failure the array is returned empty (initialized = 0): no partial
         // image escapes and the declared-size buffer is never touched in full.
+        func samples<Sample>() throws(ImageIOError) -> [Sample] {
+            var ok = false
+            let pixels = [Sample](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                ok = bytes.withUnsafeBufferPointer { src in
+                    ct_png_read(src.baseAddress, src.count, mode.c,
+                                raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &cinfo)
+                }
+                initialized = ok ? count : 0
+            }
+            guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
+            return pixels
+        }
         let image: DecodedImage
         if sampleBytes == 2 {
-            let pixels = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
-                    initialized = 0
-                    failure = message(&cinfo.message)
-                }
-            }
-            if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
-            image = .uint16(Image16(width: width, height: height, channels: channels, pixels: pixels))
+            image = .uint16(Image16(width: width, height: height, channels: channels, pixels: try samples()))
         } else {
-            let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if run(UnsafeMutableRawBufferPointer(buffer)) { initialized = count } else {
-                    initialized = 0
-                    failure = message(&cinfo.message)
-                }
-            }
-            if let failure { throw ImageIOError(codec: .png, path: path, reason: failure) }
-            image = .uint8(Image8(width: width, height: height, channels: channels, pixels: pixels))
+            image = .uint8(Image8(width: width, height: height, channels: channels, pixels: try samples()))
         }
         return (image, PNGInfo(cinfo))
     }
@@ -163,13 +155,7 @@ public enum PNG {
         var palette: [UInt8] = []
         switch format {
         case .direct:
-            switch image.channels {
-            case 1: colorType = 0
-            case 2: colorType = 4
-            case 3: colorType = 2
-            case 4: colorType = 6
-            default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(image.channels) channels")
-            }
+            colorType = try directColorType(channels: image.channels, path: path)
         case .palette(let table):
             guard image.channels == 1 else {
                 throw ImageIOError(codec: .png, path: path, reason: "a palette PNG needs a one-channel index plane, got \(image.channels) channels")
@@ -186,45 +172,43 @@ public enum PNG {
             colorType = 3
             palette = table
         }
-        return try image.pixels.withUnsafeBytes { raw in
-            Result { () throws(ImageIOError) in
-                try encodeRaw(raw, width: image.width, height: image.height, colorType: colorType, bitDepth: 8,
-                              palette: palette, level: level, path: path)
-            }
-        }.get()
+        return try encodeRaw(image, colorType: colorType, palette: palette, level: level, path: path)
     }
 
     /// Encodes a 16-bit grey raster (one channel).
     public static func encode(_ image: Image16, level: Int = 6, path: String = "<memory>") throws(ImageIOError) -> [UInt8] {
-        let colorType: Int32
-        switch image.channels {
-        case 1: colorType = 0
-        case 2: colorType = 4
-        case 3: colorType = 2
-        case 4: colorType = 6
-        default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(image.channels) channels")
-        }
-        return try image.pixels.withUnsafeBytes { raw in
-            Result { () throws(ImageIOError) in
-                try encodeRaw(raw, width: image.width, height: image.height, colorType: colorType, bitDepth: 16,
-                              palette: [], level: level, path: path)
-            }
-        }.get()
+        try encodeRaw(image, colorType: directColorType(channels: image.channels, path: path), palette: [],
+                      level: level, path: path)
     }
 
-    private static func encodeRaw(_ raw: UnsafeRawBufferPointer, width: Int, height: Int, colorType: Int32, bitDepth: Int32,
-                                  palette: [UInt8], level: Int, path: String) throws(ImageIOError) -> [UInt8] {
+    /// The PNG colour type of unindexed samples: grey, grey+alpha, RGB or RGBA by channel count.
+    private static func directColorType(channels: Int, path: String) throws(ImageIOError) -> Int32 {
+        switch channels {
+        case 1: 0
+        case 2: 4
+        case 3: 2
+        case 4: 6
+        default: throw ImageIOError(codec: .png, path: path, reason: "cannot encode \(channels) channels")
+        }
+    }
+
+    /// Encodes a raster of 8- or 16-bit samples (the bit depth is the sample size).
+    private static func encodeRaw<Sample>(_ image: Raster<Sample>, colorType: Int32, palette: [UInt8], level: Int,
+                                          path: String) throws(ImageIOError) -> [UInt8] {
         guard (0 ... 9).contains(level) else {
             throw ImageIOError(codec: .png, path: path, reason: "compression level must be 0...9, got \(level)")
         }
-        guard width > 0, height > 0 else {
-            throw ImageIOError(codec: .png, path: path, reason: "cannot encode an empty \(width)x\(height) image")
+        guard image.width > 0, image.height > 0 else {
+            throw ImageIOError(codec: .png, path: path, reason: "cannot encode an empty \(image.width)x\(image.height) image")
         }
         var buffer = ct_buffer()
         var text = [CChar](repeating: 0, count: Int(CT_MESSAGE_CAPACITY))
-        let ok = palette.withUnsafeBufferPointer { pal in
-            ct_png_encode(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt32(width), UInt32(height),
-                          colorType, bitDepth, pal.baseAddress, Int32(palette.count / 3), Int32(level), &buffer, &text)
+        let ok = image.pixels.withUnsafeBytes { raw in
+            palette.withUnsafeBufferPointer { pal in
+                ct_png_encode(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt32(image.width), UInt32(image.height),
+                              colorType, Int32(Sample.bitWidth), pal.baseAddress, Int32(palette.count / 3), Int32(level),
+                              &buffer, &text)
+            }
         }
         defer { ct_buffer_free(&buffer) }
         guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&text)) }

@@ -1,13 +1,11 @@
 // InputNormalization.swift — 8-bit RGB pixels to the network's input planes
-// (method.md §5): (v - mean) / std per channel, RGB order,
-// mean (123.675, 116.28, 103.53), std (58.395, 57.12, 57.375).
+// (method.md §5): (v - mean) / std per channel, RGB order, with the
+// statistics of CTCore's `ImageNetStatistics`.
 
+import CTCore
 import ImageIO
 
 public enum InputNormalization {
-    public static let mean: [Float] = [123.675, 116.28, 103.53]
-    public static let std: [Float] = [58.395, 57.12, 57.375]
-
     /// (3, H, W) planes of a 3-channel image.
     public static func planes(_ image: Image8) -> [Float] {
         precondition(image.channels == 3, "InputNormalization.planes: \(image.channels) channels")
@@ -16,7 +14,7 @@ public enum InputNormalization {
         image.pixels.withUnsafeBufferPointer { px in
             out.withUnsafeMutableBufferPointer { o in
                 for c in 0 ..< 3 {
-                    let m = mean[c], s = std[c], plane = o.baseAddress! + c * n
+                    let m = ImageNetStatistics.mean[c], s = ImageNetStatistics.std[c], plane = o.baseAddress! + c * n
                     for i in 0 ..< n { plane[i] = (Float(px[i * 3 + c]) - m) / s }
                 }
             }

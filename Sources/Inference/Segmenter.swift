@@ -10,16 +10,16 @@
 // `Segmenter` is an immutable Sendable value shared by all workers; each worker
 // owns a `SegmenterWorkspace` (the activation arenas, made once per window shape).
 
+import CTCore
 import Foundation
 import ImageIO
 import Model
 import Tensor
 
 /// Why an image could not be segmented.
-public struct InferenceError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct InferenceError: ReasonedError, Equatable {
     public let reason: String
     public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
 }
 
 /// A worker's arenas, kept between images (one per window shape). Not shared between threads.

@@ -1,5 +1,7 @@
 // DatasetMetrics.swift — one evaluation set's counts, with its class names.
 
+import CTCore
+
 /// The accumulated result of one evaluation set (or of one shard of it).
 public struct DatasetMetrics: Sendable, Equatable {
     /// The set's name in reports, e.g. "cityscapes", "acdc-night".

@@ -1,15 +1,13 @@
 // MetricsError.swift — the one error type of the Metrics module.
 
+import CTCore
+
 /// Mismatched planes or matrices, or a metrics file that does not decode,
 /// naming the file and JSON path where there is one.
-public struct MetricsError: Error, CustomStringConvertible, Sendable, Equatable {
+/// Made by this module only; printed `context: reason`.
+public struct MetricsError: ReasonedError, Equatable {
     public let context: String
     public let reason: String
 
-    public init(context: String, reason: String) {
-        self.context = context
-        self.reason = reason
-    }
-
-    public var description: String { "\(context): \(reason)" }
+    public var subject: String? { context }
 }

@@ -8,6 +8,7 @@
 // only stored truth. Loading checks format, version and shapes. See
 // docs/augment-metrics.md for the schema.
 
+import CTCore
 import Foundation
 
 /// The metrics of one or more evaluation sets, mergeable across shards.

@@ -5,13 +5,13 @@
 //   features = x after block K, or norm(x)
 // Weights stay in PyTorch layout; all activations live in the arena.
 
+import CTCore
 import Tensor
 
 /// An input the model cannot take (image size, buffer length, block index).
-public struct ModelInputError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct ModelInputError: ReasonedError, Equatable {
     public let reason: String
     public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
 }
 
 /// Which hidden state a feature export takes.

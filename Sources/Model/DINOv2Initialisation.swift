@@ -6,12 +6,13 @@
 // LayerScale 1e-5. Used when no pretrained weights are given (the `tiny` demo
 // backbone); such a backbone carries no pretrained knowledge.
 
+import CTCore
 import Tensor
 
 extension DINOv2 {
     /// A freshly initialised backbone of `config` (MLP feed-forward blocks), reproducible from `seed`.
     public static func randomlyInitialised(config: DINOv2Config, seed: UInt64) -> DINOv2 {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let c = config.embedDim, p = config.patchSize, f = config.ffnHidden
         func normal(_ shape: [Int], std: Float) -> Tensor {
             let count = shape.reduce(1, *)

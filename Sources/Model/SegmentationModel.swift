@@ -9,6 +9,7 @@
 // `parametersChanged()` afterwards.
 // Parameter walk order (the training layout): adapter, head, backbone.
 
+import CTCore
 import Tensor
 
 public struct SegmentationModel: Sendable, ParameterWalkable {
@@ -82,7 +83,7 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
     /// A model around existing backbone weights with freshly initialised adapter and head (seeded).
     public static func initialised(backbone: DINOv2, backboneName: String? = nil, backboneWeights: String? = nil,
                                    adapter: AdapterConfig, head: LinearHeadConfig? = nil, seed: UInt64 = 0) throws(ModelInputError) -> SegmentationModel {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let config = SegmentationConfig(backboneName: backboneName, backbone: backbone.config, backboneWeights: backboneWeights,
                                         adapter: adapter, head: head)
         if let problem = config.problems().first { throw ModelInputError(problem) }

@@ -88,7 +88,7 @@ public struct LabelWriter: Sendable {
     public func finish(ids: [String], into folder: String) throws(FileError) {
         guard formats.contains(.cvat) else { return }
         var labelmap = "# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
-        for (name, c) in zip(LabelTables.trainClassNames, LabelTables.trainClassColors) {
+        for (name, c) in zip(CityscapesClasses.names, LabelTables.trainClassColors) {
             labelmap += "\(name):\(c.0),\(c.1),\(c.2)::\n"
         }
         try AtomicFile.write(text: labelmap, to: "\(folder)/cvat/labelmap.txt")
@@ -108,7 +108,7 @@ public struct LabelWriter: Sendable {
     /// Values outside 0..18 become 255 (black) so the palette covers them.
     static func clampedToPalette(_ plane: LabelMap) -> LabelMap {
         var table = [UInt8](repeating: 255, count: 256)
-        for t in 0 ..< LabelTables.trainClassNames.count { table[t] = UInt8(t) }
+        for t in 0 ..< CityscapesClasses.names.count { table[t] = UInt8(t) }
         return mapped(plane, table)
     }
 

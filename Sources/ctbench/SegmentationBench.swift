@@ -8,6 +8,7 @@
 // (512 / 341) of a 1024 x 512 image (3 windows) with Causal-Tune, as images/s.
 // scripts/bench_segmentation.py times the same model in PyTorch.
 
+import CTCore
 import Foundation
 import Inference
 import ImageIO
@@ -160,13 +161,13 @@ enum SegmentationBench {
     }
 
     static func noise(_ count: Int, seed: UInt64) -> [Float] {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         return (0 ..< count).map { _ in Float.random(in: -1 ..< 1, using: &rng) }
     }
 
     /// A backbone of `config` with random weights of plausible scale.
     static func randomBackbone(_ config: DINOv2Config, seed: UInt64) throws -> DINOv2 {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var tensors: [String: Tensor] = [:]
         for (name, shape) in DINOv2Weights.expectedShapes(config) {
             let n = shape.reduce(1, *), fanIn = shape.count >= 2 ? shape.dropFirst().reduce(1, *) : 1

@@ -7,6 +7,7 @@
 //
 //   ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--checkpointing] [--json]
 
+import CTCore
 import Foundation
 import Model
 import Tensor
@@ -56,7 +57,7 @@ enum TrainingBench {
         let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(), layout: try ParameterLayout(model)),
                                   schedule: LearningRateSchedule(baseRate: 1e-4, iterations: 40_000), cropSize: 512,
                                   activationCheckpointing: checkpointing)
-        var rng = SeededGenerator(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let examples = (0 ..< batch).map { _ in
             TrainingExample(image: (0 ..< 3 * 512 * 512).map { _ in Float.random(in: -2 ... 2, using: &rng) },
                             label: (0 ..< 512 * 512).map { _ in UInt8.random(in: 0 ..< 19, using: &rng) })

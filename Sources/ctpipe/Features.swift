@@ -5,6 +5,7 @@ import ArgumentParser
 import CTCore
 import Foundation
 import ImageIO
+import Inference
 import Model
 import Tensor
 
@@ -142,7 +143,9 @@ extension CTPipe {
             let target = size.flatMap(InputSize.init) ?? InputSize(
                 height: max(p, Int((Double(decoded.height) / Double(p)).rounded()) * p),
                 width: max(p, Int((Double(decoded.width) / Double(p)).rounded()) * p))
-            return (ImageNetInput.normalised(decoded, height: target.height, width: target.width), target.height, target.width)
+            // OpenCV-exact bilinear resize (as MMSegmentation's Resize), then (v - mean) / std.
+            let resized = Resize.bilinear(decoded, width: target.width, height: target.height)
+            return (InputNormalization.planes(resized), target.height, target.width)
         }
 
         func writeGrid(_ grid: Image8, width: Int, height: Int, to path: String) throws {
@@ -161,27 +164,6 @@ struct InputSize: Equatable {
         guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h > 0, w > 0 else { return nil }
         height = h
         width = w
-    }
-}
-
-/// Image -> normalised network input.
-enum ImageNetInput {
-    /// method.md §5: RGB, mean (123.675, 116.28, 103.53), std (58.395, 57.12, 57.375).
-    static let mean: [Float] = [123.675, 116.28, 103.53]
-    static let std: [Float] = [58.395, 57.12, 57.375]
-
-    /// (3, height, width) planes: OpenCV-exact bilinear resize of the 8-bit RGB image
-    /// (as MMSegmentation's Resize), then (v - mean) / std.
-    static func normalised(_ image: Image8, height: Int, width: Int) -> [Float] {
-        let resized = Resize.bilinear(image, width: width, height: height)
-        let n = height * width
-        var out = [Float](repeating: 0, count: 3 * n)
-        resized.pixels.withUnsafeBufferPointer { px in
-            for i in 0 ..< n {
-                for c in 0 ..< 3 { out[c * n + i] = (Float(px[i * 3 + c]) - mean[c]) / std[c] }
-            }
-        }
-        return out
     }
 }
 

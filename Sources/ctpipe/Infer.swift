@@ -3,6 +3,7 @@
 
 import Augment
 import ArgumentParser
+import CTCore
 import Dispatch
 import Foundation
 import ImageIO

@@ -28,21 +28,19 @@ extension CTPipe {
 /// Loading a manifest from the CLI, with exit codes that scripts can tell apart.
 enum ManifestCommand {
     static func load(_ path: String) throws -> Manifest {
-        do {
-            return try ManifestLoader.load(path)
-        } catch let error as ManifestError {
-            printError(error.description)
-            throw ExitCode(65)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(66)
-        }
+        try withExitCodes { try ManifestLoader.load(path) }
     }
 
     /// The embedded demo manifest (manifests/demo.json).
     static func loadDemo() throws -> Manifest {
+        try withExitCodes { try DemoManifest.load() }
+    }
+
+    /// Runs `load`; on failure prints the error and exits with 65 for an invalid
+    /// manifest, 66 for anything else (an unreadable file).
+    private static func withExitCodes(_ load: () throws -> Manifest) throws -> Manifest {
         do {
-            return try DemoManifest.load()
+            return try load()
         } catch let error as ManifestError {
             printError(error.description)
             throw ExitCode(65)

@@ -4,13 +4,14 @@
 import Augment
 import CTCore
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct NormalizeFlipTests {
     @Test func normalizeAndPadMatchNumpy() throws {
-        let fx = try Fixture.json()
-        let input = try Fixture.raster("norm_in.npy")
-        let expected = try Fixture.npy("norm_out.npy")
+        let fx = try fixtures.augment()
+        let input = try fixtures.raster("norm_in.npy")
+        let expected = try fixtures.npy("norm_out.npy")
         let size = ImageSize(width: fx.normalizePad[0], height: fx.normalizePad[1])
         let out = try Normalize().apply(image: input, paddedTo: size)
         #expect(expected.shape == [3, size.height, size.width])
@@ -25,8 +26,8 @@ import Testing
     }
 
     @Test func flipMatchesNumpy() throws {
-        let input = try Fixture.raster("norm_in.npy")
-        let expected = try Fixture.raster("flip_out.npy")
+        let input = try fixtures.raster("norm_in.npy")
+        let expected = try fixtures.raster("flip_out.npy")
         #expect(RandomFlip.mirror(input) == expected)
     }
 

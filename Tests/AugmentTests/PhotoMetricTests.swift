@@ -5,6 +5,7 @@
 @testable import Augment
 import CTCore
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct PhotoMetricTests {
@@ -23,8 +24,8 @@ import Testing
     }
 
     @Test func hsvSampleMatchesOpenCV() throws {
-        let index = try Fixture.npy("hsv_sample_index.npy").bytes
-        let expected = try Fixture.npy("hsv_sample.npy").bytes      // (N, 3 conversions, 3)
+        let index = try fixtures.npy("hsv_sample_index.npy").bytes
+        let expected = try fixtures.npy("hsv_sample.npy").bytes      // (N, 3 conversions, 3)
         for n in 0 ..< index.count / 4 {
             let a = Int(index[4 * n]) | Int(index[4 * n + 1]) << 8 | Int(index[4 * n + 2]) << 16
             let (x, y, z) = Self.triple(a)
@@ -39,7 +40,7 @@ import Testing
     }
 
     @Test func hsvAllInputsMatchOpenCVChecksums() throws {
-        let expected = try Fixture.json().hsvChecksums
+        let expected = try fixtures.augment().hsvChecksums
         var toHSV = Checksum(), vector = Checksum(), scalar = Checksum()
         for a in 0 ..< (1 << 24) {
             let (x, y, z) = Self.triple(a)
@@ -56,9 +57,9 @@ import Testing
     }
 
     @Test func eachStepMatchesReference() throws {
-        let fx = try Fixture.json()
-        let input = try Fixture.raster("pmd_in.npy")
-        let expected = try Fixture.npy("pmd_steps.npy")
+        let fx = try fixtures.augment()
+        let input = try fixtures.raster("pmd_in.npy")
+        let expected = try fixtures.npy("pmd_steps.npy")
         let plane = input.pixels.count
         for (i, step) in fx.pmdSteps.enumerated() {
             let out: Image8
@@ -75,9 +76,9 @@ import Testing
     }
 
     @Test func wholeDistortionMatchesReference() throws {
-        let fx = try Fixture.json()
-        let input = try Fixture.raster("pmd_in.npy")
-        let expected = try Fixture.npy("pmd_full.npy")
+        let fx = try fixtures.augment()
+        let input = try fixtures.raster("pmd_in.npy")
+        let expected = try fixtures.npy("pmd_full.npy")
         let plane = input.pixels.count
         for (i, d) in fx.pmdFull.enumerated() {
             let draws = PhotoMetricDistortion.Draws(brightness: d.brightness, contrastFirst: d.contrastFirst,

@@ -3,12 +3,13 @@
 
 import Augment
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct RandomCropTests {
     @Test func candidatesAndAcceptanceMatchMmseg() throws {
-        let fx = try Fixture.json()
-        let label = try Fixture.raster("crop_label.npy")
+        let fx = try fixtures.augment()
+        let label = try fixtures.raster("crop_label.npy")
         let image = Image8(width: label.width, height: label.height, channels: 3,
                            pixels: label.pixels.flatMap { [$0, $0 &+ 1, $0 &+ 2] })
         for c in fx.crop {
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func ratioOfOneTakesFirstCandidate() throws {
-        let label = try Fixture.raster("crop_label.npy")
+        let label = try fixtures.raster("crop_label.npy")
         let crop = RandomCrop(cropSize: ImageSize(width: 16, height: 16), catMaxRatio: 1)
         var random = ScriptedRandom([.int(2), .int(3)])
         let box = crop.chooseBox(label: label, &random)

@@ -4,11 +4,12 @@
 
 @testable import Augment
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct ResizeRuleTests {
     @Test func keepRatioSizesMatchMmcv() throws {
-        let fx = try Fixture.json()
+        let fx = try fixtures.augment()
         #expect(fx.keepRatio.count > 50)
         for c in fx.keepRatio {
             let out = KeepRatioResize.rescaledSize(ImageSize(width: c.size[0], height: c.size[1]),
@@ -31,7 +32,7 @@ import Testing
     }
 
     @Test func scaleListsMatchConfigs() throws {
-        let fx = try Fixture.json()
+        let fx = try fixtures.augment()
         #expect(RandomChoiceResize.scales(base: 512) == fx.scales512)
         #expect(RandomChoiceResize.scales(base: 1024) == fx.scales1024)
         #expect(fx.scales512 == [256, 307, 358, 409, 460, 512, 563, 614, 665, 716, 768, 819, 870, 921, 972, 1024])
@@ -39,7 +40,7 @@ import Testing
     }
 
     @Test func shortestEdgeMatchesMmseg() throws {
-        let fx = try Fixture.json()
+        let fx = try fixtures.augment()
         for c in fx.shortestEdge {
             let rule = ResizeShortestEdge(shortEdge: c.short, maxSize: c.max)
             let size = ImageSize(width: c.size[0], height: c.size[1])
@@ -72,9 +73,9 @@ import Testing
     }
 
     @Test func labelNearestMatchesOpenCV() throws {
-        let fx = try Fixture.json()
-        let label = try Fixture.raster("nearest_in.npy")
-        let expected = try Fixture.raster("nearest_out.npy")
+        let fx = try fixtures.augment()
+        let label = try fixtures.raster("nearest_in.npy")
+        let expected = try fixtures.raster("nearest_out.npy")
         let resized = try KeepRatioResize(scale: ImageSize(width: fx.nearestScale[0], height: fx.nearestScale[1]))
             .apply(label: label)
         #expect(resized == expected)
@@ -83,8 +84,8 @@ import Testing
     /// OpenCV INTER_NEAREST computes `floor(d * (1 / (dst / src)))`, which differs from
     /// `floor(d * (src / dst))` by one source index for some size pairs (here 2016 -> 1296 wide).
     @Test func labelNearestOpenCVReciprocalScale() throws {
-        let input = try Fixture.raster("nearest_wide_in.npy")
-        let expected = try Fixture.raster("nearest_wide_out.npy")
+        let input = try fixtures.raster("nearest_wide_in.npy")
+        let expected = try fixtures.raster("nearest_wide_out.npy")
         #expect(Resize.nearest(input, width: expected.width, height: expected.height, rule: .opencv) == expected)
     }
 

@@ -3,6 +3,7 @@
 
 import CTCore
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct BackboneCommandTests {
@@ -15,16 +16,6 @@ import Testing
         return url.path
     }
 
-    static func floats(_ path: String) throws -> (shape: [Int], values: [Float]) {
-        let array = try NPYArray.decode(try FileBytes.read(path), path: path)
-        return (array.shape, try #require(array.floats))
-    }
-
-    static func maxRelative(_ a: [Float], _ b: [Float]) -> Float {
-        let scale = b.map(abs).max() ?? 1
-        return zip(a, b).map { abs($0 - $1) / max(abs($1), 1e-2 * scale) }.max() ?? .infinity
-    }
-
     @Test func featuresMatchPyTorch() throws {
         let folder = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -35,10 +26,10 @@ import Testing
             "--threads", "2",
         ])
         #expect(result.status == 0, "\(result.stderr)")
-        let (shape, values) = try Self.floats("\(folder)/final.npy")
+        let (shape, values) = try NPYFile.floatArray("\(folder)/final.npy")
         #expect(shape == [7, 16])
-        let golden = try Self.floats("\(f)/small_28x42_final.npy").values
-        #expect(Self.maxRelative(values, golden) <= 1e-4)
+        let golden = try NPYFile.floatArray("\(f)/small_28x42_final.npy").values
+        expectClose(values, golden, "final norm features")
         #expect(result.stdout.contains("\"tokens\" : 7"))
         for png in ["pca.png", "norm.png"] {
             let inspect = try CTPipeBinary.run(["inspect", "\(folder)/\(png)"])
@@ -50,8 +41,8 @@ import Testing
             "--block", "0", "--out", "\(folder)/block0.npy",
         ])
         #expect(block.status == 0, "\(block.stderr)")
-        let golden0 = try Self.floats("\(f)/small_28x42_block0.npy").values
-        #expect(Self.maxRelative(try Self.floats("\(folder)/block0.npy").values, golden0) <= 1e-4)
+        let golden0 = try NPYFile.floatArray("\(f)/small_28x42_block0.npy").values
+        expectClose(try NPYFile.floatArray("\(folder)/block0.npy").values, golden0, "block 0 features")
     }
 
     @Test func imagePathMatchesOpenCVAndPyTorch() throws {
@@ -62,9 +53,8 @@ import Testing
         let result = try CTPipeBinary.run(["features", "--weights", "\(f)/small/model.safetensors", "--image",
                                            "\(f)/photo_40x60.png", "--size", "28x42", "--final-norm", "--out", "\(folder)/p.npy"])
         #expect(result.status == 0, "\(result.stderr)")
-        let golden = try Self.floats("\(f)/photo_28x42_final.npy").values
-        let worst = Self.maxRelative(try Self.floats("\(folder)/p.npy").values, golden)
-        #expect(worst <= 1e-4, "worst relative error \(worst)")
+        let golden = try NPYFile.floatArray("\(f)/photo_28x42_final.npy").values
+        expectClose(try NPYFile.floatArray("\(folder)/p.npy").values, golden, "image features")
     }
 
     @Test func featuresFromAnImageFile() throws {
@@ -77,12 +67,12 @@ import Testing
         let result = try CTPipeBinary.run(["features", "--weights", "\(f)/reg/model.safetensors", "--image", "\(folder)/in.png",
                                            "--size", "28x56", "--out", "\(folder)/reg.npy"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try Self.floats("\(folder)/reg.npy").shape == [1 + 4 + 8, 16])
+        #expect(try NPYFile.floatArray("\(folder)/reg.npy").shape == [1 + 4 + 8, 16])
         // Default size: rounded to multiples of 14 (70x28 stays).
         let plain = try CTPipeBinary.run(["features", "--weights", "\(f)/reg/model.safetensors", "--image", "\(folder)/in.png",
                                           "--out", "\(folder)/reg2.npy"])
         #expect(plain.status == 0, "\(plain.stderr)")
-        #expect(try Self.floats("\(folder)/reg2.npy").shape == [1 + 4 + 10, 16])
+        #expect(try NPYFile.floatArray("\(folder)/reg2.npy").shape == [1 + 4 + 10, 16])
     }
 
     @Test func convertWeightsThenRun() throws {
@@ -98,7 +88,7 @@ import Testing
         let run = try CTPipeBinary.run(["features", "--weights", "\(folder)/c.safetensors", "--input-npy", "\(folder)/x.npy",
                                         "--out", "\(folder)/o.npy"])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(try Self.floats("\(folder)/o.npy").shape == [7, 16])
+        #expect(try NPYFile.floatArray("\(folder)/o.npy").shape == [7, 16])
     }
 
     @Test func errorsAreOneLineMessages() throws {

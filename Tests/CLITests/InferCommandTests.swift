@@ -5,17 +5,13 @@
 import CTCore
 import Foundation
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct InferCommandTests {
     static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     static let adapter = tests.appendingPathComponent("ModelTests/Fixtures/adapter").path
     static let inference = tests.appendingPathComponent("InferenceTests/Fixtures").path
-
-    static func floats(_ path: String) throws -> (shape: [Int], values: [Float]) {
-        let array = try NPYArray.decode(try FileBytes.read(path), path: path)
-        return (array.shape, try #require(array.floats))
-    }
 
     @Test func inferWritesTheArgmaxOfTheSlideAverage() throws {
         let folder = try BackboneCommandTests.temporaryFolder()
@@ -32,7 +28,7 @@ import Testing
         let labels = try ImageFile.readLabel("\(folder)/out/trainid/frame.png")
         #expect(labels.width == 47 && labels.height == 34)
         // Expected: argmax over the 5 classes of PyTorch's window-averaged logits (same size: no resize).
-        let logits = try Self.floats("\(Self.inference)/slide_34x47_logits.npy").values
+        let logits = try NPYFile.floatArray("\(Self.inference)/slide_34x47_logits.npy").values
         let plane = 34 * 47
         var clear = 0
         for i in 0 ..< plane {
@@ -71,16 +67,16 @@ import Testing
             "--out", "\(folder)/last.npy", "--threads", "2",
         ])
         #expect(result.status == 0, "\(result.stderr)")
-        let (shape, values) = try Self.floats("\(folder)/last.npy")
+        let (shape, values) = try NPYFile.floatArray("\(folder)/last.npy")
         #expect(shape == [19, 16])
-        let golden = try Self.floats("\(Self.adapter)/ct_full_block3.npy").values
-        #expect(BackboneCommandTests.maxRelative(values, golden) <= 1e-4)
+        let golden = try NPYFile.floatArray("\(Self.adapter)/ct_full_block3.npy").values
+        expectClose(values, golden, "adapter features, block 3")
         // Without the adapter the same backbone gives something else.
         let plain = try CTPipeBinary.run([
             "features", "--weights", "\(Self.adapter)/tiny_backbone.safetensors", "--input-npy", "\(Self.adapter)/model_input.npy",
             "--out", "\(folder)/plain.npy",
         ])
         #expect(plain.status == 0, "\(plain.stderr)")
-        #expect(BackboneCommandTests.maxRelative(try Self.floats("\(folder)/plain.npy").values, golden) > 1e-2)
+        #expect(Closeness(try NPYFile.floatArray("\(folder)/plain.npy").values, golden).worstError > 1e-2)
     }
 }

@@ -1,14 +1,16 @@
 // LabelTableTests.swift — the generated Swift tables and the encodings'
 // lookup tables against the reference JSON tables.
 
+import CTCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Datasets
 
 @Suite struct LabelTableTests {
     @Test func cityscapesLUTMatchesJSON() throws {
-        let table = try #require(Fixtures.json("labels/cityscapes.json") as? [String: Any])
+        let table = try #require(fixtures.jsonObject("labels/cityscapes.json") as? [String: Any])
         let lut = try #require(table["idToTrainId"] as? [Int])
         #expect(lut.map(UInt8.init) == LabelEncoding.cityscapesLabelIds.lut)
         let labels = try #require(table["labels"] as? [[String: Any]])
@@ -20,12 +22,14 @@ import Testing
             let color = try #require(row["color"] as? [Int])
             #expect(color == [Int(label.color.0), Int(label.color.1), Int(label.color.2)])
         }
+        let trainClasses = try #require(table["trainClasses"] as? [[String: Any]])
+        #expect(trainClasses.compactMap { $0["name"] as? String } == CityscapesClasses.names)
         // Known values: exactly the labelIds 0...33.
         #expect((0 ..< 256).filter { LabelEncoding.cityscapesLabelIds.known[$0] } == Array(0 ... 33))
     }
 
     @Test func gta5LUTMatchesJSON() throws {
-        let table = try #require(Fixtures.json("labels/gta5.json") as? [String: Any])
+        let table = try #require(fixtures.jsonObject("labels/gta5.json") as? [String: Any])
         let lut = try #require(table["lut"] as? [Int])
         #expect(lut.map(UInt8.init) == LabelEncoding.gta5LabelIds.lut)
         let pairs = try #require(table["idToTrainId"] as? [String: Int])
@@ -42,20 +46,20 @@ import Testing
     }
 
     @Test func bddColoursMatchJSON() throws {
-        let table = try #require(Fixtures.json("labels/bdd100k.json") as? [String: Any])
+        let table = try #require(fixtures.jsonObject("labels/bdd100k.json") as? [String: Any])
         let classes = try #require(table["classes"] as? [[String: Any]])
         for (i, c) in classes.enumerated() {
             let color = try #require(c["colorInSemSegToml"] as? [Int])
             let mine = LabelTables.bdd100kColormapColors[i]
             #expect(color == [Int(mine.0), Int(mine.1), Int(mine.2)])
-            #expect(c["name"] as? String == LabelTables.trainClassNames[i])
+            #expect(c["name"] as? String == CityscapesClasses.names[i])
         }
     }
 
     @Test func mapillaryNameRuleReproducesReferenceLUT() throws {
-        let table = try #require(Fixtures.json("labels/mapillary_v1.2.json") as? [String: Any])
+        let table = try #require(fixtures.jsonObject("labels/mapillary_v1.2.json") as? [String: Any])
         let lut = try #require(table["lut"] as? [Int])
-        let config = try MapillaryConfig.read(Fixtures.folder + "/labels/mapillary_config_v1.2.json")
+        let config = try MapillaryConfig.read(fixtures.path("labels/mapillary_config_v1.2.json"))
         #expect(config == MapillaryConfig.v12)
         #expect(config.trainIds.map(Int.init) == lut)
         #expect(LabelTables.mapillaryV12ToTrainId.map(Int.init) == lut)
@@ -82,7 +86,7 @@ import Testing
     /// Cityscapes reader gets equals the one a Mapillary reader gets, except for
     /// classes the two datasets define differently (manhole: road vs. ignored).
     @Test func sceneClassesAgreeAcrossEncodings() throws {
-        let table = try #require(Fixtures.json("labels/mapillary_v1.2.json") as? [String: Any])
+        let table = try #require(fixtures.jsonObject("labels/mapillary_v1.2.json") as? [String: Any])
         let lut = try #require(table["lut"] as? [Int])
         for cls in SceneClass.allCases {
             let viaMapillary = UInt8(lut[Int(cls.mapillaryIndex)])

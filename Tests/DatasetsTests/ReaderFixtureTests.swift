@@ -4,15 +4,16 @@
 
 import Foundation
 import ImageIO
+import TestSupport
 import Testing
 
 @testable import Datasets
 
 @Suite struct ReaderFixtureTests {
-    static let allCases: [Fixtures.Case] = (try? Fixtures.cases()) ?? []
+    static let allCases: [DatasetCases.Case] = (try? DatasetCases.all()) ?? []
 
-    func reader(_ c: Fixtures.Case) throws -> any DatasetReader {
-        try DatasetReaders.make(kind: DatasetKind(rawValue: c.dataset)!, root: Fixtures.datasets + "/" + c.root,
+    func reader(_ c: DatasetCases.Case) throws -> any DatasetReader {
+        try DatasetReaders.make(kind: DatasetKind(rawValue: c.dataset)!, root: DatasetCases.folder + "/" + c.root,
                                 split: c.split, condition: c.condition.flatMap(ACDCCondition.init(rawValue:)),
                                 layout: DatasetLayout(rawValue: c.layout)!)
     }
@@ -22,8 +23,8 @@ import Testing
     }
 
     @Test(arguments: allCases.filter { $0.samples != nil })
-    func listsAndMapsLikeTheReference(_ c: Fixtures.Case) throws {
-        let root = Fixtures.datasets + "/" + c.root
+    func listsAndMapsLikeTheReference(_ c: DatasetCases.Case) throws {
+        let root = DatasetCases.folder + "/" + c.root
         let listing = try reader(c).list()
         let expected = try #require(c.samples)
         #expect(listing.problems.isEmpty, "\(listing.problems)")
@@ -56,19 +57,19 @@ import Testing
 
     @Test func problemTreeReportsEveryKind() throws {
         let c = try #require(Self.allCases.first { $0.root == "problems_gta5" })
-        let root = Fixtures.datasets + "/" + c.root
+        let root = DatasetCases.folder + "/" + c.root
         let listing = try reader(c).list()
         #expect(listing.layout == .raw)
         #expect(listing.samples.map(\.id) == c.sample_ids)
-        #expect(Set(listing.problems.map { Fixtures.ExpectedProblem(file: $0.file, kind: $0.kind.rawValue) })
-            == Set(c.problems.map { Fixtures.ExpectedProblem(file: root + "/" + $0.file, kind: $0.kind) }))
+        #expect(Set(listing.problems.map { DatasetCases.ExpectedProblem(file: $0.file, kind: $0.kind.rawValue) })
+            == Set(c.problems.map { DatasetCases.ExpectedProblem(file: root + "/" + $0.file, kind: $0.kind) }))
         for problem in listing.problems {
             #expect(problem.description.hasPrefix(problem.file + ": "))
         }
         let scan = DatasetScanner.scan(listing.samples)
         let want = try #require(c.scan_problems)
-        #expect(scan.problems.map { Fixtures.ExpectedProblem(file: $0.file, kind: $0.kind.rawValue) }
-            == want.map { Fixtures.ExpectedProblem(file: root + "/" + $0.file, kind: $0.kind) })
+        #expect(scan.problems.map { DatasetCases.ExpectedProblem(file: $0.file, kind: $0.kind.rawValue) }
+            == want.map { DatasetCases.ExpectedProblem(file: root + "/" + $0.file, kind: $0.kind) })
         var unknown: [String: Int] = [:]
         for v in 0 ..< 256 where scan.unknownValues[v] > 0 { unknown[String(v)] = scan.unknownValues[v] }
         #expect(unknown == c.unknown_values)
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func loadingReportsAndResolvesSizeMismatch() throws {
-        let reader = try GTA5Reader(root: Fixtures.datasets + "/problems_gta5")
+        let reader = try GTA5Reader(root: DatasetCases.folder + "/problems_gta5")
         let sample = try #require(reader.list().samples.first { $0.id == "00002" })
         #expect(throws: DatasetProblem.self) { try sample.load() }
         do {
@@ -100,8 +101,8 @@ import Testing
     }
 
     @Test func explicitLayoutOverridesAuto() throws {
-        let converted = try CityscapesReader(root: Fixtures.datasets + "/cityscapes", split: "val").list()
-        let raw = try CityscapesReader(root: Fixtures.datasets + "/cityscapes", split: "val", layout: .raw).list()
+        let converted = try CityscapesReader(root: DatasetCases.folder + "/cityscapes", split: "val").list()
+        let raw = try CityscapesReader(root: DatasetCases.folder + "/cityscapes", split: "val", layout: .raw).list()
         #expect(converted.layout == .converted && raw.layout == .raw)
         #expect(converted.samples.first?.encoding == .trainIds)
         #expect(raw.samples.first?.encoding == .cityscapesLabelIds)
@@ -109,29 +110,29 @@ import Testing
     }
 
     @Test func missingSplitFoldersAreReported() throws {
-        let listing = try CityscapesReader(root: Fixtures.datasets + "/cityscapes", split: "train").list()
+        let listing = try CityscapesReader(root: DatasetCases.folder + "/cityscapes", split: "train").list()
         #expect(listing.samples.isEmpty)
         #expect(listing.problems.map(\.kind) == [.missingFolder])
         #expect(listing.problems[0].file.hasSuffix("/leftImg8bit/train"))
-        let acdc = try ACDCReader(root: Fixtures.datasets + "/acdc", split: "test").list()
+        let acdc = try ACDCReader(root: DatasetCases.folder + "/acdc", split: "test").list()
         #expect(acdc.problems.count == 4 && acdc.problems.allSatisfy { $0.kind == .missingFolder })
     }
 
     @Test func badOptionsThrow() {
-        #expect(throws: DatasetError.self) { try DatasetReaders.make(kind: .gta5, root: Fixtures.datasets + "/gta5", split: "val") }
+        #expect(throws: DatasetError.self) { try DatasetReaders.make(kind: .gta5, root: DatasetCases.folder + "/gta5", split: "val") }
         #expect(throws: DatasetError.self) { try DatasetReaders.make(kind: .cityscapes, root: "/nonexistent/root") }
         #expect(throws: DatasetError.self) {
-            try DatasetReaders.make(kind: .cityscapes, root: Fixtures.datasets + "/cityscapes", layout: .half)
+            try DatasetReaders.make(kind: .cityscapes, root: DatasetCases.folder + "/cityscapes", layout: .half)
         }
         #expect(throws: DatasetError.self) {
-            try DatasetReaders.make(kind: .bdd100k, root: Fixtures.datasets + "/bdd100k", condition: .fog)
+            try DatasetReaders.make(kind: .bdd100k, root: DatasetCases.folder + "/bdd100k", condition: .fog)
         }
-        #expect(throws: DatasetError.self) { try MapillaryReader(root: Fixtures.datasets + "/mapillary", split: "train", layout: .half) }
-        #expect(throws: DatasetError.self) { try MapillaryReader(root: Fixtures.datasets + "/mapillary", split: "holdout") }
+        #expect(throws: DatasetError.self) { try MapillaryReader(root: DatasetCases.folder + "/mapillary", split: "train", layout: .half) }
+        #expect(throws: DatasetError.self) { try MapillaryReader(root: DatasetCases.folder + "/mapillary", split: "holdout") }
     }
 
     @Test func mapillaryConfigProblems() throws {
-        let tmp = try TemporaryFolder()
+        let tmp = try TemporaryFolder("datasets")
         defer { tmp.remove() }
         let images = tmp.path + "/training/images", labels = tmp.path + "/training/v1.2/labels"
         try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
@@ -146,10 +147,10 @@ import Testing
     }
 
     @Test func mapillaryV20ReadsItsOwnConfigAndFolder() throws {
-        let tmp = try TemporaryFolder()
+        let tmp = try TemporaryFolder("datasets")
         defer { tmp.remove() }
         let fm = FileManager.default
-        let src = Fixtures.datasets + "/mapillary"
+        let src = DatasetCases.folder + "/mapillary"
         try fm.createDirectory(atPath: tmp.path + "/training/v2.0", withIntermediateDirectories: true)
         try fm.copyItem(atPath: src + "/training/images", toPath: tmp.path + "/training/images")
         try fm.copyItem(atPath: src + "/training/v1.2/labels", toPath: tmp.path + "/training/v2.0/labels")
@@ -172,13 +173,13 @@ import Testing
     @Test func headerSizesMatchDecodedSizes() throws {
         for c in Self.allCases {
             for s in c.samples ?? [] {
-                let path = Fixtures.datasets + "/" + c.root + "/" + s.image
+                let path = DatasetCases.folder + "/" + c.root + "/" + s.image
                 let size = try ImageHeader.size(path).get()
                 let decoded = try ImageFile.readRGB(path)
                 #expect(size == ImageSize(width: decoded.width, height: decoded.height), "\(path)")
             }
         }
-        guard case .failure(let p) = ImageHeader.size(Fixtures.datasets + "/problems_gta5/images/00006.png") else {
+        guard case .failure(let p) = ImageHeader.size(DatasetCases.folder + "/problems_gta5/images/00006.png") else {
             Issue.record("truncated header accepted")
             return
         }

@@ -2,8 +2,10 @@
 // layouts, consistently encoded; scenes cover all 19 classes; output is
 // deterministic per seed and independent of thread scheduling.
 
+import CTCore
 import Foundation
 import ImageIO
+import TestSupport
 import Testing
 
 @testable import Datasets
@@ -22,7 +24,7 @@ import Testing
 
     @Test(arguments: DatasetKind.allCases)
     func readersAcceptSynthesizedTrees(_ kind: DatasetKind) throws {
-        let tmp = try TemporaryFolder()
+        let tmp = try TemporaryFolder("datasets")
         defer { tmp.remove() }
         let split = kind == .mapillary ? "val" : "train"
         let summary = try synth(kind, tmp.path, split: split)
@@ -55,7 +57,7 @@ import Testing
     }
 
     @Test func rawOnlyTreesAreReadRaw() throws {
-        let tmp = try TemporaryFolder()
+        let tmp = try TemporaryFolder("datasets")
         defer { tmp.remove() }
         _ = try synth(.gta5, tmp.path + "/gta", rawOnly: true)
         _ = try synth(.cityscapes, tmp.path + "/cs", rawOnly: true)
@@ -119,7 +121,7 @@ import Testing
     }
 
     @Test func writtenFilesAreIdenticalPerSeed() throws {
-        let tmp = try TemporaryFolder()
+        let tmp = try TemporaryFolder("datasets")
         defer { tmp.remove() }
         for kind in [DatasetKind.bdd100k, .mapillary] {
             _ = try synth(kind, tmp.path + "/a-\(kind)", count: 4, seed: 1)
@@ -137,7 +139,7 @@ import Testing
     }
 
     @Test func parallelScanEqualsSequentialSum() throws {
-        let tmp = try TemporaryFolder()
+        let tmp = try TemporaryFolder("datasets")
         defer { tmp.remove() }
         _ = try synth(.gta5, tmp.path, count: 9)
         let samples = try GTA5Reader(root: tmp.path).list().samples

@@ -3,12 +3,13 @@
 
 import CTCore
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct BrokenFileTests {
-    @Test(arguments: Fixtures.manifest.broken)
+    @Test(arguments: FixtureManifest.loaded.broken)
     func readRGBThrowsNamingTheFile(_ entry: FixtureManifest.BrokenEntry) throws {
-        let path = Fixtures.path(entry.file)
+        let path = fixtures.path(entry.file)
         let error = #expect(throws: ImageIOError.self) { try ImageFile.readRGB(path) }
         #expect(error?.path == path)
         #expect(error?.description.hasPrefix(path) == true)
@@ -19,9 +20,9 @@ import Testing
     }
 
     /// The codec entry points (not only the sniffing file reader) reject the file too.
-    @Test(arguments: Fixtures.manifest.broken)
+    @Test(arguments: FixtureManifest.loaded.broken)
     func codecEntryPointsThrow(_ entry: FixtureManifest.BrokenEntry) throws {
-        let bytes = try ImageFile.bytes(Fixtures.path(entry.file))
+        let bytes = try ImageFile.bytes(fixtures.path(entry.file))
         if entry.codec == "png" {
             for mode in [PNGDecodeMode.native, .rgb, .rgba] {
                 let error = #expect(throws: ImageIOError.self) { try PNG.decode(bytes, path: entry.file, mode: mode) }
@@ -42,7 +43,7 @@ import Testing
     @Test func hugeDeclaredSizesFailBeforeAllocating() throws {
         let clock = ContinuousClock()
         for file in ["broken/huge_ihdr.png", "broken/huge_ihdr_small_data.png"] {
-            let bytes = try ImageFile.bytes(Fixtures.path(file))
+            let bytes = try ImageFile.bytes(fixtures.path(file))
             let info = try PNG.info(bytes, path: file)
             #expect(info.width * info.height >= 16000 * 16000)
             let elapsed = clock.measure {
@@ -55,7 +56,7 @@ import Testing
     @Test func missingFileAndFolderAreFileErrors() {
         let missing = #expect(throws: ImageIOError.self) { try ImageFile.readRGB("/nonexistent/x.png") }
         #expect(missing?.codec == .file && missing?.reason.contains("not found") == true)
-        let folder = #expect(throws: ImageIOError.self) { try ImageFile.readRGB(Fixtures.folder) }
+        let folder = #expect(throws: ImageIOError.self) { try ImageFile.readRGB(fixtures.path) }
         #expect(folder?.reason.contains("folder") == true)
     }
 }

@@ -4,12 +4,13 @@
 // comparison is exact.
 
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct JPEGDecodeTests {
-    @Test(arguments: Fixtures.manifest.jpeg)
+    @Test(arguments: FixtureManifest.loaded.jpeg)
     func headerMatches(_ entry: FixtureManifest.JPEGEntry) throws {
-        let info = try JPEG.info(ImageFile.bytes(Fixtures.path(entry.file)), path: entry.file)
+        let info = try JPEG.info(ImageFile.bytes(fixtures.path(entry.file)), path: entry.file)
         #expect(info.width == entry.width)
         #expect(info.height == entry.height)
         #expect(info.components == entry.components)
@@ -17,20 +18,20 @@ import Testing
         #expect(info.colorSpace == entry.color_space)
     }
 
-    @Test(arguments: Fixtures.manifest.jpeg)
+    @Test(arguments: FixtureManifest.loaded.jpeg)
     func pixelsMatchPillow(_ entry: FixtureManifest.JPEGEntry) throws {
-        let bytes = try ImageFile.bytes(Fixtures.path(entry.file))
+        let bytes = try ImageFile.bytes(fixtures.path(entry.file))
         let (native, _) = try JPEG.decode(bytes, path: entry.file, rgb: false)
-        let nativeDiff = difference(.uint8(native), try Fixtures.npy(entry.expected["native"]!.npy))
+        let nativeDiff = difference(.uint8(native), try fixtures.npy(entry.expected["native"]!.npy))
         #expect(nativeDiff == nil, "\(entry.file) native: \(nativeDiff ?? "")")
         let (rgb, _) = try JPEG.decode(bytes, path: entry.file, rgb: true)
-        let rgbDiff = difference(.uint8(rgb), try Fixtures.npy(entry.expected["rgb"]!.npy))
+        let rgbDiff = difference(.uint8(rgb), try fixtures.npy(entry.expected["rgb"]!.npy))
         #expect(rgbDiff == nil, "\(entry.file) rgb: \(rgbDiff ?? "")")
-        #expect(try ImageFile.readRGB(Fixtures.path(entry.file)) == rgb)
+        #expect(try ImageFile.readRGB(fixtures.path(entry.file)) == rgb)
     }
 
     @Test func jpegLabelFileIsRejected() throws {
-        let path = Fixtures.path("jpeg/gray_baseline.jpg")
+        let path = fixtures.path("jpeg/gray_baseline.jpg")
         let error = #expect(throws: ImageIOError.self) { try ImageFile.readLabel(path) }
         #expect(error?.reason.contains("lossy") == true)
     }

@@ -4,6 +4,7 @@
 
 import CZlib
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct PNGRoundTripTests {

@@ -2,13 +2,14 @@
 // Resize.nearest against cv2 INTER_NEAREST / Pillow NEAREST, sample for sample.
 
 import ImageIO
+import TestSupport
 import Testing
 
 @Suite struct ResizeTests {
-    @Test(arguments: Fixtures.manifest.resize)
+    @Test(arguments: FixtureManifest.loaded.resize)
     func matchesReference(_ entry: FixtureManifest.ResizeEntry) throws {
-        let source = try Fixtures.image8(entry.source)
-        let expected = try Fixtures.npy(entry.npy)
+        let source = try fixtures.image8(entry.source)
+        let expected = try fixtures.npy(entry.npy)
         let output: Image8
         switch entry.kind {
         case "linear": output = Resize.bilinear(source, width: entry.width, height: entry.height)
@@ -21,14 +22,14 @@ import Testing
     }
 
     @Test func identitySizeReturnsTheImage() throws {
-        let source = try Fixtures.image8("resize/src_c3.npy")
+        let source = try fixtures.image8("resize/src_c3.npy")
         #expect(Resize.bilinear(source, width: source.width, height: source.height) == source)
     }
 
     /// The manifest includes 1-row ramps at sizes where the naive index
     /// formula picks a neighbouring pixel; both rules must be exercised.
     @Test func trickyNearestSizesAreCovered() {
-        let ramps = Fixtures.manifest.resize.filter { $0.source.contains("ramp") }
+        let ramps = FixtureManifest.loaded.resize.filter { $0.source.contains("ramp") }
         #expect(Set(ramps.map(\.kind)) == ["nearest_opencv", "nearest_pillow"])
     }
 }

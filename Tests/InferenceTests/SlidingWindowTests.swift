@@ -13,6 +13,7 @@ import ImageIO
 import Inference
 import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct SlidingWindowTests {
@@ -51,42 +52,27 @@ import Testing
         var description: String { tag }
     }
 
-    static func url(_ name: String) -> URL {
-        Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(name)
-    }
-
-    static func npy(_ name: String) throws -> NPYArray {
-        try NPYArray.decode(try FileBytes.read(url(name).path), path: name)
-    }
-
-    static let cases: [Case] = (try? JSONDecoder().decode([Case].self, from: Data(contentsOf: url("slide_cases.json")))) ?? []
+    static let cases: [Case] = (try? fixtures.decode([Case].self, from: "slide_cases.json")) ?? []
 
     @Test func fixturesPresent() { #expect(Self.cases.count == 2) }
 
     @Test(arguments: cases)
     func slideInferenceMatchesPyTorch(_ c: Case) throws {
-        let model = try SegmentationCheckpoint.load(Self.url(c.model).path)
+        let model = try SegmentationCheckpoint.load(fixtures.path(c.model))
         let segmenter = try Segmenter(model: model, window: SlidingWindow(crop: c.crop, stride: c.stride))
         #expect(segmenter.window.windows(height: c.height, width: c.width).map { [$0.y0, $0.y1, $0.x0, $0.x1] } == c.windows)
-        let pixels = try Self.npy("\(c.tag)_image.npy")
+        let pixels = try fixtures.npy("\(c.tag)_image.npy")
         #expect(pixels.shape == [c.height, c.width, 3])
         let image = Image8(width: c.width, height: c.height, channels: 3, pixels: pixels.bytes)
         let workspace = SegmenterWorkspace()
         let logits = try segmenter.logits(image, workspace: workspace)
-        let expected = try #require(try Self.npy("\(c.tag)_logits.npy").floats)
-        let scale = expected.map(abs).max()!
-        var worst: Float = 0, at = 0
-        for i in expected.indices {
-            let e = abs(logits[i] - expected[i]) / max(abs(expected[i]), 1e-2 * scale)
-            if e > worst { worst = e; at = i }
-        }
-        print("golden \(c.tag) averaged logits: worst relative error \(worst) at element \(at)")
-        #expect(worst <= 1e-4)
+        let expected = try #require(try fixtures.npy("\(c.tag)_logits.npy").floats)
+        expectClose(Array(logits), expected, "\(c.tag) averaged logits")
 
         let labels = try segmenter.segment(image, outputHeight: c.output_height, outputWidth: c.output_width, workspace: workspace)
         #expect(labels.width == c.output_width && labels.height == c.output_height && labels.channels == 1)
-        let expectedLabels = try Self.npy("\(c.tag)_labels.npy").bytes
-        let ambiguous = try Self.npy("\(c.tag)_ambiguous.npy").bytes
+        let expectedLabels = try fixtures.npy("\(c.tag)_labels.npy").bytes
+        let ambiguous = try fixtures.npy("\(c.tag)_ambiguous.npy").bytes
         var mismatches = 0, clear = 0
         for i in expectedLabels.indices where labels.pixels[i] != expectedLabels[i] {
             mismatches += 1
@@ -98,7 +84,7 @@ import Testing
     }
 
     @Test func cropMustBeAMultipleOfThePatch() throws {
-        let model = try SegmentationCheckpoint.load(Self.url("ct_full.safetensors").path)
+        let model = try SegmentationCheckpoint.load(fixtures.path("ct_full.safetensors"))
         #expect(throws: InferenceError.self) { try Segmenter(model: model, window: SlidingWindow(crop: 30, stride: 14)) }
         let segmenter = try Segmenter(model: model, window: SlidingWindow(crop: 28, stride: 14))
         let grey = Image8(width: 30, height: 30, channels: 1, filledWith: 0)

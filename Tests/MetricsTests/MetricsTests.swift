@@ -5,6 +5,7 @@
 import CTCore
 import Foundation
 @testable import Metrics
+import TestSupport
 import Testing
 
 struct IoUFixture: Decodable {
@@ -23,14 +24,10 @@ struct IoUFixture: Decodable {
 }
 
 enum MetricsFixture {
-    static func url(_ name: String) -> URL {
-        Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures")!
-    }
-
     static func load() throws -> (IoUFixture, preds: [[UInt8]], labels: [[UInt8]]) {
-        let fx = try JSONDecoder().decode(IoUFixture.self, from: Data(contentsOf: url("iou_metric.json")))
+        let fx = try fixtures.decode(IoUFixture.self, from: "iou_metric.json")
         func planes(_ name: String) throws -> [[UInt8]] {
-            let a = try NPYArray.decode([UInt8](Data(contentsOf: url(name))), path: name)
+            let a = try fixtures.npy(name)
             let n = a.shape[0], size = a.shape[1] * a.shape[2]
             return (0 ..< n).map { Array(a.bytes[$0 * size ..< ($0 + 1) * size]) }
         }

@@ -13,6 +13,7 @@ import Synchronization
 import Foundation
 @testable import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct AdapterGoldenTests {
@@ -42,10 +43,10 @@ import Testing
             Threading.configure(.singleSample(threads: threads))
             for (h, w, c) in Self.grids {
                 let name = "adapter/dct_\(h)x\(w)x\(c)"
-                let x = try Fixture.npy(name + "_x.npy").values, y = try Fixture.npy(name + "_y.npy").values
-                expectClose(Self.dct(x, h: h, w: w, c: c, inverse: false), try Fixture.npy(name + "_forward.npy").values,
+                let x = try fixtures.floatArray(name + "_x.npy").values, y = try fixtures.floatArray(name + "_y.npy").values
+                expectClose(Self.dct(x, h: h, w: w, c: c, inverse: false), try fixtures.floatArray(name + "_forward.npy").values,
                             "DCT \(h)x\(w)x\(c), \(threads) threads")
-                expectClose(Self.dct(y, h: h, w: w, c: c, inverse: true), try Fixture.npy(name + "_inverse.npy").values,
+                expectClose(Self.dct(y, h: h, w: w, c: c, inverse: true), try fixtures.floatArray(name + "_inverse.npy").values,
                             "iDCT \(h)x\(w)x\(c), \(threads) threads")
             }
         }
@@ -54,8 +55,8 @@ import Testing
 
     @Test func dctPlansAreSharedAcrossConcurrentCallers() throws {
         // Plans made and executed from many threads at once give the sequential result.
-        let x = try Fixture.npy("adapter/dct_16x16x8_x.npy").values
-        let expected = try Fixture.npy("adapter/dct_16x16x8_forward.npy").values
+        let x = try fixtures.floatArray("adapter/dct_16x16x8_x.npy").values
+        let expected = try fixtures.floatArray("adapter/dct_16x16x8_forward.npy").values
         let results = Mutex<[[Float]]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             let out = Self.dct(x, h: 16, w: 16, c: 8, inverse: false)
@@ -65,7 +66,7 @@ import Testing
     }
 
     @Test func blockedTransposes() {
-        var rng = SplitMix64(state: 4)
+        var rng = SplitMix64(seed: 4)
         for (rows, cols) in [(1, 1), (33, 70), (64, 32), (5, 100)] {
             let x = rng.floats(rows * cols), y0 = rng.floats(rows * cols)
             var y = [Float](repeating: 0, count: x.count)
@@ -81,19 +82,19 @@ import Testing
     struct MaskCase: Decodable { let file: String, filter: String, dl: Double, dh: Double, height: Int, width: Int }
 
     @Test func masksMatchTheFormulas() throws {
-        let cases = try JSONDecoder().decode([MaskCase].self, from: Data(contentsOf: Fixture.url("adapter/masks.json")))
+        let cases = try JSONDecoder().decode([MaskCase].self, from: Data(contentsOf: fixtures.url("adapter/masks.json")))
         #expect(cases.count == 8)
         for m in cases {
             let filter = try #require(FrequencyFilter(rawValue: m.filter))
             let values = FrequencyMask.values(filter, dl: m.dl, dh: m.dh, height: m.height, width: m.width)
-            expectClose(values, try Fixture.npy("adapter/" + m.file).values, tolerance: 1e-6, "mask \(m.filter) \(m.height)x\(m.width)")
+            expectClose(values, try fixtures.floatArray("adapter/" + m.file).values, tolerance: 1e-6, "mask \(m.filter) \(m.height)x\(m.width)")
         }
     }
 
     static let variants = ["ct_full", "ct_lowrank", "rein_full", "rein_lowrank"]
 
     static func load(_ name: String) throws -> SegmentationModel {
-        try SegmentationCheckpoint.load(Fixture.url("adapter/\(name).safetensors").path)
+        try SegmentationCheckpoint.load(fixtures.url("adapter/\(name).safetensors").path)
     }
 
     @Test(arguments: variants)
@@ -103,13 +104,13 @@ import Testing
         let prepared = try #require(model.prepared)
         #expect(adapter.config.kind == (name.hasPrefix("ct") ? .causalTune : .rein))
         #expect((adapter.config.rank > 0) == name.hasSuffix("lowrank"))
-        let input = try Fixture.npy("adapter/\(name)_adapter_in.npy").values
+        let input = try fixtures.floatArray("adapter/\(name)_adapter_in.npy").values
         var f = input
         let arena = adapter.makeActivations(gridHeight: 5, gridWidth: 7)
         f.withUnsafeMutableBufferPointer { adapter.forward(layer: 1, patches: $0.baseAddress!, prepared: prepared, arena) }
-        expectClose(f, try Fixture.npy("adapter/\(name)_adapter_out.npy").values, "\(name) adapter output")
+        expectClose(f, try fixtures.floatArray("adapter/\(name)_adapter_out.npy").values, "\(name) adapter output")
         let delta = zip(f, input).map { ($0 - $1) / adapter.scale }
-        expectClose(delta, try Fixture.npy("adapter/\(name)_adapter_delta.npy").values, "\(name) adapter delta")
+        expectClose(delta, try fixtures.floatArray("adapter/\(name)_adapter_delta.npy").values, "\(name) adapter delta")
     }
 
     @Test(arguments: variants + ["none"])
@@ -117,11 +118,11 @@ import Testing
         let model = try Self.load(name)
         #expect(model.config.backbone.registers == 2)
         #expect(model.config.head.blocks == [0, 1, 3, 3])
-        let image = try Fixture.npy("adapter/model_input.npy").values
+        let image = try fixtures.floatArray("adapter/model_input.npy").values
         for retain in [false, true] {
             let arena = try model.makeActivations(height: 28, width: 28, retainForBackward: retain)
             try image.withUnsafeBufferPointer { try model.forward($0, arena) }
-            expectClose(Array(arena.logits), try Fixture.npy("adapter/\(name)_logits.npy").values, "\(name) logits (retain \(retain))")
+            expectClose(Array(arena.logits), try fixtures.floatArray("adapter/\(name)_logits.npy").values, "\(name) logits (retain \(retain))")
         }
     }
 }

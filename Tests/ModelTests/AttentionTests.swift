@@ -1,9 +1,11 @@
 // AttentionTests.swift — blocked, multi-worker attention against the textbook
 // definition (double precision), across query blocks and thread counts.
 
+import CTCore
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct AttentionTests {
@@ -42,7 +44,7 @@ import Testing
     @Test(arguments: [(1, 300), (3, 300), (2, 129), (2, 5)])
     func blockedAttentionMatchesDefinition(threads: Int, tokens t: Int) {
         Threading.withPlan(.singleSample(threads: threads)) {
-            var rng = SplitMix64(state: UInt64(t * 10 + threads))
+            var rng = SplitMix64(seed: UInt64(t * 10 + threads))
             let c = 48, heads = 3
             let x = rng.floats(t * c), w = rng.floats(3 * c * c).map { $0 * 0.4 }, b = rng.floats(3 * c)
             let attention = Attention(heads: heads, qkv: Linear(weight: Tensor(shape: [3 * c, c], storage: w),

@@ -5,9 +5,11 @@
 // attention query blocks per image, so the batch changes how rows are grouped
 // into GEMM calls and attention items; the values must not change by a bit.
 
+import CTCore
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct BatchForwardTests {
@@ -15,7 +17,7 @@ import Testing
     static func model(registers: Int, ffn: FeedForwardKind) throws -> DINOv2 {
         let config = DINOv2Config(embedDim: 128, depth: 2, heads: 2, patchSize: 14, registers: registers, gridSize: 4,
                                   ffnHidden: ffn == .mlp ? 512 : 256, ffn: ffn)
-        var rng = SplitMix64(state: UInt64(17 + registers))
+        var rng = SplitMix64(seed: UInt64(17 + registers))
         var tensors: [String: Tensor] = [:]
         for (name, shape) in DINOv2Weights.expectedShapes(config) {
             let n = shape.reduce(1, *)
@@ -31,7 +33,7 @@ import Testing
         try Threading.withPlan(.singleSample(threads: threads)) {
             let model = try Self.model(registers: registers, ffn: ffn)
             let height = 168, width = 182, batch = 4, pixels = 3 * height * width
-            var rng = SplitMix64(state: 99)
+            var rng = SplitMix64(seed: 99)
             let images = rng.floats(batch * pixels, in: -2 ... 2)
             let single = try model.makeActivations(height: height, width: width)
             let t = single.tokens, c = model.config.embedDim
@@ -67,7 +69,7 @@ import Testing
     static func expectIdentical(_ actual: [Float], _ expected: [Float], _ label: String,
                                 sourceLocation: SourceLocation = #_sourceLocation) {
         let identical = actual == expected
-        let c = closeness(actual, expected)
+        let c = Closeness(actual, expected)
         #expect(identical, "\(label): not bit-identical; worst element \(c.worstIndex): \(c.actual) vs \(c.expected)",
                 sourceLocation: sourceLocation)
     }

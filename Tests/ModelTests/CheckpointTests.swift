@@ -6,10 +6,11 @@ import CTCore
 import Foundation
 @testable import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct CheckpointTests {
-    static func fixture(_ name: String) -> String { Fixture.url("adapter/\(name)").path }
+    static func fixture(_ name: String) -> String { fixtures.url("adapter/\(name)").path }
 
     static func temporary(_ name: String) -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-checkpoint-\(UUID().uuidString)")
@@ -18,7 +19,7 @@ import Testing
     }
 
     static func logits(_ model: SegmentationModel) throws -> [Float] {
-        let image = try Fixture.npy("adapter/model_input.npy").values
+        let image = try fixtures.floatArray("adapter/model_input.npy").values
         let arena = try model.makeActivations(height: 28, width: 28)
         try image.withUnsafeBufferPointer { try model.forward($0, arena) }
         return Array(arena.logits)

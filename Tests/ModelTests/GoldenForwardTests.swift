@@ -10,6 +10,7 @@ import CTCore
 import Foundation
 @testable import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct GoldenForwardTests {
@@ -27,12 +28,12 @@ import Testing
     ]
 
     static func load(_ model: String, options: WeightLoadOptions = .init()) throws -> LoadedBackbone {
-        try DINOv2Weights.load(Fixture.url("backbone/\(model)/model.safetensors").path, options: options)
+        try DINOv2Weights.load(fixtures.url("backbone/\(model)/model.safetensors").path, options: options)
     }
 
     static func input(_ c: Case) throws -> [Float] {
         let name = c.model == "swiglu" ? "small_42x42" : c.input
-        let (shape, values) = try Fixture.npy("backbone/\(name)_input.npy")
+        let (shape, values) = try fixtures.floatArray("backbone/\(name)_input.npy")
         #expect(shape == [3, c.height, c.width])
         return values
     }
@@ -49,15 +50,15 @@ import Testing
         try image.withUnsafeBufferPointer { image in
             try model.embed(image, a)
             let embeddings = Array(a.x)
-            expectClose(embeddings, try Fixture.npy("backbone/\(c.input)_embeddings.npy").values, "\(c) embeddings")
+            expectClose(embeddings, try fixtures.floatArray("backbone/\(c.input)_embeddings.npy").values, "\(c) embeddings")
             try model.forward(image, a) { _, x in states.append(Array(x)) }
         }
         #expect(states.count == c.blocks)
         for (i, state) in states.enumerated() {
-            expectClose(state, try Fixture.npy("backbone/\(c.input)_block\(i).npy").values, "\(c) block \(i)")
+            expectClose(state, try fixtures.floatArray("backbone/\(c.input)_block\(i).npy").values, "\(c) block \(i)")
         }
         model.applyFinalNorm(a)
-        expectClose(Array(a.normed), try Fixture.npy("backbone/\(c.input)_final.npy").values, "\(c) final norm")
+        expectClose(Array(a.normed), try fixtures.floatArray("backbone/\(c.input)_final.npy").values, "\(c) final norm")
     }
 
     @Test func featuresAtABlockAndFinal() throws {
@@ -67,20 +68,20 @@ import Testing
         let a = try model.makeActivations(height: c.height, width: c.width)
         let block0 = try image.withUnsafeBufferPointer { try model.features($0, a, at: .block(0)) }
         #expect(block0.shape == [1 + 6, 16])
-        expectClose(block0.storage, try Fixture.npy("backbone/small_28x42_block0.npy").values, "features block 0")
+        expectClose(block0.storage, try fixtures.floatArray("backbone/small_28x42_block0.npy").values, "features block 0")
         let final = try image.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }
-        expectClose(final.storage, try Fixture.npy("backbone/small_28x42_final.npy").values, "features final")
+        expectClose(final.storage, try fixtures.floatArray("backbone/small_28x42_final.npy").values, "features final")
     }
 
     @Test func huggingFaceSizeFlavour() throws {
         let model = try Self.load("small", options: WeightLoadOptions(interpolation: .size)).model
-        let image = try Fixture.npy("backbone/small_28x42_input.npy").values
+        let image = try fixtures.floatArray("backbone/small_28x42_input.npy").values
         let a = try model.makeActivations(height: 28, width: 42)
         let final = try image.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }
-        expectClose(final.storage, try Fixture.npy("backbone/small_28x42_hfsize_final.npy").values, "HF size= flavour")
+        expectClose(final.storage, try fixtures.floatArray("backbone/small_28x42_hfsize_final.npy").values, "HF size= flavour")
         // And the official flavour really is different at this size.
-        let official = try Fixture.npy("backbone/small_28x42_final.npy").values
-        #expect(closeness(final.storage, official).worstError > 1e-3)
+        let official = try fixtures.floatArray("backbone/small_28x42_final.npy").values
+        #expect(Closeness(final.storage, official).worstError > 1e-3)
     }
 
     @Test func interpolationFlavourFollowsRegisters() throws {
@@ -92,7 +93,7 @@ import Testing
     @Test func arenaIsReusedAcrossImages() throws {
         let model = try Self.load("small").model
         let a = try model.makeActivations(height: 28, width: 42)
-        let image = try Fixture.npy("backbone/small_28x42_input.npy").values
+        let image = try fixtures.floatArray("backbone/small_28x42_input.npy").values
         let first = try image.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }
         let zeros = [Float](repeating: 0, count: image.count)
         _ = try zeros.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }

@@ -5,6 +5,7 @@
 import Foundation
 @testable import Model
 import Tensor
+import TestSupport
 import Testing
 
 struct MappedFileTests {
@@ -24,7 +25,7 @@ struct MappedFileTests {
     }
 
     @Test func loadingReleasesNothingItStillNeeds() throws {
-        let path = Fixture.url("backbone/small/model.safetensors").path
+        let path = fixtures.path("backbone/small/model.safetensors")
         let inMemory = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let parsed = try inMemory.withUnsafeBytes { try SafeTensors.parse($0, path: path) }
         let read = try SafeTensors.read(path)

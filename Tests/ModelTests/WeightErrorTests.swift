@@ -5,11 +5,12 @@ import CTCore
 import Foundation
 @testable import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct WeightErrorTests {
     static func hubTensors() throws -> [String: Tensor] {
-        try SafeTensors.read(Fixture.url("backbone/small/model.safetensors").path).tensors
+        try SafeTensors.read(fixtures.path("backbone/small/model.safetensors")).tensors
     }
 
     /// Loads `tensors` written as a safetensors file; returns the error.
@@ -27,7 +28,7 @@ import Testing
 
     static func fixtureError(_ name: String) -> WeightError? {
         do {
-            _ = try DINOv2Weights.load(Fixture.url("backbone/\(name)").path)
+            _ = try DINOv2Weights.load(fixtures.url("backbone/\(name)").path)
             return nil
         } catch { return error }
     }
@@ -94,7 +95,7 @@ import Testing
         try AtomicFile.write(text: "hello", to: text)
         #expect(throws: WeightError.self) { _ = try DINOv2Weights.load(text) }
         // A truncated archive: the central directory is gone.
-        var bytes = try FileBytes.read(Fixture.url("backbone/small_official.pth").path)
+        var bytes = try FileBytes.read(fixtures.path("backbone/small_official.pth"))
         bytes.removeLast(200)
         let truncated = folder.appendingPathComponent("cut.pth").path
         try AtomicFile.write(bytes, to: truncated)

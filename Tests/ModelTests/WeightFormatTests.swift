@@ -9,10 +9,11 @@ import CTCore
 import Foundation
 @testable import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct WeightFormatTests {
-    static func path(_ name: String) -> String { Fixture.url("backbone/\(name)").path }
+    static func path(_ name: String) -> String { fixtures.url("backbone/\(name)").path }
 
     static func temporaryFolder() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-weights-\(UUID().uuidString)")
@@ -21,7 +22,7 @@ import Testing
     }
 
     static func finalFeatures(_ model: DINOv2) throws -> [Float] {
-        let image = try Fixture.npy("backbone/small_28x42_input.npy").values
+        let image = try fixtures.floatArray("backbone/small_28x42_input.npy").values
         let a = try model.makeActivations(height: 28, width: 42)
         return try image.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }.storage
     }
@@ -34,7 +35,7 @@ import Testing
         let a = DINOv2Weights.officialStateDict(hf.model), b = DINOv2Weights.officialStateDict(official.model)
         #expect(a.keys.sorted() == b.keys.sorted())
         for (name, t) in a { #expect(b[name] == t, "\(name) differs between the .pth and the safetensors file") }
-        expectClose(try Self.finalFeatures(official.model), try Fixture.npy("backbone/small_28x42_final.npy").values,
+        expectClose(try Self.finalFeatures(official.model), try fixtures.floatArray("backbone/small_28x42_final.npy").values,
                     "official .pth forward")
     }
 
@@ -54,7 +55,7 @@ import Testing
             let worst = zip(t.storage, b[name]!.storage).map { abs($0 - $1) / max(abs($0), 6.2e-5) }.max() ?? 0
             #expect(worst <= 4.9e-4, "\(name): float16 upcast off by \(worst)")
         }
-        expectClose(try Self.finalFeatures(mmseg.model), try Fixture.npy("backbone/small_28x42_final.npy").values,
+        expectClose(try Self.finalFeatures(mmseg.model), try fixtures.floatArray("backbone/small_28x42_final.npy").values,
                     tolerance: 0.1, "float16 weights forward (sanity; the weights are checked above)")
     }
 

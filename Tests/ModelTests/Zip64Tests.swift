@@ -6,6 +6,7 @@ import CTCore
 import Foundation
 @testable import Model
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct Zip64Tests {
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func zip64ArchiveLoads() throws {
-        let path = Fixture.url("backbone/small_official.pth").path
+        let path = fixtures.path("backbone/small_official.pth")
         let original = try FileBytes.read(path)
         let entries = try original.withUnsafeBytes { raw in
             try ZipArchive(raw, path: path).entries.values.sorted { $0.offset < $1.offset }

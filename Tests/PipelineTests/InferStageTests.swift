@@ -17,7 +17,7 @@ import Testing
     /// A tiny random DINOv2 with patch 16 (a 512 crop is a 32 x 32 grid) and a Causal-Tune model on it.
     static func tinyCheckpoint(at path: String) throws -> SegmentationModel {
         let config = DINOv2Config(embedDim: 16, depth: 2, heads: 2, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 32)
-        var rng = SeededGenerator(seed: 5)
+        var rng = SplitMix64(seed: 5)
         var tensors: [String: Tensor] = [:]
         for (name, shape) in DINOv2Weights.expectedShapes(config) {
             let n = shape.reduce(1, *)

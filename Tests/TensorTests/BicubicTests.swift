@@ -1,8 +1,10 @@
 // BicubicTests.swift — bicubic resize against torch.nn.functional.interpolate
 // (fixtures from scripts/make_backbone_fixtures.py), in the three call styles.
 
+import CTCore
 import Foundation
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct BicubicTests {
@@ -14,7 +16,7 @@ import Testing
     static let cases = [Case(grid: "grid37", h: 24, w: 40), Case(grid: "grid5x7", h: 9, w: 13), Case(grid: "grid5x7", h: 3, w: 4)]
 
     func source(_ name: String) throws -> (h: Int, w: Int, c: Int, values: [Float]) {
-        let (shape, values) = try Fixture.npy("interpolate/\(name).npy")
+        let (shape, values) = try fixtures.floatArray("interpolate/\(name).npy")
         return (shape[0], shape[1], shape[2], values)
     }
 
@@ -25,7 +27,7 @@ import Testing
         let out = s.values.withUnsafeBufferPointer {
             Bicubic.resize($0, height: s.h, width: s.w, channels: s.c, outHeight: k.h, outWidth: k.w, mode: mode)
         }
-        expectClose(out, try Fixture.npy("interpolate/\(k)_offset.npy").values, "\(k) scale_factor")
+        expectClose(out, try fixtures.floatArray("interpolate/\(k)_offset.npy").values, "\(k) scale_factor")
     }
 
     @Test(arguments: cases)
@@ -34,7 +36,7 @@ import Testing
         let out = s.values.withUnsafeBufferPointer {
             Bicubic.resize($0, height: s.h, width: s.w, channels: s.c, outHeight: k.h, outWidth: k.w, mode: .antialiased)
         }
-        expectClose(out, try Fixture.npy("interpolate/\(k)_antialias.npy").values, "\(k) antialias")
+        expectClose(out, try fixtures.floatArray("interpolate/\(k)_antialias.npy").values, "\(k) antialias")
     }
 
     @Test(arguments: cases)
@@ -43,14 +45,14 @@ import Testing
         let out = s.values.withUnsafeBufferPointer {
             Bicubic.resize($0, height: s.h, width: s.w, channels: s.c, outHeight: k.h, outWidth: k.w, mode: .size)
         }
-        expectClose(out, try Fixture.npy("interpolate/\(k)_size.npy").values, "\(k) size")
+        expectClose(out, try fixtures.floatArray("interpolate/\(k)_size.npy").values, "\(k) size")
     }
 
     @Test func offsetFlavourDiffersFromSize() throws {
         // The +0.1 offset changes the sampling positions: the two must not coincide.
-        let a = try Fixture.npy("interpolate/grid37_to_24x40_offset.npy").values
-        let b = try Fixture.npy("interpolate/grid37_to_24x40_size.npy").values
-        #expect(closeness(a, b).worstError > 1e-3)
+        let a = try fixtures.floatArray("interpolate/grid37_to_24x40_offset.npy").values
+        let b = try fixtures.floatArray("interpolate/grid37_to_24x40_size.npy").values
+        #expect(Closeness(a, b).worstError > 1e-3)
     }
 
     @Test func positionGridConversion37To32() throws {
@@ -58,20 +60,20 @@ import Testing
         let out = s.values.withUnsafeBufferPointer {
             Bicubic.resize($0, height: 37, width: 37, channels: s.c, outHeight: 32, outWidth: 32, mode: .size)
         }
-        expectClose(out, try Fixture.npy("interpolate/grid37_to_32x32_size.npy").values, "pos grid 37 -> 32")
+        expectClose(out, try fixtures.floatArray("interpolate/grid37_to_32x32_size.npy").values, "pos grid 37 -> 32")
     }
 
     @Test func patchKernelConversion14To16() throws {
-        let (shape, kernel) = try Fixture.npy("interpolate/kernel14.npy")
+        let (shape, kernel) = try fixtures.floatArray("interpolate/kernel14.npy")
         #expect(shape == [2, 3, 14, 14])
         let out = kernel.withUnsafeBufferPointer {
             Bicubic.resizePlanes($0, planes: 6, height: 14, width: 14, outHeight: 16, outWidth: 16, mode: .size)
         }
-        expectClose(out, try Fixture.npy("interpolate/kernel14_to_16.npy").values, "kernel 14 -> 16")
+        expectClose(out, try fixtures.floatArray("interpolate/kernel14_to_16.npy").values, "kernel 14 -> 16")
     }
 
     @Test func identityWhenSizesMatch() {
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMix64(seed: 3)
         let grid = rng.floats(4 * 5 * 2)
         for mode in [BicubicMode.size, .antialiased] {
             let out = grid.withUnsafeBufferPointer {

@@ -1,13 +1,15 @@
 // GEMMTests.swift — cblas_sgemm through GEMM.sgemm against the triple loop.
 
+import CTCore
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct GEMMTests {
     @Test("sgemm matches the triple loop",
           arguments: [(false, false), (false, true), (true, false), (true, true)])
     func matchesNaive(transA: Bool, transB: Bool) {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let m = 37, n = 19, k = 53
         let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 2, ldc = n + 5
         let a = rng.floats((transA ? k : m) * lda), b = rng.floats((transB ? n : k) * ldb)
@@ -27,7 +29,7 @@ import Testing
     }
 
     @Test func linearIsXTimesWTransposed() {
-        var rng = SplitMix64(state: 11)
+        var rng = SplitMix64(seed: 11)
         let rows = 5, inF = 7, outF = 3
         let x = rng.floats(rows * inF), w = rng.floats(outF * inF)
         var y = [Float](repeating: 0, count: rows * outF)

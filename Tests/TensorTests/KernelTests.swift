@@ -1,8 +1,10 @@
 // KernelTests.swift — LayerNorm, softmax, fused activations and the residual
 // update against their naive twins, at widths with and without vector tails.
 
+import CTCore
 import Foundation
 import Tensor
+import TestSupport
 import Testing
 
 @Suite struct KernelTests {
@@ -10,7 +12,7 @@ import Testing
 
     @Test(arguments: widths)
     func layerNorm(cols: Int) {
-        var rng = SplitMix64(state: UInt64(cols))
+        var rng = SplitMix64(seed: UInt64(cols))
         let rows = 9
         // A large common offset: the two-pass variance must not lose it.
         let x = rng.floats(rows * cols).map { $0 * 3 + 50 }
@@ -28,7 +30,7 @@ import Testing
 
     @Test(arguments: widths)
     func softmax(cols: Int) {
-        var rng = SplitMix64(state: 100 + UInt64(cols))
+        var rng = SplitMix64(seed: 100 + UInt64(cols))
         let rows = 7, ld = cols + 3
         let dense = rng.floats(rows * cols, in: -20 ... 20)
         var strided = [Float](repeating: .nan, count: rows * ld)
@@ -67,7 +69,7 @@ import Testing
 
     @Test(arguments: widths)
     func biasGELU(cols: Int) {
-        var rng = SplitMix64(state: 200 + UInt64(cols))
+        var rng = SplitMix64(seed: 200 + UInt64(cols))
         let rows = 6
         var h = rng.floats(rows * cols, in: -6 ... 6)
         let bias = rng.floats(cols)
@@ -80,7 +82,7 @@ import Testing
 
     @Test(arguments: [1, 8, 21, 48])
     func biasSwiGLU(hidden: Int) {
-        var rng = SplitMix64(state: 300 + UInt64(hidden))
+        var rng = SplitMix64(seed: 300 + UInt64(hidden))
         let rows = 5
         let u = rng.floats(rows * 2 * hidden, in: -5 ... 5), bias = rng.floats(2 * hidden)
         var out = [Float](repeating: 0, count: rows * hidden)
@@ -99,7 +101,7 @@ import Testing
 
     @Test(arguments: widths)
     func residualLayerScale(cols: Int) {
-        var rng = SplitMix64(state: 400 + UInt64(cols))
+        var rng = SplitMix64(seed: 400 + UInt64(cols))
         let rows = 4
         var x = rng.floats(rows * cols)
         let y = rng.floats(rows * cols), bias = rng.floats(cols), gamma = rng.floats(cols)

@@ -3,8 +3,10 @@
 // does so inside `Threading.withPlan`, so tests in concurrently running suites
 // never change it under each other.
 
+import CTCore
 import Synchronization
 import Tensor
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct ThreadingTests {
@@ -32,7 +34,7 @@ import Testing
     }
 
     @Test func resultsDoNotDependOnThreadCount() {
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMix64(seed: 5)
         let rows = 301, cols = 77
         let x = rng.floats(rows * cols), w = rng.floats(cols), b = rng.floats(cols)
         func run(threads: Int) -> [Float] {
@@ -56,7 +58,7 @@ import Testing
     @Test(arguments: [1, 2, 3])
     func linearSplitsRowsExactly(threads: Int) {
         Threading.withPlan(.singleSample(threads: threads)) {
-            var rng = SplitMix64(state: 77)
+            var rng = SplitMix64(seed: 77)
             let rows = 1001, inF = 96, outF = 200
             let x = rng.floats(rows * inF), w = rng.floats(outF * inF)
             var y = [Float](repeating: .nan, count: rows * outF)

@@ -4,20 +4,22 @@
 // [[a]] up to float rounding (the mean loss per non-ignored pixel is the same);
 // a step over [[a], [b]] uses the mean of the two micro-batches' losses.
 
+import CTCore
 import Model
 import Tensor
+import TestSupport
 import Testing
 @testable import Training
 
 @Suite(.serialized) struct AccumulationTests {
     static func example(_ name: String, _ i: Int) throws -> TrainingExample {
-        TrainingExample(image: try Fixture.floats("\(name)_image\(i).npy"), label: try Fixture.bytes("\(name)_label\(i).npy"))
+        TrainingExample(image: try fixtures.floats("\(name)_image\(i).npy"), label: try fixtures.npy("\(name)_label\(i).npy").bytes)
     }
 
     /// The step's result, the updated parameters, and the summed gradients the step used.
     static func step(_ microBatches: [[TrainingExample]]) throws -> (StepResult, [Tensor], [Float]) {
         Threading.configure(.singleSample(threads: 2))
-        let model = try SegmentationCheckpoint.load(Fixture.path("ct_lowrank.safetensors"))   // a 16 x 16 case
+        let model = try SegmentationCheckpoint.load(fixtures.path("ct_lowrank.safetensors"))   // a 16 x 16 case
         let layout = try ParameterLayout(model)
         let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(learningRate: 1e-3), layout: layout),
                                   schedule: LearningRateSchedule(baseRate: 1e-3, iterations: 10, power: 0.9),
@@ -69,7 +71,7 @@ import Testing
 /// A training step updates the model's one trainable buffer in place: no copy, no rebuild.
 struct InPlaceStepTests {
     @Test func stepUpdatesTheTrainableStorageInPlace() throws {
-        let model = try SegmentationCheckpoint.load(Fixture.path("ct_lowrank.safetensors"))
+        let model = try SegmentationCheckpoint.load(fixtures.path("ct_lowrank.safetensors"))
         let storage = model.trainableStorage
         let layout = try ParameterLayout(model)
         #expect(storage.count == layout.valueCount)

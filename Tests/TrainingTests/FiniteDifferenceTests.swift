@@ -5,9 +5,11 @@
 //   (L(p + h v) - L(p - h v)) / 2h  vs  <∇L, v>
 // On the fixture models (Causal-Tune full / low-rank, Rein, full fine-tuning).
 
+import CTCore
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 import Training
 
@@ -18,9 +20,9 @@ import Training
         let pixels: Int
     }
 
-    static func batch(_ c: Fixture.GradientCase) throws -> Batch {
-        let labels = try (0 ..< 2).map { try Fixture.bytes("\(c.name)_label\($0).npy") }
-        return Batch(images: try (0 ..< 2).map { try Fixture.floats("\(c.name)_image\($0).npy") }, labels: labels,
+    static func batch(_ c: GradientCase) throws -> Batch {
+        let labels = try (0 ..< 2).map { try fixtures.npy("\(c.name)_label\($0).npy").bytes }
+        return Batch(images: try (0 ..< 2).map { try fixtures.floats("\(c.name)_image\($0).npy") }, labels: labels,
                      pixels: labels.reduce(0) { $0 + CrossEntropyLoss.validPixels($1) })
     }
 
@@ -37,8 +39,8 @@ import Training
     @Test(arguments: ["ct_full", "ct_lowrank", "rein", "ct_trainable"])
     func gradientsMatchFiniteDifferences(_ name: String) throws {
         Threading.configure(.singleSample(threads: 2))
-        let c = try #require(try Fixture.gradientCases().first { $0.name == name })
-        let model = try SegmentationCheckpoint.load(Fixture.path("\(name).safetensors"))
+        let c = try #require(try GradientCase.all().first { $0.name == name })
+        let model = try SegmentationCheckpoint.load(fixtures.path("\(name).safetensors"))
         let trainer = try SegmentationTrainer(model: model, height: c.height, width: c.width)
         let batch = try Self.batch(c)
         let grads = try GradientStore(model: model)
@@ -52,7 +54,7 @@ import Training
         let layout = trainer.layout
         let values = model.trainableStorage.values
         let base = Array(values)
-        var rng = SeededGenerator(seed: 99)
+        var rng = SplitMix64(seed: 99)
         var worst = 0.0
         for (i, spec) in layout.specs.enumerated() {
             let g = grads.buffer(i).map(Double.init)

@@ -5,6 +5,7 @@
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 import Training
 
@@ -17,7 +18,7 @@ struct OptimiserTests {
     }
 
     @Test func adamWMatchesPyTorch() throws {
-        let f = try SafeTensors.read(Fixture.path("adamw_steps.safetensors"))
+        let f = try SafeTensors.read(fixtures.path("adamw_steps.safetensors"))
         let meta = f.metadata
         let lr = try #require(Double(meta["lr"] ?? "")), wd = try #require(Double(meta["weight_decay"] ?? ""))
         let schedule = LearningRateSchedule(baseRate: lr, iterations: try #require(Int(meta["total"] ?? "")),

@@ -47,14 +47,12 @@ typedef struct {
     char message[CT_MESSAGE_CAPACITY];
 } ct_png_info;
 
-/* Reads the header and works out the decoded layout for `mode`. */
-bool ct_png_read_info(const uint8_t *data, size_t size, ct_png_mode mode, ct_png_info *info);
-
-/* Decodes the whole image into `out` (row-major, interleaved, no padding).
- * `capacity` must be at least width*height*out_channels*out_bytes_per_sample.
- * Fails on truncation, CRC errors, bad zlib streams and a missing IEND. */
-bool ct_png_decode(const uint8_t *data, size_t size, ct_png_mode mode,
-                   uint8_t *out, size_t capacity, ct_png_info *info);
+/* Reads the header and works out the decoded layout for `mode`; with `out`
+ * not NULL, then decodes the whole image into it (row-major, interleaved, no
+ * padding). `capacity` must be at least width*height*out_channels*out_bytes_per_sample.
+ * Decoding fails on truncation, CRC errors, bad zlib streams and a missing IEND. */
+bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode,
+                 uint8_t *out, size_t capacity, ct_png_info *info);
 
 /* A growable byte buffer owned by C; release with ct_buffer_free. */
 typedef struct {
@@ -85,13 +83,11 @@ typedef struct {
     char message[CT_MESSAGE_CAPACITY];
 } ct_jpeg_info;
 
-/* Reads the header; rejects CMYK/YCCK files with a clear message. */
-bool ct_jpeg_read_info(const uint8_t *data, size_t size, bool want_rgb, ct_jpeg_info *info);
-
-/* Decodes to 8-bit grey (native grey files, want_rgb false) or RGB.
- * Premature end of data and other corruption warnings are failures. */
-bool ct_jpeg_decode(const uint8_t *data, size_t size, bool want_rgb,
-                    uint8_t *out, size_t capacity, ct_jpeg_info *info);
+/* Reads the header, rejecting CMYK/YCCK files with a clear message; with
+ * `out` not NULL, then decodes to 8-bit grey (native grey files, want_rgb
+ * false) or RGB. Premature end of data and other corruption warnings are failures. */
+bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb,
+                  uint8_t *out, size_t capacity, ct_jpeg_info *info);
 
 /* Encodes 8-bit grey (channels 1) or RGB (channels 3) at quality 1..100. */
 bool ct_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,

@@ -3,6 +3,7 @@
 // (blur, vignetting) and sensor noise, then 8-bit quantisation. Also turns the
 // fine class plane into each dataset's label encoding.
 
+import CTCore
 import Foundation
 import ImageIO
 

@@ -4,6 +4,7 @@
 // people, poles, lights and signs drawn far to near. Ground and façades are
 // textured in world coordinates, so patterns shrink with distance like a photo.
 
+import CTCore
 import Foundation
 
 /// The visual domain of a synthetic image.

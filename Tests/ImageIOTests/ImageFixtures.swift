@@ -1,9 +1,11 @@
-// FixtureSupport.swift — the golden files written by scripts/make_imageio_fixtures.py
-// (Pillow/OpenCV decodes, cv2.resize outputs) and helpers to compare against them.
+// ImageFixtures.swift — the golden files written by scripts/make_imageio_fixtures.py
+// (Pillow/OpenCV decodes, cv2.resize outputs): their manifest, reading expected
+// images, and comparing decoded samples against them.
 
 import CTCore
 import Foundation
 import ImageIO
+import TestSupport
 
 /// manifest.json, as the fixture script writes it.
 struct FixtureManifest: Decodable, Sendable {
@@ -58,36 +60,22 @@ struct FixtureManifest: Decodable, Sendable {
     var resize: [ResizeEntry]
 }
 
-enum Fixtures {
-    /// The Fixtures folder inside the test bundle.
-    static var folder: String {
-        (Bundle.module.resourcePath ?? Bundle.module.bundlePath) + "/Fixtures"
-    }
-
-    static func path(_ relative: String) -> String { folder + "/" + relative }
-
+extension FixtureManifest {
     static func load() throws -> FixtureManifest {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path("manifest.json")))
-        return try JSONDecoder().decode(FixtureManifest.self, from: data)
+        try fixtures.decode(FixtureManifest.self, from: "manifest.json")
     }
 
     /// The manifest, or an empty one when it cannot be read (`manifestLoads` then fails).
-    static let manifest: FixtureManifest = (try? load()) ?? FixtureManifest(png: [], jpeg: [], broken: [], resize: [])
-
-    static func npy(_ relative: String) throws -> NPYArray {
-        try NPYArray.decode(FileBytes.read(path(relative)), path: path(relative))
-    }
-
-    static func image8(_ relative: String) throws -> Image8 {
-        let array = try npy(relative)
-        guard array.dtype == .uint8, array.shape.count == 3 else { throw FixtureError("\(relative): not (H, W, C) uint8") }
-        return Image8(width: array.shape[1], height: array.shape[0], channels: array.shape[2], pixels: array.bytes)
-    }
+    static let loaded: FixtureManifest = (try? load()) ?? FixtureManifest(png: [], jpeg: [], broken: [], resize: [])
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+extension FixtureFolder {
+    /// An (H, W, C) uint8 array as an image.
+    func image8(_ name: String) throws -> Image8 {
+        let array = try npy(name)
+        guard array.dtype == .uint8, array.shape.count == 3 else { throw FixtureError("\(name): not (H, W, C) uint8") }
+        return Image8(width: array.shape[1], height: array.shape[0], channels: array.shape[2], pixels: array.bytes)
+    }
 }
 
 /// Compares decoded samples with an expected (H, W, C) array; nil when equal,

@@ -1,51 +1,36 @@
-// SplitMix64.swift — the generator's own seeded random numbers (SplitMix64,
-// Steele/Lea/Flood 2014) and hash-based value noise for procedural textures.
+// SceneRandom.swift — the generator's draws from the project's SplitMix64
+// stream (CTCore) and hash-based value noise for procedural textures.
 // Identical sequences on every platform and run; per-image seeds are derived
 // from (seed, index) so results never depend on thread scheduling.
 
-/// SplitMix64 pseudo-random generator.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
+import CTCore
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return Self.mix(state)
-    }
-
-    /// The SplitMix64 output function (a strong 64-bit mixer).
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// The scene generator's draws.
+extension SplitMix64 {
     /// Seed of item `index` of a run seeded with `seed` (independent streams).
-    public static func derive(_ seed: UInt64, _ index: UInt64) -> UInt64 {
+    static func derive(_ seed: UInt64, _ index: UInt64) -> UInt64 {
         mix(seed ^ mix(index &+ 0x632B_E59B_D9B4_E019))
     }
 
     /// Uniform in [0, 1).
-    public mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
 
     /// Uniform in [a, b).
-    public mutating func uniform(_ a: Float, _ b: Float) -> Float { a + (b - a) * unit() }
+    mutating func uniform(_ a: Float, _ b: Float) -> Float { a + (b - a) * unit() }
 
     /// Uniform integer in `range`.
-    public mutating func int(_ range: ClosedRange<Int>) -> Int {
+    mutating func int(_ range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
     }
 
     /// True with probability `p`.
-    public mutating func chance(_ p: Float) -> Bool { unit() < p }
+    mutating func chance(_ p: Float) -> Bool { unit() < p }
 
     /// One element of a non-empty array.
-    public mutating func pick<T>(_ items: [T]) -> T { items[int(0 ... items.count - 1)] }
+    mutating func pick<T>(_ items: [T]) -> T { items[int(0 ... items.count - 1)] }
 
     /// Approximately normal (sum of four uniforms), mean 0, standard deviation 1.
-    public mutating func normal() -> Float {
+    mutating func normal() -> Float {
         (unit() + unit() + unit() + unit() - 2) * 1.7320508
     }
 }

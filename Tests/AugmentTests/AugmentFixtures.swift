@@ -1,27 +1,18 @@
-// FixtureSupport.swift — loading the golden data written by
+// AugmentFixtures.swift — the golden data written by
 // scripts/make_augment_fixtures.py, and injecting fixed random draws.
 
 import Augment
 import CTCore
-import Foundation
 import ImageIO
+import TestSupport
 import Testing
 
-enum Fixture {
-    static func url(_ name: String) -> URL {
-        Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures")!
-    }
-
-    static func npy(_ name: String) throws -> NPYArray {
-        try NPYArray.decode([UInt8](Data(contentsOf: url(name))), path: name)
-    }
-
-    static func json() throws -> AugmentFixture {
-        try JSONDecoder().decode(AugmentFixture.self, from: Data(contentsOf: url("augment.json")))
-    }
+extension FixtureFolder {
+    /// augment.json.
+    func augment() throws -> AugmentFixture { try decode(AugmentFixture.self, from: "augment.json") }
 
     /// An (H, W, 3) or (H, W) uint8 array as a raster.
-    static func raster(_ name: String) throws -> Image8 {
+    func raster(_ name: String) throws -> Image8 {
         let a = try npy(name)
         return Raster(width: a.shape[1], height: a.shape[0], channels: a.shape.count == 3 ? a.shape[2] : 1,
                       pixels: a.bytes)

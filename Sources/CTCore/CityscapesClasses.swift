@@ -1,5 +1,7 @@
 // CityscapesClasses.swift — names of the 19 Cityscapes training classes
-// (trainIds 0...18), the evaluation space of every dataset here.
+// (trainIds 0...18), the evaluation space of every dataset here. Metrics
+// names its rows with them, the dataset label tables and the label writer
+// index them by trainId.
 
 public enum CityscapesClasses {
     /// Class names by trainId (cityscapesscripts `labels.py`).
