@@ -94,6 +94,7 @@ let package = Package(
                                                           "PipelineRunner", "Metrics", "Datasets", "ImageIO", "CTCore",
                                                           "Model", "Inference", "Tensor", "Augment"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "RunReportsTests", dependencies: ["RunReports", "ManifestSchema", "CTCore"]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore"],

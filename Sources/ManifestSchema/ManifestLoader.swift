@@ -19,7 +19,8 @@ public enum ManifestLoader {
     static let synthesizeKeys = ["count", "seed", "size"]
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
     static let executionKeys = ["shards", "workers", "on_error"]
-    static let acdcConditions = ["fog", "night", "rain", "snow", "all"]
+    /// `datasets[i].condition` of ACDC: one of its conditions, or all of them.
+    static let acdcConditions = ACDCCondition.allCases.map(\.rawValue) + ["all"]
 
     /// Loads and validates `path`. Throws `ManifestError` listing every problem,
     /// or `FileError` when the manifest itself cannot be read or parsed.

@@ -178,7 +178,7 @@ struct ManifestFixture {
     @Test func embeddedDemoIsTheShippedFile() throws {
         let path = "\(ShippedManifestTests.root)/manifests/demo.json"
         let file = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(DemoManifest.text == file.trimmingCharacters(in: .newlines), "Sources/Pipeline/DemoManifest.swift must hold manifests/demo.json verbatim")
+        #expect(DemoManifest.text == file.trimmingCharacters(in: .newlines), "Sources/ManifestSchema/DemoManifest.swift must hold manifests/demo.json verbatim")
         let manifest = try ManifestLoader.load(path)
         let embedded = try ManifestLoader.load(text: DemoManifest.text, as: path)
         #expect(manifest.configurationHash == embedded.configurationHash)
