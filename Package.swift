@@ -54,9 +54,10 @@ let package = Package(
         // Training: backward passes, loss, AdamW, schedules, training state.
         .target(name: "Training", dependencies: ["Model", "Tensor", "CTCore"]),
 
-        // Evaluation and running, bottom to top (each depends only on targets above it):
-        //   LabelFiles -> ManifestSchema -> RunFolder -> RunReports -> PipelineRunner,
-        //   Evaluation beside them (the runner, `ctpipe infer` and ctbench use it; it knows no manifest).
+        // Evaluation and running. Dependencies point one way, each target using only those before it:
+        //   LabelFiles <- ManifestSchema <- RunFolder <- RunReports <- PipelineRunner <- ctpipe, ctbench
+        //   Evaluation (no manifest, no run folder) <- PipelineRunner, ctpipe (`infer`), ctbench
+        // ManifestSchema uses Model only for the model section's types (AdapterConfig, PositionInterpolation).
         // Label files written from predictions (trainId, labelId, colour, overlay, CVAT) and their formats.
         .target(name: "LabelFiles", dependencies: ["CTCore", "ImageIO", "Datasets"]),
         // The evaluation path: sample or image -> test pipeline -> model -> prediction and scores.
@@ -64,8 +65,8 @@ let package = Package(
                                                    "Inference"]),
         // Manifests and pipelines: JSON values, strict validation, the typed run description (model section included).
         .target(name: "ManifestSchema", dependencies: ["CTCore", "Datasets", "Model", "LabelFiles"]),
-        // A run folder's layout and records: run directory, shard records, per-image scores and gallery,
-        // environment, training log, run problems.
+        // A run folder's layout and records: run directory, shard ids and records, per-image scores and
+        // gallery, environment, run problems and errors.
         .target(name: "RunFolder", dependencies: ["CTCore", "ImageIO", "Metrics", "ManifestSchema", "LabelFiles"]),
         // Results history (SQLite), regression checks, report.html and its charts, the loss curve.
         .target(name: "RunReports", dependencies: ["CTCore", "ImageIO", "Datasets", "Metrics", "CSQLite", "ManifestSchema",

@@ -43,7 +43,6 @@ struct RunContext {
 
 /// One stage of a pipeline, as the runner runs it.
 protocol RunnerStage {
-    var kind: StageKind { get }
     /// Before the run folder exists, in pipeline order.
     func prepare(_ state: inout RunState, manifest: Manifest) throws
     /// In pipeline order, after every stage has prepared.
@@ -70,7 +69,6 @@ extension StageKind {
 
 /// `read`: synthesizes datasets that are asked for and missing, lists the eval datasets' samples.
 struct ReadStage: RunnerStage {
-    var kind: StageKind { .read }
     func run(_ state: inout RunState, in context: RunContext) throws {
         for entry in context.manifest.datasets {
             try Synthesis.ensure(entry, quiet: context.quiet)
@@ -83,7 +81,6 @@ struct ReadStage: RunnerStage {
 
 /// `train`: lists the train datasets and trains (TrainingRun.swift); the final model feeds the infer stage.
 struct TrainStage: RunnerStage {
-    var kind: StageKind { .train }
     func prepare(_ state: inout RunState, manifest: Manifest) throws { state.trains = true }
     func run(_ state: inout RunState, in context: RunContext) throws {
         let manifest = context.manifest
@@ -104,7 +101,6 @@ struct TrainStage: RunnerStage {
 
 /// `infer`: the evaluation path with the manifest's model (built while preparing) or the trained one.
 struct InferStage: RunnerStage {
-    var kind: StageKind { .infer }
     func prepare(_ state: inout RunState, manifest: Manifest) throws {
         state.infers = true
         guard !state.trains else { return }
@@ -122,7 +118,6 @@ struct InferStage: RunnerStage {
 
 /// `predictions`: existing prediction files (manifest `predictions`) instead of inferring.
 struct PredictionsStage: RunnerStage {
-    var kind: StageKind { .predictions }
     func run(_ state: inout RunState, in context: RunContext) throws {
         guard let spec = context.manifest.predictions else {
             throw RunError("$.predictions: required by the pipeline's predictions stage")
@@ -133,13 +128,11 @@ struct PredictionsStage: RunnerStage {
 
 /// `metric`: each image's confusion matrix, added to its group (merged into metrics.json at the end).
 struct MetricStage: RunnerStage {
-    var kind: StageKind { .metric }
     func run(_ state: inout RunState, in context: RunContext) throws { state.sampleSteps.append(.metric) }
 }
 
 /// `write`: the label files of `outputs.formats`, renamed into place and synced with the shard's record.
 struct WriteStage: RunnerStage {
-    var kind: StageKind { .write }
     func run(_ state: inout RunState, in context: RunContext) throws {
         let outputs = context.manifest.outputs
         state.sampleSteps.append(.write(LabelWriter(formats: outputs.formats, overlayAlpha: outputs.overlayAlpha, durability: .atomic)))
