@@ -40,9 +40,6 @@ let package = Package(
         // Dataset readers (Cityscapes, GTA5, ACDC, BDD100K, Mapillary) and the synthetic scene generator.
         .target(name: "Datasets", dependencies: ["ImageIO", "CTCore"]),
 
-        // Manifests, pipelines, the sharded runner, run directories.
-        .target(name: "Pipeline", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "CSQLite",
-                                                 "Model", "Tensor", "Inference", "Training"]),
         // Training crops and test resizes with MMSegmentation/mmcv semantics.
         .target(name: "Augment", dependencies: ["ImageIO", "CTCore"]),
         // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
@@ -57,15 +54,39 @@ let package = Package(
         // Training: backward passes, loss, AdamW, schedules, training state.
         .target(name: "Training", dependencies: ["Model", "Tensor", "CTCore"]),
 
+        // Evaluation and running. Dependencies point one way, each target using only those before it:
+        //   LabelFiles <- ManifestSchema <- RunFolder <- RunReports <- PipelineRunner <- ctpipe, ctbench
+        //   Evaluation (no manifest, no run folder) <- PipelineRunner, ctpipe (`infer`), ctbench
+        // ManifestSchema uses Model only for the model section's types (AdapterConfig, PositionInterpolation).
+        // Label files written from predictions (trainId, labelId, colour, overlay, CVAT) and their formats.
+        .target(name: "LabelFiles", dependencies: ["CTCore", "ImageIO", "Datasets"]),
+        // The evaluation path: sample or image -> test pipeline -> model -> prediction and scores.
+        .target(name: "Evaluation", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "Model",
+                                                   "Inference"]),
+        // Manifests and pipelines: JSON values, strict validation, the typed run description (model section included).
+        .target(name: "ManifestSchema", dependencies: ["CTCore", "Datasets", "Model", "LabelFiles"]),
+        // A run folder's layout and records: run directory, shard ids and records, per-image scores and
+        // gallery, environment, run problems and errors.
+        .target(name: "RunFolder", dependencies: ["CTCore", "ImageIO", "Metrics", "ManifestSchema", "LabelFiles"]),
+        // Results history (SQLite), regression checks, report.html and its charts, the loss curve.
+        .target(name: "RunReports", dependencies: ["CTCore", "ImageIO", "Datasets", "Metrics", "CSQLite", "ManifestSchema",
+                                                   "RunFolder"]),
+        // The sharded runner: the pipeline's stages run in order, the train stage, merge, completion.
+        .target(name: "PipelineRunner", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "Model",
+                                                       "Tensor", "Inference", "Training", "LabelFiles", "Evaluation",
+                                                       "ManifestSchema", "RunFolder", "RunReports"]),
+
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
-            "ImageIO", "CTCore", "Datasets", "Pipeline", "Augment", "Model", "Tensor", "Inference",
+            "ImageIO", "CTCore", "Datasets", "Augment", "Model", "Tensor", "Inference", "LabelFiles", "Evaluation",
+            "ManifestSchema", "RunFolder", "RunReports", "PipelineRunner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Release-build benchmarks (not tests): one file per family, JSON out.
-        .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore", "Datasets", "Augment", "Metrics", "Pipeline",
-                                                          "Model", "Tensor", "Inference", "Training", "COpenBLAS"]),
+        .executableTarget(name: "ctbench", dependencies: ["ImageIO", "CTCore", "Datasets", "Augment", "Metrics", "Model",
+                                                          "Tensor", "Inference", "Training", "COpenBLAS", "LabelFiles",
+                                                          "Evaluation", "ManifestSchema", "RunFolder", "PipelineRunner"]),
 
         // Test helpers shared by the test targets: fixture folders (each target passes its
         // own bundle), the golden closeness check, seeded random inputs, temporary folders.
@@ -74,14 +95,17 @@ let package = Package(
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Metrics", "Datasets", "ImageIO", "CTCore",
+        .testTarget(name: "PipelineTests", dependencies: ["ManifestSchema", "LabelFiles", "Evaluation", "RunFolder", "RunReports",
+                                                          "PipelineRunner", "Metrics", "Datasets", "ImageIO", "CTCore",
                                                           "Model", "Inference", "Tensor", "Augment"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "RunReportsTests", dependencies: ["RunReports", "ManifestSchema", "CTCore"]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "Pipeline", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "ManifestSchema", "RunFolder",
+                                                     "RunReports", "PipelineRunner", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""embed_demo_manifest.py — writes Sources/Pipeline/DemoManifest.swift from
+"""embed_demo_manifest.py — writes Sources/ManifestSchema/DemoManifest.swift from
 manifests/demo.json (the manifest `ctpipe run` runs without an argument).
 Run after editing manifests/demo.json; a test checks the two agree."""
 import json
@@ -35,5 +35,5 @@ public enum DemoManifest {{
     }}
 }}
 '''
-open(os.path.join(ROOT, "Sources/Pipeline/DemoManifest.swift"), "w").write(swift)
-print("wrote Sources/Pipeline/DemoManifest.swift")
+open(os.path.join(ROOT, "Sources/ManifestSchema/DemoManifest.swift"), "w").write(swift)
+print("wrote Sources/ManifestSchema/DemoManifest.swift")

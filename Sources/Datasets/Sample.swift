@@ -15,6 +15,10 @@ public struct SampleMetadata: Sendable, Equatable, Hashable {
     /// Mapillary: size of the full-resolution image (read from the JPEG header of
     /// `{split}/images/{key}.jpg`), also for the half-size layout when that file exists.
     public var originalSize: ImageSize?
+
+    public init(city: String? = nil, condition: ACDCCondition? = nil, sequence: String? = nil, originalSize: ImageSize? = nil) {
+        (self.city, self.condition, self.sequence, self.originalSize) = (city, condition, sequence, originalSize)
+    }
 }
 
 /// One image/label pair, as the readers list it.
@@ -28,6 +32,13 @@ public struct Sample: Sendable, Equatable, Hashable {
     /// How the label file's values map to trainIds.
     public let encoding: LabelEncoding
     public let metadata: SampleMetadata
+
+    /// A sample of any reader's making (tools, tests, other callers of the evaluation path).
+    public init(id: String, imagePath: String, labelPath: String, dataset: DatasetKind, encoding: LabelEncoding,
+                metadata: SampleMetadata = SampleMetadata()) {
+        (self.id, self.imagePath, self.labelPath) = (id, imagePath, labelPath)
+        (self.dataset, self.encoding, self.metadata) = (dataset, encoding, metadata)
+    }
 }
 
 /// What loading does when image and label sizes differ.

@@ -6,7 +6,7 @@
 // The "prediction" stands in for the model: the label is taken down to the
 // resized image's size and back up with nearest neighbour, the sizes the
 // infer stage produces. Everything else is the runner's real code path
-// (ShardPool, LabelWriter, AtomicFile).
+// (ShardPool, SampleEvaluation scores, LabelWriter, AtomicFile).
 //
 // Per measurement it reports images/s (wall), the process CPU time per image,
 // per stage both the thread CPU time and the wall time (summed over workers:
@@ -17,10 +17,13 @@
 import Augment
 import CTCore
 import Datasets
+import Evaluation
 import Foundation
 import ImageIO
+import LabelFiles
 import Metrics
-import Pipeline
+import PipelineRunner
+import RunFolder
 import Synchronization
 
 enum EvalPathBench {
@@ -182,7 +185,8 @@ enum EvalPathBench {
         let small = Resize.nearest(label, width: resized.width, height: resized.height, rule: .opencv)
         let prediction = Resize.nearest(small, width: label.width, height: label.height, rule: .opencv)
         lap(2)
-        try metrics.accumulate(prediction: prediction.pixels, label: label.pixels)
+        // The runner's metric step: the image's own counts, added to its group.
+        try metrics.merge(try SampleEvaluation(prediction: prediction, label: label).scores(group: metrics.name))
         lap(3)
         let written = try writer.write(prediction: prediction, image: nil, id: sample.id, into: outputs)
         lap(4)

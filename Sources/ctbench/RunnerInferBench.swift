@@ -13,9 +13,11 @@ import CTCore
 import Datasets
 import Foundation
 import ImageIO
+import ManifestSchema
 import Metrics
 import Model
-import Pipeline
+import PipelineRunner
+import RunFolder
 
 enum RunnerInferBench {
     static func run(_ arguments: [String]) throws {

@@ -5,10 +5,12 @@
 // (grid 32 for a 512 x 512 crop: no position resize): the backbone alone, then
 // backbone + linear head with adapter none / rein / causal-tune (m = 100 full
 // tokens) / causal-tune low rank (r = 16), at 512 x 512; then slide inference
-// (512 / 341) of a 1024 x 512 image (3 windows) with Causal-Tune, as images/s.
+// (512 / 341) of a 1024 x 512 image (3 windows) with Causal-Tune through the
+// evaluation path (Evaluation.Evaluator), as images/s.
 // scripts/bench_segmentation.py times the same model in PyTorch.
 
 import CTCore
+import Evaluation
 import Foundation
 import Inference
 import ImageIO
@@ -90,15 +92,16 @@ enum SegmentationBench {
                                       overheadVsBackbone: wall[k] / wall[0] - 1, cpuOverheadVsBackbone: cpu[k] / cpu[0] - 1))
             }
             let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(kind: .causalTune), seed: 2)
-            let segmenter = try Segmenter(model: model)
+            // The evaluation path of the infer stage and `ctpipe infer` (test pipeline at the Cityscapes scale).
+            let evaluator = try Evaluator(model: model, window: SlidingWindow(), scale: ImageSize(width: 1024, height: 512))
             let pixels = noise(1024 * 512 * 3, seed: 4).map { UInt8(max(0, min(255, ($0 + 1) * 127.5))) }
             let frame = Image8(width: 1024, height: 512, channels: 3, pixels: pixels)
             let workspace = SegmenterWorkspace()
             let (ms, _) = try alternating([("slide", {
-                _ = try segmenter.segment(frame, outputHeight: 1024, outputWidth: 2048, workspace: workspace)
+                _ = try evaluator.predict(frame, at: .size(ImageSize(width: 2048, height: 1024)), workspace: workspace)
             })], runs: max(1, runs / 2))
             inference.append(Throughput(model: name + " + causal-tune", image: "1024x512 -> labels 2048x1024",
-                                        windows: segmenter.window.windows(height: 512, width: 1024).count,
+                                        windows: evaluator.window.windows(height: 512, width: 1024).count,
                                         secondsPerImage: ms[0] / 1e3, imagesPerSecond: 1e3 / ms[0]))
         }
         let report = Report(threads: threads, forward: forward, inference: inference)

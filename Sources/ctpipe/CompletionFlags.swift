@@ -3,7 +3,8 @@
 // messages and an exit status.
 
 import ArgumentParser
-import Pipeline
+import PipelineRunner
+import RunReports
 
 struct CompletionFlags: ParsableArguments {
     @Option(name: .customLong("history"), help: ArgumentHelp("Record into this SQLite file instead of the manifest's history.db.", valueName: "PATH"))

@@ -3,7 +3,7 @@
 
 import ArgumentParser
 import Foundation
-import Pipeline
+import RunReports
 
 extension CTPipe {
     struct History: ParsableCommand {

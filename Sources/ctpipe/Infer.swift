@@ -1,15 +1,17 @@
-// Infer.swift — `ctpipe infer`: segment images with a ctpipe checkpoint and
-// write label PNGs (trainId, labelId, colour, overlay) atomically.
+// Infer.swift — `ctpipe infer`: segment images with a ctpipe checkpoint through
+// the evaluation path (Evaluation.Evaluator) and write label PNGs (trainId,
+// labelId, colour, overlay) atomically with the label-file writer (LabelFiles).
 
-import Augment
 import ArgumentParser
 import CTCore
+import Augment
 import Dispatch
+import Evaluation
 import Foundation
 import ImageIO
 import Inference
+import LabelFiles
 import Model
-import Pipeline
 import Synchronization
 import Tensor
 
@@ -63,9 +65,9 @@ extension CTPipe {
         @Option(name: [.short, .long], help: "Images processed at once (default 1: all threads inside one image).")
         var jobs = 1
 
-        static func formats(_ text: String) -> [Manifest.OutputFormat]? {
+        static func formats(_ text: String) -> [LabelFileFormat]? {
             let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            let formats = names.compactMap(Manifest.OutputFormat.init(rawValue:))
+            let formats = names.compactMap(LabelFileFormat.init(rawValue:))
             guard !names.isEmpty, formats.count == names.count, !formats.contains(.cvat) else { return nil }
             return formats
         }
@@ -108,13 +110,12 @@ extension CTPipe {
             do {
                 model = try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
             } catch { throw CLIError(error.description) }
-            let segmenter: Segmenter
-            do { segmenter = try Segmenter(model: model, window: SlidingWindow(crop: crop, stride: stride)) } catch {
+            let evaluator: Evaluator
+            do { evaluator = try Evaluator(model: model, window: SlidingWindow(crop: crop, stride: stride), scale: Self.size(scale)!) } catch {
                 throw CLIError(error.description)
             }
-            let pipeline = TestPipeline(scale: Self.size(scale)!)
             let writer = LabelWriter(formats: Self.formats(format)!, overlayAlpha: alpha)
-            let atInputSize = outputSize == "input"
+            let size: PredictionSize = outputSize == "input" ? .input : .resized
             let images = self.images, outDir = self.outDir
             let started = Date()
             let results = Mutex<[InferResult?]>(Array(repeating: nil, count: images.count))
@@ -125,16 +126,13 @@ extension CTPipe {
                     do {
                         let t0 = Date()
                         let image = try ImageFile.readRGB(images[i])
-                        let (planes, size) = try pipeline.apply(image: image)
-                        let out = atInputSize ? ImageSize(width: image.width, height: image.height) : size
-                        let labels = try segmenter.segment(normalised: planes, height: size.height, width: size.width,
-                                                           outputHeight: out.height, outputWidth: out.width, workspace: workspace)
-                        let overlayBase = atInputSize ? image : try pipeline.resize.apply(image: image)
-                        try writer.write(prediction: labels, image: overlayBase, id: Self.name(images[i]), into: outDir)
-                        let windows = segmenter.window.windows(height: size.height, width: size.width).count
+                        let prediction = try evaluator.predict(image, at: size, workspace: workspace)
+                        let overlayBase = size == .input ? image : try evaluator.pipeline.resize.apply(image: image)
+                        try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: outDir)
+                        let out = ImageSize(width: prediction.labels.width, height: prediction.labels.height)
                         results.withLock {
-                            $0[i] = InferResult(image: images[i], resized: size.description, output: out.description,
-                                                windows: windows, seconds: Date().timeIntervalSince(t0))
+                            $0[i] = InferResult(image: images[i], resized: prediction.resized.description, output: out.description,
+                                                windows: prediction.windows, seconds: Date().timeIntervalSince(t0))
                         }
                     } catch {
                         failure.withLock { if $0 == nil { $0 = "\(images[i]): \(error)" } }

@@ -4,8 +4,9 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import ManifestSchema
 import Metrics
-import Pipeline
+import PipelineRunner
 
 extension CTPipe {
     struct Metric: ParsableCommand {

@@ -4,7 +4,7 @@
 import ArgumentParser
 import CTCore
 import Foundation
-import Pipeline
+import RunReports
 
 extension CTPipe {
     struct Report: ParsableCommand {

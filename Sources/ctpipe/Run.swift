@@ -2,8 +2,9 @@
 
 import ArgumentParser
 import Foundation
+import ManifestSchema
 import Metrics
-import Pipeline
+import PipelineRunner
 
 extension CTPipe {
     struct Run: ParsableCommand {

@@ -1,7 +1,7 @@
 // Validate.swift — `ctpipe validate MANIFEST`: every check that needs no run.
 
 import ArgumentParser
-import Pipeline
+import ManifestSchema
 
 extension CTPipe {
     struct Validate: ParsableCommand {

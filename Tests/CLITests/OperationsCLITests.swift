@@ -1,7 +1,7 @@
 import CTCore
 import Foundation
 import ImageIO
-import Pipeline
+import RunReports
 import Synchronization
 import Testing
 

@@ -1,6 +1,6 @@
 import CTCore
 import Foundation
-import Pipeline
+import ManifestSchema
 import Testing
 
 @Suite struct HistoryManifestTests {

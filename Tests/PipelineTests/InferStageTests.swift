@@ -7,9 +7,11 @@ import CTCore
 import Foundation
 import ImageIO
 import Inference
+import ManifestSchema
 import Metrics
 import Model
-import Pipeline
+import PipelineRunner
+import RunFolder
 import Tensor
 import Testing
 

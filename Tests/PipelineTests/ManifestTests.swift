@@ -1,7 +1,9 @@
 import CTCore
 import Datasets
 import Foundation
-import Pipeline
+import ManifestSchema
+import PipelineRunner
+import RunFolder
 import Testing
 
 /// A scratch folder with a manifest and optional dataset folders.
@@ -139,7 +141,7 @@ struct ManifestFixture {
         let path = "\(Self.root)/manifests/\(name).json"
         let manifest = try ManifestLoader.load(path, checkFiles: false)
         #expect(manifest.training.iterations == 40_000 && manifest.training.batchSize == 4 && manifest.training.lr == 1e-4)
-        #expect(manifest.model?.backbone == "vitl14")
+        #expect(manifest.model?.backbone == .vitl14)
         #expect(manifest.pipeline.stages == [.read, .train, .infer, .metric, .write])
         do {
             _ = try ManifestLoader.load(path)
@@ -176,12 +178,12 @@ struct ManifestFixture {
     @Test func embeddedDemoIsTheShippedFile() throws {
         let path = "\(ShippedManifestTests.root)/manifests/demo.json"
         let file = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(DemoManifest.text == file.trimmingCharacters(in: .newlines), "Sources/Pipeline/DemoManifest.swift must hold manifests/demo.json verbatim")
+        #expect(DemoManifest.text == file.trimmingCharacters(in: .newlines), "Sources/ManifestSchema/DemoManifest.swift must hold manifests/demo.json verbatim")
         let manifest = try ManifestLoader.load(path)
         let embedded = try ManifestLoader.load(text: DemoManifest.text, as: path)
         #expect(manifest.configurationHash == embedded.configurationHash)
         #expect(manifest.pipeline.stages == [.read, .train, .infer, .metric, .write])
-        #expect(manifest.model?.backbone == "tiny" && manifest.model?.weights == nil)
+        #expect(manifest.model?.backbone == .tiny && manifest.model?.weights == nil)
         #expect(manifest.datasets.allSatisfy { $0.synthesize != nil }, "the demo generates every dataset it reads")
         #expect(Set(manifest.datasets.map(\.kind)) == [.gta5, .cityscapes, .acdc])
     }

@@ -1,7 +1,10 @@
 import CTCore
 import Foundation
+import ManifestSchema
 import Metrics
-import Pipeline
+import PipelineRunner
+import RunFolder
+import RunReports
 import Testing
 
 /// The metric cells of a report: (metric, dataset, class) -> (data-value, shown text).

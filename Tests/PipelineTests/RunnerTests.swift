@@ -1,7 +1,9 @@
 import CTCore
 import Foundation
+import ManifestSchema
 import Metrics
-import Pipeline
+import PipelineRunner
+import RunFolder
 import Testing
 
 /// A copy of the committed scoring fixture (Cityscapes layout + predictions)

@@ -5,9 +5,11 @@ import CTCore
 import Foundation
 import ImageIO
 import Inference
+import ManifestSchema
 import Metrics
 import Model
-import Pipeline
+import PipelineRunner
+import RunFolder
 import Testing
 
 @Suite(.serialized) struct SlideWindowManifestTests {

@@ -10,21 +10,22 @@
 import CTCore
 import Foundation
 import ImageIO
+import LabelFiles
 import Metrics
 
 /// The score of one image, kept in its shard record (percentages x100).
-struct SampleScore: Codable, Sendable, Equatable {
-    var id: String
+public struct SampleScore: Codable, Sendable, Equatable {
+    public var id: String
     /// The metrics group (dataset name, or `<name>/<condition>`).
-    var group: String
+    public var group: String
     /// Mean IoU over the classes present (labelled or predicted) in this image; nil when it has no labelled pixel.
-    var mIoU: Double?
+    public var mIoU: Double?
     /// Correct / labelled pixels.
-    var aAcc: Double?
+    public var aAcc: Double?
     /// Labelled (non-ignore) pixels.
-    var pixels: UInt64
+    public var pixels: UInt64
 
-    init(id: String, group: String, metrics one: DatasetMetrics) {
+    public init(id: String, group: String, metrics one: DatasetMetrics) {
         self.id = id
         self.group = group
         let m = one.metrics
@@ -34,7 +35,7 @@ struct SampleScore: Codable, Sendable, Equatable {
     }
 
     /// Gallery order: lowest mIoU first, then sample id. Images without a score never enter.
-    static func worse(_ a: SampleScore, _ b: SampleScore) -> Bool {
+    public static func worse(_ a: SampleScore, _ b: SampleScore) -> Bool {
         guard let x = a.mIoU else { return false }
         guard let y = b.mIoU else { return true }
         return x != y ? x < y : a.id < b.id
@@ -42,9 +43,9 @@ struct SampleScore: Codable, Sendable, Equatable {
 }
 
 /// Collects one shard's scores and the thumbnails of its worst images.
-struct ShardGallery {
+public struct ShardGallery {
     /// Images per group in the report's gallery (and kept per shard).
-    static let size = 8
+    public static let size = 8
     /// Thumbnail width in pixels (height keeps the aspect ratio).
     static let thumbnailWidth = 240
 
@@ -55,12 +56,14 @@ struct ShardGallery {
         var prediction: Image8
     }
 
-    private(set) var scores: [SampleScore] = []
+    public private(set) var scores: [SampleScore] = []
     private var worst: [String: [Entry]] = [:]
+
+    public init() {}
 
     /// Scores one image. `image` is called only when the image enters the gallery
     /// (nil or a failure gives a grey panel: the gallery never fails a sample).
-    mutating func add(_ score: SampleScore, prediction: LabelMap, label: LabelMap, image: () -> Image8?) {
+    public mutating func add(_ score: SampleScore, prediction: LabelMap, label: LabelMap, image: () -> Image8?) {
         scores.append(score)
         guard score.mIoU != nil else { return }
         var list = worst[score.group, default: []]
@@ -78,7 +81,7 @@ struct ShardGallery {
     }
 
     /// Writes the thumbnails (`gallery/<dataset>/<id>.{image,truth,prediction}.png`); returns the ids, worst first per group.
-    func write(into directory: RunDirectory, dataset: String) throws(ImageIOError) -> [String] {
+    public func write(into directory: RunDirectory, dataset: String) throws(ImageIOError) -> [String] {
         var ids: [String] = []
         for group in worst.keys.sorted() {
             for entry in worst[group]! {

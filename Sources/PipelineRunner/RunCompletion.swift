@@ -7,7 +7,10 @@
 
 import CTCore
 import Foundation
+import ManifestSchema
 import Metrics
+import RunFolder
+import RunReports
 
 /// Command-line choices for the end of a run.
 public struct CompletionOptions: Sendable {

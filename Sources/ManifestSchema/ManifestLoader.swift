@@ -6,6 +6,7 @@
 import CTCore
 import Datasets
 import Foundation
+import LabelFiles
 
 public enum ManifestLoader {
     static let manifestKeys = ["version", "name", "description", "pipeline", "seed", "datasets", "model",
@@ -18,9 +19,8 @@ public enum ManifestLoader {
     static let synthesizeKeys = ["count", "seed", "size"]
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
     static let executionKeys = ["shards", "workers", "on_error"]
-    static let modelKeys = ["backbone", "weights", "checkpoint", "adapter", "filter", "head", "dl", "dh", "tokens",
-                            "rank", "trainable", "registers_interpolation", "crop", "stride"]
-    static let acdcConditions = ["fog", "night", "rain", "snow", "all"]
+    /// `datasets[i].condition` of ACDC: one of its conditions, or all of them.
+    static let acdcConditions = ACDCCondition.allCases.map(\.rawValue) + ["all"]
 
     /// Loads and validates `path`. Throws `ManifestError` listing every problem,
     /// or `FileError` when the manifest itself cannot be read or parsed.
@@ -262,46 +262,6 @@ public enum ManifestLoader {
         return Manifest.DatasetEntry(name: name, kind: kind, root: resolvedRoot, split: chosenSplit,
                                      condition: kind == .acdc ? (condition ?? "all") : nil,
                                      role: role, layout: layout, scale: size, synthesize: synthesize)
-    }
-
-    static func readModel(_ json: JSONValue, at path: String, folder: String, checkFiles: Bool,
-                          reader: inout FieldReader) -> Manifest.ModelSpec? {
-        guard let object = reader.object(json, at: path, allowed: modelKeys) else { return nil }
-        let backbones = ["vits14", "vitb14", "vitl14", "vitg14", "tiny"]
-        let backbone = reader.string(object, "backbone", at: path) ?? "vitl14"
-        if !backbones.contains(backbone) {
-            reader.report(path + ".backbone", "\"\(backbone)\" is not one of \(backbones.joined(separator: ", "))")
-        }
-        let adapter = reader.string(object, "adapter", at: path) ?? "causal-tune"
-        if !["causal-tune", "rein", "none"].contains(adapter) {
-            reader.report(path + ".adapter", "\"\(adapter)\" is not one of causal-tune, rein, none")
-        }
-        let filter = reader.string(object, "filter", at: path) ?? "bandpass"
-        if !["bandpass", "lowcut", "highcut", "none", "released"].contains(filter) {
-            reader.report(path + ".filter", "\"\(filter)\" is not one of bandpass, lowcut, highcut, none, released")
-        }
-        let head = reader.string(object, "head", at: path) ?? "linear"
-        if !["linear"].contains(head) { reader.report(path + ".head", "\"\(head)\" is not supported (linear)") }
-        _ = reader.double(object, "dl", at: path, range: 0.0001 ... 10)
-        _ = reader.double(object, "dh", at: path, range: 0.0001 ... 10)
-        _ = reader.int(object, "tokens", at: path, range: 2 ... 4096)
-        _ = reader.int(object, "rank", at: path, range: 0 ... 4096)
-        _ = reader.bool(object, "trainable", at: path)
-        _ = reader.string(object, "registers_interpolation", at: path)
-        // Slide inference window (datasets.md section 8); the multiple-of-patch rule needs the model and is checked when it is built.
-        let givenCrop = reader.int(object, "crop", at: path, range: 1 ... 8192)
-        let givenStride = reader.int(object, "stride", at: path, range: 1 ... 8192)
-        var files: [String: String] = [:]
-        for key in ["weights", "checkpoint"] {
-            guard let value = reader.string(object, key, at: path) else { continue }
-            let resolved = resolve(value, in: folder)
-            if checkFiles && !FileManager.default.fileExists(atPath: resolved) {
-                reader.report("\(path).\(key)", "file not found: \(value) (\(key == "weights" ? DatasetHints.weights : "train first, or point at an existing checkpoint"))")
-            }
-            files[key] = resolved
-        }
-        return Manifest.ModelSpec(backbone: backbone, weights: files["weights"], checkpoint: files["checkpoint"],
-                                  adapter: adapter, filter: filter, head: head, crop: givenCrop, stride: givenStride, raw: json)
     }
 
     static func readOutputs(_ json: JSONValue?, folder: String, reader: inout FieldReader) -> Manifest.OutputsSpec {

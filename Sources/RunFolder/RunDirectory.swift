@@ -13,6 +13,7 @@
 
 import CTCore
 import Foundation
+import ManifestSchema
 import Synchronization
 
 public final class RunDirectory: Sendable {

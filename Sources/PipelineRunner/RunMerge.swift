@@ -5,7 +5,10 @@
 
 import CTCore
 import Foundation
+import LabelFiles
+import ManifestSchema
 import Metrics
+import RunFolder
 
 public enum RunMerge {
     /// Merges every shard record of `datasets`. Returns nil (and writes nothing)
@@ -14,7 +17,7 @@ public enum RunMerge {
                       listingProblems: [RunProblem]) throws -> MetricsReport? {
         var report = MetricsReport()
         var problems = listingProblems
-        let writer = LabelWriter(formats: manifest.pipeline.has(.write) ? manifest.outputs.formats : [],
+        let writer = LabelWriter(formats: manifest.writtenFormats,
                                  overlayAlpha: manifest.outputs.overlayAlpha)
         for entry in datasets {
             var ids: [String] = []

@@ -5,7 +5,9 @@
 
 import CTCore
 import Foundation
+import ManifestSchema
 import Metrics
+import RunFolder
 
 /// One image of the gallery: its scores and three PNG thumbnails.
 public struct GalleryItem: Sendable, Equatable {

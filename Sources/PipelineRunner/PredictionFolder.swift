@@ -14,6 +14,8 @@
 import Datasets
 import Foundation
 import ImageIO
+import ManifestSchema
+import RunFolder
 
 public struct PredictionFolder: Sendable {
     public let dir: String

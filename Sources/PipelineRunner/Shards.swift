@@ -1,29 +1,11 @@
-// Shards.swift — deterministic sharding and the bounded Dispatch pool that
-// runs shards. Results are kept by shard index and merged in index order, so
-// they never depend on the number of workers or on scheduling.
+// Shards.swift — the bounded Dispatch pool that runs shards (ShardID, in
+// RunFolder, says which samples a shard owns), `--shard i/N`, the stop flag.
+// Results are kept by shard index and merged in index order, so they never
+// depend on the number of workers or on scheduling.
 
 import Dispatch
 import Foundation
 import Synchronization
-
-/// One shard of one dataset's sample list.
-public struct ShardID: Hashable, Sendable, Codable, CustomStringConvertible {
-    public var dataset: String
-    public var index: Int
-    public var count: Int
-    public init(dataset: String, index: Int, count: Int) {
-        self.dataset = dataset
-        self.index = index
-        self.count = count
-    }
-    public var description: String { "\(dataset) shard \(index + 1)/\(count)" }
-
-    /// The contiguous block of sample indices this shard owns out of `samples`:
-    /// [index*n/count, (index+1)*n/count). Every sample is in exactly one shard.
-    public func range(samples n: Int) -> Range<Int> {
-        (index * n / count) ..< ((index + 1) * n / count)
-    }
-}
 
 /// `--shard i/N`: which one shard to run, 0-based index.
 public struct ShardSelection: Sendable, Equatable {

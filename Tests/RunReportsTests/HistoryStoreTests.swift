@@ -1,6 +1,7 @@
 import CTCore
 import Foundation
-import Pipeline
+import ManifestSchema
+import RunReports
 import Synchronization
 import Testing
 

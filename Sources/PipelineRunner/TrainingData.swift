@@ -12,6 +12,7 @@
 import Augment
 import Datasets
 import ImageIO
+import RunFolder
 import Training
 
 struct TrainingData: Sendable {

@@ -5,6 +5,7 @@
 
 import CTCore
 import Datasets
+import LabelFiles
 import Foundation
 
 /// A validated manifest with every path resolved against the manifest's folder
@@ -33,9 +34,8 @@ public struct Manifest: Sendable, Equatable {
     public enum Role: String, Sendable, CaseIterable, Codable { case train, eval }
     public typealias Layout = DatasetLayout
     public enum OnError: String, Sendable, CaseIterable, Codable { case fail, skip }
-    public enum OutputFormat: String, Sendable, CaseIterable, Codable {
-        case trainid, labelid, color, overlay, cvat
-    }
+    /// `outputs.formats`: the label files of the write stage (LabelFiles).
+    public typealias OutputFormat = LabelFileFormat
     public enum PredictionFormat: String, Sendable, CaseIterable, Codable { case trainid, labelid, color }
 
     /// One dataset the run reads.
@@ -120,21 +120,6 @@ public struct Manifest: Sendable, Equatable {
         public var onError: OnError
     }
 
-    /// The model section: what the infer (and train) stage builds, and the slide-inference window.
-    public struct ModelSpec: Sendable, Equatable {
-        public var backbone: String
-        public var weights: String?
-        public var checkpoint: String?
-        public var adapter: String
-        public var filter: String
-        public var head: String
-        /// Slide-inference window side, pixels (`model.crop`; nil: the training crop size, 512 by default).
-        public var crop: Int?
-        /// Slide-inference window step, pixels (`model.stride`; nil: two thirds of the crop, 341 for 512).
-        public var stride: Int?
-        public var raw: JSONValue
-    }
-
     /// The slide-inference window of the infer stage (datasets.md section 8).
     public struct SlideWindow: Sendable, Equatable {
         public var crop: Int
@@ -150,6 +135,9 @@ public struct Manifest: Sendable, Equatable {
         let crop = model?.crop ?? training.cropSize
         return SlideWindow(crop: crop, stride: model?.stride ?? max(1, crop * 2 / 3))
     }
+
+    /// The label files the pipeline writes: `outputs.formats` when it has a write stage, else none.
+    public var writtenFormats: [OutputFormat] { pipeline.has(.write) ? outputs.formats : [] }
 
     /// Default evaluation scale per dataset (datasets.md section 8, 512 configs).
     public static func defaultScale(_ kind: DatasetKind) -> (width: Int, height: Int) {

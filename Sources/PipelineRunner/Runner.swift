@@ -1,7 +1,9 @@
-// Runner.swift — runs a validated manifest: lists every dataset's samples,
-// cuts each list into shards, runs the shards on Dispatch workers, writes each
-// shard's outputs and then its record (the completion mark), and merges the
-// records into metrics.json / metrics.csv.
+// Runner.swift — runs a validated manifest: runs the pipeline's stages in
+// order (Stages.swift: read lists every dataset's samples, train trains, the
+// per-sample stages set up each sample's steps), cuts each eval list into
+// shards, runs the shards on Dispatch workers, writes each shard's outputs and
+// then its record (the completion mark), and merges the records into
+// metrics.json / metrics.csv.
 //
 // Determinism: a shard's result depends only on its samples; records are
 // merged in (dataset, shard) order with integer counts, so metrics are the same
@@ -13,8 +15,10 @@ import Datasets
 import Foundation
 import ImageIO
 import Inference
+import ManifestSchema
 import Metrics
 import Model
+import RunFolder
 import Tensor
 
 /// Command-line choices that are not part of the manifest.
@@ -46,33 +50,6 @@ public struct RunSummary: Sendable {
     public var completion: RunCompletion? = nil
 }
 
-/// A run that cannot proceed, with the reason in words.
-public struct RunError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// The completion record of one shard (`shards/<dataset>/<k>-of-<N>.json`).
-struct ShardRecord: Codable, Sendable {
-    var configurationHash: String
-    var dataset: String
-    var shard: Int
-    var shards: Int
-    /// Sample ids processed successfully, in order.
-    var ids: [String]
-    /// Samples skipped under `on_error: skip`.
-    var skipped: [RunProblem]
-    var metrics: MetricsReport
-    /// Per-image scores, in sample order (ShardGallery.swift); absent in records of older versions.
-    var scores: [SampleScore]? = nil
-    /// Ids with gallery thumbnails (the shard's worst images per group).
-    var gallery: [String]? = nil
-
-    enum CodingKeys: String, CodingKey {
-        case configurationHash = "configuration_hash", dataset, shard, shards, ids, skipped, metrics, scores, gallery
-    }
-}
-
 public struct Runner: Sendable {
     public let manifest: Manifest
     public let options: RunOptions
@@ -91,47 +68,24 @@ public struct Runner: Sendable {
         var problems: [RunProblem]
     }
 
+    /// Runs the pipeline's stages in order (Stages.swift), then every eval sample of every
+    /// shard through the per-sample steps they added, then merges the shard records.
     public func run() throws -> RunSummary {
-        let pipeline = manifest.pipeline
-        // The infer stage's model, built once and shared read-only by every worker
-        // (after training, when the pipeline trains).
-        var segmenter: Segmenter?
-        if pipeline.has(.infer) && !pipeline.has(.train) {
-            guard let spec = manifest.model else { throw RunError("$.model: required by the pipeline's infer stage") }
-            segmenter = try ModelBuilder.segmenter(try ModelBuilder.build(spec, seed: manifest.seed), window: manifest.slideWindow)
-        }
+        let stages = manifest.pipeline.stages.map(\.runnerStage)
+        var state = RunState()
+        // Before the run folder exists: what can fail early (the infer stage's model, built once and
+        // shared read-only by every worker; after training, when the pipeline trains).
+        for stage in stages { try stage.prepare(&state, manifest: manifest) }
         let started = Date()
         let directory = try runDirectory()
         try directory.writeManifest(manifest)
         try directory.write(EnvironmentRecord.current(workers: workers), to: directory.environmentFile)
         directory.event("run_start", ["resume": .bool(options.resume), "workers": .int(workers)])
 
-        // Synthesize datasets that are asked for and missing.
-        for entry in manifest.datasets {
-            try Synthesis.ensure(entry, quiet: options.quiet)
-        }
+        let context = RunContext(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet, list: list)
+        for stage in stages { try stage.run(&state, in: context) }
 
-        // List samples of every evaluated dataset.
-        var listed: [Listed] = []
-        for entry in manifest.datasets where entry.role == .eval {
-            listed.append(try list(entry))
-        }
-
-        // Train first; the final model feeds the infer stage.
-        if pipeline.has(.train) {
-            var trainSets: [Listed] = []
-            for entry in manifest.datasets where entry.role == .train {
-                let item = try list(entry)
-                if !item.problems.isEmpty && manifest.execution.onError == .fail {
-                    throw RunError("training dataset \(entry.name): \(item.problems.count) problem\(item.problems.count == 1 ? "" : "s"):\n"
-                        + item.problems.prefix(20).map { "  \($0)" }.joined(separator: "\n"))
-                }
-                trainSets.append(item)
-            }
-            let trained = try TrainStage(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet)
-                .run(trainSets: trainSets, evalSets: listed)
-            if pipeline.has(.infer) { segmenter = try ModelBuilder.segmenter(trained, window: manifest.slideWindow) }
-        }
+        let listed = state.evalSets
         let listingProblems = listed.flatMap(\.problems)
         if !listingProblems.isEmpty && manifest.execution.onError == .fail {
             for p in listingProblems { directory.event("problem", ["file": .string(p.file), "message": .string(p.message)]) }
@@ -157,7 +111,7 @@ public struct Runner: Sendable {
         }
         let total = jobs.reduce(0) { $0 + $1.1.range(samples: listed[$1.0].samples.count).count }
         let progress = Progress(label: manifest.name, total: total, quiet: options.quiet)
-        if let segmenter {
+        if let segmenter = state.segmenter {
             // docs/threading.md: concurrent samples x threads per sample <= cores.
             // One shard at a time: all cores inside each sample; several: one thread each.
             let lanes = max(1, min(workers, jobs.count))
@@ -167,10 +121,10 @@ public struct Runner: Sendable {
                                       "classes": .int(c.head.classes), "threads": .string(Threading.plan.description),
                                       "crop": .int(segmenter.window.crop), "stride": .int(segmenter.window.stride)])
         }
-        let context = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, segmenter: segmenter)
+        let shards = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, steps: state.sampleSteps)
         let snapshot = listed
         let outcomes = ShardPool.run(jobs, workers: workers) { job in
-            context.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples)
+            shards.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples)
         }
         progress.finish()
 
@@ -199,7 +153,6 @@ public struct Runner: Sendable {
         return summary
     }
 
-    /// Sliding windows at the model's crop size (training.crop_size, default 512), stride 2/3 of it (341 for 512).
     /// Worker count: CLI, then manifest, then one per core.
     var workers: Int { options.workers ?? manifest.execution.workers ?? ProcessInfo.processInfo.activeProcessorCount }
 

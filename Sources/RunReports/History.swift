@@ -14,6 +14,7 @@
 // finish together queue for the write lock and every record lands whole.
 
 import Foundation
+import ManifestSchema
 import Metrics
 
 /// The per-class IoU of one dataset (group) in a recorded run.

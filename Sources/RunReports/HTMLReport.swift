@@ -10,7 +10,9 @@
 // scripts/check_report.sh can compare the page with metrics.json exactly.
 
 import Foundation
+import ManifestSchema
 import Metrics
+import RunFolder
 
 public enum HTMLReport {
     public static func render(_ data: ReportData) -> String {

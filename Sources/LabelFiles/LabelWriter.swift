@@ -17,8 +17,13 @@ import CTCore
 import Datasets
 import ImageIO
 
+/// The label files written per image (manifest `outputs.formats`, `ctpipe infer --format`).
+public enum LabelFileFormat: String, Sendable, CaseIterable, Codable {
+    case trainid, labelid, color, overlay, cvat
+}
+
 public struct LabelWriter: Sendable {
-    public let formats: [Manifest.OutputFormat]
+    public let formats: [LabelFileFormat]
     public let overlayAlpha: Double
     /// Compression level of written PNGs (zlib 0...9).
     public let level: Int
@@ -26,7 +31,7 @@ public struct LabelWriter: Sendable {
     /// caller syncs the returned paths (`AtomicFile.sync`) before it records them as done.
     public let durability: AtomicFile.Durability
 
-    public init(formats: [Manifest.OutputFormat], overlayAlpha: Double = 0.5, level: Int = 6,
+    public init(formats: [LabelFileFormat], overlayAlpha: Double = 0.5, level: Int = 6,
                 durability: AtomicFile.Durability = .durable) {
         self.formats = formats
         self.overlayAlpha = overlayAlpha

@@ -1,5 +1,6 @@
 import Foundation
-import Pipeline
+import ManifestSchema
+import RunReports
 import Testing
 
 @Suite struct RegressionTests {

@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import ImageIO
 import Metrics
+import RunFolder
 
 public enum Scoring {
     /// The metrics group of a sample: the dataset name, or `<name>/<condition>`

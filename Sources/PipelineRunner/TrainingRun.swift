@@ -1,4 +1,4 @@
-// TrainStage.swift — the runner's `train` stage (docs/training.md): the
+// TrainingRun.swift — the work of the runner's `train` stage (docs/training.md): the
 // manifest's model, trained on its `role: train` datasets with the
 // `training` hyper-parameters, checkpointed and resumable.
 //
@@ -14,25 +14,31 @@
 // continues from latest.json; the loss curve then matches an uninterrupted
 // run bit for bit (same thread count). Every eval_interval iterations (when
 // the pipeline infers) the current model is scored on the eval datasets
-// (train_eval.jsonl). At the end: RUN_DIR/model.safetensors (the final
+// through the evaluation path (Evaluation.Evaluator; train_eval.jsonl). At the end: RUN_DIR/model.safetensors (the final
 // model, also what the infer stage uses) and loss_curve.png.
 
 import Augment
 import CTCore
 import Datasets
+import Evaluation
 import Foundation
 import ImageIO
 import Inference
+import ManifestSchema
 import Metrics
 import Model
+import RunFolder
+import RunReports
 import Tensor
 import Training
 
-struct TrainStage {
+struct TrainingRun {
     let manifest: Manifest
     let directory: RunDirectory
     let stop: StopFlag
     let quiet: Bool
+    /// Score the model every `eval_interval` iterations (an infer stage follows).
+    let evaluates: Bool
 
     var checkpointFolder: String { directory.path + "/checkpoints" }
     var latestFile: String { checkpointFolder + "/latest.json" }
@@ -138,7 +144,7 @@ struct TrainStage {
             if done % spec.checkpointInterval == 0 || done == spec.iterations {
                 try checkpoint(trainer, iteration: done)
             }
-            if spec.evalInterval > 0, done % spec.evalInterval == 0, done < spec.iterations, manifest.pipeline.has(.infer) {
+            if spec.evalInterval > 0, done % spec.evalInterval == 0, done < spec.iterations, evaluates {
                 try evaluate(trainer.model, evalSets: evalSets, iteration: done)
             }
             if !quiet, Date().timeIntervalSince(lastReport) >= 10 || done == spec.iterations {
@@ -200,20 +206,14 @@ struct TrainStage {
         let workspace = SegmenterWorkspace()
         var groups: [String: DatasetMetrics] = [:]
         for set in evalSets {
+            let evaluator = Evaluator(segmenter: segmenter, scale: ImageSize(width: set.entry.scale.width, height: set.entry.scale.height))
             for sample in set.samples {
-                let (image, label): (Image8, LabelMap)
-                do { (image, label) = try sample.load(sizePolicy: .report) } catch { throw RunError("evaluation: \(sample.id): \(error)") }
-                let pipeline = TestPipeline(scale: ImageSize(width: set.entry.scale.width, height: set.entry.scale.height))
-                let prediction: LabelMap
-                do {
-                    let (planes, size) = try pipeline.apply(image: image)
-                    prediction = try segmenter.segment(normalised: planes, height: size.height, width: size.width,
-                                                       outputHeight: label.height, outputWidth: label.width, workspace: workspace)
-                } catch { throw RunError("evaluation: \(sample.id): \(error)") }
                 let name = ShardContext.group(of: sample, entry: set.entry)
-                do { try groups[name, default: DatasetMetrics(name: name, classCount: model.classes)].accumulate(prediction: prediction.pixels, label: label.pixels) } catch {
-                    throw RunError("evaluation: \(sample.id): \(error)")
-                }
+                do {
+                    let one = try evaluator.evaluate(sample, sizePolicy: .report, workspace: workspace)
+                        .scores(group: name, classCount: model.classes)
+                    try groups[name, default: DatasetMetrics(name: name, classCount: model.classes)].merge(one)
+                } catch { throw RunError("evaluation: \(sample.id): \(error)") }
             }
         }
         var miou: [String: JSONValue] = [:]

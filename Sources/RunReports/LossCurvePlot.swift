@@ -6,8 +6,8 @@
 
 import ImageIO
 
-enum LossCurvePlot {
-    static func render(_ points: [(iteration: Int, loss: Double)], width: Int = 800, height: Int = 400) -> Image8 {
+public enum LossCurvePlot {
+    public static func render(_ points: [(iteration: Int, loss: Double)], width: Int = 800, height: Int = 400) -> Image8 {
         var image = Image8(width: width, height: height, channels: 3, filledWith: 255)
         let left = 40, right = width - 20, top = 20, bottom = height - 30
         func set(_ x: Int, _ y: Int, _ rgb: (UInt8, UInt8, UInt8)) {

@@ -5,6 +5,7 @@
 // then exit with status 4 and name what regressed.
 
 import Foundation
+import ManifestSchema
 
 /// One threshold exceeded: a dataset's mIoU (className nil) or one class's IoU.
 public struct RegressionFinding: Sendable, Equatable, Codable, CustomStringConvertible {

@@ -5,6 +5,8 @@
 import Datasets
 import Foundation
 import ImageIO
+import ManifestSchema
+import RunFolder
 
 enum Synthesis {
     /// Generates `entry`'s dataset when it asks for synthesis and its root is missing.

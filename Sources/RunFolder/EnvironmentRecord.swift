@@ -20,7 +20,7 @@ public struct EnvironmentRecord: Codable, Sendable {
         case ctpipeVersion = "ctpipe_version", gitCommit = "git_commit", host, os, cores, workers, libraries, started
     }
 
-    static func current(workers: Int) -> EnvironmentRecord {
+    public static func current(workers: Int) -> EnvironmentRecord {
         let info = ProcessInfo.processInfo
         return EnvironmentRecord(ctpipeVersion: ctpipeVersion, gitCommit: gitCommit(), host: info.hostName,
                                  os: info.operatingSystemVersionString, cores: info.activeProcessorCount, workers: workers,
@@ -28,7 +28,7 @@ public struct EnvironmentRecord: Codable, Sendable {
     }
 
     /// The commit of the source tree the binary runs from, when it is a git checkout.
-    static func gitCommit() -> String? {
+    public static func gitCommit() -> String? {
         var url = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
         for _ in 0 ..< 6 {
             url.deleteLastPathComponent()
