@@ -28,6 +28,8 @@ public struct AdapterSlot {
 public struct AdapterActivations: ~Copyable {
     public let gridHeight: Int, gridWidth: Int
     public let retainsForBackward: Bool
+    /// Threads every adapter step over this arena splits into.
+    public let threads: Int
     /// The transform (nil for Rein).
     public let dct: DCT2?
     /// (N) forward DCT scale times the mask M.
@@ -40,10 +42,11 @@ public struct AdapterActivations: ~Copyable {
     private let slots: [AdapterSlot]
 
     /// An arena for `config` (empty for kind `none`).
-    public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool) {
+    public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool, threads: Int) {
         gridHeight = h
         gridWidth = w
         retainsForBackward = retainForBackward
+        self.threads = max(1, threads)
         let n = h * w, m = config.tokens
         let transform = config.kind == .causalTune
         let perSlot = n * c * (transform ? 4 : 3) + n * m
@@ -56,7 +59,7 @@ public struct AdapterActivations: ~Copyable {
         mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
             : [Float](repeating: 1, count: n)
         if transform {
-            let d = DCT2(height: h, width: w, channels: c)
+            let d = DCT2(height: h, width: w, channels: c, threads: threads)
             let f = d.forwardScale(), i = d.inverseScale()
             for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
             dct = d

@@ -7,7 +7,7 @@
 //   P = 2^(S - rowmax)                    softmax numerator; 1/rowsum kept aside
 //   o_h = (P v_h) * (1/rowsum)            one sgemm into columns h·d..h·d+d of out
 // Deferring the division to o_h touches rows·d values instead of rows·T. The
-// (head, query block) items are spread over the kernel threads, each with its
+// (head, query block) items are spread over `threads` workers, each with its
 // own rows x T scores slot (small enough for L2) and single-threaded sgemm
 // (see Threading). Each item writes its own rows and
 // columns of `out`, so the result does not depend on the thread count.
@@ -46,14 +46,14 @@ public struct Attention: Sendable {
     /// (slots x scoresPerSlot), `rowScale` (slots x queryBlock).
     public func forward(_ x: UnsafePointer<Float>, tokens t: Int, images: Int = 1, qkvBuffer: UnsafeMutablePointer<Float>,
                         scores: UnsafeMutablePointer<Float>, rowScale: UnsafeMutablePointer<Float>, slots: Int,
-                        into out: UnsafeMutablePointer<Float>) {
+                        into out: UnsafeMutablePointer<Float>, threads: Int) {
         let c = embedDim, d = c / heads
-        qkv.forward(x, rows: images * t, groups: images, into: qkvBuffer)
+        qkv.forward(x, rows: images * t, groups: images, into: qkvBuffer, threads: threads)
         let scale = Float(1.442_695_040_888_963_4) / Float(d).squareRoot()     // log2(e) / sqrt(d)
         let block = min(Self.queryBlock, t)
         let blocks = (t + block - 1) / block
         let items = images * heads * blocks
-        let workers = max(1, min(slots, Threading.kernelThreads, items))
+        let workers = max(1, min(slots, threads, items))
         Threading.forEachWorker(workers) { worker in
                 let s = scores + worker * block * t, inverse = rowScale + worker * block
                 var item = worker

@@ -32,21 +32,21 @@ public struct Block: Sendable {
     public func forward(_ a: borrowing DINOv2Activations) {
         let t = a.rows, c = attention.embedDim
         let x = a.x.baseAddress!, normed = a.normed.baseAddress!, projected = a.projected.baseAddress!
-        norm1.forward(x, rows: t, into: normed)
+        norm1.forward(x, rows: t, into: normed, threads: a.threads)
         attention.forward(normed, tokens: a.tokens, images: a.batch, qkvBuffer: a.qkv.baseAddress!, scores: a.scores.baseAddress!,
-                          rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots, into: a.heads.baseAddress!)
-        attention.proj.forwardNoBias(a.heads.baseAddress!, rows: t, groups: a.batch, into: projected)
-        Self.residual(x, projected, rows: t, cols: c, bias: attention.proj.bias, gamma: ls1)
-        norm2.forward(x, rows: t, into: normed)
-        ffn.forward(normed, tokens: t, groups: a.batch, hidden: a.hidden.baseAddress!, into: projected)
-        Self.residual(x, projected, rows: t, cols: c, bias: ffn.output.bias, gamma: ls2)
+                          rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots, into: a.heads.baseAddress!, threads: a.threads)
+        attention.proj.forwardNoBias(a.heads.baseAddress!, rows: t, groups: a.batch, into: projected, threads: a.threads)
+        Self.residual(x, projected, rows: t, cols: c, bias: attention.proj.bias, gamma: ls1, threads: a.threads)
+        norm2.forward(x, rows: t, into: normed, threads: a.threads)
+        ffn.forward(normed, tokens: t, groups: a.batch, hidden: a.hidden.baseAddress!, into: projected, threads: a.threads)
+        Self.residual(x, projected, rows: t, cols: c, bias: ffn.output.bias, gamma: ls2, threads: a.threads)
     }
 
     static func residual(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Int, cols: Int,
-                         bias: Tensor, gamma: Tensor) {
+                         bias: Tensor, gamma: Tensor, threads: Int) {
         bias.withUnsafeBufferPointer { b in
             gamma.withUnsafeBufferPointer { g in
-                ResidualKernel.addScaled(x, y, rows: rows, cols: cols, bias: b.baseAddress!, gamma: g.baseAddress!)
+                ResidualKernel.addScaled(x, y, rows: rows, cols: cols, bias: b.baseAddress!, gamma: g.baseAddress!, threads: threads)
             }
         }
     }

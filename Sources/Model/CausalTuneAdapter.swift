@@ -100,6 +100,7 @@ public struct CausalTuneAdapter: Sendable {
 
     /// What every forward pass uses and only the parameters determine: T_l / √C and
     /// V_l = MLP_t(T_l[1:]) for every layer. Recompute after changing parameters.
+    /// Computed on the calling thread alone, so the values depend on the parameters only.
     public func prepare() -> PreparedAdapter {
         let m = config.tokens, c = embedDim
         var scaled = [Float](repeating: 0, count: layers * m * c)
@@ -110,7 +111,7 @@ public struct CausalTuneAdapter: Sendable {
             for i in 0 ..< m * c { scaled[l * m * c + i] = t[i] * inv }
             t.withUnsafeBufferPointer { t in
                 values.withUnsafeMutableBufferPointer { v in
-                    tokenToFeature.forward(t.baseAddress! + c, rows: m - 1, into: v.baseAddress! + l * (m - 1) * c)
+                    tokenToFeature.forward(t.baseAddress! + c, rows: m - 1, into: v.baseAddress! + l * (m - 1) * c, threads: 1)
                 }
             }
         }
@@ -119,9 +120,10 @@ public struct CausalTuneAdapter: Sendable {
 
     /// An arena for an h x w patch grid. With `retainForBackward` every layer keeps
     /// its own intermediate buffers (for a backward pass); otherwise layers share one set.
-    public func makeActivations(gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool = false) -> AdapterActivations {
+    /// Forward and backward passes over the arena split over `threads` chunks.
+    public func makeActivations(gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool = false, threads: Int) -> AdapterActivations {
         AdapterActivations(config: config, embedDim: embedDim, layers: layers, gridHeight: h, gridWidth: w,
-                           retainForBackward: retainForBackward)
+                           retainForBackward: retainForBackward, threads: threads)
     }
 
     /// Refines the patch tokens `f` (N x C, N = h·w of the arena, row-major grid) after block
@@ -138,7 +140,7 @@ public struct CausalTuneAdapter: Sendable {
                 if config.kind == .causalTune {
                     frequencyForward(f, tokens: tokens, values: values, b, a)
                 } else {
-                    spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth)
+                    spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth, threads: a.threads)
                 }
             }
         }
@@ -152,23 +154,23 @@ public struct CausalTuneAdapter: Sendable {
         let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
         let dct = a.dct!
         // fᵀ into the spatial buffer (free until step 5), then Fcᵀ = DCT2(fᵀ) · M.
-        Transpose.apply(f, rows: n, cols: c, into: b.spatial)
+        Transpose.apply(f, rows: n, cols: c, into: b.spatial, threads: a.threads)
         dct.forward(b.spatial, into: b.features, weights: a.forwardWeights)
         // S (N x m) = Fc (T/√C)ᵀ, then the softmax over the tokens.
         GEMM.rows(m: n, n: m, k: c, a: b.features, lda: n, transA: true, b: tokens, ldb: c, transB: true,
-                  c: b.probabilities, ldc: m)
-        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m)
+                  c: b.probabilities, ldc: m, threads: a.threads)
+        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
         // Zᵀ (C x N) = Fcᵀ + Vᵀ S[:, 1:]ᵀ.
         b.mixed.update(from: b.features, count: n * c)
         GEMM.rows(m: c, n: n, k: m - 1, a: values, lda: c, transA: true, b: b.probabilities + 1, ldb: m, transB: true,
-                  beta: 1, c: b.mixed, ldc: n)
+                  beta: 1, c: b.mixed, ldc: n, threads: a.threads)
         // Δᵀ (C x N) = W_f Zᵀ + b_f.
         deltaFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: n, c: b.delta, ldc: n)
+            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: n, c: b.delta, ldc: n, threads: a.threads)
         }
         deltaFeature.bias.withUnsafeBufferPointer { bias in
             let delta = b.delta
-            Threading.parallelFor(c, grain: max(1, 8192 / n)) { range in
+            Threading.parallelFor(c, threads: a.threads, grain: max(1, 8192 / n)) { range in
                 for ch in range {
                     let row = delta + ch * n, v = bias[ch]
                     for i in 0 ..< n { row[i] += v }
@@ -177,21 +179,21 @@ public struct CausalTuneAdapter: Sendable {
         }
         // Back to space and the scaled residual: f += s · iDCT2(Δᵀ)ᵀ.
         dct.inverse(destroying: b.delta, into: b.spatial, scale: a.inverseWeights)
-        Transpose.addScaled(b.spatial, rows: n, cols: c, alpha: scale, into: f)
+        Transpose.addScaled(b.spatial, rows: n, cols: c, alpha: scale, into: f, threads: a.threads)
     }
 
     /// Rein, token-major: S = softmax(f (T/√C)ᵀ); Z = S[:, 1:] V + f; Δ = MLP_f(Z); f += s · Δ.
     func spatialForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                        _ b: AdapterSlot, n: Int) {
+                        _ b: AdapterSlot, n: Int, threads: Int) {
         let c = embedDim, m = config.tokens
         b.features.update(from: f, count: n * c)
-        GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities)
-        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m)
+        GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities, threads: threads)
+        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: threads)
         b.mixed.update(from: b.features, count: n * c)
-        GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: b.mixed, ldc: c)
-        deltaFeature.forward(b.mixed, rows: n, into: b.delta)
+        GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: b.mixed, ldc: c, threads: threads)
+        deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)
         let s = scale, delta = b.delta
-        Threading.parallelFor(n, grain: max(1, 8192 / c)) { range in
+        Threading.parallelFor(n, threads: threads, grain: max(1, 8192 / c)) { range in
             for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * delta[i] }
         }
     }

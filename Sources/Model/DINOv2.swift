@@ -47,10 +47,9 @@ public struct DINOv2: Sendable {
 
     /// An arena for batches of `batch` images of height x width (both multiples
     /// of the patch size), with the position embedding already resized to that
-    /// grid. Attention scratch is sized for the current kernel thread count
-    /// (Threading); a later, larger count still runs, on as many attention
-    /// workers as the arena has slots.
-    public func makeActivations(height: Int, width: Int, batch: Int = 1) throws(ModelInputError) -> DINOv2Activations {
+    /// grid. Every step of a forward pass over the arena splits over `threads`
+    /// chunks (attention scratch has one slot per thread).
+    public func makeActivations(height: Int, width: Int, batch: Int = 1, threads: Int) throws(ModelInputError) -> DINOv2Activations {
         let p = config.patchSize
         guard height > 0, width > 0, height % p == 0, width % p == 0 else {
             throw ModelInputError("image size \(height)x\(width) is not a positive multiple of the patch size \(p)")
@@ -58,7 +57,7 @@ public struct DINOv2: Sendable {
         guard batch > 0 else { throw ModelInputError("batch size \(batch) is not positive") }
         let scratch = blocks.map(\.ffn.scratchPerToken).max() ?? 0
         let a = DINOv2Activations(config: config, height: height, width: width, batch: batch, ffnScratchPerToken: scratch,
-                                  attentionSlots: Threading.kernelThreads)
+                                  threads: threads)
         let position = PositionEmbedding.resized(posEmbed, gridSize: config.gridSize, to: a.gridHeight, a.gridWidth,
                                                  interpolation: config.interpolation)
         _ = a.position.update(fromContentsOf: position)
@@ -79,7 +78,7 @@ public struct DINOv2: Sendable {
             let x = a.x.baseAddress! + b * t * c
             let patches = x + (1 + r) * c
             patchEmbed.forward(images.baseAddress! + b * pixels, height: a.height, width: a.width,
-                               columns: a.columns.baseAddress!, into: patches)
+                               columns: a.columns.baseAddress!, into: patches, threads: a.threads)
             for i in 0 ..< n * c { patches[i] += pos[c + i] }
             clsToken.withUnsafeBufferPointer { cls in for i in 0 ..< c { x[i] = cls[i] + pos[i] } }
             if let registerTokens {
@@ -106,7 +105,7 @@ public struct DINOv2: Sendable {
 
     /// `a.normed` = the final LayerNorm of `a.x` (all B·T rows).
     public func applyFinalNorm(_ a: borrowing DINOv2Activations) {
-        norm.forward(a.x.baseAddress!, rows: a.rows, into: a.normed.baseAddress!)
+        norm.forward(a.x.baseAddress!, rows: a.rows, into: a.normed.baseAddress!, threads: a.threads)
     }
 
     /// The features at `layer`: (T, C) for one image, (B, T, C) for a batch;

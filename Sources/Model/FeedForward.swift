@@ -30,21 +30,21 @@ public enum FeedForward: Sendable {
     /// x (T x C) -> y (T x C) = hidden · W_out^T, no output bias. `hidden`: T x scratchPerToken.
     /// `groups`: T holds that many images' token rows (see GEMM.linear).
     public func forward(_ x: UnsafePointer<Float>, tokens t: Int, groups: Int = 1, hidden: UnsafeMutablePointer<Float>,
-                        into y: UnsafeMutablePointer<Float>) {
+                        into y: UnsafeMutablePointer<Float>, threads: Int) {
         switch self {
         case .mlp(let fc1, let fc2):
-            fc1.forwardNoBias(x, rows: t, groups: groups, into: hidden)
+            fc1.forwardNoBias(x, rows: t, groups: groups, into: hidden, threads: threads)
             fc1.bias.withUnsafeBufferPointer {
-                ActivationKernels.biasGELU(hidden, rows: t, cols: fc1.outFeatures, bias: $0.baseAddress!)
+                ActivationKernels.biasGELU(hidden, rows: t, cols: fc1.outFeatures, bias: $0.baseAddress!, threads: threads)
             }
-            fc2.forwardNoBias(hidden, rows: t, groups: groups, into: y)
+            fc2.forwardNoBias(hidden, rows: t, groups: groups, into: y, threads: threads)
         case .swiglu(let w12, let w3):
             let gated = hidden + t * w12.outFeatures
-            w12.forwardNoBias(x, rows: t, groups: groups, into: hidden)
+            w12.forwardNoBias(x, rows: t, groups: groups, into: hidden, threads: threads)
             w12.bias.withUnsafeBufferPointer {
-                ActivationKernels.biasSwiGLU(hidden, rows: t, hidden: w3.inFeatures, bias: $0.baseAddress!, into: gated)
+                ActivationKernels.biasSwiGLU(hidden, rows: t, hidden: w3.inFeatures, bias: $0.baseAddress!, into: gated, threads: threads)
             }
-            w3.forwardNoBias(gated, rows: t, groups: groups, into: y)
+            w3.forwardNoBias(gated, rows: t, groups: groups, into: y, threads: threads)
         }
     }
 }

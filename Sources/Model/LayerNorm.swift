@@ -18,11 +18,11 @@ public struct LayerNorm: Sendable {
     }
 
     /// y (rows x C) = LayerNorm(x). Overwrites y (which may alias x).
-    public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 LayerNormKernel.forward(x, rows: rows, cols: features, weight: w.baseAddress!, bias: b.baseAddress!,
-                                        eps: eps, into: y)
+                                        eps: eps, into: y, threads: threads)
             }
         }
     }

@@ -22,16 +22,16 @@ public struct Linear: Sendable {
     /// elementwise pass adds it (ActivationKernels, ResidualKernel). Overwrites y.
     /// `groups`: the rows are that many images' token rows, split per image (GEMM.linear).
     @inlinable
-    public func forwardNoBias(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>) {
+    public func forwardNoBias(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>, threads: Int) {
         weight.withUnsafeBufferPointer { w in
             GEMM.linear(x, rows: rows, inFeatures: inFeatures, weight: w.baseAddress!, outFeatures: outFeatures, into: y,
-                        groups: groups)
+                        groups: groups, threads: threads)
         }
     }
 
     /// y = x W^T + b. Overwrites y.
-    public func forward(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>) {
-        forwardNoBias(x, rows: rows, groups: groups, into: y)
-        bias.withUnsafeBufferPointer { ActivationKernels.addBias(y, rows: rows, cols: outFeatures, bias: $0.baseAddress!) }
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>, threads: Int) {
+        forwardNoBias(x, rows: rows, groups: groups, into: y, threads: threads)
+        bias.withUnsafeBufferPointer { ActivationKernels.addBias(y, rows: rows, cols: outFeatures, bias: $0.baseAddress!, threads: threads) }
     }
 }

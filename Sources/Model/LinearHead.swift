@@ -72,30 +72,30 @@ public struct LinearHead: Sendable {
     }
 
     /// features_j (N x C) = LN_j(patches), for selected block number `j`.
-    public func normalise(_ j: Int, patches: UnsafePointer<Float>, rows: Int, into features: UnsafeMutablePointer<Float>) {
-        norms[j].forward(patches, rows: rows, into: features)
+    public func normalise(_ j: Int, patches: UnsafePointer<Float>, rows: Int, into features: UnsafeMutablePointer<Float>, threads: Int) {
+        norms[j].forward(patches, rows: rows, into: features, threads: threads)
     }
 
     /// patchLogits (N x K) = Σ_j features_j W_jᵀ + b, from the J normalised feature blocks (J, N, C).
-    public func classify(_ features: UnsafePointer<Float>, rows n: Int, into patchLogits: UnsafeMutablePointer<Float>) {
+    public func classify(_ features: UnsafePointer<Float>, rows n: Int, into patchLogits: UnsafeMutablePointer<Float>, threads: Int) {
         let c = embedDim, k = config.classes, j = config.blocks.count
         classifier.weight.withUnsafeBufferPointer { w in
             for b in 0 ..< j {
                 GEMM.rows(m: n, n: k, k: c, a: features + b * n * c, lda: c, b: w.baseAddress! + b * c, ldb: j * c,
-                          transB: true, beta: b == 0 ? 0 : 1, c: patchLogits, ldc: k)
+                          transB: true, beta: b == 0 ? 0 : 1, c: patchLogits, ldc: k, threads: threads)
             }
         }
-        classifier.bias.withUnsafeBufferPointer { ActivationKernels.addBias(patchLogits, rows: n, cols: k, bias: $0.baseAddress!) }
+        classifier.bias.withUnsafeBufferPointer { ActivationKernels.addBias(patchLogits, rows: n, cols: k, bias: $0.baseAddress!, threads: threads) }
     }
 
     /// logits (K, H, W) = bilinear upsampling of the patch logits (N = h·w rows of K) to H x W;
     /// `planes` is (K, h, w) scratch.
     public func upsample(_ patchLogits: UnsafePointer<Float>, gridHeight h: Int, gridWidth w: Int,
-                         planes: UnsafeMutablePointer<Float>, height: Int, width: Int, into logits: UnsafeMutablePointer<Float>) {
+                         planes: UnsafeMutablePointer<Float>, height: Int, width: Int, into logits: UnsafeMutablePointer<Float>, threads: Int) {
         let k = config.classes, n = h * w
         for i in 0 ..< n {
             for c in 0 ..< k { planes[c * n + i] = patchLogits[i * k + c] }
         }
-        Bilinear.resize(planes, planes: k, height: h, width: w, toHeight: height, width: width, into: logits)
+        Bilinear.resize(planes, planes: k, height: h, width: w, toHeight: height, width: width, into: logits, threads: threads)
     }
 }

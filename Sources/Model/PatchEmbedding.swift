@@ -30,12 +30,12 @@ public struct PatchEmbedding: Sendable {
     /// image (3, H, W), H and W multiples of p -> tokens (H/p · W/p, C), overwritten.
     /// `columns` is scratch of (H/p · W/p) x 3p² floats.
     public func forward(_ image: UnsafePointer<Float>, height: Int, width: Int,
-                        columns: UnsafeMutablePointer<Float>, into tokens: UnsafeMutablePointer<Float>) {
+                        columns: UnsafeMutablePointer<Float>, into tokens: UnsafeMutablePointer<Float>, threads: Int) {
         let p = patchSize
         precondition(height % p == 0 && width % p == 0 && height > 0 && width > 0,
                      "PatchEmbedding: \(height)x\(width) is not a multiple of the patch size \(p)")
         let gh = height / p, gw = width / p, k = columnsPerPatch
-        Threading.parallelFor(gh) { rows in
+        Threading.parallelFor(gh, threads: threads) { rows in
             for gy in rows {
                 for gx in 0 ..< gw {
                     let row = columns + (gy * gw + gx) * k
@@ -49,8 +49,8 @@ public struct PatchEmbedding: Sendable {
             }
         }
         weight.withUnsafeBufferPointer { w in
-            GEMM.linear(columns, rows: gh * gw, inFeatures: k, weight: w.baseAddress!, outFeatures: embedDim, into: tokens)
+            GEMM.linear(columns, rows: gh * gw, inFeatures: k, weight: w.baseAddress!, outFeatures: embedDim, into: tokens, threads: threads)
         }
-        bias.withUnsafeBufferPointer { ActivationKernels.addBias(tokens, rows: gh * gw, cols: embedDim, bias: $0.baseAddress!) }
+        bias.withUnsafeBufferPointer { ActivationKernels.addBias(tokens, rows: gh * gw, cols: embedDim, bias: $0.baseAddress!, threads: threads) }
     }
 }

@@ -34,6 +34,9 @@ public struct SegmentationActivations: ~Copyable {
         self.adapter = adapter
     }
 
+    /// Threads every step of a forward pass over this arena splits into.
+    public var threads: Int { backbone.threads }
+
     deinit {
         headFeatures.deallocate()
         patchLogits.deallocate()

@@ -61,11 +61,14 @@ public struct SegmentationModel: Sendable {
     /// Classes K.
     public var classes: Int { head.config.classes }
 
-    /// An arena for inputs of height x width (multiples of the patch size).
-    public func makeActivations(height: Int, width: Int, retainForBackward: Bool = false) throws(ModelInputError) -> SegmentationActivations {
-        let b = try backbone.makeActivations(height: height, width: width)
+    /// An arena for inputs of height x width (multiples of the patch size); forward
+    /// passes over it split every step over `threads` chunks.
+    public func makeActivations(height: Int, width: Int, retainForBackward: Bool = false,
+                                threads: Int) throws(ModelInputError) -> SegmentationActivations {
+        let b = try backbone.makeActivations(height: height, width: width, threads: threads)
         let a = AdapterActivations(config: config.adapter, embedDim: backbone.config.embedDim, layers: backbone.config.depth,
-                                   gridHeight: b.gridHeight, gridWidth: b.gridWidth, retainForBackward: retainForBackward)
+                                   gridHeight: b.gridHeight, gridWidth: b.gridWidth, retainForBackward: retainForBackward,
+                                   threads: threads)
         return SegmentationActivations(backbone: b, adapter: a, headBlocks: head.config.blocks.count, classes: classes)
     }
 
@@ -74,7 +77,7 @@ public struct SegmentationModel: Sendable {
         try forwardPatchLogits(image, a)
         let h = a.backbone.gridHeight, w = a.backbone.gridWidth
         head.upsample(a.patchLogits.baseAddress!, gridHeight: h, gridWidth: w, planes: a.logitPlanes.baseAddress!,
-                      height: a.height, width: a.width, into: a.logits.baseAddress!)
+                      height: a.height, width: a.width, into: a.logits.baseAddress!, threads: a.threads)
     }
 
     /// The forward pass up to the head's patch logits `a.patchLogits` (N, K), before upsampling.
@@ -84,16 +87,16 @@ public struct SegmentationModel: Sendable {
         let n = a.backbone.gridHeight * a.backbone.gridWidth, c = backbone.config.embedDim
         let first = (1 + backbone.config.registers) * c
         let features = a.headFeatures.baseAddress!
-        let adapter = self.adapter, prepared = self.prepared, head = self.head
+        let adapter = self.adapter, prepared = self.prepared, head = self.head, threads = a.threads
         try backbone.forward(image, a.backbone, through: last) { block, x in
             let patches = x.baseAddress! + first
             if let adapter, let prepared {
                 adapter.forward(layer: block, patches: patches, prepared: prepared, a.adapter)
             }
             for (j, b) in blocks.enumerated() where b == block {
-                head.normalise(j, patches: patches, rows: n, into: features + j * n * c)
+                head.normalise(j, patches: patches, rows: n, into: features + j * n * c, threads: threads)
             }
         }
-        head.classify(features, rows: n, into: a.patchLogits.baseAddress!)
+        head.classify(features, rows: n, into: a.patchLogits.baseAddress!, threads: threads)
     }
 }

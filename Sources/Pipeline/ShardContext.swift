@@ -26,6 +26,8 @@ struct ShardContext: Sendable {
     let progress: Progress
     /// The infer stage's model (nil: predictions come from a folder).
     var segmenter: Segmenter? = nil
+    /// Threads inside one sample (the runner's ThreadPlan).
+    var threadsPerSample: Int = 1
 
     static func group(of sample: Sample, entry: Manifest.DatasetEntry) -> String {
         Scoring.group(of: sample, name: entry.name, perCondition: entry.kind == .acdc && entry.condition == "all")
@@ -44,7 +46,7 @@ struct ShardContext: Sendable {
         var ids: [String] = []
         var skipped: [RunProblem] = []
         var gallery = ShardGallery()
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: threadsPerSample)
         directory.event("shard_start", ["dataset": .string(entry.name), "shard": .int(shard.index), "samples": .int(range.count)])
 
         for i in range {

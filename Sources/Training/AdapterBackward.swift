@@ -56,14 +56,14 @@ enum AdapterBackward {
         }
         // Tokens: dT[1:] += dV W_t, MLP_t's gradients, then the (full or low-rank) token tensors.
         adapter.tokenToFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: m - 1, n: c, k: c, a: dV, lda: c, b: w.baseAddress!, ldb: c, beta: 1, c: dT + c, ldc: c)
+            GEMM.rows(m: m - 1, n: c, k: c, a: dV, lda: c, b: w.baseAddress!, ldb: c, beta: 1, c: dT + c, ldc: c, threads: a.threads)
         }
         let tokens = adapter.layerTokens(l)
         tokens.withUnsafeBufferPointer { t in
             GradientGEMM.weight(dV, ldy: c, rows: m - 1, outFeatures: c, x: t.baseAddress! + c, ldx: c, inFeatures: c,
-                                into: grads[layout.tokenToFeatureWeight!])
+                                into: grads[layout.tokenToFeatureWeight!], threads: a.threads)
         }
-        ActivationBackwardKernels.addColumnSums(dV, rows: m - 1, cols: c, ld: c, into: grads[layout.tokenToFeatureBias!])
+        ActivationBackwardKernels.addColumnSums(dV, rows: m - 1, cols: c, ld: c, into: grads[layout.tokenToFeatureBias!], threads: a.threads)
         if let i = layout.tokens {
             let out = grads[i] + l * m * c
             for k in 0 ..< m * c { out[k] += dT[k] }
@@ -91,7 +91,7 @@ enum AdapterBackward {
         let dct = a.adapter.dct!
 
         // ds = Σ g ⊙ iDCT2(Δ); dΔᵀ = DCT2(s gᵀ).
-        Transpose.apply(g, rows: n, cols: c, into: gT)
+        Transpose.apply(g, rows: n, cols: c, into: gT, threads: a.threads)
         var dsSum = 0.0
         let spatial = slot.spatial
         for i in 0 ..< n * c { dsSum += Double(gT[i]) * Double(spatial[i]) }
@@ -102,7 +102,7 @@ enum AdapterBackward {
 
         // MLP_f: Δᵀ = W_f Zᵀ + b_f.
         GEMM.rows(m: c, n: c, k: n, a: dDeltaT, lda: n, b: slot.mixed, ldb: n, transB: true, beta: 1,
-                  c: grads[layout.deltaFeatureWeight!], ldc: c)
+                  c: grads[layout.deltaFeatureWeight!], ldc: c, threads: a.threads)
         let db = grads[layout.deltaFeatureBias!]
         for ch in 0 ..< c {
             let row = dDeltaT + ch * n
@@ -111,31 +111,31 @@ enum AdapterBackward {
             db[ch] += sum
         }
         adapter.deltaFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, transA: true, b: dDeltaT, ldb: n, c: dZT, ldc: n)
+            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, transA: true, b: dDeltaT, ldb: n, c: dZT, ldc: n, threads: a.threads)
         }
 
         // Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ: dS[:, 1:] = dZ Vᵀ, dV = S[:, 1:]ᵀ dZ.
         prepared.values.withUnsafeBufferPointer { v in
             GEMM.rows(m: n, n: m - 1, k: c, a: dZT, lda: n, transA: true, b: v.baseAddress! + l * (m - 1) * c, ldb: c,
-                      transB: true, c: dS + 1, ldc: m)
+                      transB: true, c: dS + 1, ldc: m, threads: a.threads)
         }
         for r in 0 ..< n { dS[r * m] = 0 }
         GEMM.rows(m: m - 1, n: c, k: n, a: slot.probabilities + 1, lda: m, transA: true, b: dZT, ldb: n, transB: true,
-                  c: dV, ldc: c)
-        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m)
+                  c: dV, ldc: c, threads: a.threads)
+        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
 
         // dFcᵀ (in dZᵀ's place) += (T/√C)ᵀ dAᵀ;  dT = dAᵀ Fc / √C.
         prepared.scaledTokens.withUnsafeBufferPointer { t in
             GEMM.rows(m: c, n: n, k: m, a: t.baseAddress! + l * m * c, lda: c, transA: true, b: dS, ldb: m, transB: true,
-                      beta: 1, c: dZT, ldc: n)
+                      beta: 1, c: dZT, ldc: n, threads: a.threads)
         }
-        GEMM.rows(m: m, n: c, k: n, a: dS, lda: m, transA: true, b: slot.features, ldb: n, transB: true, c: dT, ldc: c)
+        GEMM.rows(m: m, n: c, k: n, a: dS, lda: m, transA: true, b: slot.features, ldb: n, transB: true, c: dT, ldc: c, threads: a.threads)
         let inv = 1 / Float(c).squareRoot()
         for k in 0 ..< m * c { dT[k] *= inv }
 
         // Back to the adapter's input: g += iDCT2(M ⊙ dFcᵀ)ᵀ.
         weights.maskedInverse.withUnsafeBufferPointer { dct.inverse(destroying: dZT, into: spareT, scale: $0.baseAddress!) }
-        Transpose.addScaled(spareT, rows: n, cols: c, alpha: 1, into: g)
+        Transpose.addScaled(spareT, rows: n, cols: c, alpha: 1, into: g, threads: a.threads)
     }
 
     /// Rein, token-major (Fc = f, Z, Δ are N x C in the slot).
@@ -156,27 +156,27 @@ enum AdapterBackward {
 
         // MLP_f.
         GradientGEMM.weight(dDelta, ldy: c, rows: n, outFeatures: c, x: slot.mixed, ldx: c, inFeatures: c,
-                            into: grads[layout.deltaFeatureWeight!])
-        ActivationBackwardKernels.addColumnSums(dDelta, rows: n, cols: c, ld: c, into: grads[layout.deltaFeatureBias!])
+                            into: grads[layout.deltaFeatureWeight!], threads: a.threads)
+        ActivationBackwardKernels.addColumnSums(dDelta, rows: n, cols: c, ld: c, into: grads[layout.deltaFeatureBias!], threads: a.threads)
         adapter.deltaFeature.weight.withUnsafeBufferPointer {
-            GradientGEMM.input(dDelta, ldy: c, rows: n, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: dZ, ldx: c)
+            GradientGEMM.input(dDelta, ldy: c, rows: n, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: dZ, ldx: c, threads: a.threads)
         }
 
         // Token values and attention weights.
         prepared.values.withUnsafeBufferPointer { v in
             GEMM.rows(m: n, n: m - 1, k: c, a: dZ, lda: c, b: v.baseAddress! + l * (m - 1) * c, ldb: c, transB: true,
-                      c: dS + 1, ldc: m)
+                      c: dS + 1, ldc: m, threads: a.threads)
         }
         for r in 0 ..< n { dS[r * m] = 0 }
-        GradientGEMM.transposedA(m: m - 1, n: c, k: n, a: slot.probabilities + 1, lda: m, b: dZ, ldb: c, beta: 0, c: dV, ldc: c)
-        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m)
+        GradientGEMM.transposedA(m: m - 1, n: c, k: n, a: slot.probabilities + 1, lda: m, b: dZ, ldb: c, beta: 0, c: dV, ldc: c, threads: a.threads)
+        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
 
         // dFc (in dZ's place) and dT.
         prepared.scaledTokens.withUnsafeBufferPointer { t in
-            GEMM.rows(m: n, n: c, k: m, a: dS, lda: m, b: t.baseAddress! + l * m * c, ldb: c, beta: 1, c: dZ, ldc: c)
+            GEMM.rows(m: n, n: c, k: m, a: dS, lda: m, b: t.baseAddress! + l * m * c, ldb: c, beta: 1, c: dZ, ldc: c, threads: a.threads)
         }
         GradientGEMM.transposedA(m: m, n: c, k: n, alpha: 1 / Float(c).squareRoot(), a: dS, lda: m, b: slot.features, ldb: c,
-                                 beta: 0, c: dT, ldc: c)
+                                 beta: 0, c: dT, ldc: c, threads: a.threads)
 
         // Back to the adapter's input: g += dFc.
         for i in 0 ..< n * c { g[i] += dZ[i] }

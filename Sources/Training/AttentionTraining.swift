@@ -17,13 +17,13 @@ enum AttentionTraining {
     /// O (T, C) and lse (heads, T) from qkv (T, 3C). `scratch`: slots x 2 x min(128, T) x T.
     static func forward(qkv: UnsafePointer<Float>, tokens t: Int, embedDim c: Int, heads: Int,
                         into out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>, slots: Int) {
+                        scratch: UnsafeMutablePointer<Float>, slots: Int, threads: Int) {
         let d = c / heads
         let scale = 1 / Float(d).squareRoot()
         let block = min(TrainingActivations.queryBlock, t)
         let blocks = (t + block - 1) / block
         let items = heads * blocks
-        let workers = max(1, min(slots, Threading.kernelThreads, items))
+        let workers = max(1, min(slots, threads, items))
         Threading.forEachWorker(workers) { worker in
             let s = scratch + worker * 2 * block * t
             var item = worker
@@ -41,12 +41,12 @@ enum AttentionTraining {
     /// dqkv (T, 3C), overwritten, from dO (T, C) and the forward's qkv, O and lse.
     static func backward(dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, out: UnsafePointer<Float>,
                          logSumExp: UnsafePointer<Float>, tokens t: Int, embedDim c: Int, heads: Int,
-                         into dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, slots: Int) {
+                         into dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, slots: Int, threads: Int) {
         let d = c / heads
         let scale = 1 / Float(d).squareRoot()
         let block = min(TrainingActivations.queryBlock, t)
         dqkv.update(repeating: 0, count: 3 * t * c)
-        let workers = max(1, min(slots, Threading.kernelThreads, heads))
+        let workers = max(1, min(slots, threads, heads))
         Threading.forEachWorker(workers) { worker in
             let s = scratch + worker * 2 * block * t, dp = s + block * t
             var h = worker

@@ -23,29 +23,29 @@ enum BlockTraining {
         block.norm1.weight.withUnsafeBufferPointer { w in
             block.norm1.bias.withUnsafeBufferPointer { b in
                 LayerNormBackwardKernel.forward(x, rows: t, cols: c, weight: w.baseAddress!, bias: b.baseAddress!,
-                                                eps: block.norm1.eps, into: s.normed1, mean: s.mean1, rstd: s.rstd1)
+                                                eps: block.norm1.eps, into: s.normed1, mean: s.mean1, rstd: s.rstd1, threads: a.threads)
             }
         }
-        block.attention.qkv.forward(s.normed1, rows: t, into: s.qkv)
+        block.attention.qkv.forward(s.normed1, rows: t, into: s.qkv, threads: a.threads)
         AttentionTraining.forward(qkv: s.qkv, tokens: t, embedDim: c, heads: a.heads, into: s.attention, logSumExp: s.logSumExp,
-                                  scratch: a.attentionScratch, slots: a.attentionSlots)
-        block.attention.proj.forward(s.attention, rows: t, into: s.projected)
+                                  scratch: a.attentionScratch, slots: a.attentionSlots, threads: a.threads)
+        block.attention.proj.forward(s.attention, rows: t, into: s.projected, threads: a.threads)
         block.ls1.withUnsafeBufferPointer {
-            ActivationBackwardKernels.scaledResidual(x, s.projected, gamma: $0.baseAddress!, rows: t, cols: c, into: s.mid)
+            ActivationBackwardKernels.scaledResidual(x, s.projected, gamma: $0.baseAddress!, rows: t, cols: c, into: s.mid, threads: a.threads)
         }
         block.norm2.weight.withUnsafeBufferPointer { w in
             block.norm2.bias.withUnsafeBufferPointer { b in
                 LayerNormBackwardKernel.forward(s.mid, rows: t, cols: c, weight: w.baseAddress!, bias: b.baseAddress!,
-                                                eps: block.norm2.eps, into: s.normed2, mean: s.mean2, rstd: s.rstd2)
+                                                eps: block.norm2.eps, into: s.normed2, mean: s.mean2, rstd: s.rstd2, threads: a.threads)
             }
         }
-        fc1.forwardNoBias(s.normed2, rows: t, into: s.hidden)
+        fc1.forwardNoBias(s.normed2, rows: t, into: s.hidden, threads: a.threads)
         fc1.bias.withUnsafeBufferPointer {
-            ActivationBackwardKernels.gelu(s.hidden, rows: t, cols: f, bias: $0.baseAddress!, into: a.activated)
+            ActivationBackwardKernels.gelu(s.hidden, rows: t, cols: f, bias: $0.baseAddress!, into: a.activated, threads: a.threads)
         }
-        fc2.forward(a.activated, rows: t, into: s.ffnOut)
+        fc2.forward(a.activated, rows: t, into: s.ffnOut, threads: a.threads)
         block.ls2.withUnsafeBufferPointer {
-            ActivationBackwardKernels.scaledResidual(s.mid, s.ffnOut, gamma: $0.baseAddress!, rows: t, cols: c, into: out)
+            ActivationBackwardKernels.scaledResidual(s.mid, s.ffnOut, gamma: $0.baseAddress!, rows: t, cols: c, into: out, threads: a.threads)
         }
     }
 
@@ -58,61 +58,61 @@ enum BlockTraining {
         let g = grads.flatMap { grads in indices.map { (grads, $0) } }
 
         // Feed-forward residual: out = mid + ls2 ⊙ y.
-        block.ls2.withUnsafeBufferPointer { ActivationBackwardKernels.scaleColumns(dx, gamma: $0.baseAddress!, rows: t, cols: c, into: dy) }
+        block.ls2.withUnsafeBufferPointer { ActivationBackwardKernels.scaleColumns(dx, gamma: $0.baseAddress!, rows: t, cols: c, into: dy, threads: a.threads) }
         if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnProducts(dx, s.ffnOut, rows: t, cols: c, into: grads[ix.ls2])
-            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: grads[ix.fc2Bias])
+            ActivationBackwardKernels.addColumnProducts(dx, s.ffnOut, rows: t, cols: c, into: grads[ix.ls2], threads: a.threads)
+            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: grads[ix.fc2Bias], threads: a.threads)
         }
         fc2.weight.withUnsafeBufferPointer {
-            GradientGEMM.input(dy, ldy: c, rows: t, outFeatures: c, weight: $0.baseAddress!, inFeatures: f, into: a.dHidden, ldx: f)
+            GradientGEMM.input(dy, ldy: c, rows: t, outFeatures: c, weight: $0.baseAddress!, inFeatures: f, into: a.dHidden, ldx: f, threads: a.threads)
         }
         if let (grads, ix) = g {
             fc1.bias.withUnsafeBufferPointer {
-                ActivationBackwardKernels.gelu(s.hidden, rows: t, cols: f, bias: $0.baseAddress!, into: a.activated)
+                ActivationBackwardKernels.gelu(s.hidden, rows: t, cols: f, bias: $0.baseAddress!, into: a.activated, threads: a.threads)
             }
-            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: a.activated, ldx: f, inFeatures: f, into: grads[ix.fc2Weight])
+            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: a.activated, ldx: f, inFeatures: f, into: grads[ix.fc2Weight], threads: a.threads)
         }
         fc1.bias.withUnsafeBufferPointer {
-            ActivationBackwardKernels.geluBackward(a.dHidden, preActivation: s.hidden, rows: t, cols: f, bias: $0.baseAddress!)
+            ActivationBackwardKernels.geluBackward(a.dHidden, preActivation: s.hidden, rows: t, cols: f, bias: $0.baseAddress!, threads: a.threads)
         }
         if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnSums(a.dHidden, rows: t, cols: f, ld: f, into: grads[ix.fc1Bias])
-            GradientGEMM.weight(a.dHidden, ldy: f, rows: t, outFeatures: f, x: s.normed2, ldx: c, inFeatures: c, into: grads[ix.fc1Weight])
+            ActivationBackwardKernels.addColumnSums(a.dHidden, rows: t, cols: f, ld: f, into: grads[ix.fc1Bias], threads: a.threads)
+            GradientGEMM.weight(a.dHidden, ldy: f, rows: t, outFeatures: f, x: s.normed2, ldx: c, inFeatures: c, into: grads[ix.fc1Weight], threads: a.threads)
         }
         fc1.weight.withUnsafeBufferPointer {
-            GradientGEMM.input(a.dHidden, ldy: f, rows: t, outFeatures: f, weight: $0.baseAddress!, inFeatures: c, into: a.dNormed, ldx: c)
+            GradientGEMM.input(a.dHidden, ldy: f, rows: t, outFeatures: f, weight: $0.baseAddress!, inFeatures: c, into: a.dNormed, ldx: c, threads: a.threads)
         }
         block.norm2.weight.withUnsafeBufferPointer { w in
             LayerNormBackwardKernel.backward(a.dNormed, x: s.mid, mean: s.mean2, rstd: s.rstd2, rows: t, cols: c, weight: w.baseAddress!,
                                              into: dx, accumulate: true,
-                                             dweight: g.map { $0.0[$0.1.norm2Weight] }, dbias: g.map { $0.0[$0.1.norm2Bias] })
+                                             dweight: g.map { $0.0[$0.1.norm2Weight] }, dbias: g.map { $0.0[$0.1.norm2Bias] }, threads: a.threads)
         }
 
         // Attention residual: mid = x + ls1 ⊙ p.
-        block.ls1.withUnsafeBufferPointer { ActivationBackwardKernels.scaleColumns(dx, gamma: $0.baseAddress!, rows: t, cols: c, into: dy) }
+        block.ls1.withUnsafeBufferPointer { ActivationBackwardKernels.scaleColumns(dx, gamma: $0.baseAddress!, rows: t, cols: c, into: dy, threads: a.threads) }
         if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnProducts(dx, s.projected, rows: t, cols: c, into: grads[ix.ls1])
-            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: grads[ix.projBias])
-            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: s.attention, ldx: c, inFeatures: c, into: grads[ix.projWeight])
+            ActivationBackwardKernels.addColumnProducts(dx, s.projected, rows: t, cols: c, into: grads[ix.ls1], threads: a.threads)
+            ActivationBackwardKernels.addColumnSums(dy, rows: t, cols: c, ld: c, into: grads[ix.projBias], threads: a.threads)
+            GradientGEMM.weight(dy, ldy: c, rows: t, outFeatures: c, x: s.attention, ldx: c, inFeatures: c, into: grads[ix.projWeight], threads: a.threads)
         }
         block.attention.proj.weight.withUnsafeBufferPointer {
-            GradientGEMM.input(dy, ldy: c, rows: t, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: a.dAttention, ldx: c)
+            GradientGEMM.input(dy, ldy: c, rows: t, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: a.dAttention, ldx: c, threads: a.threads)
         }
         AttentionTraining.backward(dOut: a.dAttention, qkv: s.qkv, out: s.attention, logSumExp: s.logSumExp, tokens: t, embedDim: c,
-                                   heads: a.heads, into: a.dQKV, scratch: a.attentionScratch, slots: a.attentionSlots)
+                                   heads: a.heads, into: a.dQKV, scratch: a.attentionScratch, slots: a.attentionSlots, threads: a.threads)
         if let (grads, ix) = g {
-            ActivationBackwardKernels.addColumnSums(a.dQKV, rows: t, cols: 3 * c, ld: 3 * c, into: grads[ix.qkvBias])
+            ActivationBackwardKernels.addColumnSums(a.dQKV, rows: t, cols: 3 * c, ld: 3 * c, into: grads[ix.qkvBias], threads: a.threads)
             GradientGEMM.weight(a.dQKV, ldy: 3 * c, rows: t, outFeatures: 3 * c, x: s.normed1, ldx: c, inFeatures: c,
-                                into: grads[ix.qkvWeight])
+                                into: grads[ix.qkvWeight], threads: a.threads)
         }
         block.attention.qkv.weight.withUnsafeBufferPointer {
             GradientGEMM.input(a.dQKV, ldy: 3 * c, rows: t, outFeatures: 3 * c, weight: $0.baseAddress!, inFeatures: c,
-                               into: a.dNormed, ldx: c)
+                               into: a.dNormed, ldx: c, threads: a.threads)
         }
         block.norm1.weight.withUnsafeBufferPointer { w in
             LayerNormBackwardKernel.backward(a.dNormed, x: x, mean: s.mean1, rstd: s.rstd1, rows: t, cols: c, weight: w.baseAddress!,
                                              into: dx, accumulate: true,
-                                             dweight: g.map { $0.0[$0.1.norm1Weight] }, dbias: g.map { $0.0[$0.1.norm1Bias] })
+                                             dweight: g.map { $0.0[$0.1.norm1Weight] }, dbias: g.map { $0.0[$0.1.norm1Bias] }, threads: a.threads)
         }
     }
 }

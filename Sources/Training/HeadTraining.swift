@@ -18,16 +18,16 @@ enum HeadTraining {
         norm.weight.withUnsafeBufferPointer { w in
             norm.bias.withUnsafeBufferPointer { b in
                 LayerNormBackwardKernel.forward(patches, rows: n, cols: c, weight: w.baseAddress!, bias: b.baseAddress!, eps: norm.eps,
-                                                into: a.headFeatures + j * n * c, mean: a.headMean + j * n, rstd: a.headRstd + j * n)
+                                                into: a.headFeatures + j * n * c, mean: a.headMean + j * n, rstd: a.headRstd + j * n, threads: a.threads)
             }
         }
     }
 
     /// Patch logits and upsampled logits (a.logits, (K, H, W)) from the normalised features.
     static func classify(_ head: LinearHead, arena a: TrainingActivations) {
-        head.classify(a.headFeatures, rows: a.patches, into: a.patchLogits)
+        head.classify(a.headFeatures, rows: a.patches, into: a.patchLogits, threads: a.threads)
         head.upsample(a.patchLogits, gridHeight: a.gridHeight, gridWidth: a.gridWidth, planes: a.planes,
-                      height: a.height, width: a.width, into: a.logits)
+                      height: a.height, width: a.width, into: a.logits, threads: a.threads)
     }
 
     /// From dlogits (in a.logits): classifier gradients and dF_j (a.dHeadFeatures, (J, N, C)).
@@ -35,18 +35,18 @@ enum HeadTraining {
         let layout = grads.layout
         let n = a.patches, c = a.embedDim, k = a.classes, j = a.headBlocks
         Bilinear.resizeBackward(a.logits, planes: k, height: a.gridHeight, width: a.gridWidth,
-                                fromHeight: a.height, width: a.width, into: a.planes)
+                                fromHeight: a.height, width: a.width, into: a.planes, threads: a.threads)
         let dL = a.patchLogits
         for i in 0 ..< n {
             for cls in 0 ..< k { dL[i * k + cls] = a.planes[cls * n + i] }
         }
-        ActivationBackwardKernels.addColumnSums(dL, rows: n, cols: k, ld: k, into: grads[layout.classifierBias])
+        ActivationBackwardKernels.addColumnSums(dL, rows: n, cols: k, ld: k, into: grads[layout.classifierBias], threads: a.threads)
         let dW = grads[layout.classifierWeight]
         head.classifier.weight.withUnsafeBufferPointer { w in
             for b in 0 ..< j {
                 GradientGEMM.transposedA(m: k, n: c, k: n, a: dL, lda: k, b: a.headFeatures + b * n * c, ldb: c, beta: 1,
-                                         c: dW + b * c, ldc: j * c)
-                GEMM.rows(m: n, n: c, k: k, a: dL, lda: k, b: w.baseAddress! + b * c, ldb: j * c, c: a.dHeadFeatures + b * n * c, ldc: c)
+                                         c: dW + b * c, ldc: j * c, threads: a.threads)
+                GEMM.rows(m: n, n: c, k: k, a: dL, lda: k, b: w.baseAddress! + b * c, ldb: j * c, c: a.dHeadFeatures + b * n * c, ldc: c, threads: a.threads)
             }
         }
     }
@@ -58,7 +58,7 @@ enum HeadTraining {
         head.norms[j].weight.withUnsafeBufferPointer { w in
             LayerNormBackwardKernel.backward(a.dHeadFeatures + j * n * c, x: patches, mean: a.headMean + j * n, rstd: a.headRstd + j * n,
                                              rows: n, cols: c, weight: w.baseAddress!, into: dPatches, accumulate: true,
-                                             dweight: grads[grads.layout.headNormWeights[j]], dbias: grads[grads.layout.headNormBiases[j]])
+                                             dweight: grads[grads.layout.headNormWeights[j]], dbias: grads[grads.layout.headNormBiases[j]], threads: a.threads)
         }
     }
 }

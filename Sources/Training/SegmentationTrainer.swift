@@ -14,8 +14,8 @@
 // With activation checkpointing each block and adapter is recomputed from
 // the kept stream right before its backward pass.
 //
-// Threading: one sample at a time, every kernel split over all cores
-// (docs/threading.md). Results depend only on the inputs and the thread count.
+// Threading: one sample at a time, every kernel split over the trainer's
+// `threads` (docs/threading.md). Results depend only on the inputs and that count.
 
 import Model
 import Tensor
@@ -28,8 +28,10 @@ public final class SegmentationTrainer {
     let adapterWeights: AdapterBackwardWeights
     let trainable: Bool
 
-    /// A trainer for `model`'s configuration at input size height x width (multiples of the patch size).
-    public init(model: SegmentationModel, height: Int, width: Int, activationCheckpointing: Bool = false) throws(TrainingError) {
+    /// A trainer for `model`'s configuration at input size height x width (multiples of the patch size),
+    /// every step of its forward and backward passes split over `threads` chunks.
+    public init(model: SegmentationModel, height: Int, width: Int, threads: Int,
+                activationCheckpointing: Bool = false) throws(TrainingError) {
         layout = try ParameterLayout(model)
         self.height = height
         self.width = width
@@ -42,9 +44,13 @@ public final class SegmentationTrainer {
         if trainable, height / config.patchSize != config.gridSize || width / config.patchSize != config.gridSize {
             throw TrainingError("a trainable backbone needs the crop to match the stored position grid (\(config.gridSize) x \(config.gridSize) patches of \(config.patchSize), i.e. \(config.gridSize * config.patchSize) x \(config.gridSize * config.patchSize)); got \(height) x \(width). Convert the weights to that grid (ctpipe convert-weights --patch-size P --grid G) or change the crop size")
         }
-        arena = try TrainingActivations(model: model, height: height, width: width, checkpointing: activationCheckpointing)
+        arena = try TrainingActivations(model: model, height: height, width: width, checkpointing: activationCheckpointing,
+                                        threads: threads)
         adapterWeights = AdapterBackwardWeights(arena.adapter)
     }
+
+    /// Threads every step splits into.
+    public var threads: Int { arena.threads }
 
     /// Bytes of activation memory held.
     public var activationBytes: Int { arena.byteCount }
@@ -59,7 +65,7 @@ public final class SegmentationTrainer {
                      labels: UnsafeBufferPointer<UInt8>) throws(TrainingError) -> (loss: Double, count: Int) {
         try forward(model: model, image: image, labels: labels)
         return try CrossEntropyLoss.evaluate(logits: arena.logits, classes: arena.classes, pixels: height * width,
-                                             labels: labels.baseAddress!, scale: 0, gradient: nil)
+                                             labels: labels.baseAddress!, scale: 0, gradient: nil, threads: arena.threads)
     }
 
     /// Forward and backward pass of one sample. The gradient of `scale` × (summed loss over the
@@ -70,7 +76,7 @@ public final class SegmentationTrainer {
         try forward(model: model, image: image, labels: labels)
         let a = arena
         let result = try CrossEntropyLoss.evaluate(logits: a.logits, classes: a.classes, pixels: height * width,
-                                                   labels: labels.baseAddress!, scale: scale, gradient: a.logits)
+                                                   labels: labels.baseAddress!, scale: scale, gradient: a.logits, threads: a.threads)
         try backward(model: model, grads: grads)
         return result
     }
@@ -152,7 +158,7 @@ public final class SegmentationTrainer {
         for i in 0 ..< n * c { dPos[c + i] += patches[i] }
         let p = model.backbone.config.patchSize
         GradientGEMM.weight(patches, ldy: c, rows: n, outFeatures: c, x: a.backbone.columns.baseAddress!, ldx: 3 * p * p,
-                            inFeatures: 3 * p * p, into: grads[b.patchWeight])
-        ActivationBackwardKernels.addColumnSums(patches, rows: n, cols: c, ld: c, into: grads[b.patchBias])
+                            inFeatures: 3 * p * p, into: grads[b.patchWeight], threads: a.threads)
+        ActivationBackwardKernels.addColumnSums(patches, rows: n, cols: c, ld: c, into: grads[b.patchBias], threads: a.threads)
     }
 }

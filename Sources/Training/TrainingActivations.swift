@@ -47,6 +47,8 @@ final class TrainingActivations {
     let headBlocks: Int
     let adapterTokens: Int
     let checkpointing: Bool
+    /// Threads every forward and backward step over this arena splits into.
+    let threads: Int
     let attentionSlots: Int
     static let queryBlock = 128
 
@@ -70,10 +72,10 @@ final class TrainingActivations {
     let dHeadFeatures: UnsafeMutablePointer<Float>
     let adapterScratch: UnsafeMutablePointer<Float>
 
-    init(model: SegmentationModel, height: Int, width: Int, checkpointing: Bool) throws(TrainingError) {
+    init(model: SegmentationModel, height: Int, width: Int, checkpointing: Bool, threads: Int) throws(TrainingError) {
         let config = model.backbone.config
         let dino: DINOv2Activations
-        do { dino = try model.backbone.makeActivations(height: height, width: width) } catch {
+        do { dino = try model.backbone.makeActivations(height: height, width: width, threads: threads) } catch {
             throw TrainingError(error.reason)
         }
         self.height = height
@@ -91,10 +93,12 @@ final class TrainingActivations {
         headBlocks = model.head.config.blocks.count
         adapterTokens = model.config.adapter.tokens
         self.checkpointing = checkpointing
-        attentionSlots = max(1, Threading.kernelThreads)
+        self.threads = dino.threads
+        attentionSlots = dino.threads
         backbone = dino
         adapter = AdapterActivations(config: model.config.adapter, embedDim: config.embedDim, layers: config.depth,
-                                     gridHeight: gridHeight, gridWidth: gridWidth, retainForBackward: !checkpointing)
+                                     gridHeight: gridHeight, gridWidth: gridWidth, retainForBackward: !checkpointing,
+                                     threads: threads)
 
         let t = tokens, c = embedDim, f = ffnHidden, n = patches, k = classes, j = headBlocks, m = adapterTokens
         let trainable = model.config.trainable

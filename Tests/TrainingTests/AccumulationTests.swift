@@ -16,12 +16,11 @@ import Testing
 
     /// The step's result, the updated parameters, and the summed gradients the step used.
     static func step(_ microBatches: [[TrainingExample]]) throws -> (StepResult, [Tensor], [Float]) {
-        Threading.configure(.singleSample(threads: 2))
         let model = try SegmentationCheckpoint.load(Fixture.path("ct_lowrank.safetensors"))   // a 16 x 16 case
         let layout = try ParameterLayout(model)
         let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(learningRate: 1e-3), layout: layout),
                                   schedule: LearningRateSchedule(baseRate: 1e-3, iterations: 10, power: 0.9),
-                                  cropSize: 16, activationCheckpointing: false)
+                                  cropSize: 16, threads: 2, activationCheckpointing: false)
         let result = try trainer.step(iteration: 0, microBatches: microBatches)
         return (result, trainer.layout.tensors(of: trainer.model), Array(trainer.gradients.all))
     }
