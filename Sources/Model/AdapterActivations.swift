@@ -38,6 +38,10 @@ public struct AdapterActivations: ~Copyable {
     public let inverseWeights: UnsafeMutablePointer<Float>
     /// (N) the mask M itself.
     public let mask: [Float]
+    /// (N) forward DCT scale without the mask (the backward's dΔ = DCT2(s g)); empty for Rein.
+    public let unmaskedForwardWeights: [Float]
+    /// (N) inverse DCT pre-scale times the mask (the backward's iDCT2(M ⊙ dFc)); empty for Rein.
+    public let maskedInverseWeights: [Float]
     private let storage: UnsafeMutableBufferPointer<Float>
     private let slots: [AdapterSlot]
 
@@ -56,15 +60,20 @@ public struct AdapterActivations: ~Copyable {
         let base = storage.baseAddress!
         forwardWeights = base
         inverseWeights = base + n
-        mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
+        let mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
             : [Float](repeating: 1, count: n)
+        self.mask = mask
         if transform {
             let d = DCT2(height: h, width: w, channels: c, threads: threads)
             let f = d.forwardScale(), i = d.inverseScale()
             for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
             dct = d
+            unmaskedForwardWeights = f
+            maskedInverseWeights = (0 ..< n).map { i[$0] * mask[$0] }
         } else {
             dct = nil
+            unmaskedForwardWeights = []
+            maskedInverseWeights = []
         }
         var slots: [AdapterSlot] = []
         for s in 0 ..< slotCount {

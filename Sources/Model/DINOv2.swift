@@ -14,6 +14,24 @@ public struct ModelInputError: Error, CustomStringConvertible, Sendable, Equatab
     public var description: String { reason }
 }
 
+/// Where the backward pass of the token embedding adds its gradients.
+public struct EmbeddingGradients {
+    /// (C), (1 + G·G, C), (R, C) or nil without registers.
+    public let clsToken: UnsafeMutablePointer<Float>
+    public let posEmbed: UnsafeMutablePointer<Float>
+    public let registerTokens: UnsafeMutablePointer<Float>?
+    /// The patch embedding's weight (C, 3, p, p) and bias (C).
+    public let patchEmbed: LinearGradients
+
+    public init(clsToken: UnsafeMutablePointer<Float>, posEmbed: UnsafeMutablePointer<Float>,
+                registerTokens: UnsafeMutablePointer<Float>?, patchEmbed: LinearGradients) {
+        self.clsToken = clsToken
+        self.posEmbed = posEmbed
+        self.registerTokens = registerTokens
+        self.patchEmbed = patchEmbed
+    }
+}
+
 /// Which hidden state a feature export takes.
 public enum FeatureLayer: Sendable, Equatable {
     /// The residual stream after block K (0-based).
@@ -87,6 +105,23 @@ public struct DINOv2: Sendable {
         }
     }
 
+    /// Backward of `embed` for one image (batch 1, the position embedding at its
+    /// stored grid): adds the gradients of the CLS token, the position embedding,
+    /// the registers and the patch embedding from dStream (T, C), the gradient of
+    /// the stream `embed` filled.
+    public func embedBackward(_ dStream: UnsafePointer<Float>, _ a: borrowing DINOv2Activations, gradients: EmbeddingGradients) {
+        let c = config.embedDim, r = config.registers, n = a.gridHeight * a.gridWidth, d = dStream
+        let dCls = gradients.clsToken, dPos = gradients.posEmbed
+        for i in 0 ..< c { dCls[i] += d[i]; dPos[i] += d[i] }
+        if let dReg = gradients.registerTokens {
+            for i in 0 ..< r * c { dReg[i] += d[c + i] }
+        }
+        let patches = d + (1 + r) * c
+        for i in 0 ..< n * c { dPos[c + i] += patches[i] }
+        patchEmbed.backward(patches, ld: c, columns: a.columns.baseAddress!, patches: n, gradients: gradients.patchEmbed,
+                            threads: a.threads)
+    }
+
     /// Runs the network on the arena's batch of B images (B, 3, H, W) through
     /// block `lastBlock` (default: all). `afterBlock(i, x)` sees (and may change)
     /// the residual stream (B·T x C, image after image) after block i.
@@ -97,8 +132,9 @@ public struct DINOv2: Sendable {
             throw ModelInputError("block \(last) does not exist (the model has blocks 0...\(blocks.count - 1))")
         }
         try embed(image, a)
+        let x = a.x.baseAddress!, scratch = a.blockScratch
         for i in 0 ..< last + 1 {
-            blocks[i].forward(a)
+            blocks[i].forward(x, into: x, scratch)
             afterBlock(i, a.x)
         }
     }

@@ -79,6 +79,13 @@ public struct DINOv2Activations: ~Copyable {
     /// Token rows of the whole batch, B·T.
     public var rows: Int { batch * tokens }
 
+    /// The block scratch of this arena (every block of a forward pass writes it).
+    public var blockScratch: BlockScratch {
+        BlockScratch(tokens: tokens, images: batch, threads: threads, normed: normed.baseAddress!, qkv: qkv.baseAddress!,
+                     scores: scores.baseAddress!, rowScale: rowScale.baseAddress!, slots: attentionSlots,
+                     heads: heads.baseAddress!, projected: projected.baseAddress!, hidden: hidden.baseAddress!)
+    }
+
     /// Bytes held.
     public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
 }

@@ -5,8 +5,24 @@
 // one Linear 4C -> K per patch, then bilinear upsampling (align_corners=False)
 // of the logits to the input size. The concatenation is never materialised:
 // logits = Σ_j LN_j(f_j) W[:, jC:(j+1)C]ᵀ + b, one GEMM per block with ldb = 4C.
+//
+// Backward (below the forward): dL = bilinearᵀ(dlogits); db += Σ dL;
+// dW_j += dLᵀ F_j; dF_j = dL W_j. The LayerNorm backward of F_j runs when the
+// model's backward reaches block b_j (`normBackward`), with the statistics the
+// forward kept.
 
 import Tensor
+
+/// Where the head's backward adds its parameter gradients.
+public struct HeadGradients {
+    /// One per selected block.
+    public let norms: [LayerNormGradients]
+    public let classifier: LinearGradients
+    public init(norms: [LayerNormGradients], classifier: LinearGradients) {
+        self.norms = norms
+        self.classifier = classifier
+    }
+}
 
 /// What the head reads and predicts.
 public struct LinearHeadConfig: Sendable, Equatable, Codable {
@@ -71,9 +87,11 @@ public struct LinearHead: Sendable {
         return try LinearHead(config: config, embedDim: c, norms: norms, classifier: Linear(weight: weight, bias: bias))
     }
 
-    /// features_j (N x C) = LN_j(patches), for selected block number `j`.
-    public func normalise(_ j: Int, patches: UnsafePointer<Float>, rows: Int, into features: UnsafeMutablePointer<Float>, threads: Int) {
-        norms[j].forward(patches, rows: rows, into: features, threads: threads)
+    /// features_j (N x C) = LN_j(patches), for selected block number `j`; with `keep`
+    /// its row statistics are kept there for the backward pass.
+    public func normalise(_ j: Int, patches: UnsafePointer<Float>, rows: Int, into features: UnsafeMutablePointer<Float>, threads: Int,
+                          keep: LayerNormSaved? = nil) {
+        norms[j].forward(patches, rows: rows, into: features, threads: threads, keep: keep)
     }
 
     /// patchLogits (N x K) = Σ_j features_j W_jᵀ + b, from the J normalised feature blocks (J, N, C).
@@ -97,5 +115,38 @@ public struct LinearHead: Sendable {
             for c in 0 ..< k { planes[c * n + i] = patchLogits[i * k + c] }
         }
         Bilinear.resize(planes, planes: k, height: h, width: w, toHeight: height, width: width, into: logits, threads: threads)
+    }
+
+    /// Backward of classify + upsample from dlogits (K, H, W): classifier gradients
+    /// into `gradients`, dF (J, N, C) = the features' gradient, overwritten.
+    /// `features` are the forward's (J, N, C); `planes` (K, h·w) and `dPatchLogits`
+    /// (N, K) are scratch.
+    public func backward(_ dLogits: UnsafePointer<Float>, features: UnsafePointer<Float>, gridHeight h: Int, gridWidth w: Int,
+                         height: Int, width: Int, planes: UnsafeMutablePointer<Float>, dPatchLogits dL: UnsafeMutablePointer<Float>,
+                         into dFeatures: UnsafeMutablePointer<Float>, gradients: LinearGradients, threads: Int) {
+        let n = h * w, c = embedDim, k = config.classes, j = config.blocks.count
+        Bilinear.resizeBackward(dLogits, planes: k, height: h, width: w, fromHeight: height, width: width, into: planes,
+                                threads: threads)
+        for i in 0 ..< n {
+            for cls in 0 ..< k { dL[i * k + cls] = planes[cls * n + i] }
+        }
+        ActivationBackwardKernels.addColumnSums(dL, rows: n, cols: k, ld: k, into: gradients.bias, threads: threads)
+        let dW = gradients.weight
+        classifier.weight.withUnsafeBufferPointer { wt in
+            for b in 0 ..< j {
+                GradientGEMM.transposedA(m: k, n: c, k: n, a: dL, lda: k, b: features + b * n * c, ldb: c, beta: 1,
+                                         c: dW + b * c, ldc: j * c, threads: threads)
+                GEMM.rows(m: n, n: c, k: k, a: dL, lda: k, b: wt.baseAddress! + b * c, ldb: j * c, c: dFeatures + b * n * c, ldc: c,
+                          threads: threads)
+            }
+        }
+    }
+
+    /// Adds the LayerNorm backward of selected block `j` into dPatches (N x C): from
+    /// dF_j (N x C), the patches that block's norm read and the statistics it kept.
+    public func normBackward(_ j: Int, _ dFeatures: UnsafePointer<Float>, patches: UnsafePointer<Float>, saved: LayerNormSaved,
+                             rows n: Int, into dPatches: UnsafeMutablePointer<Float>, gradients: LayerNormGradients, threads: Int) {
+        norms[j].backward(dFeatures, input: patches, saved: saved, rows: n, into: dPatches, accumulate: true, gradients: gradients,
+                          threads: threads)
     }
 }

@@ -3,6 +3,8 @@
 // Computed as im2col + one GEMM: each patch becomes a row of 3·p·p values in
 // (channel, y, x) order — the flattening of the PyTorch kernel (C, 3, p, p) —
 // so tokens (N x C) = columns (N x 3p²) · W^T + b, rows in row-major grid order.
+// The backward pass (below the forward) gives the parameter gradients only:
+// nothing upstream of the image is trained.
 
 import Tensor
 
@@ -52,5 +54,15 @@ public struct PatchEmbedding: Sendable {
             GEMM.linear(columns, rows: gh * gw, inFeatures: k, weight: w.baseAddress!, outFeatures: embedDim, into: tokens, threads: threads)
         }
         bias.withUnsafeBufferPointer { ActivationKernels.addBias(tokens, rows: gh * gw, cols: embedDim, bias: $0.baseAddress!, threads: threads) }
+    }
+
+    /// Adds the parameter gradients from dtokens (N rows of C, leading dimension `ld`) and the
+    /// forward's im2col `columns` (N x 3p²): dW ((C, 3, p, p) flattened) += dtokensᵀ columns, db += Σ dtokens.
+    public func backward(_ dTokens: UnsafePointer<Float>, ld: Int, columns: UnsafePointer<Float>, patches n: Int,
+                         gradients: LinearGradients, threads: Int) {
+        let k = columnsPerPatch
+        GradientGEMM.weight(dTokens, ldy: ld, rows: n, outFeatures: embedDim, x: columns, ldx: k, inFeatures: k,
+                            into: gradients.weight, threads: threads)
+        ActivationBackwardKernels.addColumnSums(dTokens, rows: n, cols: embedDim, ld: ld, into: gradients.bias, threads: threads)
     }
 }
