@@ -5,8 +5,10 @@
 // input of MLP_f), delta (Δ; scratch of the inverse DCT) and spatial
 // (iDCT2(Δ)), and (N, m) probabilities (S, with the sink column). Causal-Tune
 // keeps its N x C buffers channel-major (C, N) — the DCT's layout — Rein
-// token-major (N, C). Also the
-// per-frequency weights: forward DCT scale · mask, and the inverse DCT scale.
+// token-major (N, C). Also the per-frequency weights: forward DCT scale · mask
+// and the inverse DCT scale (the forward's), the unmasked forward scale and the
+// masked inverse scale (the backward's). The thread count the arena is made
+// with splits every adapter step and fixes the DCT's channel groups.
 // ~Copyable like DINOv2Activations: one owner, no silent resize.
 
 import Tensor

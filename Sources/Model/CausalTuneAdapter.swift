@@ -236,7 +236,6 @@ public struct CausalTuneAdapter: Sendable {
     /// Floats of scratch `backward` needs for N patches, C channels and m tokens.
     public static func backwardScratchCount(patches n: Int, embedDim c: Int, tokens m: Int) -> Int { 6 * n * c + n * m + 2 * m * c }
 
-
     /// Backward of `forward` at `layer` from g = dL/df' (N x C, in place: g becomes dL/df),
     /// from the slot the forward kept in `a`; parameter gradients are added into `gradients`.
     /// `scratch`: backwardScratchCount floats.
