@@ -22,14 +22,16 @@ public struct InferenceError: ReasonedError, Equatable {
     public init(_ reason: String) { self.reason = reason }
 }
 
-/// A worker's arenas, kept between images (one per window shape). Not shared between threads.
+/// A worker's arenas, kept between images (one per window shape), and the threads
+/// every step of its forward passes splits into. Not shared between threads.
 public final class SegmenterWorkspace {
+    public let threads: Int
     final class Arena {
         let activations: SegmentationActivations
         init(_ a: consuming SegmentationActivations) { activations = a }
     }
     var arenas: [Int: Arena] = [:]
-    public init() {}
+    public init(threads: Int) { self.threads = max(1, threads) }
 }
 
 public struct Segmenter: Sendable {
@@ -56,7 +58,8 @@ public struct Segmenter: Sendable {
             throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
         }
         let logits = try self.logits(image, workspace: workspace)
-        return labels(logits, height: image.height, width: image.width, outputHeight: outputHeight, outputWidth: outputWidth)
+        return labels(logits, height: image.height, width: image.width, outputHeight: outputHeight, outputWidth: outputWidth,
+                      threads: workspace.threads)
     }
 
     /// The label map of normalised planes (3, H, W) (e.g. the test pipeline's output).
@@ -66,16 +69,17 @@ public struct Segmenter: Sendable {
             throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
         }
         let logits = try self.logits(normalised: planes, height: height, width: width, workspace: workspace)
-        return labels(logits, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth)
+        return labels(logits, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth,
+                      threads: workspace.threads)
     }
 
     /// argmax over classes of the logits (K, H, W) resized bilinearly to the output size.
-    func labels(_ logits: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int) -> LabelMap {
+    func labels(_ logits: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int, threads: Int) -> LabelMap {
         var labels = [UInt8](repeating: 0, count: outputHeight * outputWidth)
         logits.withUnsafeBufferPointer { l in
             labels.withUnsafeMutableBufferPointer { out in
                 Bilinear.resizedArgmax(l.baseAddress!, planes: model.classes, height: height, width: width,
-                                       toHeight: outputHeight, width: outputWidth, into: out.baseAddress!)
+                                       toHeight: outputHeight, width: outputWidth, into: out.baseAddress!, threads: threads)
             }
         }
         return LabelMap(width: outputWidth, height: outputHeight, channels: 1, pixels: labels)
@@ -96,7 +100,7 @@ public struct Segmenter: Sendable {
         guard planes.count == 3 * height * width else {
             throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
         }
-        let crop = window.crop, k = model.classes
+        let crop = window.crop, k = model.classes, threads = workspace.threads
         let arena = try self.arena(workspace)
         var sum = [Float](repeating: 0, count: k * height * width)
         var count = [Float](repeating: 0, count: height * width)
@@ -120,7 +124,7 @@ public struct Segmenter: Sendable {
             let out = arena.activations.logits.baseAddress!
             sum.withUnsafeMutableBufferPointer { s in
                 let s = s.baseAddress!
-                Threading.parallelFor(k) { range in
+                Threading.parallelFor(k, threads: threads) { range in
                     for c in range {
                         for y in 0 ..< w.height {
                             let from = out + (c * crop + y) * crop, to = s + (c * height + w.y0 + y) * width + w.x0
@@ -136,7 +140,7 @@ public struct Segmenter: Sendable {
         sum.withUnsafeMutableBufferPointer { s in
             count.withUnsafeBufferPointer { n in
                 let s = s.baseAddress!, n = n.baseAddress!, plane = height * width
-                Threading.parallelFor(k) { range in
+                Threading.parallelFor(k, threads: threads) { range in
                     for c in range {
                         for i in 0 ..< plane { s[c * plane + i] /= n[i] }
                     }
@@ -149,7 +153,8 @@ public struct Segmenter: Sendable {
     func arena(_ workspace: SegmenterWorkspace) throws(InferenceError) -> SegmenterWorkspace.Arena {
         if let a = workspace.arenas[window.crop] { return a }
         do {
-            let a = SegmenterWorkspace.Arena(try model.makeActivations(height: window.crop, width: window.crop))
+            let a = SegmenterWorkspace.Arena(try model.makeActivations(height: window.crop, width: window.crop,
+                                                                          threads: workspace.threads))
             workspace.arenas[window.crop] = a
             return a
         } catch { throw InferenceError(error.reason) }

@@ -5,8 +5,10 @@
 // input of MLP_f), delta (Δ; scratch of the inverse DCT) and spatial
 // (iDCT2(Δ)), and (N, m) probabilities (S, with the sink column). Causal-Tune
 // keeps its N x C buffers channel-major (C, N) — the DCT's layout — Rein
-// token-major (N, C). Also the
-// per-frequency weights: forward DCT scale · mask, and the inverse DCT scale.
+// token-major (N, C). Also the per-frequency weights: forward DCT scale · mask
+// and the inverse DCT scale (the forward's), the unmasked forward scale and the
+// masked inverse scale (the backward's). The thread count the arena is made
+// with splits every adapter step and fixes the DCT's channel groups.
 // ~Copyable like DINOv2Activations: one owner, no silent resize.
 
 import Tensor
@@ -28,6 +30,8 @@ public struct AdapterSlot {
 public struct AdapterActivations: ~Copyable {
     public let gridHeight: Int, gridWidth: Int
     public let retainsForBackward: Bool
+    /// Threads every adapter step over this arena splits into.
+    public let threads: Int
     /// The transform (nil for Rein).
     public let dct: DCT2?
     /// (N) forward DCT scale times the mask M.
@@ -36,14 +40,19 @@ public struct AdapterActivations: ~Copyable {
     public let inverseWeights: UnsafeMutablePointer<Float>
     /// (N) the mask M itself.
     public let mask: [Float]
+    /// (N) forward DCT scale without the mask (the backward's dΔ = DCT2(s g)); empty for Rein.
+    public let unmaskedForwardWeights: [Float]
+    /// (N) inverse DCT pre-scale times the mask (the backward's iDCT2(M ⊙ dFc)); empty for Rein.
+    public let maskedInverseWeights: [Float]
     private let storage: UnsafeMutableBufferPointer<Float>
     private let slots: [AdapterSlot]
 
     /// An arena for `config` (empty for kind `none`).
-    public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool) {
+    public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool, threads: Int) {
         gridHeight = h
         gridWidth = w
         retainsForBackward = retainForBackward
+        self.threads = max(1, threads)
         let n = h * w, m = config.tokens
         let transform = config.kind == .causalTune
         let perSlot = n * c * (transform ? 4 : 3) + n * m
@@ -53,15 +62,20 @@ public struct AdapterActivations: ~Copyable {
         let base = storage.baseAddress!
         forwardWeights = base
         inverseWeights = base + n
-        mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
+        let mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
             : [Float](repeating: 1, count: n)
+        self.mask = mask
         if transform {
-            let d = DCT2(height: h, width: w, channels: c)
+            let d = DCT2(height: h, width: w, channels: c, threads: threads)
             let f = d.forwardScale(), i = d.inverseScale()
             for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
             dct = d
+            unmaskedForwardWeights = f
+            maskedInverseWeights = (0 ..< n).map { i[$0] * mask[$0] }
         } else {
             dct = nil
+            unmaskedForwardWeights = []
+            maskedInverseWeights = []
         }
         var slots: [AdapterSlot] = []
         for s in 0 ..< slotCount {

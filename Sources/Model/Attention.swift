@@ -7,12 +7,16 @@
 //   P = 2^(S - rowmax)                    softmax numerator; 1/rowsum kept aside
 //   o_h = (P v_h) * (1/rowsum)            one sgemm into columns h·d..h·d+d of out
 // Deferring the division to o_h touches rows·d values instead of rows·T. The
-// (head, query block) items are spread over the kernel threads, each with its
+// (head, query block) items are spread over `threads` workers, each with its
 // own rows x T scores slot (small enough for L2) and single-threaded sgemm
 // (see Threading). Each item writes its own rows and
 // columns of `out`, so the result does not depend on the thread count.
 // The output projection is left to the block, which fuses its bias with
 // LayerScale and the residual add.
+//
+// A forward that keeps what the backward needs (training) runs the natural-exp
+// softmax instead, normalised in place, writing each row's log-sum-exp; the
+// backward (below the forward) rebuilds P from q, k and the log-sum-exp.
 
 import Tensor
 
@@ -54,16 +58,41 @@ public struct Attention: Sendable, ParameterWalkable {
     /// the other) -> out (B·T x C): the concatenated head outputs, before the
     /// output projection. Scratch: `qkvBuffer` (B·T x 3C), `scores`
     /// (slots x scoresPerSlot), `rowScale` (slots x queryBlock).
+    ///
+    /// Without `keep` the inference kernels run: logits in base 2, the softmax
+    /// left unnormalised and its 1/rowsum applied to P·V. With `keep` (for a
+    /// backward pass) the softmax is the natural-exp one, normalised in place,
+    /// and every row's log-sum-exp is written to `keep` ((B, heads, T)); qkv and
+    /// out are the caller's kept buffers.
     public func forward(_ x: UnsafePointer<Float>, tokens t: Int, images: Int = 1, qkvBuffer: UnsafeMutablePointer<Float>,
                         scores: UnsafeMutablePointer<Float>, rowScale: UnsafeMutablePointer<Float>, slots: Int,
-                        into out: UnsafeMutablePointer<Float>) {
+                        into out: UnsafeMutablePointer<Float>, threads: Int, keep logSumExp: UnsafeMutablePointer<Float>? = nil) {
         let c = embedDim, d = c / heads
-        qkv.forward(x, rows: images * t, groups: images, into: qkvBuffer)
-        let scale = Float(1.442_695_040_888_963_4) / Float(d).squareRoot()     // log2(e) / sqrt(d)
+        qkv.forward(x, rows: images * t, groups: images, into: qkvBuffer, threads: threads)
         let block = min(Self.queryBlock, t)
         let blocks = (t + block - 1) / block
         let items = images * heads * blocks
-        let workers = max(1, min(slots, Threading.kernelThreads, items))
+        let workers = max(1, min(slots, threads, items))
+        if let logSumExp {
+            let scale = 1 / Float(d).squareRoot()
+            Threading.forEachWorker(workers) { worker in
+                let s = scores + worker * block * t
+                var item = worker
+                while item < items {
+                    let h = item % heads, row0 = (item / heads) % blocks * block, rows = min(block, t - row0)
+                    let image = item / (heads * blocks)
+                    let base = qkvBuffer + image * t * 3 * c
+                    let q = base + row0 * 3 * c + h * d, k = base + c + h * d, v = base + 2 * c + h * d
+                    let lse = logSumExp + (image * heads + h) * t + row0
+                    GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: s, ldc: t)
+                    for r in 0 ..< rows { lse[r] = SoftmaxTrainingKernel.softmaxRow(s + r * t, cols: t) }
+                    GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: out + (image * t + row0) * c + h * d, ldc: c)
+                    item += workers
+                }
+            }
+            return
+        }
+        let scale = Float(1.442_695_040_888_963_4) / Float(d).squareRoot()     // log2(e) / sqrt(d)
         Threading.forEachWorker(workers) { worker in
                 let s = scores + worker * block * t, inverse = rowScale + worker * block
                 var item = worker
@@ -84,5 +113,63 @@ public struct Attention: Sendable, ParameterWalkable {
                     item += workers
                 }
         }
+    }
+
+    /// Floats of backward scratch per worker slot for `tokens` tokens (two query blocks).
+    public static func backwardScratchPerSlot(tokens: Int) -> Int { 2 * min(queryBlock, tokens) * tokens }
+
+    /// Backward of one image's attention (T tokens) from dO (T, C), the gradient of
+    /// `out`: dqkv (T, 3C, scratch) from the kept qkv, out and log-sum-exp, then the
+    /// qkv layer's backward — parameter gradients into `gradients` when given, and
+    /// dx (T, C) = dqkv W_qkv, overwritten. `scratch`: slots x backwardScratchPerSlot.
+    ///
+    /// Per head (one worker owns a head, so its dk/dv columns have one writer),
+    /// per query block: P = exp(S - lse) (rebuilt from q, k — no T x T storage);
+    /// dv_h += Pᵀ dO_h; dP = dO_h v_hᵀ, dS = P ⊙ (dP - rowsum(dO_h ⊙ O_h));
+    /// dq_h = dS k_h / √d, dk_h += dSᵀ q_h / √d. All products are single-threaded
+    /// sgemm calls on strided views.
+    public func backward(_ dOut: UnsafePointer<Float>, input x: UnsafePointer<Float>, qkv kept: UnsafePointer<Float>,
+                         out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>, tokens t: Int,
+                         dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, slots: Int,
+                         into dx: UnsafeMutablePointer<Float>, gradients: ParameterGradients?, threads: Int) {
+        let heads = self.heads, c = embedDim, d = c / heads
+        let scale = 1 / Float(d).squareRoot()
+        let block = min(Self.queryBlock, t)
+        dqkv.update(repeating: 0, count: 3 * t * c)
+        let workers = max(1, min(slots, threads, heads))
+        Threading.forEachWorker(workers) { worker in
+            let s = scratch + worker * 2 * block * t, dp = s + block * t
+            var h = worker
+            while h < heads {
+                let k = kept + c + h * d, v = kept + 2 * c + h * d
+                let dk = dqkv + c + h * d, dv = dqkv + 2 * c + h * d
+                var row0 = 0
+                while row0 < t {
+                    let rows = min(block, t - row0)
+                    let q = kept + row0 * 3 * c + h * d
+                    let dO = dOut + row0 * c + h * d, o = out + row0 * c + h * d
+                    GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: s, ldc: t)
+                    for r in 0 ..< rows {
+                        SoftmaxTrainingKernel.exponentiate(s + r * t, cols: t, minus: logSumExp[h * t + row0 + r])
+                    }
+                    GEMM.sgemm(transA: true, m: t, n: d, k: rows, a: s, lda: t, b: dO, ldb: c, beta: 1, c: dv, ldc: 3 * c)
+                    GEMM.sgemm(transB: true, m: rows, n: t, k: d, a: dO, lda: c, b: v, ldb: 3 * c, c: dp, ldc: t)
+                    for r in 0 ..< rows {
+                        var dot: Float = 0
+                        let dOr = dO + r * c, or = o + r * c
+                        for i in 0 ..< d { dot += dOr[i] * or[i] }
+                        let p = s + r * t, g = dp + r * t
+                        for i in 0 ..< t { g[i] = p[i] * (g[i] - dot) }
+                    }
+                    GEMM.sgemm(m: rows, n: d, k: t, alpha: scale, a: dp, lda: t, b: k, ldb: 3 * c,
+                               c: dqkv + row0 * 3 * c + h * d, ldc: 3 * c)
+                    GEMM.sgemm(transA: true, m: t, n: d, k: rows, alpha: scale, a: dp, lda: t, b: q, ldb: 3 * c,
+                               beta: 1, c: dk, ldc: 3 * c)
+                    row0 += block
+                }
+                h += workers
+            }
+        }
+        qkv.backward(dqkv, ldy: 3 * c, input: x, ldx: c, rows: t, into: dx, gradients: gradients, threads: threads)
     }
 }

@@ -9,6 +9,18 @@
 // Tokens are per layer (full m x C, or A·B with rank r); MLP_t (mlp_token2feat),
 // MLP_f (mlp_delta_f) and s are shared by all layers. The forward pass keeps
 // what a backward pass needs in the arena (see AdapterActivations).
+//
+// Backward (below the forward). Causal-Tune works channel-major (C x N, the
+// DCT's layout, as its forward keeps Fcᵀ, Zᵀ and iDCT2(Δᵀ)); Rein token-major.
+// From g = dL/df' (in place: g becomes dL/df):
+//   ds  += Σ g ⊙ iDCT2(Δ)
+//   dΔ   = DCT2(s g)   (the adjoint of the orthonormal inverse is the forward transform)
+//   dW_f += dΔᵀ Z, db_f += Σ dΔ, dZ = dΔ W_f
+//   dS[:, 1:] = dZ V_lᵀ (dS[:, 0] = 0),  dV = S[:, 1:]ᵀ dZ
+//   dA = S ⊙ (dS - rowsum(dS ⊙ S))                     (softmax backward)
+//   dFc = dZ + dA T_l/√C,  dT_l = dAᵀ Fc/√C + [0; dV W_t]
+//   dW_t += dVᵀ T_l[1:], db_t += Σ dV;  low rank: dA_l += dT_l B_lᵀ, dB_l += A_lᵀ dT_l
+//   g   += iDCT2(M ⊙ dFc)                              (Rein: g += dFc)
 
 import Tensor
 
@@ -133,6 +145,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
 
     /// What every forward pass uses and only the parameters determine: T_l / √C and
     /// V_l = MLP_t(T_l[1:]) for every layer. Recompute after changing parameters.
+    /// Computed on the calling thread alone, so the values depend on the parameters only.
     public func prepare() -> PreparedAdapter {
         let m = config.tokens, c = embedDim
         var scaled = [Float](repeating: 0, count: layers * m * c)
@@ -143,7 +156,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
             for i in 0 ..< m * c { scaled[l * m * c + i] = t[i] * inv }
             t.withUnsafeBufferPointer { t in
                 values.withUnsafeMutableBufferPointer { v in
-                    tokenToFeature.forward(t.baseAddress! + c, rows: m - 1, into: v.baseAddress! + l * (m - 1) * c)
+                    tokenToFeature.forward(t.baseAddress! + c, rows: m - 1, into: v.baseAddress! + l * (m - 1) * c, threads: 1)
                 }
             }
         }
@@ -152,9 +165,10 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
 
     /// An arena for an h x w patch grid. With `retainForBackward` every layer keeps
     /// its own intermediate buffers (for a backward pass); otherwise layers share one set.
-    public func makeActivations(gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool = false) -> AdapterActivations {
+    /// Forward and backward passes over the arena split over `threads` chunks.
+    public func makeActivations(gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool = false, threads: Int) -> AdapterActivations {
         AdapterActivations(config: config, embedDim: embedDim, layers: layers, gridHeight: h, gridWidth: w,
-                           retainForBackward: retainForBackward)
+                           retainForBackward: retainForBackward, threads: threads)
     }
 
     /// Refines the patch tokens `f` (N x C, N = h·w of the arena, row-major grid) after block
@@ -171,7 +185,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                 if config.kind == .causalTune {
                     frequencyForward(f, tokens: tokens, values: values, b, a)
                 } else {
-                    spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth)
+                    spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth, threads: a.threads)
                 }
             }
         }
@@ -185,23 +199,23 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
         let dct = a.dct!
         // fᵀ into the spatial buffer (free until step 5), then Fcᵀ = DCT2(fᵀ) · M.
-        Transpose.apply(f, rows: n, cols: c, into: b.spatial)
+        Transpose.apply(f, rows: n, cols: c, into: b.spatial, threads: a.threads)
         dct.forward(b.spatial, into: b.features, weights: a.forwardWeights)
         // S (N x m) = Fc (T/√C)ᵀ, then the softmax over the tokens.
         GEMM.rows(m: n, n: m, k: c, a: b.features, lda: n, transA: true, b: tokens, ldb: c, transB: true,
-                  c: b.probabilities, ldc: m)
-        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m)
+                  c: b.probabilities, ldc: m, threads: a.threads)
+        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
         // Zᵀ (C x N) = Fcᵀ + Vᵀ S[:, 1:]ᵀ.
         b.mixed.update(from: b.features, count: n * c)
         GEMM.rows(m: c, n: n, k: m - 1, a: values, lda: c, transA: true, b: b.probabilities + 1, ldb: m, transB: true,
-                  beta: 1, c: b.mixed, ldc: n)
+                  beta: 1, c: b.mixed, ldc: n, threads: a.threads)
         // Δᵀ (C x N) = W_f Zᵀ + b_f.
         deltaFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: n, c: b.delta, ldc: n)
+            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: n, c: b.delta, ldc: n, threads: a.threads)
         }
         deltaFeature.bias.withUnsafeBufferPointer { bias in
             let delta = b.delta
-            Threading.parallelFor(c, grain: max(1, 8192 / n)) { range in
+            Threading.parallelFor(c, threads: a.threads, grain: max(1, 8192 / n)) { range in
                 for ch in range {
                     let row = delta + ch * n, v = bias[ch]
                     for i in 0 ..< n { row[i] += v }
@@ -210,22 +224,164 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         }
         // Back to space and the scaled residual: f += s · iDCT2(Δᵀ)ᵀ.
         dct.inverse(destroying: b.delta, into: b.spatial, scale: a.inverseWeights)
-        Transpose.addScaled(b.spatial, rows: n, cols: c, alpha: scale, into: f)
+        Transpose.addScaled(b.spatial, rows: n, cols: c, alpha: scale, into: f, threads: a.threads)
     }
 
     /// Rein, token-major: S = softmax(f (T/√C)ᵀ); Z = S[:, 1:] V + f; Δ = MLP_f(Z); f += s · Δ.
     func spatialForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                        _ b: AdapterSlot, n: Int) {
+                        _ b: AdapterSlot, n: Int, threads: Int) {
         let c = embedDim, m = config.tokens
         b.features.update(from: f, count: n * c)
-        GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities)
-        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m)
+        GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities, threads: threads)
+        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: threads)
         b.mixed.update(from: b.features, count: n * c)
-        GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: b.mixed, ldc: c)
-        deltaFeature.forward(b.mixed, rows: n, into: b.delta)
+        GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: b.mixed, ldc: c, threads: threads)
+        deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)
         let s = scale, delta = b.delta
-        Threading.parallelFor(n, grain: max(1, 8192 / c)) { range in
+        Threading.parallelFor(n, threads: threads, grain: max(1, 8192 / c)) { range in
             for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * delta[i] }
         }
+    }
+
+    /// Floats of scratch `backward` needs for N patches, C channels and m tokens.
+    public static func backwardScratchCount(patches n: Int, embedDim c: Int, tokens m: Int) -> Int { 6 * n * c + n * m + 2 * m * c }
+
+    /// Backward of `forward` at `layer` from g = dL/df' (N x C, in place: g becomes dL/df),
+    /// from the slot the forward kept in `a`; parameter gradients are added into `gradients`.
+    /// `scratch`: backwardScratchCount floats.
+    public func backward(layer l: Int, gradient g: UnsafeMutablePointer<Float>, prepared: PreparedAdapter,
+                         _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
+        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
+        let slot = a.slot(l)
+        let dS = scratch + 6 * n * c, dV = dS + n * m, dT = dV + m * c
+        // Token attention and MLP_f backward into dZ / dFc (layout per kind), dS, dV, dT.
+        if config.kind == .causalTune {
+            frequencyBackward(prepared: prepared, layer: l, gradient: g, slot: slot, a, scratch: scratch, gradients: gradients)
+        } else {
+            spatialBackward(prepared: prepared, layer: l, gradient: g, slot: slot, a, scratch: scratch, gradients: gradients)
+        }
+        // Tokens: dT[1:] += dV W_t, MLP_t's gradients, then the (full or low-rank) token tensors.
+        tokenToFeature.weight.withUnsafeBufferPointer { w in
+            GEMM.rows(m: m - 1, n: c, k: c, a: dV, lda: c, b: w.baseAddress!, ldb: c, beta: 1, c: dT + c, ldc: c, threads: a.threads)
+        }
+        let tokens = layerTokens(l)
+        tokens.withUnsafeBufferPointer { t in
+            GradientGEMM.weight(dV, ldy: c, rows: m - 1, outFeatures: c, x: t.baseAddress! + c, ldx: c, inFeatures: c,
+                                into: gradients.of(tokenToFeature.weight), threads: a.threads)
+        }
+        ActivationBackwardKernels.addColumnSums(dV, rows: m - 1, cols: c, ld: c, into: gradients.of(tokenToFeature.bias), threads: a.threads)
+        if let tokens = self.tokens {
+            let dTokens = gradients.of(tokens)
+            let out = dTokens + l * m * c
+            for k in 0 ..< m * c { out[k] += dT[k] }
+        } else {
+            let r = config.rank
+            tokensA!.withUnsafeBufferPointer { ta in
+                tokensB!.withUnsafeBufferPointer { tb in
+                    GEMM.sgemm(transB: true, m: m, n: r, k: c, a: dT, lda: c, b: tb.baseAddress! + l * r * c, ldb: c,
+                               beta: 1, c: gradients.of(tokensA!) + l * m * r, ldc: r)
+                    GEMM.sgemm(transA: true, m: r, n: c, k: m, a: ta.baseAddress! + l * m * r, lda: r, b: dT, ldb: c,
+                               beta: 1, c: gradients.of(tokensB!) + l * r * c, ldc: c)
+                }
+            }
+        }
+    }
+
+    /// Causal-Tune, channel-major as its forward (Fcᵀ, Zᵀ, iDCT2(Δᵀ) are C x N in the slot).
+    func frequencyBackward(prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>, slot: AdapterSlot,
+                           _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
+        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
+        let gT = scratch, dDeltaT = scratch + n * c, dZT = scratch + 2 * n * c, spareT = scratch + 3 * n * c
+        let dS = scratch + 6 * n * c, dV = dS + n * m, dT = dV + m * c
+        let dct = a.dct!
+
+        // ds = Σ g ⊙ iDCT2(Δ); dΔᵀ = DCT2(s gᵀ).
+        Transpose.apply(g, rows: n, cols: c, into: gT, threads: a.threads)
+        var dsSum = 0.0
+        let spatial = slot.spatial
+        for i in 0 ..< n * c { dsSum += Double(gT[i]) * Double(spatial[i]) }
+        gradients.of(scaleParameter)[0] += Float(dsSum)
+        let s = scale
+        for i in 0 ..< n * c { gT[i] *= s }
+        a.unmaskedForwardWeights.withUnsafeBufferPointer { dct.forward(gT, into: dDeltaT, weights: $0.baseAddress!) }
+
+        // MLP_f: Δᵀ = W_f Zᵀ + b_f.
+        GEMM.rows(m: c, n: c, k: n, a: dDeltaT, lda: n, b: slot.mixed, ldb: n, transB: true, beta: 1,
+                  c: gradients.of(deltaFeature.weight), ldc: c, threads: a.threads)
+        let db = gradients.of(deltaFeature.bias)
+        for ch in 0 ..< c {
+            let row = dDeltaT + ch * n
+            var sum: Float = 0
+            for i in 0 ..< n { sum += row[i] }
+            db[ch] += sum
+        }
+        deltaFeature.weight.withUnsafeBufferPointer { w in
+            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, transA: true, b: dDeltaT, ldb: n, c: dZT, ldc: n, threads: a.threads)
+        }
+
+        // Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ: dS[:, 1:] = dZ Vᵀ, dV = S[:, 1:]ᵀ dZ.
+        prepared.values.withUnsafeBufferPointer { v in
+            GEMM.rows(m: n, n: m - 1, k: c, a: dZT, lda: n, transA: true, b: v.baseAddress! + l * (m - 1) * c, ldb: c,
+                      transB: true, c: dS + 1, ldc: m, threads: a.threads)
+        }
+        for r in 0 ..< n { dS[r * m] = 0 }
+        GEMM.rows(m: m - 1, n: c, k: n, a: slot.probabilities + 1, lda: m, transA: true, b: dZT, ldb: n, transB: true,
+                  c: dV, ldc: c, threads: a.threads)
+        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
+
+        // dFcᵀ (in dZᵀ's place) += (T/√C)ᵀ dAᵀ;  dT = dAᵀ Fc / √C.
+        prepared.scaledTokens.withUnsafeBufferPointer { t in
+            GEMM.rows(m: c, n: n, k: m, a: t.baseAddress! + l * m * c, lda: c, transA: true, b: dS, ldb: m, transB: true,
+                      beta: 1, c: dZT, ldc: n, threads: a.threads)
+        }
+        GEMM.rows(m: m, n: c, k: n, a: dS, lda: m, transA: true, b: slot.features, ldb: n, transB: true, c: dT, ldc: c, threads: a.threads)
+        let inv = 1 / Float(c).squareRoot()
+        for k in 0 ..< m * c { dT[k] *= inv }
+
+        // Back to the adapter's input: g += iDCT2(M ⊙ dFcᵀ)ᵀ.
+        a.maskedInverseWeights.withUnsafeBufferPointer { dct.inverse(destroying: dZT, into: spareT, scale: $0.baseAddress!) }
+        Transpose.addScaled(spareT, rows: n, cols: c, alpha: 1, into: g, threads: a.threads)
+    }
+
+    /// Rein, token-major (Fc = f, Z, Δ are N x C in the slot).
+    func spatialBackward(prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>, slot: AdapterSlot,
+                         _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
+        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
+        let dDelta = scratch + n * c, dZ = scratch + 2 * n * c
+        let dS = scratch + 6 * n * c, dV = dS + n * m, dT = dV + m * c
+        let s = scale
+
+        // ds = Σ g ⊙ Δ; dΔ = s g.
+        var dsSum = 0.0
+        for i in 0 ..< n * c { dsSum += Double(g[i]) * Double(slot.delta[i]) }
+        gradients.of(scaleParameter)[0] += Float(dsSum)
+        for i in 0 ..< n * c { dDelta[i] = s * g[i] }
+
+        // MLP_f.
+        GradientGEMM.weight(dDelta, ldy: c, rows: n, outFeatures: c, x: slot.mixed, ldx: c, inFeatures: c,
+                            into: gradients.of(deltaFeature.weight), threads: a.threads)
+        ActivationBackwardKernels.addColumnSums(dDelta, rows: n, cols: c, ld: c, into: gradients.of(deltaFeature.bias), threads: a.threads)
+        deltaFeature.weight.withUnsafeBufferPointer {
+            GradientGEMM.input(dDelta, ldy: c, rows: n, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: dZ, ldx: c, threads: a.threads)
+        }
+
+        // Token values and attention weights.
+        prepared.values.withUnsafeBufferPointer { v in
+            GEMM.rows(m: n, n: m - 1, k: c, a: dZ, lda: c, b: v.baseAddress! + l * (m - 1) * c, ldb: c, transB: true,
+                      c: dS + 1, ldc: m, threads: a.threads)
+        }
+        for r in 0 ..< n { dS[r * m] = 0 }
+        GradientGEMM.transposedA(m: m - 1, n: c, k: n, a: slot.probabilities + 1, lda: m, b: dZ, ldb: c, beta: 0, c: dV, ldc: c, threads: a.threads)
+        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
+
+        // dFc (in dZ's place) and dT.
+        prepared.scaledTokens.withUnsafeBufferPointer { t in
+            GEMM.rows(m: n, n: c, k: m, a: dS, lda: m, b: t.baseAddress! + l * m * c, ldb: c, beta: 1, c: dZ, ldc: c, threads: a.threads)
+        }
+        GradientGEMM.transposedA(m: m, n: c, k: n, alpha: 1 / Float(c).squareRoot(), a: dS, lda: m, b: slot.features, ldb: c,
+                                 beta: 0, c: dT, ldc: c, threads: a.threads)
+
+        // Back to the adapter's input: g += dFc.
+        for i in 0 ..< n * c { g[i] += dZ[i] }
     }
 }

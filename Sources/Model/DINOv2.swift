@@ -84,10 +84,9 @@ public struct DINOv2: Sendable, ParameterWalkable {
 
     /// An arena for batches of `batch` images of height x width (both multiples
     /// of the patch size), with the position embedding already resized to that
-    /// grid. Attention scratch is sized for the current kernel thread count
-    /// (Threading); a later, larger count still runs, on as many attention
-    /// workers as the arena has slots.
-    public func makeActivations(height: Int, width: Int, batch: Int = 1) throws(ModelInputError) -> DINOv2Activations {
+    /// grid. Every step of a forward pass over the arena splits over `threads`
+    /// chunks (attention scratch has one slot per thread).
+    public func makeActivations(height: Int, width: Int, batch: Int = 1, threads: Int) throws(ModelInputError) -> DINOv2Activations {
         let p = config.patchSize
         guard height > 0, width > 0, height % p == 0, width % p == 0 else {
             throw ModelInputError("image size \(height)x\(width) is not a positive multiple of the patch size \(p)")
@@ -95,7 +94,7 @@ public struct DINOv2: Sendable, ParameterWalkable {
         guard batch > 0 else { throw ModelInputError("batch size \(batch) is not positive") }
         let scratch = blocks.map(\.ffn.scratchPerToken).max() ?? 0
         let a = DINOv2Activations(config: config, height: height, width: width, batch: batch, ffnScratchPerToken: scratch,
-                                  attentionSlots: Threading.kernelThreads)
+                                  threads: threads)
         let position = PositionEmbedding.resized(posEmbed.tensor, gridSize: config.gridSize, to: a.gridHeight, a.gridWidth,
                                                  interpolation: config.interpolation)
         _ = a.position.update(fromContentsOf: position)
@@ -116,13 +115,31 @@ public struct DINOv2: Sendable, ParameterWalkable {
             let x = a.x.baseAddress! + b * t * c
             let patches = x + (1 + r) * c
             patchEmbed.forward(images.baseAddress! + b * pixels, height: a.height, width: a.width,
-                               columns: a.columns.baseAddress!, into: patches)
+                               columns: a.columns.baseAddress!, into: patches, threads: a.threads)
             for i in 0 ..< n * c { patches[i] += pos[c + i] }
             clsToken.withUnsafeBufferPointer { cls in for i in 0 ..< c { x[i] = cls[i] + pos[i] } }
             if let registerTokens {
                 registerTokens.withUnsafeBufferPointer { reg in (x + c).update(from: reg.baseAddress!, count: r * c) }
             }
         }
+    }
+
+    /// Backward of `embed` for one image (batch 1, the position embedding at its
+    /// stored grid): adds the gradients of the CLS token, the position embedding,
+    /// the registers and the patch embedding from dStream (T, C), the gradient of
+    /// the stream `embed` filled.
+    public func embedBackward(_ dStream: UnsafePointer<Float>, _ a: borrowing DINOv2Activations, gradients: ParameterGradients) {
+        let c = config.embedDim, r = config.registers, n = a.gridHeight * a.gridWidth, d = dStream
+        let dCls = gradients.of(clsToken), dPos = gradients.of(posEmbed)
+        for i in 0 ..< c { dCls[i] += d[i]; dPos[i] += d[i] }
+        if let registerTokens {
+            let dReg = gradients.of(registerTokens)
+            for i in 0 ..< r * c { dReg[i] += d[c + i] }
+        }
+        let patches = d + (1 + r) * c
+        for i in 0 ..< n * c { dPos[c + i] += patches[i] }
+        patchEmbed.backward(patches, ld: c, columns: a.columns.baseAddress!, patches: n, gradients: gradients,
+                            threads: a.threads)
     }
 
     /// Runs the network on the arena's batch of B images (B, 3, H, W) through
@@ -135,15 +152,16 @@ public struct DINOv2: Sendable, ParameterWalkable {
             throw ModelInputError("block \(last) does not exist (the model has blocks 0...\(blocks.count - 1))")
         }
         try embed(image, a)
+        let x = a.x.baseAddress!, scratch = a.blockScratch
         for i in 0 ..< last + 1 {
-            blocks[i].forward(a)
+            blocks[i].forward(x, into: x, scratch)
             afterBlock(i, a.x)
         }
     }
 
     /// `a.normed` = the final LayerNorm of `a.x` (all B·T rows).
     public func applyFinalNorm(_ a: borrowing DINOv2Activations) {
-        norm.forward(a.x.baseAddress!, rows: a.rows, into: a.normed.baseAddress!)
+        norm.forward(a.x.baseAddress!, rows: a.rows, into: a.normed.baseAddress!, threads: a.threads)
     }
 
     /// The features at `layer`: (T, C) for one image, (B, T, C) for a batch;

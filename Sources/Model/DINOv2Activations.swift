@@ -31,8 +31,10 @@ public struct DINOv2Activations: ~Copyable {
     public let scores: UnsafeMutableBufferPointer<Float>
     /// (slots, 128) 1 / softmax denominators of those rows.
     public let rowScale: UnsafeMutableBufferPointer<Float>
-    /// Attention worker slots (the kernel thread count when the arena was made).
-    public let attentionSlots: Int
+    /// Threads every step of a forward pass over this arena splits into.
+    public let threads: Int
+    /// Attention worker slots (one per thread).
+    public var attentionSlots: Int { threads }
     /// (B·T, C) concatenated head outputs.
     public let heads: UnsafeMutableBufferPointer<Float>
     /// (B·T, C) output projection / FFN output before the residual update.
@@ -44,7 +46,7 @@ public struct DINOv2Activations: ~Copyable {
     /// (1 + h·w, C) position embedding resized to this grid.
     public let position: UnsafeMutableBufferPointer<Float>
 
-    init(config: DINOv2Config, height: Int, width: Int, batch: Int, ffnScratchPerToken: Int, attentionSlots: Int) {
+    init(config: DINOv2Config, height: Int, width: Int, batch: Int, ffnScratchPerToken: Int, threads: Int) {
         let p = config.patchSize, c = config.embedDim
         self.height = height
         self.width = width
@@ -55,7 +57,8 @@ public struct DINOv2Activations: ~Copyable {
         self.batch = batch
         embedDim = c
         let rows = batch * tokens
-        self.attentionSlots = attentionSlots
+        self.threads = max(1, threads)
+        let attentionSlots = self.threads
         let sizes = [rows * c, rows * c, rows * 3 * c, attentionSlots * Attention.scoresPerSlot(tokens: tokens),
                      attentionSlots * Attention.queryBlock, rows * c, rows * c, rows * ffnScratchPerToken,
                      n * 3 * p * p, (1 + n) * c]
@@ -75,6 +78,13 @@ public struct DINOv2Activations: ~Copyable {
 
     /// Token rows of the whole batch, B·T.
     public var rows: Int { batch * tokens }
+
+    /// The block scratch of this arena (every block of a forward pass writes it).
+    public var blockScratch: BlockScratch {
+        BlockScratch(tokens: tokens, images: batch, threads: threads, normed: normed.baseAddress!, qkv: qkv.baseAddress!,
+                     scores: scores.baseAddress!, rowScale: rowScale.baseAddress!, slots: attentionSlots,
+                     heads: heads.baseAddress!, projected: projected.baseAddress!, hidden: hidden.baseAddress!)
+    }
 
     /// Bytes held.
     public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }

@@ -1,4 +1,5 @@
-// Linear.swift — y = x W^T + b over caller-owned buffers (PyTorch layout).
+// Linear.swift — y = x W^T + b over caller-owned buffers (PyTorch layout): the
+// forward pass and, beside it, the backward pass.
 
 import Tensor
 
@@ -41,16 +42,35 @@ public struct Linear: Sendable, ParameterWalkable {
     /// elementwise pass adds it (ActivationKernels, ResidualKernel). Overwrites y.
     /// `groups`: the rows are that many images' token rows, split per image (GEMM.linear).
     @inlinable
-    public func forwardNoBias(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>) {
+    public func forwardNoBias(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>, threads: Int) {
         weight.withUnsafeBufferPointer { w in
             GEMM.linear(x, rows: rows, inFeatures: inFeatures, weight: w.baseAddress!, outFeatures: outFeatures, into: y,
-                        groups: groups)
+                        groups: groups, threads: threads)
         }
     }
 
     /// y = x W^T + b. Overwrites y.
-    public func forward(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>) {
-        forwardNoBias(x, rows: rows, groups: groups, into: y)
-        bias.withUnsafeBufferPointer { ActivationKernels.addBias(y, rows: rows, cols: outFeatures, bias: $0.baseAddress!) }
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, groups: Int = 1, into y: UnsafeMutablePointer<Float>, threads: Int) {
+        forwardNoBias(x, rows: rows, groups: groups, into: y, threads: threads)
+        bias.withUnsafeBufferPointer { ActivationKernels.addBias(y, rows: rows, cols: outFeatures, bias: $0.baseAddress!, threads: threads) }
+    }
+
+    /// Backward of y = x W^T + b from dy (rows x out, leading dimension `ldy`):
+    /// with `gradients`, db += Σ_rows dy and dW += dyᵀ x (x: the forward's input,
+    /// leading dimension `ldx`); then dx (rows x in, leading dimension `ldx`) = dy W
+    /// when `dx` is given.
+    public func backward(_ dy: UnsafePointer<Float>, ldy: Int, input x: UnsafePointer<Float>, ldx: Int, rows: Int,
+                         into dx: UnsafeMutablePointer<Float>?, gradients: ParameterGradients?, threads: Int) {
+        if let dWeight = gradients?[weight], let dBias = gradients?[bias] {
+            ActivationBackwardKernels.addColumnSums(dy, rows: rows, cols: outFeatures, ld: ldy, into: dBias, threads: threads)
+            GradientGEMM.weight(dy, ldy: ldy, rows: rows, outFeatures: outFeatures, x: x, ldx: ldx, inFeatures: inFeatures,
+                                into: dWeight, threads: threads)
+        }
+        if let dx {
+            weight.withUnsafeBufferPointer {
+                GradientGEMM.input(dy, ldy: ldy, rows: rows, outFeatures: outFeatures, weight: $0.baseAddress!,
+                                   inFeatures: inFeatures, into: dx, ldx: ldx, threads: threads)
+            }
+        }
     }
 }

@@ -5,6 +5,11 @@
 // one Linear 4C -> K per patch, then bilinear upsampling (align_corners=False)
 // of the logits to the input size. The concatenation is never materialised:
 // logits = Σ_j LN_j(f_j) W[:, jC:(j+1)C]ᵀ + b, one GEMM per block with ldb = 4C.
+//
+// Backward (below the forward): dL = bilinearᵀ(dlogits); db += Σ dL;
+// dW_j += dLᵀ F_j; dF_j = dL W_j. The LayerNorm backward of F_j runs when the
+// model's backward reaches block b_j (`normBackward`), with the statistics the
+// forward kept.
 
 import Tensor
 
@@ -84,31 +89,66 @@ public struct LinearHead: Sendable, ParameterWalkable {
         return try LinearHead(config: config, embedDim: c, norms: norms, classifier: Linear(weight: weight, bias: bias))
     }
 
-    /// features_j (N x C) = LN_j(patches), for selected block number `j`.
-    public func normalise(_ j: Int, patches: UnsafePointer<Float>, rows: Int, into features: UnsafeMutablePointer<Float>) {
-        norms[j].forward(patches, rows: rows, into: features)
+    /// features_j (N x C) = LN_j(patches), for selected block number `j`; with `keep`
+    /// its row statistics are kept there for the backward pass.
+    public func normalise(_ j: Int, patches: UnsafePointer<Float>, rows: Int, into features: UnsafeMutablePointer<Float>, threads: Int,
+                          keep: LayerNormSaved? = nil) {
+        norms[j].forward(patches, rows: rows, into: features, threads: threads, keep: keep)
     }
 
     /// patchLogits (N x K) = Σ_j features_j W_jᵀ + b, from the J normalised feature blocks (J, N, C).
-    public func classify(_ features: UnsafePointer<Float>, rows n: Int, into patchLogits: UnsafeMutablePointer<Float>) {
+    public func classify(_ features: UnsafePointer<Float>, rows n: Int, into patchLogits: UnsafeMutablePointer<Float>, threads: Int) {
         let c = embedDim, k = config.classes, j = config.blocks.count
         classifier.weight.withUnsafeBufferPointer { w in
             for b in 0 ..< j {
                 GEMM.rows(m: n, n: k, k: c, a: features + b * n * c, lda: c, b: w.baseAddress! + b * c, ldb: j * c,
-                          transB: true, beta: b == 0 ? 0 : 1, c: patchLogits, ldc: k)
+                          transB: true, beta: b == 0 ? 0 : 1, c: patchLogits, ldc: k, threads: threads)
             }
         }
-        classifier.bias.withUnsafeBufferPointer { ActivationKernels.addBias(patchLogits, rows: n, cols: k, bias: $0.baseAddress!) }
+        classifier.bias.withUnsafeBufferPointer { ActivationKernels.addBias(patchLogits, rows: n, cols: k, bias: $0.baseAddress!, threads: threads) }
     }
 
     /// logits (K, H, W) = bilinear upsampling of the patch logits (N = h·w rows of K) to H x W;
     /// `planes` is (K, h, w) scratch.
     public func upsample(_ patchLogits: UnsafePointer<Float>, gridHeight h: Int, gridWidth w: Int,
-                         planes: UnsafeMutablePointer<Float>, height: Int, width: Int, into logits: UnsafeMutablePointer<Float>) {
+                         planes: UnsafeMutablePointer<Float>, height: Int, width: Int, into logits: UnsafeMutablePointer<Float>, threads: Int) {
         let k = config.classes, n = h * w
         for i in 0 ..< n {
             for c in 0 ..< k { planes[c * n + i] = patchLogits[i * k + c] }
         }
-        Bilinear.resize(planes, planes: k, height: h, width: w, toHeight: height, width: width, into: logits)
+        Bilinear.resize(planes, planes: k, height: h, width: w, toHeight: height, width: width, into: logits, threads: threads)
+    }
+
+    /// Backward of classify + upsample from dlogits (K, H, W): classifier gradients
+    /// into `gradients`, dF (J, N, C) = the features' gradient, overwritten.
+    /// `features` are the forward's (J, N, C); `planes` (K, h·w) and `dPatchLogits`
+    /// (N, K) are scratch.
+    public func backward(_ dLogits: UnsafePointer<Float>, features: UnsafePointer<Float>, gridHeight h: Int, gridWidth w: Int,
+                         height: Int, width: Int, planes: UnsafeMutablePointer<Float>, dPatchLogits dL: UnsafeMutablePointer<Float>,
+                         into dFeatures: UnsafeMutablePointer<Float>, gradients: ParameterGradients, threads: Int) {
+        let n = h * w, c = embedDim, k = config.classes, j = config.blocks.count
+        Bilinear.resizeBackward(dLogits, planes: k, height: h, width: w, fromHeight: height, width: width, into: planes,
+                                threads: threads)
+        for i in 0 ..< n {
+            for cls in 0 ..< k { dL[i * k + cls] = planes[cls * n + i] }
+        }
+        ActivationBackwardKernels.addColumnSums(dL, rows: n, cols: k, ld: k, into: gradients.of(classifier.bias), threads: threads)
+        let dW = gradients.of(classifier.weight)
+        classifier.weight.withUnsafeBufferPointer { wt in
+            for b in 0 ..< j {
+                GradientGEMM.transposedA(m: k, n: c, k: n, a: dL, lda: k, b: features + b * n * c, ldb: c, beta: 1,
+                                         c: dW + b * c, ldc: j * c, threads: threads)
+                GEMM.rows(m: n, n: c, k: k, a: dL, lda: k, b: wt.baseAddress! + b * c, ldb: j * c, c: dFeatures + b * n * c, ldc: c,
+                          threads: threads)
+            }
+        }
+    }
+
+    /// Adds the LayerNorm backward of selected block `j` into dPatches (N x C): from
+    /// dF_j (N x C), the patches that block's norm read and the statistics it kept.
+    public func normBackward(_ j: Int, _ dFeatures: UnsafePointer<Float>, patches: UnsafePointer<Float>, saved: LayerNormSaved,
+                             rows n: Int, into dPatches: UnsafeMutablePointer<Float>, gradients: ParameterGradients, threads: Int) {
+        norms[j].backward(dFeatures, input: patches, saved: saved, rows: n, into: dPatches, accumulate: true, gradients: gradients,
+                          threads: threads)
     }
 }

@@ -34,6 +34,15 @@ public struct SegmentationActivations: ~Copyable {
         self.adapter = adapter
     }
 
+    /// Threads every step of a forward pass over this arena splits into.
+    public var threads: Int { backbone.threads }
+
+    /// Bytes held (the backbone's and the adapter's arenas included).
+    public var byteCount: Int {
+        backbone.byteCount + adapter.byteCount
+            + (headFeatures.count + patchLogits.count + logitPlanes.count + logits.count) * MemoryLayout<Float>.stride
+    }
+
     deinit {
         headFeatures.deallocate()
         patchLogits.deallocate()

@@ -8,6 +8,9 @@
 // model is made; whoever changes parameter values in place (the trainer) calls
 // `parametersChanged()` afterwards.
 // Parameter walk order (the training layout): adapter, head, backbone.
+// One forward serves inference and training: asked to keep what the backward
+// needs (SegmentationSaved), every layer also writes its internals and picks
+// its training kernels; the backward pass follows the forward below.
 
 import CTCore
 import Tensor
@@ -96,39 +99,103 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
     /// Classes K.
     public var classes: Int { head.config.classes }
 
-    /// An arena for inputs of height x width (multiples of the patch size).
-    public func makeActivations(height: Int, width: Int, retainForBackward: Bool = false) throws(ModelInputError) -> SegmentationActivations {
-        let b = try backbone.makeActivations(height: height, width: width)
+    /// An arena for inputs of height x width (multiples of the patch size); forward
+    /// passes over it split every step over `threads` chunks.
+    public func makeActivations(height: Int, width: Int, retainForBackward: Bool = false,
+                                threads: Int) throws(ModelInputError) -> SegmentationActivations {
+        let b = try backbone.makeActivations(height: height, width: width, threads: threads)
         let a = AdapterActivations(config: config.adapter, embedDim: backbone.config.embedDim, layers: backbone.config.depth,
-                                   gridHeight: b.gridHeight, gridWidth: b.gridWidth, retainForBackward: retainForBackward)
+                                   gridHeight: b.gridHeight, gridWidth: b.gridWidth, retainForBackward: retainForBackward,
+                                   threads: threads)
         return SegmentationActivations(backbone: b, adapter: a, headBlocks: head.config.blocks.count, classes: classes)
     }
 
     /// Runs the model on an image (3, H, W), normalised; the logits land in `a.logits` (K, H, W).
-    public func forward(_ image: UnsafeBufferPointer<Float>, _ a: borrowing SegmentationActivations) throws(ModelInputError) {
-        try forwardPatchLogits(image, a)
+    /// With `keep` (training, batch 1; `a` made with retainForBackward unless its blocks are
+    /// recomputed) every layer also keeps what its backward pass needs (see `backward`).
+    public func forward(_ image: UnsafeBufferPointer<Float>, _ a: borrowing SegmentationActivations,
+                        keep: SegmentationSaved? = nil) throws(ModelInputError) {
+        try forwardPatchLogits(image, a, keep: keep)
         let h = a.backbone.gridHeight, w = a.backbone.gridWidth
         head.upsample(a.patchLogits.baseAddress!, gridHeight: h, gridWidth: w, planes: a.logitPlanes.baseAddress!,
-                      height: a.height, width: a.width, into: a.logits.baseAddress!)
+                      height: a.height, width: a.width, into: a.logits.baseAddress!, threads: a.threads)
     }
 
     /// The forward pass up to the head's patch logits `a.patchLogits` (N, K), before upsampling.
-    public func forwardPatchLogits(_ image: UnsafeBufferPointer<Float>, _ a: borrowing SegmentationActivations) throws(ModelInputError) {
+    /// Without `keep` the residual stream is updated in place in `a.backbone.x`; with it block l
+    /// reads kept stream l and writes stream l + 1.
+    public func forwardPatchLogits(_ image: UnsafeBufferPointer<Float>, _ a: borrowing SegmentationActivations,
+                                   keep: SegmentationSaved? = nil) throws(ModelInputError) {
         let blocks = head.config.blocks
         let last = blocks.max()!
         let n = a.backbone.gridHeight * a.backbone.gridWidth, c = backbone.config.embedDim
         let first = (1 + backbone.config.registers) * c
-        let features = a.headFeatures.baseAddress!
-        let adapter = self.adapter, prepared = self.prepared, head = self.head
-        try backbone.forward(image, a.backbone, through: last) { block, x in
-            let patches = x.baseAddress! + first
-            if let adapter, let prepared {
-                adapter.forward(layer: block, patches: patches, prepared: prepared, a.adapter)
-            }
-            for (j, b) in blocks.enumerated() where b == block {
-                head.normalise(j, patches: patches, rows: n, into: features + j * n * c)
+        let features = a.headFeatures.baseAddress!, threads = a.threads
+        try backbone.embed(image, a.backbone)
+        let x = a.backbone.x.baseAddress!
+        if let keep { keep.stream(0).update(from: x, count: a.backbone.rows * c) }
+        for l in 0 ..< last + 1 {
+            let output = keep?.stream(l + 1) ?? x
+            forwardLayer(l, keep?.stream(l) ?? x, into: output, a, keep: keep?.block(l))
+            for (j, b) in blocks.enumerated() where b == l {
+                head.normalise(j, patches: output + first, rows: n, into: features + j * n * c, threads: threads,
+                               keep: keep?.head[j])
             }
         }
-        head.classify(features, rows: n, into: a.patchLogits.baseAddress!)
+        head.classify(features, rows: n, into: a.patchLogits.baseAddress!, threads: threads)
+    }
+
+    /// Block l and the adapter after it (on the patch tokens): out = adapter_l(block_l(x)).
+    /// Without `keep` out may be x (in place).
+    public func forwardLayer(_ l: Int, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                             _ a: borrowing SegmentationActivations, keep: BlockSaved? = nil) {
+        backbone.blocks[l].forward(x, into: out, a.backbone.blockScratch, keep: keep)
+        if let adapter, let prepared {
+            adapter.forward(layer: l, patches: out + (1 + backbone.config.registers) * backbone.config.embedDim,
+                            prepared: prepared, a.adapter)
+        }
+    }
+
+    /// Backward of the forward that kept `saved`, from d(loss)/d(logits) in `a.logits` (K, H, W;
+    /// the arena's head buffers become scratch): adds every parameter gradient into `gradients`.
+    /// From the last block the head reads down: the head's contribution at its blocks, the
+    /// adapter's backward, then the block's (activation gradients; parameter gradients with a
+    /// trainable backbone). With a frozen backbone the descent stops after the adapter of
+    /// block 0; with a trainable one it continues through block 0 into the embeddings.
+    /// `recompute` (activation checkpointing): each block and its adapter are recomputed from
+    /// the kept stream right before their backward (same kernels, same inputs: the same values).
+    public func backward(_ a: borrowing SegmentationActivations, saved: SegmentationSaved, scratch: SegmentationBackwardScratch,
+                         recompute: Bool, gradients: ParameterGradients) {
+        let h = a.backbone.gridHeight, w = a.backbone.gridWidth, n = h * w, c = backbone.config.embedDim
+        let first = (1 + backbone.config.registers) * c, threads = a.threads
+        head.backward(a.logits.baseAddress!, features: a.headFeatures.baseAddress!, gridHeight: h, gridWidth: w,
+                      height: a.height, width: a.width, planes: a.logitPlanes.baseAddress!, dPatchLogits: a.patchLogits.baseAddress!,
+                      into: scratch.dHeadFeatures, gradients: gradients, threads: threads)
+        scratch.dStream.update(repeating: 0, count: a.backbone.tokens * c)
+        let blocks = head.config.blocks
+        let dPatches = scratch.dStream + first
+        let trainable = config.trainable
+        for l in stride(from: blocks.max()!, through: 0, by: -1) {
+            for (j, b) in blocks.enumerated() where b == l {
+                head.normBackward(j, scratch.dHeadFeatures + j * n * c, patches: saved.stream(l + 1) + first, saved: saved.head[j],
+                                  rows: n, into: dPatches, gradients: gradients, threads: threads)
+            }
+            let needBlock = l > 0 || trainable
+            if recompute && (adapter != nil || needBlock) {
+                forwardLayer(l, saved.stream(l), into: a.backbone.x.baseAddress!, a, keep: saved.block(l))
+            }
+            if let adapter, let prepared {
+                guard let adapterScratch = scratch.adapter else {
+                    preconditionFailure("SegmentationModel.backward: a model with an adapter needs adapter scratch")
+                }
+                adapter.backward(layer: l, gradient: dPatches, prepared: prepared, a.adapter, scratch: adapterScratch,
+                                 gradients: gradients)
+            }
+            if needBlock {
+                backbone.blocks[l].backward(scratch.dStream, input: saved.stream(l), saved: saved.block(l), scratch.block,
+                                            gradients: trainable ? gradients : nil)
+            }
+        }
+        if trainable { backbone.embedBackward(scratch.dStream, a.backbone, gradients: gradients) }
     }
 }

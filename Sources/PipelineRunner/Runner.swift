@@ -111,17 +111,19 @@ public struct Runner: Sendable {
         }
         let total = jobs.reduce(0) { $0 + $1.1.range(samples: listed[$1.0].samples.count).count }
         let progress = Progress(label: manifest.name, total: total, quiet: options.quiet)
+        var plan = ThreadPlan(workers: 1, cores: 1)
         if let segmenter = state.segmenter {
             // docs/threading.md: concurrent samples x threads per sample <= cores.
             // One shard at a time: all cores inside each sample; several: one thread each.
             let lanes = max(1, min(workers, jobs.count))
-            Threading.configure(ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount)))
+            plan = ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount))
             let c = segmenter.model.config
             directory.event("model", ["adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
-                                      "classes": .int(c.head.classes), "threads": .string(Threading.plan.description),
+                                      "classes": .int(c.head.classes), "threads": .string(plan.description),
                                       "crop": .int(segmenter.window.crop), "stride": .int(segmenter.window.stride)])
         }
-        let shards = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, steps: state.sampleSteps)
+        let shards = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, steps: state.sampleSteps,
+                                  threadsPerSample: plan.threadsPerWorker)
         let snapshot = listed
         let outcomes = ShardPool.run(jobs, workers: workers) { job in
             shards.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples)

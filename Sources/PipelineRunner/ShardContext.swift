@@ -49,6 +49,8 @@ struct ShardContext: Sendable {
     let progress: Progress
     /// The per-sample steps of the pipeline's stages, in order.
     let steps: [SampleStep]
+    /// Threads inside one sample (the runner's ThreadPlan).
+    let threadsPerSample: Int
 
     static func group(of sample: Sample, entry: Manifest.DatasetEntry) -> String {
         Scoring.group(of: sample, name: entry.name, perCondition: entry.kind == .acdc && entry.condition == "all")
@@ -75,7 +77,7 @@ struct ShardContext: Sendable {
         var tally = Tally()
         var ids: [String] = []
         var skipped: [RunProblem] = []
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: threadsPerSample)
         directory.event("shard_start", ["dataset": .string(entry.name), "shard": .int(shard.index), "samples": .int(range.count)])
 
         for i in range {

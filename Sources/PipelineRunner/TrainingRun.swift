@@ -51,6 +51,9 @@ struct TrainingRun {
         var state: String
     }
 
+    /// One sample at a time, every kernel on all cores (docs/threading.md).
+    var plan: ThreadPlan { .singleSample(threads: ProcessInfo.processInfo.activeProcessorCount) }
+
     /// Trains (or continues training) and returns the final model.
     func run(trainSets: [Runner.Listed], evalSets: [Runner.Listed]) throws -> SegmentationModel {
         let spec = manifest.training
@@ -59,7 +62,6 @@ struct TrainingRun {
         guard !samples.isEmpty else {
             throw RunError("the train datasets (\(trainSets.map(\.entry.name).joined(separator: ", "))) hold no samples")
         }
-        Threading.configure(.singleSample(threads: ProcessInfo.processInfo.activeProcessorCount))
         try FileManager.default.createDirectory(atPath: checkpointFolder, withIntermediateDirectories: true)
 
         // Start: the latest checkpoint of this run folder, or the manifest's model.
@@ -101,14 +103,14 @@ struct TrainingRun {
         let trainer: Trainer
         do {
             trainer = try Trainer(model: model, optimiser: optimiser, schedule: schedule, cropSize: spec.cropSize,
-                                  activationCheckpointing: spec.activationCheckpointing)
+                                  threads: plan.threadsPerWorker, activationCheckpointing: spec.activationCheckpointing)
         } catch { throw RunError("$.model / $.training: \(error)") }
         let c = model.config
         directory.event("train_start", [
             "iteration": .int(start), "iterations": .int(spec.iterations), "samples": .int(samples.count),
             "adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
             "trainable_tensors": .int(trainer.layout.count), "trainable_values": .int(trainer.layout.valueCount),
-            "activation_bytes": .int(trainer.sampleTrainer.activationBytes), "threads": .string(Threading.plan.description),
+            "activation_bytes": .int(trainer.sampleTrainer.activationBytes), "threads": .string(plan.description),
         ])
         if !quiet {
             FileHandle.standardError.write(Data("ctpipe: training \(manifest.name) from iteration \(start) to \(spec.iterations) (\(samples.count) training images, \(trainer.layout.valueCount) trainable values)\n".utf8))
@@ -203,7 +205,7 @@ struct TrainingRun {
         do { segmenter = try Segmenter(model: model, window: SlidingWindow(crop: manifest.slideWindow.crop, stride: manifest.slideWindow.stride)) } catch {
             throw RunError("evaluation at iteration \(iteration): \(error)")
         }
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: plan.threadsPerWorker)
         var groups: [String: DatasetMetrics] = [:]
         for set in evalSets {
             let evaluator = Evaluator(segmenter: segmenter, scale: ImageSize(width: set.entry.scale.width, height: set.entry.scale.height))

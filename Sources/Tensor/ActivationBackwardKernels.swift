@@ -4,15 +4,15 @@
 //
 //   GELU'(x) = Φ(x) + x φ(x) = ½(1 + erf(x/√2)) + x e^(-x²/2) / √(2π)
 //   softmax:  dz = p ⊙ (dp - Σ_j dp_j p_j)   per row
-// Rows are split over the kernel threads; column sums are reduced per chunk
+// Rows are split over `threads` chunks; column sums are reduced per chunk
 // and the chunks added in chunk order.
 
 public enum ActivationBackwardKernels {
     /// dh = da ⊙ GELU'(h + bias) in place over `da` (rows x cols); `h` is the pre-activation
     /// without its bias (nil bias: h already includes it).
     public static func geluBackward(_ da: UnsafeMutablePointer<Float>, preActivation h: UnsafePointer<Float>,
-                                    rows: Int, cols: Int, bias: UnsafePointer<Float>?) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+                                    rows: Int, cols: Int, bias: UnsafePointer<Float>?, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             let vectorEnd = cols & ~(Vec.scalarCount - 1)
             let half = Vec(repeating: 0.5), invSqrt2 = Vec(repeating: 0.707_106_781_186_547_5)
             let invSqrt2Pi = Vec(repeating: 0.398_942_280_401_432_7), minusHalf = Vec(repeating: -0.5)
@@ -40,8 +40,8 @@ public enum ActivationBackwardKernels {
 
     /// out = GELU(h + bias) (rows x cols), exact erf form; out may alias h.
     public static func gelu(_ h: UnsafePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
-                            into out: UnsafeMutablePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+                            into out: UnsafeMutablePointer<Float>, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             let vectorEnd = cols & ~(Vec.scalarCount - 1)
             for r in range {
                 let x = h + r * cols, o = out + r * cols
@@ -54,8 +54,8 @@ public enum ActivationBackwardKernels {
 
     /// In place over `dp`: each row (cols values at stride ld) becomes p ⊙ (dp - Σ dp ⊙ p).
     public static func softmaxBackward(_ dp: UnsafeMutablePointer<Float>, probabilities p: UnsafePointer<Float>,
-                                       rows: Int, cols: Int, ld: Int) {
-        Threading.parallelFor(rows, grain: max(1, 8192 / cols)) { range in
+                                       rows: Int, cols: Int, ld: Int, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 8192 / cols)) { range in
             for r in range { softmaxBackwardRow(dp + r * ld, p + r * ld, cols: cols) }
         }
     }
@@ -77,9 +77,9 @@ public enum ActivationBackwardKernels {
 
     /// sums[c] += Σ_r x[r, c] (rows x cols, leading dimension ld): the bias gradient.
     public static func addColumnSums(_ x: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int,
-                                     into sums: UnsafeMutablePointer<Float>) {
+                                     into sums: UnsafeMutablePointer<Float>, threads: Int) {
         guard rows > 0, cols > 0 else { return }
-        let chunks = max(1, min(Threading.kernelThreads, rows / max(1, 8192 / cols)))
+        let chunks = max(1, min(threads, rows / max(1, 8192 / cols)))
         let partial = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunks * cols)
         defer { partial.deallocate() }
         partial.initialize(repeating: 0)
@@ -103,9 +103,9 @@ public enum ActivationBackwardKernels {
 
     /// sums[c] += Σ_r a[r, c] · b[r, c] (both rows x cols, contiguous): a LayerScale gradient.
     public static func addColumnProducts(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, cols: Int,
-                                         into sums: UnsafeMutablePointer<Float>) {
+                                         into sums: UnsafeMutablePointer<Float>, threads: Int) {
         guard rows > 0, cols > 0 else { return }
-        let chunks = max(1, min(Threading.kernelThreads, rows / max(1, 8192 / cols)))
+        let chunks = max(1, min(threads, rows / max(1, 8192 / cols)))
         let partial = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunks * cols)
         defer { partial.deallocate() }
         partial.initialize(repeating: 0)
@@ -129,8 +129,8 @@ public enum ActivationBackwardKernels {
 
     /// out[r, c] = base[r, c] + gamma[c] · y[r, c] (rows x cols): a LayerScale residual; out may alias base.
     public static func scaledResidual(_ base: UnsafePointer<Float>, _ y: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                                      rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+                                      rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             let vectorEnd = cols & ~(Vec.scalarCount - 1)
             for r in range {
                 let pb = base + r * cols, py = y + r * cols, po = out + r * cols
@@ -143,8 +143,8 @@ public enum ActivationBackwardKernels {
 
     /// out[r, c] = gamma[c] · x[r, c] (rows x cols); out may alias x.
     public static func scaleColumns(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, rows: Int, cols: Int,
-                                    into out: UnsafeMutablePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+                                    into out: UnsafeMutablePointer<Float>, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             let vectorEnd = cols & ~(Vec.scalarCount - 1)
             for r in range {
                 let px = x + r * cols, po = out + r * cols

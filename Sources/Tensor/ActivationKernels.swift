@@ -7,8 +7,8 @@
 
 public enum ActivationKernels {
     /// h[r, c] = GELU(h[r, c] + bias[c]), exact erf form; h is rows x cols.
-    public static func biasGELU(_ h: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+    public static func biasGELU(_ h: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             let vectorEnd = cols & ~(Vec.scalarCount - 1)
             for r in range {
                 let p = h + r * cols
@@ -23,8 +23,8 @@ public enum ActivationKernels {
     }
 
     /// y[r, c] += bias[c]; y is rows x cols.
-    public static func addBias(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+    public static func addBias(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             let vectorEnd = cols & ~(Vec.scalarCount - 1)
             for r in range {
                 let p = y + r * cols
@@ -38,8 +38,8 @@ public enum ActivationKernels {
     /// SwiGLU: u (rows x 2·hidden) holds [a | b] = x·W12^T; writes
     /// out[r, j] = SiLU(a + bias[j]) * (b + bias[hidden + j]) (rows x hidden).
     public static func biasSwiGLU(_ u: UnsafePointer<Float>, rows: Int, hidden: Int, bias: UnsafePointer<Float>,
-                                  into out: UnsafeMutablePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / hidden)) { range in
+                                  into out: UnsafeMutablePointer<Float>, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / hidden)) { range in
             for r in range {
                 let a = u + r * 2 * hidden, b = a + hidden, o = out + r * hidden
                 var j = 0

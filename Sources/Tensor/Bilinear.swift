@@ -36,11 +36,11 @@ public struct BilinearAxis: Sendable, Equatable {
 }
 
 public enum Bilinear {
-    /// planes (P, inH, inW) -> (P, outH, outW), align_corners=False. Planes split over the kernel threads.
+    /// planes (P, inH, inW) -> (P, outH, outW), align_corners=False. Planes split over `threads` chunks.
     public static func resize(_ x: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
-                              toHeight outH: Int, width outW: Int, into y: UnsafeMutablePointer<Float>) {
+                              toHeight outH: Int, width outW: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
         let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
-        Threading.parallelFor(planes) { range in
+        Threading.parallelFor(planes, threads: threads) { range in
             ys.index0.withUnsafeBufferPointer { y0 in ys.index1.withUnsafeBufferPointer { y1 in
             ys.lambda0.withUnsafeBufferPointer { ly0 in ys.lambda1.withUnsafeBufferPointer { ly1 in
             xs.index0.withUnsafeBufferPointer { x0 in xs.index1.withUnsafeBufferPointer { x1 in
@@ -64,11 +64,11 @@ public enum Bilinear {
     /// argmax over planes of `resize(x)`, computed pixel by pixel without the resized
     /// planes (the first maximum wins, as `torch.argmax`). Output (outH, outW) row-major.
     public static func resizedArgmax(_ x: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
-                                     toHeight outH: Int, width outW: Int, into labels: UnsafeMutablePointer<UInt8>) {
+                                     toHeight outH: Int, width outW: Int, into labels: UnsafeMutablePointer<UInt8>, threads: Int) {
         precondition(planes >= 1 && planes <= 256, "Bilinear.resizedArgmax: \(planes) classes do not fit in 8 bits")
         let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
         let plane = inH * inW
-        Threading.parallelFor(outH, grain: max(1, 4096 / max(outW * planes, 1))) { range in
+        Threading.parallelFor(outH, threads: threads, grain: max(1, 4096 / max(outW * planes, 1))) { range in
             for r in range {
                 let h0 = ys.lambda0[r], h1 = ys.lambda1[r]
                 let rowA = ys.index0[r] * inW, rowB = ys.index1[r] * inW

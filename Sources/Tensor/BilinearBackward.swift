@@ -1,14 +1,14 @@
 // BilinearBackward.swift — the adjoint of `Bilinear.resize` (PyTorch's
 // upsample_bilinear2d backward, align_corners=False): every output gradient is
 // spread back onto the four source taps with the forward's weights. Planes are
-// split over the kernel threads, so no two threads touch the same value.
+// split over `threads` chunks, so no two threads touch the same value.
 
 extension Bilinear {
     /// dx (P, inH, inW) = resizeᵀ(dy (P, outH, outW)). Overwrites dx.
     public static func resizeBackward(_ dy: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
-                                      fromHeight outH: Int, width outW: Int, into dx: UnsafeMutablePointer<Float>) {
+                                      fromHeight outH: Int, width outW: Int, into dx: UnsafeMutablePointer<Float>, threads: Int) {
         let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
-        Threading.parallelFor(planes) { range in
+        Threading.parallelFor(planes, threads: threads) { range in
             for p in range {
                 let g = dy + p * outH * outW, d = dx + p * inH * inW
                 d.update(repeating: 0, count: inH * inW)

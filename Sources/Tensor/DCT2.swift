@@ -20,7 +20,8 @@
 // runs pick different algorithms on different runs) and FFTW_UNALIGNED (callers
 // pass arbitrary offsets into their buffers), and cached for the life of the
 // process. Execution with new arrays (`fftwf_execute_r2r`) is thread-safe; the
-// planes are split into one contiguous group per kernel thread.
+// planes are split into one contiguous group per thread of the workspace
+// that made the transform.
 
 import CFFTW
 import Synchronization
@@ -30,7 +31,9 @@ public struct DCT2: Sendable {
     public let height: Int
     public let width: Int
     public let channels: Int
-    /// Channel groups [c0, c1) and the plan pair for each (split over the kernel threads).
+    /// Threads the transform and its scaling split over (the workspace's count).
+    public let threads: Int
+    /// Channel groups [c0, c1) and the plan pair for each (one per thread).
     private let groups: [Group]
 
     struct Group: @unchecked Sendable {
@@ -39,13 +42,15 @@ public struct DCT2: Sendable {
         let inverse: OpaquePointer
     }
 
-    /// The transform of an h x w grid with `channels` channels; plans come from the shared cache.
-    public init(height: Int, width: Int, channels: Int) {
+    /// The transform of an h x w grid with `channels` channels, split over `threads`
+    /// channel groups; plans come from the shared cache.
+    public init(height: Int, width: Int, channels: Int, threads: Int) {
         precondition(height > 0 && width > 0 && channels > 0, "DCT2: grid \(height)x\(width), \(channels) channels")
         self.height = height
         self.width = width
         self.channels = channels
-        let chunks = max(1, min(Threading.kernelThreads, channels))
+        self.threads = max(1, threads)
+        let chunks = max(1, min(threads, channels))
         var groups: [Group] = []
         for k in 0 ..< chunks {
             let c0 = channels * k / chunks, c1 = channels * (k + 1) / chunks
@@ -116,7 +121,7 @@ public struct DCT2: Sendable {
     /// Every plane (N values) of `data` times weights elementwise.
     private func scalePlanes(_ data: UnsafeMutablePointer<Float>, by weights: UnsafePointer<Float>) {
         let n = count
-        Threading.parallelFor(channels, grain: max(1, 8192 / n)) { range in
+        Threading.parallelFor(channels, threads: threads, grain: max(1, 8192 / n)) { range in
             for c in range {
                 let plane = data + c * n
                 for i in 0 ..< n { plane[i] *= weights[i] }

@@ -3,7 +3,7 @@
 // Row-major throughout. `sgemm` is one single-threaded product (it checks the
 // leading dimensions, which BLAS would otherwise read past silently). `linear`
 // is the PyTorch `x W^T` form every Linear layer uses; it splits the rows of x
-// into one contiguous block per kernel thread and runs one single-threaded
+// into one contiguous block per thread and runs one single-threaded
 // sgemm per block (see Threading: OpenBLAS itself always runs on one thread).
 
 import COpenBLAS
@@ -21,6 +21,7 @@ public enum GEMM {
         precondition(ldb >= max(1, transB ? k : n), "GEMM.sgemm: ldb \(ldb) too small")
         precondition(ldc >= max(1, n), "GEMM.sgemm: ldc \(ldc) too small")
         if m == 0 || n == 0 { return }
+        Threading.ensureSingleThreadedBLAS()
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
                     beta, c, blasint(ldc))
@@ -28,7 +29,7 @@ public enum GEMM {
 
     /// y (rows x out) = x (rows x in) * W^T (+ beta * y), W stored (out, in) as in PyTorch.
     /// No bias: callers fuse it into the next elementwise pass. Rows are split
-    /// over the kernel threads (blocks of whole 16-row panels).
+    /// over `threads` chunks (blocks of whole 16-row panels).
     ///
     /// `groups` > 1 treats x as that many stacked matrices of rows / groups rows
     /// (a batch of images) and cuts each exactly as a call with rows / groups rows
@@ -38,13 +39,13 @@ public enum GEMM {
     /// (image, block) call instead of per block.
     public static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
                               weight: UnsafePointer<Float>, outFeatures: Int,
-                              into y: UnsafeMutablePointer<Float>, beta: Float = 0, groups: Int = 1) {
+                              into y: UnsafeMutablePointer<Float>, beta: Float = 0, groups: Int = 1, threads: Int) {
         precondition(groups >= 1 && rows % groups == 0, "GEMM.linear: \(rows) rows in \(groups) groups")
         let groupRows = rows / groups
         let panels = (groupRows + 15) / 16
         // Below ~2 MFLOP per chunk the split costs more than it saves.
         let grain = max(1, 2_000_000 / max(1, 32 * outFeatures * inFeatures))
-        Threading.parallelForGroups(groups, count: panels, grain: grain) { group, range in
+        Threading.parallelForGroups(groups, count: panels, threads: threads, grain: grain) { group, range in
             let r0 = group * groupRows + range.lowerBound * 16
             let r1 = group * groupRows + min(range.upperBound * 16, groupRows)
             sgemm(transB: true, m: r1 - r0, n: outFeatures, k: inFeatures, a: x + r0 * inFeatures, lda: inFeatures,

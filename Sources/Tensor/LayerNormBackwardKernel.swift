@@ -6,16 +6,16 @@
 // x̂ = (x - mean)·rstd and g = dy ⊙ weight:
 //   dx = rstd · (g - mean(g) - x̂ · mean(g ⊙ x̂))
 //   dweight += Σ_rows dy ⊙ x̂,  dbias += Σ_rows dy
-// Rows are split over the kernel threads; the parameter gradients are summed
+// Rows are split over `threads` chunks; the parameter gradients are summed
 // per chunk and the chunks added in chunk order (fixed for a thread count).
 
 public enum LayerNormBackwardKernel {
     /// y = LayerNorm(x) as `LayerNormKernel.forward`, also writing mean[r] and rstd[r]. `y` may alias `x`.
     public static func forward(_ x: UnsafePointer<Float>, rows: Int, cols: Int, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>, eps: Float, into y: UnsafeMutablePointer<Float>,
-                               mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
+                               mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, threads: Int) {
         precondition(cols > 0, "LayerNormBackwardKernel.forward: empty rows")
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             for r in range {
                 let (m, inv) = statistics(x + r * cols, cols: cols, eps: eps)
                 mean[r] = m
@@ -66,10 +66,10 @@ public enum LayerNormBackwardKernel {
     public static func backward(_ dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>,
                                 rstd: UnsafePointer<Float>, rows: Int, cols: Int, weight: UnsafePointer<Float>,
                                 into dx: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?) {
+                                dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?, threads: Int) {
         precondition(cols > 0, "LayerNormBackwardKernel.backward: empty rows")
         let wantParameters = dweight != nil || dbias != nil
-        let chunks = max(1, min(Threading.kernelThreads, rows / max(1, 4096 / cols)))
+        let chunks = max(1, min(threads, rows / max(1, 4096 / cols)))
         let partial = UnsafeMutableBufferPointer<Float>.allocate(capacity: wantParameters ? 2 * chunks * cols : 0)
         defer { partial.deallocate() }
         if wantParameters { partial.initialize(repeating: 0) }

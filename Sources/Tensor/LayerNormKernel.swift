@@ -5,16 +5,16 @@
 // the mean, then the centred sums Σd and Σd² (d = x - mean) — the corrected
 // two-pass algorithm, which also repairs the rounding of the first mean, so
 // rows with a large common offset (the massive activations of deep ViT blocks)
-// keep full precision — then one fused scale-and-shift pass. Rows are split across the
-// kernel threads; each row is reduced on one thread in a fixed order.
+// keep full precision — then one fused scale-and-shift pass. Rows are split across
+// `threads` chunks; each row is reduced on one thread in a fixed order.
 
 public enum LayerNormKernel {
     /// x (rows x cols) -> y (rows x cols). `y` may alias `x`.
     public static func forward(_ x: UnsafePointer<Float>, rows: Int, cols: Int,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
-                               into y: UnsafeMutablePointer<Float>) {
+                               into y: UnsafeMutablePointer<Float>, threads: Int) {
         precondition(cols > 0, "LayerNormKernel.forward: empty rows")
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             for r in range {
                 row(x + r * cols, cols: cols, weight: weight, bias: bias, eps: eps, into: y + r * cols)
             }

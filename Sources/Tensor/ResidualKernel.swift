@@ -6,8 +6,8 @@
 public enum ResidualKernel {
     /// x[r, c] += gamma[c] * (y[r, c] + bias[c]); x and y are rows x cols.
     public static func addScaled(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Int, cols: Int,
-                                 bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>) {
-        Threading.parallelFor(rows, grain: max(1, 4096 / cols)) { range in
+                                 bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>, threads: Int) {
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 4096 / cols)) { range in
             let vectorEnd = cols & ~(Vec.scalarCount - 1)
             for r in range {
                 let xp = x + r * cols, yp = y + r * cols

@@ -7,9 +7,9 @@
 public enum SoftmaxKernel {
     /// In place: each of `rows` rows of `cols` values (row r starts at `x + r * ld`)
     /// becomes its softmax.
-    public static func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
+    public static func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int, threads: Int) {
         precondition(ld >= cols && cols > 0, "SoftmaxKernel.forward: cols \(cols), ld \(ld)")
-        Threading.parallelFor(rows, grain: max(1, 8192 / cols)) { range in
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 8192 / cols)) { range in
             for r in range {
                 let p = x + r * ld
                 let inv = 1 / expRow(p, cols: cols)
@@ -20,9 +20,9 @@ public enum SoftmaxKernel {
 
     /// In place: each row becomes exp(x - max(row)); `inverseSums[r]` gets 1 / sum of that row.
     public static func unnormalised(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int,
-                                    inverseSums: UnsafeMutablePointer<Float>) {
+                                    inverseSums: UnsafeMutablePointer<Float>, threads: Int) {
         precondition(ld >= cols && cols > 0, "SoftmaxKernel.unnormalised: cols \(cols), ld \(ld)")
-        Threading.parallelFor(rows, grain: max(1, 8192 / cols)) { range in
+        Threading.parallelFor(rows, threads: threads, grain: max(1, 8192 / cols)) { range in
             unnormalisedSerial(x + range.lowerBound * ld, rows: range.count, cols: cols, ld: ld,
                                inverseSums: inverseSums + range.lowerBound)
         }

@@ -23,15 +23,21 @@
 // OpenBLAS's last-bit rounding; a batch of images is cut per image, see
 // GEMM.linear, so its results equal those of its images run alone).
 //
-// `setBLASThreads` is the only place that calls `openblas_set_num_threads`
-// (always with 1, from `configure`). If nothing configures the plan, the first
-// kernel configures one worker over all cores; this also overrides any
-// OPENBLAS_NUM_THREADS in the environment (ctpipe reads none).
+// The thread count is a value, never a global: the runner and the CLI build a
+// `ThreadPlan`, workspaces (activation arenas, trainers, segmenters) are made
+// with its `threadsPerWorker` and carry it, and every forward and backward
+// pass hands the count of the workspace it is given to the kernels
+// (`parallelFor(_:threads:grain:)` and friends). Two workspaces with
+// different counts can run side by side; nothing is locked or reconfigured.
+//
+// `Threading.ensureSingleThreadedBLAS` (called by `GEMM.sgemm`) is the only
+// place that calls `openblas_set_num_threads`, once per process, always with
+// 1; this also overrides any OPENBLAS_NUM_THREADS in the environment (ctpipe
+// reads none).
 
 import COpenBLAS
 import Dispatch
 import Foundation
-import Synchronization
 
 /// How the cores are shared: concurrent samples x threads inside a sample.
 public struct ThreadPlan: Sendable, Equatable, CustomStringConvertible {
@@ -57,71 +63,21 @@ public struct ThreadPlan: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum Threading {
-    private static let kernelThreadCount = Atomic<Int>(0)
-    private static let workerCount = Atomic<Int>(0)
-    private static let configureLock = Mutex<Void>(())
+    /// OpenBLAS on one thread, set once for the process before the first sgemm
+    /// (`GEMM.sgemm` touches it). The one caller of `openblas_set_num_threads`.
+    private static let blasSingleThreaded: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
 
-    /// Applies a plan: the kernel split (and OpenBLAS on one thread).
-    /// Call before starting work (not while a forward pass runs). Waits while
-    /// a `withPlan` body runs, so that body never sees the plan change.
-    public static func configure(_ plan: ThreadPlan) {
-        planLock.lock()
-        defer { planLock.unlock() }
-        apply(plan)
+    /// Makes sure OpenBLAS runs on one thread (idempotent; the first call sets it).
+    @inline(__always)
+    public static func ensureSingleThreadedBLAS() {
+        _ = blasSingleThreaded
     }
 
-    private static func apply(_ plan: ThreadPlan) {
-        configureLock.withLock { _ in
-            setBLASThreads(1)
-            workerCount.store(plan.workers, ordering: .relaxed)
-            kernelThreadCount.store(plan.threadsPerWorker, ordering: .releasing)
-        }
-    }
-
-    /// The plan in force (configuring the default one if none was set).
-    public static var plan: ThreadPlan {
-        let threads = kernelThreads
-        let workers = workerCount.load(ordering: .relaxed)
-        return workers == 1 ? .singleSample(threads: threads) : ThreadPlan(workers: workers, cores: threads * workers)
-    }
-
-    /// Chunks a step of a forward pass may split into.
-    public static var kernelThreads: Int {
-        let n = kernelThreadCount.load(ordering: .acquiring)
-        if n > 0 { return n }
-        configureLock.withLock { _ in
-            if kernelThreadCount.load(ordering: .acquiring) == 0 {
-                let cores = ProcessInfo.processInfo.activeProcessorCount
-                setBLASThreads(1)
-                workerCount.store(1, ordering: .relaxed)
-                kernelThreadCount.store(cores, ordering: .releasing)
-            }
-        }
-        return kernelThreadCount.load(ordering: .acquiring)
-    }
-
-    private static let planLock = NSLock()
-
-    /// Runs `body` with `plan` in force, then restores the plan that was in
-    /// force before. Holds a process-wide lock meanwhile (`configure` waits for
-    /// it too), so no one changes the plan under the body, e.g. tests running
-    /// concurrently. Not re-entrant, and `body` must not call `configure`.
-    public static func withPlan<R>(_ plan: ThreadPlan, _ body: () throws -> R) rethrows -> R {
-        planLock.lock()
-        defer { planLock.unlock() }
-        let previous = Self.plan
-        apply(plan)
-        defer { apply(previous) }
-        return try body()
-    }
-
-    /// The one caller of `openblas_set_num_threads` (OpenBLAS's pool stays unused).
-    private static func setBLASThreads(_ n: Int) {
-        openblas_set_num_threads(Int32(n))
-    }
-
-    /// Runs `body(worker)` once for each of `workers` workers concurrently
-    /// (workers <= kernelThreads); each worker strides over its share of the work.
+    /// Runs `body(worker)` once for each of `workers` workers concurrently;
+    /// each worker strides over its share of the work.
     @inlinable
     public static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
         if workers <= 1 {
@@ -134,13 +90,13 @@ public enum Threading {
         }
     }
 
-    /// Runs `body` over `0..<count` split into contiguous ranges, one per
-    /// kernel thread, using fewer chunks when a chunk would hold less than
+    /// Runs `body` over `0..<count` split into contiguous ranges, at most
+    /// `threads` of them, using fewer chunks when a chunk would hold less than
     /// `grain` items. Ranges are disjoint; `body` must only write inside its own.
     @inlinable
-    public static func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    public static func parallelFor(_ count: Int, threads: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = min(kernelThreads, max(1, count / max(grain, 1)))
+        let chunks = chunkCount(count, threads: threads, grain: grain)
         if chunks == 1 {
             body(0 ..< count)
             return
@@ -160,26 +116,26 @@ public enum Threading {
 }
 
 extension Threading {
-    /// The chunk count `parallelFor(count, grain:)` splits into.
+    /// The chunk count `parallelFor(count, threads:, grain:)` splits into.
     @inlinable
-    public static func chunkCount(_ count: Int, grain: Int = 1) -> Int {
-        count > 0 ? min(kernelThreads, max(1, count / max(grain, 1))) : 0
+    public static func chunkCount(_ count: Int, threads: Int, grain: Int = 1) -> Int {
+        count > 0 ? min(max(threads, 1), max(1, count / max(grain, 1))) : 0
     }
 
     /// Runs `body(group, range)` over `groups` independent copies of `0..<count`,
-    /// each split into exactly the ranges `parallelFor(count, grain:)` would use,
-    /// with all groups x chunks items spread over the kernel threads. A batch of
-    /// images uses it so every image is cut into the same pieces as when it runs
-    /// alone (the results then cannot depend on the batch size).
+    /// each split into exactly the ranges `parallelFor(count, threads:, grain:)`
+    /// would use, with all groups x chunks items spread over `threads` workers.
+    /// A batch of images uses it so every image is cut into the same pieces as
+    /// when it runs alone (the results then cannot depend on the batch size).
     @inlinable
-    public static func parallelForGroups(_ groups: Int, count: Int, grain: Int = 1,
+    public static func parallelForGroups(_ groups: Int, count: Int, threads: Int, grain: Int = 1,
                                          _ body: (_ group: Int, Range<Int>) -> Void) {
-        let chunks = chunkCount(count, grain: grain)
+        let chunks = chunkCount(count, threads: threads, grain: grain)
         let items = groups * chunks
         guard items > 0 else { return }
-        forEachWorker(min(kernelThreads, items)) { worker in
+        let workers = min(max(threads, 1), items)
+        forEachWorker(workers) { worker in
             var item = worker
-            let workers = min(kernelThreads, items)
             while item < items {
                 let group = item / chunks, chunk = item % chunks
                 let lower = count * chunk / chunks, upper = count * (chunk + 1) / chunks

@@ -21,12 +21,13 @@ public enum CrossEntropyLoss {
 
     /// logits (K, P) planar, labels (P). Returns the summed loss over non-ignored pixels (double)
     /// and their count; writes the gradient times `scale` into `gradient` (K, P), when given.
+    /// Pixels split over at most `threads` chunks.
     public static func evaluate(logits: UnsafePointer<Float>, classes k: Int, pixels: Int, labels: UnsafePointer<UInt8>,
-                                scale: Float, gradient: UnsafeMutablePointer<Float>?) throws(TrainingError) -> (loss: Double, count: Int) {
+                                scale: Float, gradient: UnsafeMutablePointer<Float>?, threads: Int) throws(TrainingError) -> (loss: Double, count: Int) {
         for i in 0 ..< pixels where labels[i] != ignoreIndex && Int(labels[i]) >= k {
             throw TrainingError("label value \(labels[i]) at pixel \(i) is not a class of a \(k)-class model (0...\(k - 1), or \(ignoreIndex) to ignore)")
         }
-        let chunks = max(1, min(Threading.kernelThreads, pixels / 4096))
+        let chunks = max(1, min(threads, pixels / 4096))
         var sums = [Double](repeating: 0, count: chunks)
         var counts = [Int](repeating: 0, count: chunks)
         sums.withUnsafeMutableBufferPointer { sums in

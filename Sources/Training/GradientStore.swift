@@ -43,6 +43,12 @@ public final class GradientStore {
         return storage.baseAddress! + parameter.offset
     }
 
+    /// What the model's backward passes add into (needs the values this store was made for).
+    public var destinations: ParameterGradients {
+        guard let values else { preconditionFailure("GradientStore: made without the model's values (use GradientStore(model:))") }
+        return ParameterGradients(values: values, buffer: storage.baseAddress!)
+    }
+
     /// Values of tensor `index`.
     public func buffer(_ index: Int) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: self[index], count: layout.specs[index].count)

@@ -6,7 +6,7 @@
 // micro-batch (all its images together); with gradient accumulation the step
 // uses the mean of the micro-batches' losses (as loss / accumulate in PyTorch).
 // A micro-batch without any labelled pixel contributes zero loss and zero
-// gradient. Samples run one at a time, every kernel on all cores.
+// gradient. Samples run one at a time, every kernel on the trainer's threads.
 
 import Model
 import Tensor
@@ -36,10 +36,11 @@ public final class Trainer {
     public let sampleTrainer: SegmentationTrainer
     let gradients: GradientStore
 
-    /// A trainer starting from `model` with `optimiser` (fresh or restored), for crops of cropSize x cropSize.
+    /// A trainer starting from `model` with `optimiser` (fresh or restored), for crops of cropSize x cropSize,
+    /// every kernel split over `threads` chunks.
     public init(model: SegmentationModel, optimiser: AdamW, schedule: LearningRateSchedule, cropSize: Int,
-                activationCheckpointing: Bool) throws(TrainingError) {
-        sampleTrainer = try SegmentationTrainer(model: model, height: cropSize, width: cropSize,
+                threads: Int, activationCheckpointing: Bool) throws(TrainingError) {
+        sampleTrainer = try SegmentationTrainer(model: model, height: cropSize, width: cropSize, threads: threads,
                                                 activationCheckpointing: activationCheckpointing)
         guard optimiser.layout == sampleTrainer.layout else {
             throw TrainingError("the optimiser state does not fit the model's trainable tensors")

@@ -103,13 +103,13 @@ enum BackboneBench {
             }
             i += 1
         }
-        Threading.configure(.singleSample(threads: options.threads))
-        let sgemm = sgemmRate(n: 2048, runs: 3)
+        let sgemm = sgemmRate(n: 2048, runs: 3, threads: options.threads)
         let configurations = options.model.map { [Configuration(model: $0, size: options.size, batch: options.batch)] }
             ?? standard
         var results: [Result] = []
         for configuration in configurations {
-            results.append(try measure(configuration, weights: options.weights, runs: options.runs, sgemm: sgemm))
+            results.append(try measure(configuration, weights: options.weights, runs: options.runs, sgemm: sgemm,
+                                       threads: options.threads))
         }
         let report = Report(threads: options.threads, sgemmGflops: sgemm, results: results)
         if options.json {
@@ -153,12 +153,13 @@ enum BackboneBench {
 
     /// Forward time (embedding + all blocks + final norm, whole batch) after one
     /// warm-up run: median and best; then the peak RSS.
-    static func measure(_ configuration: Configuration, weights: String?, runs: Int, sgemm: Double) throws -> Result {
+    static func measure(_ configuration: Configuration, weights: String?, runs: Int, sgemm: Double,
+                        threads: Int) throws -> Result {
         let model = try model(configuration, weights: weights)
         let weightBytes = ParameterList.count(of: model) * MemoryLayout<Float>.size
         let rssAfterWeights = MemoryUsage.peakResidentBytes()
         let size = configuration.size, batch = configuration.batch
-        let arena = try model.makeActivations(height: size, width: size, batch: batch)
+        let arena = try model.makeActivations(height: size, width: size, batch: batch, threads: threads)
         let image = pseudoRandom(batch * 3 * size * size, seed: 7).map { $0 * 2 }
         var times: [Double] = []
         try image.withUnsafeBufferPointer { image in
@@ -182,8 +183,8 @@ enum BackboneBench {
                       peakRSSBytes: MemoryUsage.peakResidentBytes())
     }
 
-    /// Best-of-`runs` cblas_sgemm rate on n x n x n (row blocks over the kernel threads).
-    static func sgemmRate(n: Int, runs: Int) -> Double {
+    /// Best-of-`runs` cblas_sgemm rate on n x n x n (row blocks over `threads` chunks).
+    static func sgemmRate(n: Int, runs: Int, threads: Int) -> Double {
         let a = pseudoRandom(n * n, seed: 3)
         let b = a.reversed() as [Float]
         var c = [Float](repeating: 0, count: n * n)
@@ -194,7 +195,7 @@ enum BackboneBench {
                     for _ in 0 ... runs {
                         let start = DispatchTime.now().uptimeNanoseconds
                         GEMM.linear(a.baseAddress!, rows: n, inFeatures: n, weight: b.baseAddress!, outFeatures: n,
-                                    into: c.baseAddress!)
+                                    into: c.baseAddress!, threads: threads)
                         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     }
                 }

@@ -20,10 +20,9 @@ enum BackbonePhases {
             }
             i += 2
         }
-        Threading.configure(.singleSample(threads: threads))
         let model = try BackboneBench.model(.init(model: name, size: size, batch: 1), weights: nil)
         let config = model.config
-        let a = try model.makeActivations(height: size, width: size)
+        let a = try model.makeActivations(height: size, width: size, threads: threads)
         let image = BackboneBench.pseudoRandom(3 * size * size, seed: 2)
         try image.withUnsafeBufferPointer { try model.forward($0, a) }
         let t = a.tokens, depth = config.depth
@@ -41,25 +40,26 @@ enum BackbonePhases {
         }
         let x = a.x.baseAddress!, normed = a.normed.baseAddress!, hidden = a.hidden.baseAddress!
         time("qkv GEMM (x\(depth))") {
-            for _ in 0 ..< depth { block.attention.qkv.forwardNoBias(normed, rows: t, into: a.qkv.baseAddress!) }
+            for _ in 0 ..< depth { block.attention.qkv.forwardNoBias(normed, rows: t, into: a.qkv.baseAddress!, threads: threads) }
         }
         time("attention incl. qkv (x\(depth))") {
             for _ in 0 ..< depth {
                 block.attention.forward(normed, tokens: t, qkvBuffer: a.qkv.baseAddress!, scores: a.scores.baseAddress!,
-                                        rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots, into: a.heads.baseAddress!)
+                                        rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots, into: a.heads.baseAddress!,
+                                        threads: threads)
             }
         }
         time("proj GEMM (x\(depth))") {
-            for _ in 0 ..< depth { block.attention.proj.forwardNoBias(a.heads.baseAddress!, rows: t, into: a.projected.baseAddress!) }
+            for _ in 0 ..< depth { block.attention.proj.forwardNoBias(a.heads.baseAddress!, rows: t, into: a.projected.baseAddress!, threads: threads) }
         }
-        time("fc1 GEMM (x\(depth))") { for _ in 0 ..< depth { fc1.forwardNoBias(normed, rows: t, into: hidden) } }
+        time("fc1 GEMM (x\(depth))") { for _ in 0 ..< depth { fc1.forwardNoBias(normed, rows: t, into: hidden, threads: threads) } }
         time("bias + GELU (x\(depth))") {
             for _ in 0 ..< depth {
-                fc1.bias.withUnsafeBufferPointer { ActivationKernels.biasGELU(hidden, rows: t, cols: fc1.outFeatures, bias: $0.baseAddress!) }
+                fc1.bias.withUnsafeBufferPointer { ActivationKernels.biasGELU(hidden, rows: t, cols: fc1.outFeatures, bias: $0.baseAddress!, threads: threads) }
             }
         }
-        time("fc2 GEMM (x\(depth))") { for _ in 0 ..< depth { fc2.forwardNoBias(hidden, rows: t, into: a.projected.baseAddress!) } }
-        time("LayerNorm (x\(2 * depth + 1))") { for _ in 0 ..< 2 * depth + 1 { block.norm1.forward(x, rows: t, into: normed) } }
+        time("fc2 GEMM (x\(depth))") { for _ in 0 ..< depth { fc2.forwardNoBias(hidden, rows: t, into: a.projected.baseAddress!, threads: threads) } }
+        time("LayerNorm (x\(2 * depth + 1))") { for _ in 0 ..< 2 * depth + 1 { block.norm1.forward(x, rows: t, into: normed, threads: threads) } }
         try time("patch embedding") { try image.withUnsafeBufferPointer { try model.embed($0, a) } }
         try time("full forward + final norm") {
             try image.withUnsafeBufferPointer { try model.forward($0, a) }

@@ -58,7 +58,6 @@ enum SegmentationBench {
             }
             i += 1
         }
-        Threading.configure(.singleSample(threads: threads))
         var forward: [Result] = []
         var inference: [Throughput] = []
         var sizes = [("vits16 (vits14 converted)", DINOv2Config(embedDim: 384, depth: 12, heads: 6, patchSize: 16, registers: 0,
@@ -73,7 +72,7 @@ enum SegmentationBench {
             let image = noise(3 * 512 * 512, seed: 9)
             // Every variant is timed once per round, rounds alternate (machine load drifts alike for all).
             var cases: [(String, () throws -> Void)] = []
-            let plain = BackboneArena(try backbone.makeActivations(height: 512, width: 512))
+            let plain = BackboneArena(try backbone.makeActivations(height: 512, width: 512, threads: threads))
             cases.append(("backbone alone", { try image.withUnsafeBufferPointer { try backbone.forward($0, plain.arena) } }))
             let variants: [(String, AdapterConfig)] = [
                 ("head, no adapter", AdapterConfig(kind: .none)),
@@ -83,7 +82,7 @@ enum SegmentationBench {
             ]
             for (variant, adapter) in variants {
                 let model = try SegmentationModel.initialised(backbone: backbone, adapter: adapter, seed: 2)
-                let box = ModelArena(try model.makeActivations(height: 512, width: 512))
+                let box = ModelArena(try model.makeActivations(height: 512, width: 512, threads: threads))
                 cases.append((variant, { try image.withUnsafeBufferPointer { try model.forward($0, box.arena) } }))
             }
             let (wall, cpu) = try alternating(cases, runs: runs)
@@ -96,7 +95,7 @@ enum SegmentationBench {
             let evaluator = try Evaluator(model: model, window: SlidingWindow(), scale: ImageSize(width: 1024, height: 512))
             let pixels = noise(1024 * 512 * 3, seed: 4).map { UInt8(max(0, min(255, ($0 + 1) * 127.5))) }
             let frame = Image8(width: 1024, height: 512, channels: 3, pixels: pixels)
-            let workspace = SegmenterWorkspace()
+            let workspace = SegmenterWorkspace(threads: threads)
             let (ms, _) = try alternating([("slide", {
                 _ = try evaluator.predict(frame, at: .size(ImageSize(width: 2048, height: 1024)), workspace: workspace)
             })], runs: max(1, runs / 2))
@@ -123,15 +122,14 @@ enum SegmentationBench {
 
     /// The pieces of one Causal-Tune layer at vits size (32 x 32 grid, C = 384), one thread.
     static func parts() throws {
-        Threading.configure(.singleSample(threads: 1))
         let n = 1024, c = 384
         let x = noise(n * c, seed: 1)
         var y = [Float](repeating: 0, count: n * c), z = y
-        let dct = DCT2(height: 32, width: 32, channels: c)
+        let dct = DCT2(height: 32, width: 32, channels: c, threads: 1)
         let w = dct.forwardScale()
         let cases: [(String, () throws -> Void)] = [
-            ("transpose", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: n, cols: c, into: $0.baseAddress!) } } }),
-            ("transpose-add", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.addScaled(x.baseAddress!, rows: n, cols: c, alpha: 0.5, into: $0.baseAddress!) } } }),
+            ("transpose", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: n, cols: c, into: $0.baseAddress!, threads: 1) } } }),
+            ("transpose-add", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.addScaled(x.baseAddress!, rows: n, cols: c, alpha: 0.5, into: $0.baseAddress!, threads: 1) } } }),
             ("dct forward", { x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in z.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!, weights: w.baseAddress!) } } } }),
             ("dct inverse", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { dct.inverse(destroying: y.baseAddress!, into: $0.baseAddress!) } } }),
         ]

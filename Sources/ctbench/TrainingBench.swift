@@ -51,12 +51,11 @@ enum TrainingBench {
         case "vitl": config = DINOv2Config(embedDim: 1024, depth: 24, heads: 16, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 4096)
         default: throw BenchError("--model must be vits or vitl")
         }
-        Threading.configure(.singleSample(threads: threads))
         let backbone = try SegmentationBench.randomBackbone(config, seed: 1)
         let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(kind: .causalTune), seed: 2)
         let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(), layout: try ParameterLayout(model)),
                                   schedule: LearningRateSchedule(baseRate: 1e-4, iterations: 40_000), cropSize: 512,
-                                  activationCheckpointing: checkpointing)
+                                  threads: threads, activationCheckpointing: checkpointing)
         var rng = SplitMix64(seed: 5)
         let examples = (0 ..< batch).map { _ in
             TrainingExample(image: (0 ..< 3 * 512 * 512).map { _ in Float.random(in: -2 ... 2, using: &rng) },

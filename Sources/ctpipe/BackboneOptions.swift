@@ -25,9 +25,8 @@ struct BackboneOptions: ParsableArguments {
         }
     }
 
-    func applyThreads() {
-        Threading.configure(threads.map { .singleSample(threads: $0) } ?? ThreadPlan())
-    }
+    /// One sample with --threads threads (default: all cores).
+    var plan: ThreadPlan { threads.map { .singleSample(threads: $0) } ?? ThreadPlan() }
 
     func load(_ path: String) throws -> LoadedBackbone {
         let options = WeightLoadOptions(heads: heads, interpolation: interpolation.flatMap(PositionInterpolation.init))

@@ -67,7 +67,7 @@ extension CTPipe {
         }
 
         func run() throws {
-            backbone.applyThreads()
+            let threads = backbone.plan.threadsPerWorker
             let model: DINOv2, kind: String
             var segmentation: SegmentationModel?
             if let checkpoint {
@@ -90,10 +90,11 @@ extension CTPipe {
             let started = Date()
             let features: Tensor
             do {
-                let arena = try model.makeActivations(height: height, width: width)
+                let arena = try model.makeActivations(height: height, width: width, threads: threads)
                 if let segmentation, let adapter = segmentation.adapter, let prepared = segmentation.prepared {
                     // The backbone with the adapter refining the patch tokens after every block.
-                    let adapterArena = adapter.makeActivations(gridHeight: arena.gridHeight, gridWidth: arena.gridWidth)
+                    let adapterArena = adapter.makeActivations(gridHeight: arena.gridHeight, gridWidth: arena.gridWidth,
+                                                                threads: threads)
                     let first = (1 + model.config.registers) * model.config.embedDim
                     let through: Int? = if case .block(let k) = layer { k } else { nil }
                     try pixels.withUnsafeBufferPointer { image in

@@ -105,7 +105,7 @@ extension CTPipe {
         func run() throws {
             let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
             let lanes = max(1, min(jobs, images.count, cores))
-            Threading.configure(lanes == 1 ? .singleSample(threads: cores) : ThreadPlan(workers: lanes, cores: cores))
+            let plan = lanes == 1 ? ThreadPlan.singleSample(threads: cores) : ThreadPlan(workers: lanes, cores: cores)
             let model: SegmentationModel
             do {
                 model = try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
@@ -121,7 +121,7 @@ extension CTPipe {
             let results = Mutex<[InferResult?]>(Array(repeating: nil, count: images.count))
             let failure = Mutex<String?>(nil)
             DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                let workspace = SegmenterWorkspace()
+                let workspace = SegmenterWorkspace(threads: plan.threadsPerWorker)
                 for i in Swift.stride(from: lane, to: images.count, by: lanes) where failure.withLock({ $0 == nil }) {
                     do {
                         let t0 = Date()

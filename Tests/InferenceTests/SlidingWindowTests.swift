@@ -64,7 +64,7 @@ import Testing
         let pixels = try fixtures.npy("\(c.tag)_image.npy")
         #expect(pixels.shape == [c.height, c.width, 3])
         let image = Image8(width: c.width, height: c.height, channels: 3, pixels: pixels.bytes)
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: 2)
         let logits = try segmenter.logits(image, workspace: workspace)
         let expected = try #require(try fixtures.npy("\(c.tag)_logits.npy").floats)
         expectClose(Array(logits), expected, "\(c.tag) averaged logits")
@@ -88,6 +88,6 @@ import Testing
         #expect(throws: InferenceError.self) { try Segmenter(model: model, window: SlidingWindow(crop: 30, stride: 14)) }
         let segmenter = try Segmenter(model: model, window: SlidingWindow(crop: 28, stride: 14))
         let grey = Image8(width: 30, height: 30, channels: 1, filledWith: 0)
-        #expect(throws: InferenceError.self) { try segmenter.segment(grey, outputHeight: 30, outputWidth: 30, workspace: SegmenterWorkspace()) }
+        #expect(throws: InferenceError.self) { try segmenter.segment(grey, outputHeight: 30, outputWidth: 30, workspace: SegmenterWorkspace(threads: 2)) }
     }
 }

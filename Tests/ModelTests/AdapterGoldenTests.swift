@@ -27,8 +27,8 @@ import Testing
     }
 
     /// The DCT of token-major (N, C) data through the channel-major transform.
-    static func dct(_ x: [Float], h: Int, w: Int, c: Int, inverse: Bool) -> [Float] {
-        let dct = DCT2(height: h, width: w, channels: c)
+    static func dct(_ x: [Float], h: Int, w: Int, c: Int, inverse: Bool, threads: Int) -> [Float] {
+        let dct = DCT2(height: h, width: w, channels: c, threads: threads)
         var planes = transposed(x, rows: h * w, cols: c), out = [Float](repeating: 0, count: x.count)
         planes.withUnsafeMutableBufferPointer { p in
             out.withUnsafeMutableBufferPointer { o in
@@ -40,17 +40,15 @@ import Testing
 
     @Test func dctForwardAndInverseMatchScipy() throws {
         for threads in [1, 2] {
-            Threading.configure(.singleSample(threads: threads))
             for (h, w, c) in Self.grids {
                 let name = "adapter/dct_\(h)x\(w)x\(c)"
                 let x = try fixtures.floatArray(name + "_x.npy").values, y = try fixtures.floatArray(name + "_y.npy").values
-                expectClose(Self.dct(x, h: h, w: w, c: c, inverse: false), try fixtures.floatArray(name + "_forward.npy").values,
+                expectClose(Self.dct(x, h: h, w: w, c: c, inverse: false, threads: threads), try fixtures.floatArray(name + "_forward.npy").values,
                             "DCT \(h)x\(w)x\(c), \(threads) threads")
-                expectClose(Self.dct(y, h: h, w: w, c: c, inverse: true), try fixtures.floatArray(name + "_inverse.npy").values,
+                expectClose(Self.dct(y, h: h, w: w, c: c, inverse: true, threads: threads), try fixtures.floatArray(name + "_inverse.npy").values,
                             "iDCT \(h)x\(w)x\(c), \(threads) threads")
             }
         }
-        Threading.configure(ThreadPlan())
     }
 
     @Test func dctPlansAreSharedAcrossConcurrentCallers() throws {
@@ -59,7 +57,7 @@ import Testing
         let expected = try fixtures.floatArray("adapter/dct_16x16x8_forward.npy").values
         let results = Mutex<[[Float]]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
-            let out = Self.dct(x, h: 16, w: 16, c: 8, inverse: false)
+            let out = Self.dct(x, h: 16, w: 16, c: 8, inverse: false, threads: 2)
             results.withLock { $0.append(out) }
         }
         for r in results.withLock({ $0 }) { expectClose(r, expected, "concurrent DCT") }
@@ -70,11 +68,11 @@ import Testing
         for (rows, cols) in [(1, 1), (33, 70), (64, 32), (5, 100)] {
             let x = rng.floats(rows * cols), y0 = rng.floats(rows * cols)
             var y = [Float](repeating: 0, count: x.count)
-            x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: rows, cols: cols, into: $0.baseAddress!) } }
+            x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: rows, cols: cols, into: $0.baseAddress!, threads: 2) } }
             #expect(y == Self.transposed(x, rows: rows, cols: cols))
             var z = y0
             let t = Self.transposed(x, rows: rows, cols: cols)   // (cols x rows): add its transpose back onto (rows x cols)
-            t.withUnsafeBufferPointer { t in z.withUnsafeMutableBufferPointer { Transpose.addScaled(t.baseAddress!, rows: rows, cols: cols, alpha: 0.5, into: $0.baseAddress!) } }
+            t.withUnsafeBufferPointer { t in z.withUnsafeMutableBufferPointer { Transpose.addScaled(t.baseAddress!, rows: rows, cols: cols, alpha: 0.5, into: $0.baseAddress!, threads: 2) } }
             #expect(z == zip(y0, x).map { $0 + 0.5 * $1 })
         }
     }
@@ -106,7 +104,7 @@ import Testing
         #expect((adapter.config.rank > 0) == name.hasSuffix("lowrank"))
         let input = try fixtures.floatArray("adapter/\(name)_adapter_in.npy").values
         var f = input
-        let arena = adapter.makeActivations(gridHeight: 5, gridWidth: 7)
+        let arena = adapter.makeActivations(gridHeight: 5, gridWidth: 7, threads: 2)
         f.withUnsafeMutableBufferPointer { adapter.forward(layer: 1, patches: $0.baseAddress!, prepared: prepared, arena) }
         expectClose(f, try fixtures.floatArray("adapter/\(name)_adapter_out.npy").values, "\(name) adapter output")
         let delta = zip(f, input).map { ($0 - $1) / adapter.scale }
@@ -120,7 +118,7 @@ import Testing
         #expect(model.config.head.blocks == [0, 1, 3, 3])
         let image = try fixtures.floatArray("adapter/model_input.npy").values
         for retain in [false, true] {
-            let arena = try model.makeActivations(height: 28, width: 28, retainForBackward: retain)
+            let arena = try model.makeActivations(height: 28, width: 28, retainForBackward: retain, threads: 2)
             try image.withUnsafeBufferPointer { try model.forward($0, arena) }
             expectClose(Array(arena.logits), try fixtures.floatArray("adapter/\(name)_logits.npy").values, "\(name) logits (retain \(retain))")
         }

@@ -43,7 +43,7 @@ import Testing
 
     @Test(arguments: [(1, 300), (3, 300), (2, 129), (2, 5)])
     func blockedAttentionMatchesDefinition(threads: Int, tokens t: Int) {
-        Threading.withPlan(.singleSample(threads: threads)) {
+        do {
             var rng = SplitMix64(seed: UInt64(t * 10 + threads))
             let c = 48, heads = 3
             let x = rng.floats(t * c), w = rng.floats(3 * c * c).map { $0 * 0.4 }, b = rng.floats(3 * c)
@@ -59,7 +59,7 @@ import Testing
                 qkv.withUnsafeMutableBufferPointer { q in scores.withUnsafeMutableBufferPointer { s in
                     rowScale.withUnsafeMutableBufferPointer { r in out.withUnsafeMutableBufferPointer { o in
                         attention.forward(xp.baseAddress!, tokens: t, qkvBuffer: q.baseAddress!, scores: s.baseAddress!,
-                                          rowScale: r.baseAddress!, slots: slots, into: o.baseAddress!)
+                                          rowScale: r.baseAddress!, slots: slots, into: o.baseAddress!, threads: threads)
                     } }
                 } }
             }

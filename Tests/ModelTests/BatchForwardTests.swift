@@ -30,12 +30,12 @@ import Testing
 
     @Test(arguments: [(1, 0, FeedForwardKind.mlp), (2, 4, .mlp), (3, 0, .swiglu)])
     func batchOfFourEqualsFourSingles(threads: Int, registers: Int, ffn: FeedForwardKind) throws {
-        try Threading.withPlan(.singleSample(threads: threads)) {
+        do {
             let model = try Self.model(registers: registers, ffn: ffn)
             let height = 168, width = 182, batch = 4, pixels = 3 * height * width
             var rng = SplitMix64(seed: 99)
             let images = rng.floats(batch * pixels, in: -2 ... 2)
-            let single = try model.makeActivations(height: height, width: width)
+            let single = try model.makeActivations(height: height, width: width, threads: threads)
             let t = single.tokens, c = model.config.embedDim
             #expect(t == 1 + registers + 12 * 13 && t > Attention.queryBlock)
             var expectedBlocks: [[Float]] = Array(repeating: [], count: model.config.depth)
@@ -49,7 +49,7 @@ import Testing
                 model.applyFinalNorm(single)
                 expectedFinal += Array(single.normed)
             }
-            let arena = try model.makeActivations(height: height, width: width, batch: batch)
+            let arena = try model.makeActivations(height: height, width: width, batch: batch, threads: threads)
             #expect(arena.rows == batch * t)
             var blocks: [[Float]] = []
             try images.withUnsafeBufferPointer { try model.forward($0, arena) { _, x in blocks.append(Array(x)) } }
@@ -76,8 +76,8 @@ import Testing
 
     @Test func rejectsBadBatchInputs() throws {
         let model = try Self.model(registers: 0, ffn: .mlp)
-        #expect(throws: ModelInputError.self) { _ = try model.makeActivations(height: 28, width: 28, batch: 0) }
-        let arena = try model.makeActivations(height: 28, width: 28, batch: 3)
+        #expect(throws: ModelInputError.self) { _ = try model.makeActivations(height: 28, width: 28, batch: 0, threads: 2) }
+        let arena = try model.makeActivations(height: 28, width: 28, batch: 3, threads: 2)
         let oneImage = [Float](repeating: 0, count: 3 * 28 * 28)
         #expect(throws: ModelInputError.self) { try oneImage.withUnsafeBufferPointer { try model.forward($0, arena) } }
     }

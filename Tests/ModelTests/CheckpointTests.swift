@@ -20,7 +20,7 @@ import Testing
 
     static func logits(_ model: SegmentationModel) throws -> [Float] {
         let image = try fixtures.floatArray("adapter/model_input.npy").values
-        let arena = try model.makeActivations(height: 28, width: 28)
+        let arena = try model.makeActivations(height: 28, width: 28, threads: 2)
         try image.withUnsafeBufferPointer { try model.forward($0, arena) }
         return Array(arena.logits)
     }

@@ -45,7 +45,7 @@ import Testing
         #expect(loaded.kind == .huggingFaceSafetensors)
         #expect(model.config.depth == c.blocks)
         let image = try Self.input(c)
-        let a = try model.makeActivations(height: c.height, width: c.width)
+        let a = try model.makeActivations(height: c.height, width: c.width, threads: 2)
         var states: [[Float]] = []
         try image.withUnsafeBufferPointer { image in
             try model.embed(image, a)
@@ -65,7 +65,7 @@ import Testing
         let model = try Self.load("small").model
         let c = Self.cases[0]
         let image = try Self.input(c)
-        let a = try model.makeActivations(height: c.height, width: c.width)
+        let a = try model.makeActivations(height: c.height, width: c.width, threads: 2)
         let block0 = try image.withUnsafeBufferPointer { try model.features($0, a, at: .block(0)) }
         #expect(block0.shape == [1 + 6, 16])
         expectClose(block0.storage, try fixtures.floatArray("backbone/small_28x42_block0.npy").values, "features block 0")
@@ -76,7 +76,7 @@ import Testing
     @Test func huggingFaceSizeFlavour() throws {
         let model = try Self.load("small", options: WeightLoadOptions(interpolation: .size)).model
         let image = try fixtures.floatArray("backbone/small_28x42_input.npy").values
-        let a = try model.makeActivations(height: 28, width: 42)
+        let a = try model.makeActivations(height: 28, width: 42, threads: 2)
         let final = try image.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }
         expectClose(final.storage, try fixtures.floatArray("backbone/small_28x42_hfsize_final.npy").values, "HF size= flavour")
         // And the official flavour really is different at this size.
@@ -92,7 +92,7 @@ import Testing
 
     @Test func arenaIsReusedAcrossImages() throws {
         let model = try Self.load("small").model
-        let a = try model.makeActivations(height: 28, width: 42)
+        let a = try model.makeActivations(height: 28, width: 42, threads: 2)
         let image = try fixtures.floatArray("backbone/small_28x42_input.npy").values
         let first = try image.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }
         let zeros = [Float](repeating: 0, count: image.count)
@@ -103,8 +103,8 @@ import Testing
 
     @Test func rejectsBadInputs() throws {
         let model = try Self.load("small").model
-        #expect(throws: ModelInputError.self) { _ = try model.makeActivations(height: 30, width: 42) }
-        let a = try model.makeActivations(height: 28, width: 42)
+        #expect(throws: ModelInputError.self) { _ = try model.makeActivations(height: 30, width: 42, threads: 2) }
+        let a = try model.makeActivations(height: 28, width: 42, threads: 2)
         let short = [Float](repeating: 0, count: 10)
         #expect(throws: ModelInputError.self) { try short.withUnsafeBufferPointer { try model.embed($0, a) } }
         let image = [Float](repeating: 0, count: 3 * 28 * 42)

@@ -23,7 +23,7 @@ import Testing
 
     static func finalFeatures(_ model: DINOv2) throws -> [Float] {
         let image = try fixtures.floatArray("backbone/small_28x42_input.npy").values
-        let a = try model.makeActivations(height: 28, width: 42)
+        let a = try model.makeActivations(height: 28, width: 42, threads: 2)
         return try image.withUnsafeBufferPointer { try model.features($0, a, at: .finalNorm) }.storage
     }
 
@@ -92,7 +92,7 @@ import Testing
         #expect(converted.posEmbed.shape == [1, 17, 16])
         #expect(Array(converted.posEmbed.storage[0 ..< 16]) == Array(model.posEmbed.storage[0 ..< 16]))
         // Runs at 32 x 64 (grid 2 x 4) and round-trips through a ctpipe file.
-        let a = try converted.makeActivations(height: 32, width: 64)
+        let a = try converted.makeActivations(height: 32, width: 64, threads: 2)
         let image = [Float](repeating: 0.5, count: 3 * 32 * 64)
         let features = try image.withUnsafeBufferPointer { try converted.features($0, a, at: .finalNorm) }
         #expect(features.shape == [9, 16])

@@ -21,7 +21,7 @@ import Testing
         let scale = ImageSize(width: 48, height: 24)
         let evaluator = try Evaluator(model: model, window: SlidingWindow(), scale: scale)
         let segmenter = try Segmenter(model: model)
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: 2)
         let image = try ImageFile.readRGB(fixture.folder + "/cityscapes/leftImg8bit/val/lindau/lindau_000003_000007_leftImg8bit.png")
         let resized = Resize.bilinear(image, width: 48, height: 24)
 
@@ -41,7 +41,7 @@ import Testing
         let evaluator = try Evaluator(model: model, window: SlidingWindow(), scale: ImageSize(width: 48, height: 24))
         let samples = try CityscapesReader(root: fixture.folder + "/cityscapes", split: "val").list().samples
         let sample = try #require(samples.first)
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: 2)
         let result = try evaluator.evaluate(sample, keepImage: true, workspace: workspace)
         let label = try sample.loadLabel()
         #expect(result.label == label)
@@ -60,9 +60,9 @@ import Testing
         let model = try InferStageTests.tinyCheckpoint(at: fixture.folder + "/model.safetensors")
         let evaluator = try Evaluator(model: model, window: SlidingWindow(), scale: ImageSize(width: 48, height: 24))
         let grey = Image8(width: 8, height: 8, channels: 1, filledWith: 0)
-        #expect(throws: EvaluationError.self) { try evaluator.predict(grey, workspace: SegmenterWorkspace()) }
+        #expect(throws: EvaluationError.self) { try evaluator.predict(grey, workspace: SegmenterWorkspace(threads: 2)) }
         do {
-            _ = try evaluator.predict(grey, workspace: SegmenterWorkspace())
+            _ = try evaluator.predict(grey, workspace: SegmenterWorkspace(threads: 2))
         } catch {
             guard case .resize(let cause) = error else { Issue.record("expected a resize failure, got \(error)"); return }
             #expect(error.description == cause.description)
@@ -70,7 +70,7 @@ import Testing
         let missing = Sample(id: "gone", imagePath: fixture.folder + "/gone.png", labelPath: fixture.folder + "/gone_label.png",
                              dataset: .cityscapes, encoding: .cityscapesLabelIds)
         do {
-            _ = try evaluator.evaluate(missing, workspace: SegmenterWorkspace())
+            _ = try evaluator.evaluate(missing, workspace: SegmenterWorkspace(threads: 2))
             Issue.record("a missing image must fail")
         } catch {
             guard case .load(let problem) = error else { Issue.record("expected a load failure, got \(error)"); return }

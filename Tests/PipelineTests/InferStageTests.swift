@@ -55,7 +55,7 @@ import Testing
         // Every written prediction equals the Segmenter's on the resized image, at label size.
         let model = try SegmentationCheckpoint.load(fixture.folder + "/model.safetensors")
         let segmenter = try Segmenter(model: model)
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: 2)
         var labelled = 0
         for id in ["frankfurt/frankfurt_000000_000019", "lindau/lindau_000003_000007", "munster/munster_000001_000005"] {
             let city = id.split(separator: "/")[0]

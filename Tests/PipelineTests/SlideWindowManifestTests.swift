@@ -76,7 +76,7 @@ import Testing
         #expect(custom.window.windows(height: 24, width: 48)
             == [Window(y0: 0, y1: 24, x0: 0, x1: 32), Window(y0: 0, y1: 24, x0: 16, x1: 48)])
         #expect(standard.window.windows(height: 24, width: 48).count == 1)
-        let workspace = SegmenterWorkspace()
+        let workspace = SegmenterWorkspace(threads: 2)
         var differing = 0
         for id in ["frankfurt/frankfurt_000000_000019", "lindau/lindau_000003_000007", "munster/munster_000001_000005"] {
             let parts = id.split(separator: "/")

@@ -37,7 +37,7 @@ import Testing
             w.withUnsafeBufferPointer { w in
                 y.withUnsafeMutableBufferPointer { y in
                     GEMM.linear(x.baseAddress!, rows: rows, inFeatures: inF, weight: w.baseAddress!, outFeatures: outF,
-                                into: y.baseAddress!)
+                                into: y.baseAddress!, threads: 2)
                 }
             }
         }

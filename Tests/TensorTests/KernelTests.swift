@@ -21,7 +21,7 @@ import Testing
         x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
             y.withUnsafeMutableBufferPointer { yp in
                 LayerNormKernel.forward(xp.baseAddress!, rows: rows, cols: cols, weight: wp.baseAddress!,
-                                        bias: bp.baseAddress!, eps: 1e-6, into: yp.baseAddress!)
+                                        bias: bp.baseAddress!, eps: 1e-6, into: yp.baseAddress!, threads: 2)
             }
         } } }
         expectClose(y, Naive.layerNorm(x, rows: rows, cols: cols, weight: w, bias: b, eps: 1e-6), tolerance: 1e-4,
@@ -37,10 +37,10 @@ import Testing
         for r in 0 ..< rows { for c in 0 ..< cols { strided[r * ld + c] = dense[r * cols + c] } }
         var unnormalised = strided
         var inverse = [Float](repeating: 0, count: rows)
-        strided.withUnsafeMutableBufferPointer { SoftmaxKernel.forward($0.baseAddress!, rows: rows, cols: cols, ld: ld) }
+        strided.withUnsafeMutableBufferPointer { SoftmaxKernel.forward($0.baseAddress!, rows: rows, cols: cols, ld: ld, threads: 2) }
         unnormalised.withUnsafeMutableBufferPointer { p in
             inverse.withUnsafeMutableBufferPointer { s in
-                SoftmaxKernel.unnormalised(p.baseAddress!, rows: rows, cols: cols, ld: ld, inverseSums: s.baseAddress!)
+                SoftmaxKernel.unnormalised(p.baseAddress!, rows: rows, cols: cols, ld: ld, inverseSums: s.baseAddress!, threads: 2)
             }
         }
         var base2 = [Float](repeating: .nan, count: rows * ld)
@@ -75,7 +75,7 @@ import Testing
         let bias = rng.floats(cols)
         let expected = (0 ..< h.count).map { Float(Naive.gelu(Double(h[$0] + bias[$0 % cols]))) }
         h.withUnsafeMutableBufferPointer { hp in bias.withUnsafeBufferPointer { bp in
-            ActivationKernels.biasGELU(hp.baseAddress!, rows: rows, cols: cols, bias: bp.baseAddress!)
+            ActivationKernels.biasGELU(hp.baseAddress!, rows: rows, cols: cols, bias: bp.baseAddress!, threads: 2)
         } }
         expectClose(h, expected, tolerance: 3e-5, "bias+GELU cols \(cols)")
     }
@@ -94,7 +94,7 @@ import Testing
             }
         }
         u.withUnsafeBufferPointer { up in bias.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
-            ActivationKernels.biasSwiGLU(up.baseAddress!, rows: rows, hidden: hidden, bias: bp.baseAddress!, into: op.baseAddress!)
+            ActivationKernels.biasSwiGLU(up.baseAddress!, rows: rows, hidden: hidden, bias: bp.baseAddress!, into: op.baseAddress!, threads: 2)
         } } }
         expectClose(out, expected, tolerance: 1e-5, "SwiGLU hidden \(hidden)")
     }
@@ -109,7 +109,7 @@ import Testing
         x.withUnsafeMutableBufferPointer { xp in y.withUnsafeBufferPointer { yp in bias.withUnsafeBufferPointer { bp in
             gamma.withUnsafeBufferPointer { gp in
                 ResidualKernel.addScaled(xp.baseAddress!, yp.baseAddress!, rows: rows, cols: cols, bias: bp.baseAddress!,
-                                         gamma: gp.baseAddress!)
+                                         gamma: gp.baseAddress!, threads: 2)
             }
         } } }
         expectClose(x, expected, tolerance: 1e-6, "residual cols \(cols)")

@@ -18,12 +18,11 @@ import Testing
 
     /// The step's result, the updated parameters, and the summed gradients the step used.
     static func step(_ microBatches: [[TrainingExample]]) throws -> (StepResult, [Tensor], [Float]) {
-        Threading.configure(.singleSample(threads: 2))
         let model = try SegmentationCheckpoint.load(fixtures.path("ct_lowrank.safetensors"))   // a 16 x 16 case
         let layout = try ParameterLayout(model)
         let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(learningRate: 1e-3), layout: layout),
                                   schedule: LearningRateSchedule(baseRate: 1e-3, iterations: 10, power: 0.9),
-                                  cropSize: 16, activationCheckpointing: false)
+                                  cropSize: 16, threads: 2, activationCheckpointing: false)
         let result = try trainer.step(iteration: 0, microBatches: microBatches)
         return (result, trainer.layout.tensors(of: trainer.model), Array(trainer.gradients.all))
     }
@@ -92,7 +91,7 @@ struct InPlaceStepTests {
         let before = Array(storage.values)
         let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(learningRate: 1e-3), layout: layout),
                                   schedule: LearningRateSchedule(baseRate: 1e-3, iterations: 10, power: 0.9),
-                                  cropSize: 16, activationCheckpointing: false)
+                                  cropSize: 16, threads: 2, activationCheckpointing: false)
         _ = try trainer.step(iteration: 0, microBatches: [[try AccumulationTests.example("ct_lowrank", 0)]])
         #expect(trainer.model.trainableStorage === storage)
         #expect(Array(storage.values) != before)

@@ -38,10 +38,9 @@ import Training
 
     @Test(arguments: ["ct_full", "ct_lowrank", "rein", "ct_trainable"])
     func gradientsMatchFiniteDifferences(_ name: String) throws {
-        Threading.configure(.singleSample(threads: 2))
         let c = try #require(try GradientCase.all().first { $0.name == name })
         let model = try SegmentationCheckpoint.load(fixtures.path("\(name).safetensors"))
-        let trainer = try SegmentationTrainer(model: model, height: c.height, width: c.width)
+        let trainer = try SegmentationTrainer(model: model, height: c.height, width: c.width, threads: 2)
         let batch = try Self.batch(c)
         let grads = try GradientStore(model: model)
         for i in 0 ..< 2 {

@@ -16,7 +16,8 @@ import Training
     /// Loss and gradients of a fixture case's two-image batch.
     static func run(_ c: GradientCase, checkpointing: Bool = false) throws -> (loss: Double, grads: GradientStore, model: SegmentationModel) {
         let model = try SegmentationCheckpoint.load(fixtures.path("\(c.name).safetensors"))
-        let trainer = try SegmentationTrainer(model: model, height: c.height, width: c.width, activationCheckpointing: checkpointing)
+        let trainer = try SegmentationTrainer(model: model, height: c.height, width: c.width, threads: 2,
+                                              activationCheckpointing: checkpointing)
         let grads = try GradientStore(model: model)
         var total = 0.0, count = 0
         let labels = try (0 ..< 2).map { try fixtures.npy("\(c.name)_label\($0).npy").bytes }
@@ -38,7 +39,6 @@ import Training
 
     @Test(arguments: ["ct_full", "ct_lowrank", "rein", "none", "ct_trainable"])
     func gradientsMatchPyTorch(_ name: String) throws {
-        Threading.configure(.singleSample(threads: 2))
         let c = try #require(try GradientCase.all().first { $0.name == name })
         let (loss, grads, _) = try Self.run(c)
         #expect(abs(loss - c.loss) < 1e-5 * c.loss, "loss \(loss) vs PyTorch \(c.loss)")
@@ -58,7 +58,6 @@ import Training
     }
 
     @Test func activationCheckpointingGivesTheSameGradients() throws {
-        Threading.configure(.singleSample(threads: 2))
         for name in ["ct_full", "ct_trainable", "rein"] {
             let c = try #require(try GradientCase.all().first { $0.name == name })
             let plain = try Self.run(c, checkpointing: false)
