@@ -2,10 +2,8 @@
 
 /// A crop rectangle (half-open), already clipped to the image.
 public struct CropBox: Sendable, Hashable, Codable, CustomStringConvertible {
-    public var y0: Int
-    public var y1: Int
-    public var x0: Int
-    public var x1: Int
+    public var y0: Int, y1: Int
+    public var x0: Int, x1: Int
 
     public init(y0: Int, y1: Int, x0: Int, x1: Int) {
         self.y0 = y0

@@ -11,8 +11,7 @@ import ImageIO
 
 /// Resize so the short side is `shortEdge`, the long side at most `maxSize`.
 public struct ResizeShortestEdge: Sendable, Hashable {
-    public var shortEdge: Int
-    public var maxSize: Int
+    public var shortEdge: Int, maxSize: Int
 
     public init(shortEdge: Int, maxSize: Int) {
         self.shortEdge = shortEdge

@@ -13,8 +13,7 @@ import Foundation
 
 /// A failure to read or write a file, naming the path and what went wrong.
 public struct FileError: ReasonedError, Equatable {
-    public let path: String
-    public let reason: String
+    public let path: String, reason: String
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason

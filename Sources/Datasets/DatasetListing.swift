@@ -26,10 +26,8 @@ public struct DatasetListing: Sendable {
 /// Where one split's images and labels are, and how to name and describe samples.
 struct PairSpec: Sendable {
     var dataset: DatasetKind
-    var imageDir: String
-    var imageSuffix: String
-    var labelDir: String
-    var labelSuffix: String
+    var imageDir: String, imageSuffix: String
+    var labelDir: String, labelSuffix: String
     /// Files in the label folder ending with `labelSuffix` that belong to another
     /// layout (GTA5 raw: `_labelTrainIds.png`), ignored for orphan detection.
     var excludedLabelSuffixes: [String] = []

@@ -86,10 +86,8 @@ public struct Manifest: Sendable, Equatable {
 
     /// `datasets[i].synthesize`: what `ctpipe synth` would be asked for.
     public struct SynthesizeSpec: Sendable, Equatable {
-        public var count: Int
-        public var seed: Int
-        public var width: Int
-        public var height: Int
+        public var count: Int, seed: Int
+        public var width: Int, height: Int
         public init(count: Int, seed: Int, width: Int, height: Int) {
             self.count = count
             self.seed = seed
@@ -122,8 +120,7 @@ public struct Manifest: Sendable, Equatable {
 
     /// The slide-inference window of the infer stage (datasets.md section 8).
     public struct SlideWindow: Sendable, Equatable {
-        public var crop: Int
-        public var stride: Int
+        public var crop: Int, stride: Int
         public init(crop: Int, stride: Int) {
             self.crop = crop
             self.stride = stride

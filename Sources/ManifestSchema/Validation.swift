@@ -6,8 +6,7 @@ import Foundation
 /// One problem found while validating a manifest or pipeline, e.g.
 /// `$.datasets[1].root: folder not found: data/bdd100k`.
 public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible, Codable {
-    public let path: String
-    public let message: String
+    public let path: String, message: String
     public init(path: String, message: String) {
         self.path = path
         self.message = message

@@ -9,10 +9,9 @@ import Foundation
 
 struct TrainLogEntry: Sendable, Equatable {
     var iteration: Int
-    var loss: Double
-    var learningRate: Double
-    var secondsPerIteration: Double
-    var imagesPerSecond: Double
+    var loss: Double, learningRate: Double
+    /// Throughput of the iteration.
+    var secondsPerIteration: Double, imagesPerSecond: Double
 
     var line: String {
         "{\"iteration\":\(iteration),\"loss\":\(loss),\"lr\":\(learningRate),\"seconds_per_iteration\":\(Self.short(secondsPerIteration)),\"images_per_second\":\(Self.short(imagesPerSecond))}\n"

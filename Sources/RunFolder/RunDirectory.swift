@@ -104,10 +104,8 @@ public final class RunDirectory: Sendable {
 
     /// Writes an Encodable value atomically as pretty JSON.
     public func write<T: Encodable>(_ value: T, to file: String) throws(FileError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            try AtomicFile.write(Array(try encoder.encode(value)) + [0x0A], to: file)
+            try AtomicFile.write(Array(try PrettyJSON.data(value)) + [0x0A], to: file)
         } catch let error as FileError {
             throw error
         } catch {

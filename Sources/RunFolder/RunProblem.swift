@@ -5,11 +5,8 @@
 import Datasets
 
 public struct RunProblem: Error, Sendable, Equatable, Codable, CustomStringConvertible {
-    public var dataset: String
-    public var sample: String
-    public var file: String
-    public var kind: String
-    public var message: String
+    public var dataset: String, sample: String, file: String
+    public var kind: String, message: String
 
     public init(dataset: String, sample: String, file: String, kind: String, message: String) {
         self.dataset = dataset

@@ -4,8 +4,8 @@
 /// One shard of one dataset's sample list.
 public struct ShardID: Hashable, Sendable, Codable, CustomStringConvertible {
     public var dataset: String
-    public var index: Int
-    public var count: Int
+    /// Shard `index` (0-based) of `count`.
+    public var index: Int, count: Int
     public init(dataset: String, index: Int, count: Int) {
         self.dataset = dataset
         self.index = index

@@ -3,6 +3,7 @@
 // (no scripts, no fonts to fetch), sized in CSS pixels, every mark with a
 // <title> tooltip and data-* attributes so tests and scripts can read values.
 
+import CTCore
 import Datasets
 import Foundation
 
@@ -115,19 +116,5 @@ enum SVGChart {
     static func percent(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
 
     /// Escapes text for HTML/SVG content and attribute values.
-    static func html(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
+    static func html(_ text: String) -> String { TextEscaping.html(text) }
 }

@@ -18,6 +18,7 @@
 // FLOPs per image: DINOv2Config.flops (GEMMs and attention products, 2 per
 // multiply-add). scripts/bench_backbone.py runs this next to PyTorch.
 
+import CTCore
 import Foundation
 import Model
 import Tensor
@@ -56,17 +57,13 @@ enum BackboneBench {
         let imagesPerSecond: Double
         /// FLOPs of one image's forward (DINOv2Config.flops).
         let flopsPerImage: Double
-        /// Achieved GFLOP/s of the fastest run.
-        let gflops: Double
-        let fractionOfSgemm: Double
-        /// Bytes of the float32 parameters.
-        let weightBytes: Int
-        /// Bytes of the activation arena.
-        let arenaBytes: Int
-        /// Peak resident set (VmHWM) once the weights exist, before the arena.
-        let peakRSSAfterWeightsBytes: Int
-        /// Peak resident set (VmHWM) of the process at the end of this configuration.
-        let peakRSSBytes: Int
+        /// Achieved GFLOP/s of the fastest run, and as a fraction of the sgemm rate.
+        let gflops: Double, fractionOfSgemm: Double
+        /// Bytes of the float32 parameters and of the activation arena.
+        let weightBytes: Int, arenaBytes: Int
+        /// Peak resident set (VmHWM) once the weights exist (before the arena), and of
+        /// the process at the end of this configuration.
+        let peakRSSAfterWeightsBytes: Int, peakRSSBytes: Int
     }
 
     struct Report: Encodable {
@@ -113,9 +110,7 @@ enum BackboneBench {
         }
         let report = Report(threads: options.threads, sgemmGflops: sgemm, results: results)
         if options.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try PrettyJSON.string(report, escapingSlashes: true))
         } else {
             print("threads \(options.threads), sgemm 2048^3: \(format(sgemm)) GFLOP/s")
             for r in results {

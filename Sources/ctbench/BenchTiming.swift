@@ -1,9 +1,11 @@
-// BenchTiming.swift — repeat-until-stable timing shared by the benchmark families.
+// BenchTiming.swift — the timing shared by the benchmark families.
 //
-// Runs are timed in CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID):
-// the codecs are single-threaded, and on a shared machine CPU time is not
-// inflated by the time the thread waits for a core. The comparison scripts
-// measure their reference libraries the same way (Python's time.thread_time).
+// `measure` repeats until stable and times runs in CPU time of the calling
+// thread (CLOCK_THREAD_CPUTIME_ID): the codecs are single-threaded, and on a
+// shared machine CPU time is not inflated by the time the thread waits for a
+// core. The comparison scripts measure their reference libraries the same way
+// (Python's time.thread_time). The multi-threaded model benchmarks time wall
+// and whole-process CPU time instead (`alternating`, `processCPUTime`).
 
 import Foundation
 
@@ -22,6 +24,31 @@ enum BenchTiming {
         }
         times.sort()
         return (times[0], times[times.count / 2], times.count)
+    }
+
+    /// Median wall and process-CPU milliseconds of each case over `runs` alternating rounds, after one warm-up
+    /// round: every case is timed once per round, so machine load drifts alike for all of them.
+    static func alternating(_ cases: [(String, () throws -> Void)], runs: Int) throws -> (wall: [Double], cpu: [Double]) {
+        var wall = [[Double]](repeating: [], count: cases.count), cpu = wall
+        for round in 0 ... runs {
+            for (k, c) in cases.enumerated() {
+                let w0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPUTime()
+                try c.1()
+                if round > 0 {
+                    wall[k].append(Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e6)
+                    cpu[k].append((processCPUTime() - c0) * 1e3)
+                }
+            }
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (wall.map(median), cpu.map(median))
+    }
+
+    /// CPU seconds used by the process so far (all threads, user and system).
+    static func processCPUTime() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// CPU seconds consumed by the calling thread.

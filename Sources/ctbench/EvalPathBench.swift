@@ -61,15 +61,7 @@ enum EvalPathBench {
             }
         }
         let dataRoot = root + "/cityscapes"
-        let existing = (try? CityscapesReader(root: dataRoot, split: "val", layout: .raw))?.list().samples.count ?? 0
-        if existing < images {
-            var options = SynthOptions(dataset: .cityscapes, root: dataRoot)
-            options.count = images
-            options.split = "val"
-            options.size = ImageSize(width: 2048, height: 1024)
-            options.seed = 7
-            _ = try SyntheticDataset.write(options)
-        }
+        try SyntheticFrames.cityscapes(at: dataRoot, count: images, exactly: false)
         let reader = try CityscapesReader(root: dataRoot, split: "val", layout: .raw)
         let samples = Array(reader.list().samples.prefix(images))
         let writer = LabelWriter(formats: [.trainid, .color], durability: durability)

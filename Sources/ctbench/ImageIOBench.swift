@@ -13,20 +13,13 @@ import ImageIO
 
 enum ImageIOBench {
     struct Result: Encodable {
-        var file: String
-        var format: String
-        var width: Int
-        var height: Int
-        var channels: Int
+        var file: String, format: String
+        var width: Int, height: Int, channels: Int
         /// Decoded sample bytes: the unit of the MB/s figures.
         var pixelBytes: Int
         var fileBytes: Int
-        var decodeBest: Double
-        var decodeMedian: Double
-        var decodeRuns: Int
-        var encodeBest: Double?
-        var encodeMedian: Double?
-        var encodedBytes: Int?
+        var decodeBest: Double, decodeMedian: Double, decodeRuns: Int
+        var encodeBest: Double?, encodeMedian: Double?, encodedBytes: Int?
 
         enum CodingKeys: String, CodingKey {
             case file, format, width, height, channels
@@ -82,9 +75,7 @@ enum ImageIOBench {
                 throw ImageIOError(codec: .file, path: file, reason: "not a PNG or JPEG file")
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(results), as: UTF8.self))
+        print(try PrettyJSON.string(results))
         if checksum == 42 { FileHandle.standardError.write(Data("\n".utf8)) }  // keeps the decodes observable
     }
 }

@@ -10,9 +10,7 @@
 // scripts/bench_runner_infer.py runs the same pipeline in PyTorch alongside.
 
 import CTCore
-import Datasets
 import Foundation
-import ImageIO
 import ManifestSchema
 import Metrics
 import Model
@@ -42,16 +40,7 @@ enum RunnerInferBench {
             try SegmentationCheckpoint.save(model, to: checkpoint, embedBackbone: true)
         }
         let dataRoot = root + "/cityscapes"
-        let existing = (try? CityscapesReader(root: dataRoot, split: "val", layout: .raw))?.list().samples.count ?? 0
-        if existing != images {
-            try? FileManager.default.removeItem(atPath: dataRoot)
-            var options = SynthOptions(dataset: .cityscapes, root: dataRoot)
-            options.count = images
-            options.split = "val"
-            options.size = ImageSize(width: 2048, height: 1024)
-            options.seed = 7
-            _ = try SyntheticDataset.write(options)
-        }
+        try SyntheticFrames.cityscapes(at: dataRoot, count: images, exactly: true)
         // Included in every run's time (the runner builds its model once per run); timed alone for reference.
         let clock = ContinuousClock()
         let loadStart = clock.now

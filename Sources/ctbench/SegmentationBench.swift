@@ -19,22 +19,16 @@ import Tensor
 
 enum SegmentationBench {
     struct Result: Encodable {
-        let model: String
-        let variant: String
-        /// Median wall time.
-        let milliseconds: Double
-        /// Median process CPU time (all threads).
-        let cpuMilliseconds: Double
-        let overheadVsBackbone: Double
-        let cpuOverheadVsBackbone: Double
+        let model: String, variant: String
+        /// Median wall time and median process CPU time (all threads).
+        let milliseconds: Double, cpuMilliseconds: Double
+        /// Both times relative to the backbone alone, minus one.
+        let overheadVsBackbone: Double, cpuOverheadVsBackbone: Double
     }
 
     struct Throughput: Encodable {
-        let model: String
-        let image: String
-        let windows: Int
-        let secondsPerImage: Double
-        let imagesPerSecond: Double
+        let model: String, image: String, windows: Int
+        let secondsPerImage: Double, imagesPerSecond: Double
     }
 
     struct Report: Encodable {
@@ -85,7 +79,7 @@ enum SegmentationBench {
                 let box = ModelArena(try model.makeActivations(height: 512, width: 512, threads: threads))
                 cases.append((variant, { try image.withUnsafeBufferPointer { try model.forward($0, box.arena) } }))
             }
-            let (wall, cpu) = try alternating(cases, runs: runs)
+            let (wall, cpu) = try BenchTiming.alternating(cases, runs: runs)
             for (k, c) in cases.enumerated() {
                 forward.append(Result(model: name, variant: c.0, milliseconds: wall[k], cpuMilliseconds: cpu[k],
                                       overheadVsBackbone: wall[k] / wall[0] - 1, cpuOverheadVsBackbone: cpu[k] / cpu[0] - 1))
@@ -96,7 +90,7 @@ enum SegmentationBench {
             let pixels = noise(1024 * 512 * 3, seed: 4).map { UInt8(max(0, min(255, ($0 + 1) * 127.5))) }
             let frame = Image8(width: 1024, height: 512, channels: 3, pixels: pixels)
             let workspace = SegmenterWorkspace(threads: threads)
-            let (ms, _) = try alternating([("slide", {
+            let (ms, _) = try BenchTiming.alternating([("slide", {
                 _ = try evaluator.predict(frame, at: .size(ImageSize(width: 2048, height: 1024)), workspace: workspace)
             })], runs: max(1, runs / 2))
             inference.append(Throughput(model: name + " + causal-tune", image: "1024x512 -> labels 2048x1024",
@@ -105,9 +99,7 @@ enum SegmentationBench {
         }
         let report = Report(threads: threads, forward: forward, inference: inference)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try PrettyJSON.string(report, escapingSlashes: true))
         } else {
             print("threads \(threads)")
             for r in forward {
@@ -133,32 +125,8 @@ enum SegmentationBench {
             ("dct forward", { x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in z.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!, weights: w.baseAddress!) } } } }),
             ("dct inverse", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { dct.inverse(destroying: y.baseAddress!, into: $0.baseAddress!) } } }),
         ]
-        let (wall, cpu) = try alternating(cases, runs: 20)
+        let (wall, cpu) = try BenchTiming.alternating(cases, runs: 20)
         for (k, c) in cases.enumerated() { print("\(c.0): \(String(format: "%.3f", wall[k])) ms wall, \(String(format: "%.3f", cpu[k])) ms CPU") }
-    }
-
-    /// Median wall and process-CPU milliseconds of each case over `runs` alternating rounds, after one warm-up round.
-    static func alternating(_ cases: [(String, () throws -> Void)], runs: Int) throws -> ([Double], [Double]) {
-        var wall = [[Double]](repeating: [], count: cases.count), cpu = wall
-        for round in 0 ... runs {
-            for (k, c) in cases.enumerated() {
-                let w0 = DispatchTime.now().uptimeNanoseconds, c0 = processCPU()
-                try c.1()
-                if round > 0 {
-                    wall[k].append(Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e6)
-                    cpu[k].append((processCPU() - c0) * 1e3)
-                }
-            }
-        }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        return (wall.map(median), cpu.map(median))
-    }
-
-    /// CPU seconds used by the process so far (all threads).
-    static func processCPU() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     static func noise(_ count: Int, seed: UInt64) -> [Float] {

@@ -15,17 +15,13 @@ import Training
 
 enum TrainingBench {
     struct Report: Encodable {
-        let model: String
-        let batch: Int
-        let threads: Int
-        let activationCheckpointing: Bool
-        let secondsPerIteration: Double
-        let bestSecondsPerIteration: Double
+        let model: String, batch: Int, threads: Int, activationCheckpointing: Bool
+        /// Median and fastest wall time per iteration.
+        let secondsPerIteration: Double, bestSecondsPerIteration: Double
         /// Process CPU time (user + system) per iteration, median: the work done, whatever else shares the cores.
         let cpuSecondsPerIteration: Double
         let imagesPerSecond: Double
-        let peakRSSMegabytes: Double
-        let activationMegabytes: Double
+        let peakRSSMegabytes: Double, activationMegabytes: Double
         let trainableValues: Int
     }
 
@@ -63,11 +59,11 @@ enum TrainingBench {
         }
         var times: [Double] = [], cpu: [Double] = []
         for run in 0 ... runs {
-            let start = DispatchTime.now().uptimeNanoseconds, cpu0 = processCPUTime()
+            let start = DispatchTime.now().uptimeNanoseconds, cpu0 = BenchTiming.processCPUTime()
             _ = try trainer.step(iteration: run, microBatches: [examples])
             if run > 0 {
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                cpu.append(processCPUTime() - cpu0)
+                cpu.append(BenchTiming.processCPUTime() - cpu0)
             }
         }
         times.sort()
@@ -82,20 +78,11 @@ enum TrainingBench {
                             activationMegabytes: Double(trainer.sampleTrainer.activationBytes) / 1_048_576,
                             trainableValues: trainer.layout.valueCount)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try PrettyJSON.string(report, escapingSlashes: true))
         } else {
             print(String(format: "%@ 512x512 batch %d, %d threads%@: %.2f s/iteration (best %.2f, CPU %.2f s), %.2f images/s, peak RSS %.0f MB",
                          report.model, batch, threads, checkpointing ? ", activation checkpointing" : "", median, times[0],
                          report.cpuSecondsPerIteration, report.imagesPerSecond, report.peakRSSMegabytes))
         }
-    }
-
-    /// User + system CPU seconds of the whole process.
-    static func processCPUTime() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
     }
 }

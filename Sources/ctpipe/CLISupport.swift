@@ -1,5 +1,5 @@
 // CLISupport.swift — shared plumbing of the subcommands: user-facing errors
-// and JSON output.
+// and stderr lines (JSON output is CTCore's PrettyJSON).
 
 import ArgumentParser
 import Foundation
@@ -8,15 +8,6 @@ import Foundation
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-enum JSONOutput {
-    /// Pretty-printed JSON with sorted keys (stable for diffs and tests).
-    static func string<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
 }
 
 /// Writes a line to stderr.

@@ -3,6 +3,7 @@
 // conversion (14 -> 16, grid 37 -> 32) for 512 x 512 crops.
 
 import ArgumentParser
+import CTCore
 import Foundation
 import Model
 
@@ -45,7 +46,7 @@ extension CTPipe {
                 model = PatchSizeConversion.convert(model, patchSize: patchSize, gridSize: grid)
             }
             do { try SafeTensors.write(DINOv2Weights.ctpipeFile(model), to: output) } catch { throw CLIError(error.description) }
-            print(try JSONOutput.string(ConvertReport(input: loaded.kind.rawValue, output: output, config: model.config)))
+            print(try PrettyJSON.string(ConvertReport(input: loaded.kind.rawValue, output: output, config: model.config)))
         }
     }
 }

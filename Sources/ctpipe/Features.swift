@@ -124,7 +124,7 @@ extension CTPipe {
                 try writeGrid(FeaturePictures.heatmap(norms, rows: gh, cols: gw), width: width, height: height, to: normPNG)
             }
             let layerName = finalNorm ? "final_norm" : "block \(block ?? model.config.depth - 1)"
-            print(try JSONOutput.string(FeaturesReport(weights: kind, config: model.config, height: height,
+            print(try PrettyJSON.string(FeaturesReport(weights: kind, config: model.config, height: height,
                                                        width: width, tokens: features.shape[0], channels: c,
                                                        layer: layerName, seconds: seconds, out: out)))
         }

@@ -2,6 +2,7 @@
 // history database as a table, JSON or CSV.
 
 import ArgumentParser
+import CTCore
 import Foundation
 import RunReports
 
@@ -44,7 +45,7 @@ extension CTPipe {
                 runs = try HistoryStore(path: db, create: false).runs(manifest: manifest, dataset: dataset, last: last)
             } catch { throw CLIError(error.description) }
             switch format {
-            case .json: print(try JSONOutput.string(runs))
+            case .json: print(try PrettyJSON.string(runs))
             case .csv: print(HistoryTable.csv(runs), terminator: "")
             case .table: print(HistoryTable.text(runs), terminator: "")
             }

@@ -142,7 +142,7 @@ extension CTPipe {
             if let message = failure.withLock({ $0 }) { throw CLIError(message) }
             let seconds = Date().timeIntervalSince(started)
             let done = results.withLock { $0.compactMap { $0 } }
-            print(try JSONOutput.string(InferReport(
+            print(try PrettyJSON.string(InferReport(
                 checkpoint: checkpoint, adapter: model.config.adapter.kind.rawValue, classes: model.classes,
                 crop: crop, stride: stride, threads: cores, jobs: lanes, images: done, seconds: seconds,
                 imagesPerSecond: seconds > 0 ? Double(done.count) / seconds : 0, outDir: outDir)))
@@ -151,21 +151,16 @@ extension CTPipe {
 }
 
 struct InferResult: Encodable {
-    let image: String
-    let resized: String
-    let output: String
-    let windows: Int
-    let seconds: Double
+    /// The input path, and the resized and output sizes as `WxH`.
+    let image: String, resized: String, output: String
+    let windows: Int, seconds: Double
 }
 
 struct InferReport: Encodable {
-    let checkpoint: String
-    let adapter: String
-    let classes: Int
+    let checkpoint: String, adapter: String, classes: Int
     let crop: Int, stride: Int, threads: Int, jobs: Int
     let images: [InferResult]
-    let seconds: Double
-    let imagesPerSecond: Double
+    let seconds: Double, imagesPerSecond: Double
     let outDir: String
 
     enum CodingKeys: String, CodingKey {

@@ -111,7 +111,7 @@ extension CTPipe {
             if let dumpNPY, let array {
                 do { try AtomicFile.write(array.encoded(), to: dumpNPY) } catch { throw CLIError(error.description) }
             }
-            print(try JSONOutput.string(report))
+            print(try PrettyJSON.string(report))
         }
     }
 }
@@ -137,7 +137,7 @@ extension CTPipe.Inspect {
             for value in 0 ..< 256 where result.unknownValues[value] > 0 { unknown[String(value)] = result.unknownValues[value] }
             report.unknownValues = unknown
         }
-        print(try JSONOutput.string(report))
+        print(try PrettyJSON.string(report))
         if !report.problems.isEmpty { throw ExitCode(2) }
     }
 }
@@ -154,15 +154,11 @@ struct ProblemEntry: Encodable {
 }
 
 struct DatasetReport: Encodable {
-    var dataset: String
-    var root: String
-    var split: String
-    var layout: String
+    var dataset: String, root: String, split: String, layout: String
     var samples: Int
     var problems: [ProblemEntry]
     var scanned: Int?
-    var classPixels: [String: Int]?
-    var unknownValues: [String: Int]?
+    var classPixels: [String: Int]?, unknownValues: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
         case dataset, root, split, layout, samples, problems, scanned

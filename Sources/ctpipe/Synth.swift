@@ -3,6 +3,7 @@
 // Mapillary Vistas.
 
 import ArgumentParser
+import CTCore
 import Datasets
 import ImageIO
 
@@ -73,7 +74,7 @@ extension CTPipe {
             if let condition { options.conditions = [condition] }
             let summary: SynthSummary
             do { summary = try SyntheticDataset.write(options) } catch { throw CLIError(error.description) }
-            print(try JSONOutput.string(summary))
+            print(try PrettyJSON.string(summary))
         }
     }
 }

@@ -25,8 +25,8 @@ struct StreetScene {
     var rng: SplitMix64
     var canvas: SceneCanvas
     let noise: ValueNoise
-    let style: SceneStyle
-    let index: Int
+    /// The look of the scene and its index in the dataset.
+    let style: SceneStyle, index: Int
     /// Texture noise strength (game style is cleaner).
     let detail: Float
 

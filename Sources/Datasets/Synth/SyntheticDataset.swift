@@ -35,11 +35,8 @@ public struct SynthOptions: Sendable {
 
 /// What was written.
 public struct SynthSummary: Sendable, Equatable, Codable {
-    public var dataset: String
-    public var root: String
-    public var split: String
-    public var images: Int
-    public var files: Int
+    public var dataset: String, root: String, split: String
+    public var images: Int, files: Int
 }
 
 public enum SyntheticDataset {
