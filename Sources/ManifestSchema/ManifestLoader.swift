@@ -22,10 +22,32 @@ public enum ManifestLoader {
     /// `datasets[i].condition` of ACDC: one of its conditions, or all of them.
     static let acdcConditions = ACDCCondition.allCases.map(\.rawValue) + ["all"]
 
+    /// Manifests and pipeline files are UTF-8 JSON of at most this many bytes.
+    public static let maximumFileBytes = 1 << 20
+
+    /// The bytes of a manifest or pipeline file: a regular file, at most `maximumFileBytes`, UTF-8.
+    static func jsonText(_ path: String) throws(FileError) -> [UInt8] {
+        let bytes = try FileBytes.read(path, limit: maximumFileBytes)
+        guard !bytes.contains(0), String(bytes: bytes, encoding: .utf8) != nil else {
+            throw FileError(path: path, reason: "is not UTF-8 text; manifests and pipelines are UTF-8 JSON (UTF-16 and other encodings are refused)")
+        }
+        return bytes
+    }
+
+    /// Why `name` cannot be one path component of the run folder (nil when it can): not
+    /// empty, only letters, digits, '-', '_' and '.', not starting with '.'.
+    public static func pathComponentProblem(_ name: String) -> String? {
+        if name.isEmpty { return "must not be empty (it names a folder)" }
+        if name.hasPrefix(".") || name.contains(where: { !(($0.isLetter || $0.isNumber) && $0.isASCII || "-_.".contains($0)) }) {
+            return "\"\(name)\" may contain only ASCII letters, digits, '-', '_' and '.', and may not start with '.' (it names a folder)"
+        }
+        return nil
+    }
+
     /// Loads and validates `path`. Throws `ManifestError` listing every problem,
     /// or `FileError` when the manifest itself cannot be read or parsed.
     public static func load(_ path: String, checkFiles: Bool = true) throws -> Manifest {
-        let bytes = try FileBytes.read(path)
+        let bytes = try jsonText(path)
         let json = try JSONValue.parse(bytes, path: path)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var reader = FieldReader()
@@ -60,10 +82,9 @@ public enum ManifestLoader {
         } else if let version = reader.int(root, "version", at: "$"), version != Manifest.supportedVersion {
             reader.report("$.version", "version \(version) is not supported (this ctpipe reads version \(Manifest.supportedVersion))")
         }
-        let name = reader.requiredString(root, "name", at: "$") ?? ""
-        if !name.isEmpty, name.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) || name.hasPrefix(".") {
-            reader.report("$.name", "\"\(name)\" may contain only letters, digits, '-', '_' and '.' (it names the run folder)")
-        }
+        let name = reader.requiredString(root, "name", at: "$")
+        if let name, let problem = pathComponentProblem(name) { reader.report("$.name", problem) }
+        _ = reader.string(root, "description", at: "$")
 
         // Pipeline: a file path (relative to the manifest) or an inline object.
         var pipeline: PipelineSpec?
@@ -74,7 +95,7 @@ public enum ManifestLoader {
         case .string(let relative)?:
             let pipelinePath = resolve(relative, in: folder)
             do {
-                pipelineJSON = try JSONValue.parse(try FileBytes.read(pipelinePath), path: pipelinePath)
+                pipelineJSON = try JSONValue.parse(try jsonText(pipelinePath), path: pipelinePath)
                 pipeline = readPipeline(pipelineJSON, at: "$.pipeline<\(relative)>", reader: &reader)
             } catch {
                 reader.report("$.pipeline", "\(error)")
@@ -192,7 +213,7 @@ public enum ManifestLoader {
         let resolvedJSON = JSONValue.object(resolvedObject)
         // `history` says where results are recorded and how they are judged, not what they are: not hashed.
         resolvedObject["history"] = nil
-        var manifest = Manifest(file: file, name: name, pipeline: pipeline, seed: seed, datasets: datasets, model: model,
+        var manifest = Manifest(file: file, name: name ?? "", pipeline: pipeline, seed: seed, datasets: datasets, model: model,
                                 training: training, predictions: predictions, outputs: outputs, execution: execution,
                                 configurationHash: SHA256.hex(Array(JSONValue.object(resolvedObject).canonicalText().utf8)),
                                 resolved: resolvedJSON)
@@ -213,6 +234,7 @@ public enum ManifestLoader {
                     reader.report("\(path).stages[\(i)]", "unknown stage \"\(n)\"; stages: \(StageKind.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
             }
+            if names.isEmpty { reader.report(path + ".stages", "lists no stage; a pipeline runs at least one (\(StageKind.allCases.map(\.rawValue).joined(separator: ", ")))") }
         } else if object["stages"] == nil {
             reader.report(path + ".stages", "required field is missing")
         }
@@ -258,6 +280,7 @@ public enum ManifestLoader {
         let chosenSplit = split ?? Manifest.defaultSplit(kind)
         let name = reader.string(object, "name", at: path)
             ?? [kind.rawValue, chosenSplit, condition == "all" ? nil : condition].compactMap { $0 }.joined(separator: "-")
+        if let problem = pathComponentProblem(name) { reader.report(path + ".name", problem) }
         let size = scale.map { (width: $0[0], height: $0[1]) } ?? Manifest.defaultScale(kind)
         return Manifest.DatasetEntry(name: name, kind: kind, root: resolvedRoot, split: chosenSplit,
                                      condition: kind == .acdc ? (condition ?? "all") : nil,

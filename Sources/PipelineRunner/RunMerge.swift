@@ -44,6 +44,8 @@ public enum RunMerge {
     /// `ctpipe merge RUN_DIR`: re-reads the run's manifest.json and merges.
     public static func merge(runDirectory path: String) throws -> MetricsReport {
         let directory = try RunDirectory(path: path)
+        let lock = try RunFolderLock(folder: directory.path, mode: .exclusive)
+        defer { withExtendedLifetime(lock) {} }
         let bytes = try FileBytes.read(directory.manifestFile)
         guard case .object(let object) = try JSONValue.parse(bytes, path: directory.manifestFile),
               case .string(let file)? = object["manifest_file"] else {

@@ -78,6 +78,9 @@ public struct Runner: Sendable {
         for stage in stages { try stage.prepare(&state, manifest: manifest) }
         let started = Date()
         let directory = try runDirectory()
+        // One process per run folder (shards of a job array share it), held until the run ends.
+        let lock = try RunFolderLock(folder: directory.path, mode: options.shard == nil ? .exclusive : .shared)
+        defer { withExtendedLifetime(lock) {} }
         try directory.writeManifest(manifest)
         try directory.write(EnvironmentRecord.current(workers: workers), to: directory.environmentFile)
         directory.event("run_start", ["resume": .bool(options.resume), "workers": .int(workers)])
