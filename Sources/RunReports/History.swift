@@ -115,6 +115,8 @@ public struct HistoryRun: Sendable, Equatable, Codable {
 /// process opens its own (cheap), and SQLite's locks keep writers apart.
 public final class HistoryStore {
     public static let schemaVersion = 1
+    /// `PRAGMA application_id` of ctpipe history databases ("ctph").
+    public static let applicationID = 0x6374_7068
     public let path: String
     let connection: SQLiteConnection
 
@@ -138,6 +140,7 @@ public final class HistoryStore {
 
     private func configure(journal: Manifest.HistoryJournal, create: Bool) throws(HistoryError) {
         try connection.execute("PRAGMA foreign_keys = ON")
+        try checkOwnership(mark: create)
         guard create else {
             try checkVersion()
             return
@@ -167,6 +170,35 @@ public final class HistoryStore {
             }
         }
     }
+
+    /// Before anything is written: the file must be sound (`PRAGMA quick_check`) and be
+    /// ctpipe's — empty, or marked with ctpipe's application id, or an unmarked database
+    /// holding exactly ctpipe's schema (written before the id existed; it gets the id). Any
+    /// other database is refused untouched.
+    private func checkOwnership(mark: Bool) throws(HistoryError) {
+        let check = try connection.query("PRAGMA quick_check").compactMap { $0.first?.text }
+        guard check == ["ok"] else {
+            throw HistoryError(path: path, reason: "the database is damaged (quick_check: \(check.prefix(3).joined(separator: "; "))); nothing was written. Move it aside to start a new history")
+        }
+        let id = try connection.query("PRAGMA application_id").first?.first?.int ?? 0
+        if id == Self.applicationID { return }
+        guard id == 0 else {
+            throw HistoryError(path: path, reason: "belongs to another application (application_id \(id)); ctpipe leaves it untouched. Give the manifest's history.db another path")
+        }
+        let tables = Set(try connection.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text })
+        let version = try connection.query("PRAGMA user_version").first?.first?.int ?? 0
+        if tables.isEmpty && version == 0 {
+            if mark { try connection.execute("PRAGMA application_id = \(Self.applicationID)") }
+            return
+        }
+        guard version == Self.schemaVersion, tables == Self.tables else {
+            throw HistoryError(path: path, reason: "is not a ctpipe history database (tables: \(tables.sorted().joined(separator: ", ")); user_version \(version)); ctpipe leaves it untouched. Give the manifest's history.db another path")
+        }
+        if mark { try connection.execute("PRAGMA application_id = \(Self.applicationID)") }
+    }
+
+    /// The tables of the schema.
+    static let tables: Set<String> = ["runs", "results", "class_iou"]
 
     private func checkVersion() throws(HistoryError) {
         let version = try connection.query("PRAGMA user_version").first?.first?.int ?? 0
