@@ -35,8 +35,8 @@ extension CTPipe {
 
         func validate() throws {
             guard (patchSize == nil) == (grid == nil) else { throw ValidationError("Give --patch-size and --grid together.") }
-            if let patchSize, patchSize < 1 { throw ValidationError("--patch-size must be at least 1 (got \(patchSize)).") }
-            if let grid, grid < 1 { throw ValidationError("--grid must be at least 1 (got \(grid)).") }
+            if let patchSize { try CLILimits.check(patchSize, within: 1 ... CLILimits.maxPatch, option: "--patch-size") }
+            if let grid { try CLILimits.check(grid, within: 1 ... CLILimits.maxGrid, option: "--grid") }
         }
 
         func run() throws {

@@ -61,7 +61,7 @@ extension CTPipe {
                 throw ValidationError("Give exactly one of --image and --input-npy.")
             }
             if size != nil && image == nil { throw ValidationError("--size applies to --image only.") }
-            if let size, InputSize(size) == nil { throw ValidationError("--size must look like 518x518 (got '\(size)').") }
+            if let size { try CLILimits.checkSize(size, option: "--size", form: "518x518 (HxW)") }
             if block != nil && finalNorm { throw ValidationError("Give at most one of --block and --final-norm.") }
             if let block, block < 0 { throw ValidationError("--block must be 0 or more (got \(block)).") }
         }
@@ -161,8 +161,7 @@ struct InputSize: Equatable {
     let height: Int, width: Int
     init(height: Int, width: Int) { self.height = height; self.width = width }
     init?(_ text: String) {
-        let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h > 0, w > 0 else { return nil }
+        guard let (h, w) = CLILimits.sides(text) else { return nil }
         height = h
         width = w
     }

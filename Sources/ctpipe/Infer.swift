@@ -73,18 +73,17 @@ extension CTPipe {
         }
 
         static func size(_ text: String) -> ImageSize? {
-            let parts = text.lowercased().split(separator: "x")
-            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }
-            return ImageSize(width: w, height: h)
+            CLILimits.sides(text).map { ImageSize(width: $0.0, height: $0.1) }
         }
 
         func validate() throws {
             if Self.formats(format) == nil {
                 throw ValidationError("--format takes a comma-separated list of trainid, labelid, color, overlay (got '\(format)').")
             }
-            if Self.size(scale) == nil { throw ValidationError("--scale must look like 1024x512 (got '\(scale)').") }
+            try CLILimits.checkSize(scale, option: "--scale", form: "1024x512 (WxH)")
             if !["input", "resized"].contains(outputSize) { throw ValidationError("--output-size must be input or resized (got '\(outputSize)').") }
-            if crop < 1 || stride < 1 { throw ValidationError("--crop and --stride must be positive.") }
+            try CLILimits.check(crop, within: 1 ... CLILimits.maxSide, option: "--crop")
+            try CLILimits.check(stride, within: 1 ... CLILimits.maxSide, option: "--stride")
             if !(0 ... 1).contains(alpha) { throw ValidationError("--alpha must be within 0...1 (got \(alpha)).") }
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
             if jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }

@@ -53,15 +53,13 @@ extension CTPipe {
         var rawOnly = false
 
         func validate() throws {
-            guard parseSize(size) != nil else { throw ValidationError("--size must be WxH, e.g. 256x128, got '\(size)'") }
+            try CLILimits.checkSize(size, option: "--size", form: "256x128 (WxH)")
             if condition != nil, dataset != .acdc { throw ValidationError("--condition applies to --dataset acdc only") }
-            guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+            try CLILimits.check(count, within: 1 ... CLILimits.maxCount, option: "--count")
         }
 
         func parseSize(_ text: String) -> ImageSize? {
-            let parts = text.lowercased().split(separator: "x")
-            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }
-            return ImageSize(width: w, height: h)
+            CLILimits.sides(text).map { ImageSize(width: $0.0, height: $0.1) }
         }
 
         func run() throws {
