@@ -1,5 +1,8 @@
 // StopSignals.swift — SIGINT/SIGTERM stop a run cleanly after the samples in
 // hand; a second signal exits at once (completed shards are already on disk).
+// The second exit is `_exit(130)`: no atexit handlers or library destructors
+// run (OpenBLAS's teardown while worker threads still run its kernels could
+// crash), and nothing but the flag is touched.
 
 import Dispatch
 import Foundation
@@ -14,7 +17,7 @@ public enum StopSignals {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                if flag.isSet { exit(130) }
+                if flag.isSet { _exit(130) }
                 flag.set()
                 notice("ctpipe: stopping after the samples in hand (signal again to quit now); resume with --resume")
             }

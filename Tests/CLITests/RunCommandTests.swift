@@ -143,6 +143,23 @@ struct KillableRunFixture {
         #expect(try metrics(run) == metrics(referenceRun))
     }
 
+    @Test func aSecondSignalExits130AtOnce() throws {
+        let fixture = try KillableRunFixture()
+        let process = Process()
+        process.executableURL = CTPipeBinary.url
+        process.arguments = ["run", fixture.manifest, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning, fixture.runs().first.map({ fixture.records(in: $0) >= 1 }) != true { usleep(2000) }
+        kill(process.processIdentifier, SIGINT)
+        usleep(50_000)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 130)
+    }
+
     @Test func validateReportsProblemsWithExitCode65() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-validate-\(UUID())").path
         try AtomicFile.write(text: """
