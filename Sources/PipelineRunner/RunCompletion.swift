@@ -35,6 +35,12 @@ public struct RunCompletion: Sendable {
     public var reportFile: String?
     /// Problems of these steps (the metrics themselves are complete and written).
     public var errors: [String] = []
+    /// The evaluation scored no image (every eval dataset empty, or every sample skipped):
+    /// nothing was recorded in the history, and the run is not a success.
+    public var nothingScored = false
+
+    /// The exit status of a run that scored nothing.
+    public static let nothingScoredStatus: Int32 = 5
 }
 
 public enum RunFinisher {
@@ -49,7 +55,11 @@ public enum RunFinisher {
                               options: CompletionOptions) -> RunCompletion {
         var completion = RunCompletion(runID: runID(manifest: manifest, directory: directory))
         let database = options.historyDatabase ?? manifest.historyDatabase
-        if options.record && manifest.history.record {
+        if manifest.pipeline.stages.contains(.metric), report.datasets.allSatisfy({ $0.images == 0 }) {
+            completion.nothingScored = true
+            directory.event("nothing_scored", ["datasets": .int(report.datasets.count)])
+        }
+        if options.record && manifest.history.record && !completion.nothingScored {
             do {
                 let run = try historyRun(manifest: manifest, directory: directory, report: report, started: started,
                                          runID: completion.runID)

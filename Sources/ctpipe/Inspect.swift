@@ -8,6 +8,7 @@ import CTCore
 import Datasets
 import Foundation
 import ImageIO
+import PipelineRunner
 
 extension CTPipe {
     struct Inspect: ParsableCommand {
@@ -139,6 +140,10 @@ extension CTPipe.Inspect {
         }
         print(try PrettyJSON.string(report))
         if !report.problems.isEmpty { throw ExitCode(2) }
+        if listing.samples.isEmpty {
+            printError("error: \(path): no samples in split \(listing.split) (nothing to inspect)")
+            throw ExitCode(RunCompletion.nothingScoredStatus)
+        }
     }
 }
 

@@ -86,6 +86,10 @@ extension CTPipe {
                 print(MetricsTable.render(report))
             }
             for problem in problems { printError("skipped: \(problem)") }
+            if report.datasets.allSatisfy({ $0.images == 0 }) {
+                printError("error: no image was scored (\(listing.samples.isEmpty ? "the split holds no samples" : "every sample was skipped"))")
+                throw ExitCode(RunCompletion.nothingScoredStatus)
+            }
             if !problems.isEmpty || !listing.problems.isEmpty { throw ExitCode(3) }
         }
     }
