@@ -1,0 +1,67 @@
+// GroupNorm.swift — nn.GroupNorm over channel-major planes (C, H·W), with an
+// optional ReLU fused into the affine pass (mmcv ConvModule's norm + act).
+//
+// Each group of C / G consecutive channels is one contiguous block of
+// (C / G)·H·W values: its mean, then the centred sum of squares (two passes,
+// double accumulators), biased variance as torch; then
+// y = (x - mean) / sqrt(var + eps) · weight[c] + bias[c]. Groups are split over
+// `threads` chunks; each group is reduced on one thread in a fixed order.
+
+import Tensor
+
+public struct GroupNorm: Sendable, ParameterWalkable {
+    public let groups: Int
+    public let channels: Int
+    public let eps: Float
+    public var weight: Parameter
+    public var bias: Parameter
+
+    /// A layer whose parameters a walk binds later (eps: nn.GroupNorm's default 1e-5).
+    public init(groups: Int, channels: Int, eps: Float = 1e-5) {
+        precondition(groups > 0 && channels > 0 && channels % groups == 0, "GroupNorm: \(channels) channels in \(groups) groups")
+        self.groups = groups
+        self.channels = channels
+        self.eps = eps
+        weight = Parameter(unbound: [channels])
+        bias = Parameter(unbound: [channels])
+    }
+
+    /// No weight decay on norms.
+    public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
+        try v.visit(&weight, "weight", in: scope, decay: false)
+        try v.visit(&bias, "bias", in: scope, decay: false)
+    }
+
+    /// y (C, spatial) = GroupNorm(x), then max(·, 0) when `relu`. `y` may alias `x`.
+    public func forward(_ x: UnsafePointer<Float>, spatial n: Int, into y: UnsafeMutablePointer<Float>, relu: Bool = false,
+                        threads: Int) {
+        let perGroup = channels / groups, count = perGroup * n, eps = Double(self.eps)
+        guard n > 0 else { return }
+        weight.withUnsafeBufferPointer { wt in
+            bias.withUnsafeBufferPointer { bs in
+                let wt = wt.baseAddress!, bs = bs.baseAddress!
+                Threading.parallelFor(groups, threads: threads) { range in
+                    for g in range {
+                        let src = x + g * count, dst = y + g * count
+                        var sum = 0.0
+                        for i in 0 ..< count { sum += Double(src[i]) }
+                        let mean = sum / Double(count)
+                        var squares = 0.0
+                        for i in 0 ..< count { let d = Double(src[i]) - mean; squares += d * d }
+                        let rstd = 1 / (squares / Double(count) + eps).squareRoot()
+                        for j in 0 ..< perGroup {
+                            let c = g * perGroup + j
+                            let scale = Float(rstd * Double(wt[c])), shift = bs[c] - Float(mean * rstd * Double(wt[c]))
+                            let s = src + j * n, d = dst + j * n
+                            if relu {
+                                for i in 0 ..< n { d[i] = max(s[i] * scale + shift, 0) }
+                            } else {
+                                for i in 0 ..< n { d[i] = s[i] * scale + shift }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
