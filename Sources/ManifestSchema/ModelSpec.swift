@@ -38,6 +38,13 @@ extension Manifest {
 
         /// The architecture of the named backbone.
         public var backboneConfig: DINOv2Config? { DINOv2Config.named(backbone.rawValue) }
+
+        /// Why the train stage cannot train this adapter (nil: it can).
+        public var trainingProblem: String? {
+            adapter.kind == .causalTuneReleased
+                ? "causal-tune-released replays the released code for inference only; the train stage trains causal-tune (the paper's method), rein or none"
+                : nil
+        }
     }
 }
 

@@ -9,6 +9,10 @@
 // and the inverse DCT scale (the forward's), the unmasked forward scale and the
 // masked inverse scale (the backward's). The thread count the arena is made
 // with splits every adapter step and fixes the DCT's channel groups.
+// The released Causal-Tune replay (kind causal-tune-released) keeps its N x C
+// buffers token-major like Rein, has the DCT weights scale · (1 - its mask),
+// and a shared spectrum scratch for the inverse DFT; its spatial buffer holds
+// Re(iDFT2(Δ)) before the clamp.
 // ~Copyable like DINOv2Activations: one owner, no silent resize.
 
 import Tensor
@@ -23,7 +27,7 @@ public struct AdapterSlot {
     public let mixed: UnsafeMutablePointer<Float>
     /// Δ = MLP_f(Z) (same layout; Causal-Tune overwrites it with the inverse DCT's scaling).
     public let delta: UnsafeMutablePointer<Float>
-    /// (C, N) iDCT2(Δ) (Causal-Tune only; before that, scratch for fᵀ).
+    /// (C, N) iDCT2(Δ) (Causal-Tune; before that, scratch for fᵀ), Re(iDFT2(Δ)) (causal-tune-released).
     public let spatial: UnsafeMutablePointer<Float>
 }
 
@@ -34,6 +38,10 @@ public struct AdapterActivations: ~Copyable {
     public let threads: Int
     /// The transform (nil for Rein).
     public let dct: DCT2?
+    /// The released replay's inverse transform (causal-tune-released only).
+    public let realDFT: RealDFT2?
+    /// Its spectrum scratch (causal-tune-released only).
+    public let spectrum: UnsafeMutablePointer<Float>?
     /// (N) forward DCT scale times the mask M.
     public let forwardWeights: UnsafeMutablePointer<Float>
     /// (N) inverse DCT pre-scale.
@@ -54,18 +62,30 @@ public struct AdapterActivations: ~Copyable {
         retainsForBackward = retainForBackward
         self.threads = max(1, threads)
         let n = h * w, m = config.tokens
-        let transform = config.kind == .causalTune
-        let perSlot = n * c * (transform ? 4 : 3) + n * m
+        let transform = config.kind == .causalTune, released = config.kind == .causalTuneReleased
+        precondition(!released || h == w, "AdapterActivations: \(config.gridProblem(height: h, width: w) ?? "")")
+        let perSlot = n * c * (transform || released ? 4 : 3) + n * m
         let slotCount = config.kind == .none ? 0 : retainForBackward ? layers : 1
-        storage = .allocate(capacity: 2 * n + perSlot * slotCount)
+        let inverse = released ? RealDFT2(height: h, width: w, channels: c, threads: threads) : nil
+        let spectrumCount = inverse?.scratchCount ?? 0
+        storage = .allocate(capacity: 2 * n + spectrumCount + perSlot * slotCount)
         storage.initialize(repeating: 0)
         let base = storage.baseAddress!
         forwardWeights = base
         inverseWeights = base + n
+        realDFT = inverse
+        spectrum = released ? base + 2 * n : nil
         let mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
-            : [Float](repeating: 1, count: n)
+            : released ? FrequencyMask.releasedCausalTuneKept(height: h, width: w) : [Float](repeating: 1, count: n)
         self.mask = mask
-        if transform {
+        if released {
+            let d = DCT2(height: h, width: w, channels: c, threads: threads)
+            let f = d.forwardScale()
+            for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k] }
+            dct = d
+            unmaskedForwardWeights = []
+            maskedInverseWeights = []
+        } else if transform {
             let d = DCT2(height: h, width: w, channels: c, threads: threads)
             let f = d.forwardScale(), i = d.inverseScale()
             for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
@@ -79,9 +99,10 @@ public struct AdapterActivations: ~Copyable {
         }
         var slots: [AdapterSlot] = []
         for s in 0 ..< slotCount {
-            let p = base + 2 * n + s * perSlot
+            let p = base + 2 * n + spectrumCount + s * perSlot
             slots.append(AdapterSlot(features: p, probabilities: p + n * c, mixed: p + n * c + n * m,
-                                     delta: p + 2 * n * c + n * m, spatial: transform ? p + 3 * n * c + n * m : p + 2 * n * c + n * m))
+                                     delta: p + 2 * n * c + n * m,
+                                     spatial: transform || released ? p + 3 * n * c + n * m : p + 2 * n * c + n * m))
         }
         self.slots = slots
     }

@@ -1,5 +1,6 @@
 // AdapterConfig.swift — the choices of the adapter after every block
-// (method.md §2): kind, frequency filter, cut-offs, token count and rank.
+// (method.md §2): kind, frequency filter, cut-offs, token count and rank, and
+// Rein's token -> query link of the released Mask2Former models.
 
 /// Which adapter refines the patch tokens after each block.
 public enum AdapterKind: String, Sendable, Codable, CaseIterable {
@@ -7,6 +8,9 @@ public enum AdapterKind: String, Sendable, Codable, CaseIterable {
     case causalTune = "causal-tune"
     /// The same refinement on the spatial tokens, no transform, no filter (Rein).
     case rein
+    /// The released Causal-Tune code's forward, replayed exactly for its checkpoints
+    /// (docs/causal-tune.md, "Released adapters"); inference only.
+    case causalTuneReleased = "causal-tune-released"
     /// No adapter: frozen backbone + head.
     case none
 }
@@ -36,21 +40,71 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
     public var tokens: Int
     /// Low-rank factorisation rank r of the tokens (T = A·B); 0 = full m x C tokens.
     public var rank: Int
+    /// Rein's token -> query link (`link_token_to_query`): the adapter also holds
+    /// `transform` (C -> q) and `merge` (3q -> q) and yields m queries of width q.
+    public var queryLink: Bool
+    /// The query width q of the link (Rein's `query_dims`).
+    public var queryDims: Int
 
     public init(kind: AdapterKind = .causalTune, filter: FrequencyFilter = .bandpass, dl: Double = 0.2, dh: Double = 0.7,
-                tokens: Int = 100, rank: Int = 0) {
+                tokens: Int = 100, rank: Int = 0, queryLink: Bool = false, queryDims: Int = 256) {
         self.kind = kind
         self.filter = filter
         self.dl = dl
         self.dh = dh
         self.tokens = tokens
         self.rank = rank
+        self.queryLink = queryLink
+        self.queryDims = queryDims
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, filter, dl, dh, tokens, rank, queryLink = "query_link", queryDims = "query_dims"
+    }
+
+    /// The keys of the first format are required; the query link's are optional (off when absent).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(AdapterKind.self, forKey: .kind)
+        filter = try c.decode(FrequencyFilter.self, forKey: .filter)
+        dl = try c.decode(Double.self, forKey: .dl)
+        dh = try c.decode(Double.self, forKey: .dh)
+        tokens = try c.decode(Int.self, forKey: .tokens)
+        rank = try c.decode(Int.self, forKey: .rank)
+        queryLink = try c.decodeIfPresent(Bool.self, forKey: .queryLink) ?? false
+        queryDims = try c.decodeIfPresent(Int.self, forKey: .queryDims) ?? 256
+    }
+
+    /// The query link's keys are written only when it is on, so configurations without it read as before.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(filter, forKey: .filter)
+        try c.encode(dl, forKey: .dl)
+        try c.encode(dh, forKey: .dh)
+        try c.encode(tokens, forKey: .tokens)
+        try c.encode(rank, forKey: .rank)
+        if queryLink {
+            try c.encode(queryLink, forKey: .queryLink)
+            try c.encode(queryDims, forKey: .queryDims)
+        }
     }
 
     /// The initial value of the shared scale s (method.md §2.1).
     public static let scaleInit: Float = 1e-3
-    /// p_ref of the token initialisation bound sqrt(6 / (3 p_ref² + C)) (Rein).
+    /// p_ref of the token initialisation bounds (Rein).
     public static let tokenInitPatch = 16
+
+    /// Rein's uniform initialisation bound of the tokens: √(6 / (3·16² + C)) for full
+    /// tokens (`Reins`), √(6 / (3·16² + √(C·r))) for both low-rank factors (`LoRAReins`).
+    public static func tokenInitBound(embedDim c: Int, rank r: Int) -> Float {
+        let p = Double(tokenInitPatch * tokenInitPatch)
+        let width = r == 0 ? Double(c) : (Double(c) * Double(r)).squareRoot()
+        return Float((6.0 / (3 * p + width)).squareRoot())
+    }
+
+    /// Whether the adapter runs on the frequency side through the DCT (`causal-tune`, `causal-tune-released`).
+    public var usesDCT: Bool { kind == .causalTune || kind == .causalTuneReleased }
 
     /// Problems with the values, in words (empty when valid).
     public func problems() -> [String] {
@@ -63,6 +117,24 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
             if !(dl > 0) || !dl.isFinite { out.append("dl must be a positive number, got \(dl)") }
             if !(dh > 0) || !dh.isFinite { out.append("dh must be a positive number, got \(dh)") }
         }
+        if queryLink {
+            if kind == .none { out.append("the token -> query link needs adapter tokens (kind none has none)") }
+            if queryDims < 1 { out.append("query_dims must be positive, got \(queryDims)") }
+        }
         return out
+    }
+
+    /// Why this adapter cannot follow a backbone with `registers` register tokens (nil: it can).
+    /// The released Causal-Tune code reshapes every token after CLS into a square grid.
+    public func registersProblem(_ registers: Int) -> String? {
+        guard kind == .causalTuneReleased, registers != 0 else { return nil }
+        return "the causal-tune-released adapter replays code that reshapes every token after CLS into a square grid: backbones with register tokens are not supported (this one has \(registers))"
+    }
+
+    /// Why this adapter cannot run on an h x w patch grid (nil: it can). The released
+    /// Causal-Tune code takes the grid side as ⌊√N⌋, so only square grids are replayed.
+    public func gridProblem(height h: Int, width w: Int) -> String? {
+        guard kind == .causalTuneReleased, h != w else { return nil }
+        return "the causal-tune-released adapter replays code that assumes a square patch grid; got \(h) x \(w) patches (use square inputs, e.g. slide windows)"
     }
 }

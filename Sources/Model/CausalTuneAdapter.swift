@@ -6,6 +6,7 @@
 //                Z  = S[:, 1:] MLP_t(T[1:]) + Fc
 //                f' = f + s · iDCT2(MLP_f(Z))
 //   rein:        the same with f in place of Fc and no transform.
+//   causal-tune-released: the released code's forward (ReleasedCausalTune.swift).
 // Tokens are per layer (full m x C, or A·B with rank r); MLP_t (mlp_token2feat),
 // MLP_f (mlp_delta_f) and s are shared by all layers. The forward pass keeps
 // what a backward pass needs in the arena (see AdapterActivations).
@@ -40,6 +41,10 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     public var tokenToFeature: Linear
     /// MLP_f, C -> C (`mlp_delta_f`).
     public var deltaFeature: Linear
+    /// The released Causal-Tune module's unused second token set (kind `causal-tune-released` only).
+    public var secondBranch: CausalTuneSecondBranch?
+    /// Rein's token -> query link (when `config.queryLink`).
+    public var queryLink: ReinQueryLink?
 
     /// The shared scalar s.
     public var scale: Float { scaleParameter.values[0] }
@@ -51,11 +56,14 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                       tokens: r == 0 ? Parameter(unbound: [layers, m, c]) : nil,
                       tokensA: r == 0 ? nil : Parameter(unbound: [layers, m, r]), tokensB: r == 0 ? nil : Parameter(unbound: [layers, r, c]),
                       scale: Parameter(unbound: []), tokenToFeature: Linear(inFeatures: c, outFeatures: c),
-                      deltaFeature: Linear(inFeatures: c, outFeatures: c))
+                      deltaFeature: Linear(inFeatures: c, outFeatures: c),
+                      secondBranch: config.kind == .causalTuneReleased ? CausalTuneSecondBranch(layers: layers, tokens: m, embedDim: c) : nil,
+                      queryLink: config.queryLink ? ReinQueryLink(embedDim: c, queryDims: config.queryDims) : nil)
     }
 
     /// Rein / Causal-Tune names (under `backbone.reins.`). No weight decay on the tokens and s
-    /// (method.md §4); s may be stored as [1].
+    /// (method.md §4); s may be stored as [1]. Then the released Causal-Tune module's second
+    /// token set and Rein's query link, when present.
     public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
         if tokens != nil { try v.visit(&tokens!, "learnable_tokens", in: scope, decay: false) }
         if tokensA != nil { try v.visit(&tokensA!, "learnable_tokens_a", in: scope, decay: false) }
@@ -63,19 +71,24 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         try v.visit(&scaleParameter, "scale", in: scope, decay: false, fileShapes: [[], [1]])
         try tokenToFeature.walkParameters(&v, scope.child("mlp_token2feat"))
         try deltaFeature.walkParameters(&v, scope.child("mlp_delta_f"))
+        if secondBranch != nil { try secondBranch!.walkParameters(&v, scope) }
+        if queryLink != nil { try queryLink!.walkParameters(&v, scope) }
     }
 
     /// Wraps trained or loaded parameters; shapes must match the configuration.
     public init(config: AdapterConfig, layers: Int, embedDim: Int, tokens: Tensor?, tokensA: Tensor?, tokensB: Tensor?,
-                scale: Float, tokenToFeature: Linear, deltaFeature: Linear) throws(ModelInputError) {
+                scale: Float, tokenToFeature: Linear, deltaFeature: Linear, secondBranch: CausalTuneSecondBranch? = nil,
+                queryLink: ReinQueryLink? = nil) throws(ModelInputError) {
         try self.init(config: config, layers: layers, embedDim: embedDim, tokens: tokens.map(Parameter.init),
                       tokensA: tokensA.map(Parameter.init), tokensB: tokensB.map(Parameter.init),
-                      scale: Parameter(Tensor(shape: [], storage: [scale])), tokenToFeature: tokenToFeature, deltaFeature: deltaFeature)
+                      scale: Parameter(Tensor(shape: [], storage: [scale])), tokenToFeature: tokenToFeature, deltaFeature: deltaFeature,
+                      secondBranch: secondBranch, queryLink: queryLink)
     }
 
     /// Wraps trained or loaded parameters; shapes must match the configuration.
     public init(config: AdapterConfig, layers: Int, embedDim: Int, tokens: Parameter?, tokensA: Parameter?, tokensB: Parameter?,
-                scale: Parameter, tokenToFeature: Linear, deltaFeature: Linear) throws(ModelInputError) {
+                scale: Parameter, tokenToFeature: Linear, deltaFeature: Linear, secondBranch: CausalTuneSecondBranch? = nil,
+                queryLink: ReinQueryLink? = nil) throws(ModelInputError) {
         let m = config.tokens, r = config.rank, c = embedDim
         if let problem = config.problems().first { throw ModelInputError(problem) }
         guard config.kind != .none else { throw ModelInputError("adapter kind none has no parameters") }
@@ -93,9 +106,25 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                 throw ModelInputError("\(name) must be Linear \(c) -> \(c), found \(linear.inFeatures) -> \(linear.outFeatures)")
             }
         }
+        if config.kind == .causalTuneReleased {
+            guard let secondBranch, secondBranch.layers == layers, secondBranch.tokens == m, secondBranch.embedDim == c else {
+                throw ModelInputError("a causal-tune-released adapter holds the released module's second token set: learnable_tokens2 [\(layers), \(m), \(c)], mlp_token2feat2 and mlp_delta_f2 (Linear \(c) -> \(c))")
+            }
+        } else if secondBranch != nil {
+            throw ModelInputError("only a causal-tune-released adapter holds a second token set")
+        }
+        if config.queryLink {
+            guard let queryLink, queryLink.embedDim == c, queryLink.queryDims == config.queryDims else {
+                throw ModelInputError("the token -> query link must be transform Linear \(c) -> \(config.queryDims) and merge Linear \(3 * config.queryDims) -> \(config.queryDims), found \(queryLink.map { "transform \($0.embedDim) -> \($0.queryDims)" } ?? "none")")
+            }
+        } else if queryLink != nil {
+            throw ModelInputError("the configuration has no token -> query link (query_link false), but link layers were given")
+        }
         self.config = config
         self.layers = layers
         self.embedDim = c
+        self.secondBranch = secondBranch
+        self.queryLink = queryLink
         self.tokens = tokens
         self.tokensA = tokensA
         self.tokensB = tokensB
@@ -105,14 +134,14 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         self.deltaFeature = deltaFeature
     }
 
-    /// Freshly initialised parameters, as Rein: tokens (and both low-rank factors)
-    /// uniform(±√(6 / (3·16² + C))), MLP weights Kaiming-uniform a = √5 (= uniform(±1/√C)),
-    /// biases uniform(±1/√C), s = 1e-3.
+    /// Freshly initialised parameters, as Rein: full tokens uniform(±√(6 / (3·16² + C))), both
+    /// low-rank factors uniform(±√(6 / (3·16² + √(C·r)))) (LoRAReins), MLP weights Kaiming-uniform
+    /// a = √5 (= uniform(±1/√C)), biases uniform(±1/√C), s = 1e-3; then, when the kind or the
+    /// configuration has them, the released second token set and the query link (drawn after the rest).
     public static func initialised(config: AdapterConfig, layers: Int, embedDim c: Int,
                                    using rng: inout some RandomNumberGenerator) throws(ModelInputError) -> CausalTuneAdapter {
         let m = config.tokens, r = config.rank
-        let p = AdapterConfig.tokenInitPatch
-        let bound = Float((6.0 / Double(3 * p * p + c)).squareRoot())
+        let bound = AdapterConfig.tokenInitBound(embedDim: c, rank: r)
         func uniform(_ shape: [Int], _ b: Float) -> Tensor {
             Tensor(shape: shape, storage: (0 ..< shape.reduce(1, *)).map { _ in Float.random(in: -b ... b, using: &rng) })
         }
@@ -122,8 +151,18 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         let linearBound = 1 / Float(c).squareRoot()
         let t2f = Linear(weight: uniform([c, c], linearBound), bias: uniform([c], linearBound))
         let df = Linear(weight: uniform([c, c], linearBound), bias: uniform([c], linearBound))
+        var second: CausalTuneSecondBranch?
+        if config.kind == .causalTuneReleased {
+            let fullBound = AdapterConfig.tokenInitBound(embedDim: c, rank: 0)
+            second = try CausalTuneSecondBranch(
+                tokens: Parameter(uniform([layers, m, c], fullBound)),
+                tokenToFeature: Linear(weight: uniform([c, c], linearBound), bias: uniform([c], linearBound)),
+                deltaFeature: Linear(weight: uniform([c, c], linearBound), bias: uniform([c], linearBound)))
+        }
+        let link = config.queryLink ? ReinQueryLink.initialised(embedDim: c, queryDims: config.queryDims, using: &rng) : nil
         return try CausalTuneAdapter(config: config, layers: layers, embedDim: c, tokens: tokens, tokensA: a, tokensB: b,
-                                     scale: AdapterConfig.scaleInit, tokenToFeature: t2f, deltaFeature: df)
+                                     scale: AdapterConfig.scaleInit, tokenToFeature: t2f, deltaFeature: df,
+                                     secondBranch: second, queryLink: link)
     }
 
     /// T_l (m x C): the stored tokens, or A_l · B_l.
@@ -144,7 +183,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     }
 
     /// What every forward pass uses and only the parameters determine: T_l / √C and
-    /// V_l = MLP_t(T_l[1:]) for every layer. Recompute after changing parameters.
+    /// V_l = MLP_t(T_l[1:]) for every layer, and the link's queries. Recompute after changing parameters.
     /// Computed on the calling thread alone, so the values depend on the parameters only.
     public func prepare() -> PreparedAdapter {
         let m = config.tokens, c = embedDim
@@ -160,7 +199,20 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                 }
             }
         }
-        return PreparedAdapter(tokens: m, embedDim: c, scaledTokens: scaled, values: values)
+        return PreparedAdapter(tokens: m, embedDim: c, scaledTokens: scaled, values: values, queries: queries(threads: 1) ?? [])
+    }
+
+    /// Every layer's tokens T_l, (L, m, C) row-major.
+    public func allTokens() -> [Float] {
+        (0 ..< layers).flatMap { layerTokens($0) }
+    }
+
+    /// Rein's queries (m x q, row-major) from every layer's tokens through the link; nil without one.
+    public func queries(threads: Int) -> [Float]? {
+        guard let queryLink else { return nil }
+        return allTokens().withUnsafeBufferPointer {
+            queryLink.queries(tokens: $0.baseAddress!, layers: layers, count: config.tokens, threads: threads)
+        }
     }
 
     /// An arena for an h x w patch grid. With `retainForBackward` every layer keeps
@@ -172,7 +224,8 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     }
 
     /// Refines the patch tokens `f` (N x C, N = h·w of the arena, row-major grid) after block
-    /// `layer`, in place: f += s · iDCT2(Δ) (Causal-Tune) or f += s · Δ (Rein).
+    /// `layer`, in place: f += s · iDCT2(Δ) (Causal-Tune), f += s · Δ (Rein), or the released
+    /// Causal-Tune forward (square grids).
     public func forward(layer: Int, patches f: UnsafeMutablePointer<Float>, prepared: PreparedAdapter,
                         _ a: borrowing AdapterActivations) {
         precondition(layer >= 0 && layer < layers, "CausalTuneAdapter.forward: layer \(layer) of \(layers)")
@@ -182,10 +235,11 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
             prepared.values.withUnsafeBufferPointer { v in
                 let m = config.tokens, c = embedDim
                 let tokens = t.baseAddress! + layer * m * c, values = v.baseAddress! + layer * (m - 1) * c
-                if config.kind == .causalTune {
-                    frequencyForward(f, tokens: tokens, values: values, b, a)
-                } else {
-                    spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth, threads: a.threads)
+                switch config.kind {
+                case .causalTune: frequencyForward(f, tokens: tokens, values: values, b, a)
+                case .rein: spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth, threads: a.threads)
+                case .causalTuneReleased: releasedForward(f, tokens: tokens, values: values, b, a)
+                case .none: preconditionFailure("CausalTuneAdapter.forward: kind none has no adapter")
                 }
             }
         }
@@ -230,17 +284,24 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     /// Rein, token-major: S = softmax(f (T/√C)ᵀ); Z = S[:, 1:] V + f; Δ = MLP_f(Z); f += s · Δ.
     func spatialForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
                         _ b: AdapterSlot, n: Int, threads: Int) {
-        let c = embedDim, m = config.tokens
+        let c = embedDim
         b.features.update(from: f, count: n * c)
+        tokenPath(tokens: tokens, values: values, b, n: n, threads: threads)
+        let s = scale, delta = b.delta
+        Threading.parallelFor(n, threads: threads, grain: max(1, 8192 / c)) { range in
+            for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * delta[i] }
+        }
+    }
+
+    /// Rein's token path on the slot's features F (N x C, token-major): S = softmax(F (T/√C)ᵀ),
+    /// Z = S[:, 1:] V + F, Δ = MLP_f(Z) into the slot's delta.
+    func tokenPath(tokens: UnsafePointer<Float>, values: UnsafePointer<Float>, _ b: AdapterSlot, n: Int, threads: Int) {
+        let c = embedDim, m = config.tokens
         GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities, threads: threads)
         SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: threads)
         b.mixed.update(from: b.features, count: n * c)
         GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: b.mixed, ldc: c, threads: threads)
         deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)
-        let s = scale, delta = b.delta
-        Threading.parallelFor(n, threads: threads, grain: max(1, 8192 / c)) { range in
-            for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * delta[i] }
-        }
     }
 
     /// Floats of scratch `backward` needs for N patches, C channels and m tokens.
@@ -251,6 +312,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     /// `scratch`: backwardScratchCount floats.
     public func backward(layer l: Int, gradient g: UnsafeMutablePointer<Float>, prepared: PreparedAdapter,
                          _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
+        precondition(config.kind != .causalTuneReleased, "CausalTuneAdapter.backward: causal-tune-released is inference only")
         let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
         let slot = a.slot(l)
         let dS = scratch + 6 * n * c, dV = dS + n * m, dT = dV + m * c

@@ -34,6 +34,27 @@ public enum FrequencyMask {
         return out
     }
 
+    /// The kept part 1 - w(max(u, v)) of the released code's `MAD_decompose` mask, exactly as
+    /// it computes it (double precision): n = min(h, w), v1 = ⌊0.1n⌋, v2 = ⌊0.7n⌋, ε = 1e-10,
+    /// w = 1 - 0.95 k/(v1 + ε) (k <= v1), 0.01 (v1 < k <= v2), 0.3 (k - v2)/(n - v2) (v2 < k <= n),
+    /// 0.5 (k > n, only on non-square grids). h·w values, row-major over (u, v).
+    public static func releasedCausalTuneKept(height h: Int, width w: Int) -> [Float] {
+        let n = min(h, w)
+        let v1 = Int((0.1 * Double(n)).rounded(.down)), v2 = Int((0.7 * Double(n)).rounded(.down))
+        var out = [Float](repeating: 0, count: h * w)
+        for u in 0 ..< h {
+            for v in 0 ..< w {
+                let k = max(u, v)
+                let weight: Double = if k <= v1 { 1 - Double(k) / (Double(v1) + 1e-10) * 0.95 }
+                    else if k <= v2 { 0.01 }
+                    else if k <= n { Double(k - v2) / Double(n - v2) * 0.3 }
+                    else { 0.5 }
+                out[u * w + v] = Float(1 - weight)
+            }
+        }
+        return out
+    }
+
     /// The non-causal weight of the released piecewise mask.
     static func releasedNonCausal(k: Int, n: Int) -> Double {
         let v1 = Int((0.1 * Double(n)).rounded(.down)), v2 = Int((0.7 * Double(n)).rounded(.down))

@@ -58,6 +58,7 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
               b.heads == c.heads, b.ffn == c.ffn else {
             throw ModelInputError("the backbone weights (C \(b.embedDim), \(b.depth) blocks, patch \(b.patchSize), \(b.registers) registers, \(b.heads) heads) do not match the configuration (C \(c.embedDim), \(c.depth) blocks, patch \(c.patchSize), \(c.registers) registers, \(c.heads) heads)")
         }
+        if let problem = config.adapter.registersProblem(b.registers) { throw ModelInputError(problem) }
         switch (config.adapter.kind, adapter) {
         case (.none, nil): break
         case (.none, _?): throw ModelInputError("adapter kind none takes no adapter parameters")
@@ -104,6 +105,9 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
     public func makeActivations(height: Int, width: Int, retainForBackward: Bool = false,
                                 threads: Int) throws(ModelInputError) -> SegmentationActivations {
         let b = try backbone.makeActivations(height: height, width: width, threads: threads)
+        if let problem = config.adapter.gridProblem(height: b.gridHeight, width: b.gridWidth) {
+            throw ModelInputError("input \(height) x \(width): \(problem)")
+        }
         let a = AdapterActivations(config: config.adapter, embedDim: backbone.config.embedDim, layers: backbone.config.depth,
                                    gridHeight: b.gridHeight, gridWidth: b.gridWidth, retainForBackward: retainForBackward,
                                    threads: threads)

@@ -130,12 +130,13 @@ public struct DCT2: Sendable {
     }
 }
 
-/// The process-wide FFTW plan cache (the planner is not thread-safe).
+/// The process-wide FFTW plan cache (the planner is not thread-safe). Its lock is
+/// the one every FFTW plan of the process is made under (RealDFT2 takes it too).
 enum DCTPlanCache {
     struct Key: Hashable { let height: Int, width: Int, howmany: Int }
     struct Plans: @unchecked Sendable { let forward: OpaquePointer; let inverse: OpaquePointer }
 
-    private static let cache = Mutex<[Key: Plans]>([:])
+    static let cache = Mutex<[Key: Plans]>([:])
 
     static func plans(height: Int, width: Int, howmany: Int) -> Plans {
         let key = Key(height: height, width: width, howmany: howmany)

@@ -34,6 +34,12 @@ public final class SegmentationTrainer {
         self.activationCheckpointing = activationCheckpointing
         trainable = model.config.trainable
         self.config = model.config
+        if model.config.adapter.kind == .causalTuneReleased {
+            throw TrainingError("the causal-tune-released adapter replays the released code for inference only (its DCT carries no gradient); train causal-tune (the paper's method) or rein")
+        }
+        if model.config.adapter.queryLink {
+            throw TrainingError("the token -> query link (query_link) feeds a Mask2Former head, which ctpipe does not train; train without it")
+        }
         let config = model.backbone.config
         guard config.ffn == .mlp else {
             throw TrainingError("training supports backbones with MLP feed-forward blocks (vits14, vitb14, vitl14, tiny), not SwiGLU (vitg14)")

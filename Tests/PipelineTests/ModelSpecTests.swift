@@ -31,6 +31,18 @@ import Testing
         #expect(given.stated == [.backbone, .adapter, .filter, .dl, .dh, .tokens, .rank])
     }
 
+    @Test func theReleasedCausalTuneReplayIsInferenceOnly() throws {
+        let fixture = try ManifestFixture()
+        let infer = try ManifestLoader.load(try fixture.write(manifest(#"{"adapter": "causal-tune-released", "rank": 16}"#)), checkFiles: false)
+        #expect(infer.model?.adapter == AdapterConfig(kind: .causalTuneReleased, rank: 16))
+        let problems = try fixture.problems("""
+        {"version": 1, "name": "m", "pipeline": {"version": 1, "stages": ["read", "train"]},
+         "datasets": [{"kind": "cityscapes", "root": "data/cityscapes", "role": "train"}], "model": {"adapter": "causal-tune-released"}}
+        """)
+        #expect(problems.contains { $0.hasPrefix("$.model.adapter: causal-tune-released replays the released code for inference only") },
+                "\(problems)")
+    }
+
     @Test func choicesListTheEnumsNames() throws {
         let fixture = try ManifestFixture()
         let problems = try fixture.problems(manifest("""
@@ -45,6 +57,6 @@ import Testing
         #expect(problems.contains("$.model.filter: \"notch\" is not one of \(filters)"))
         #expect(problems.contains("$.model.head: \"mlp\" is not supported (linear)"))
         #expect(problems.contains("$.model.registers_interpolation: \"nearest\" is not one of \(rules)"))
-        #expect(backbones == "vits14, vitb14, vitl14, vitg14, tiny" && adapters == "causal-tune, rein, none")
+        #expect(backbones == "vits14, vitb14, vitl14, vitg14, tiny" && adapters == "causal-tune, rein, causal-tune-released, none")
     }
 }
