@@ -9,6 +9,8 @@ DINOv2 (official names, no registers, 6 blocks, patch 4, a 4 x 4 position grid):
            when the grid is not G x G, as Rein's interpolate_pos_encoding);
   after every block the adapter refines the patch tokens (Rein's LoRAReins with
   link_token_to_query, or the Causal-Tune adapter of make_adapter_fixtures.py, or none);
+  Rein's query link (return_auto): transform every layer's tokens, max / mean / last over
+  the layers, merge -> (m, Q) queries;
   after blocks out_indices (default L/3-1, L/2-1, 2L/3-1, L-1 = 1, 2, 3, 5) the patch
   tokens (B, C, H, W), no norm; then F.interpolate bilinear, align_corners=False, with
   scale_factor 4, 2, (none), 0.5.
@@ -134,6 +136,13 @@ class LoRARein(torch.nn.Module):
         delta = self.mlp_delta_f(delta + feats)
         feats = feats + delta * self.scale
         return torch.cat([cls, feats], dim=0).permute(1, 0, 2)
+
+
+def rein_queries(rein):
+    """Rein's return_auto with link_token_to_query: (m, Q) queries from every layer's tokens."""
+    p = rein.transform(rein.learnable_tokens_a @ rein.learnable_tokens_b).permute(1, 2, 0)   # (m, Q, L)
+    pooled = torch.cat([F.max_pool1d(p, kernel_size=DEPTH), F.avg_pool1d(p, kernel_size=DEPTH), p[:, :, -1].unsqueeze(-1)], dim=-1)
+    return rein.merge(pooled.flatten(-2, -1))
 
 
 class CausalTuneBatchFirst(torch.nn.Module):
@@ -280,6 +289,7 @@ def main():
             save_npy(f"{name}_levels.npy", flat_levels(outs))
             cases.append({"name": name, "blocks": indices, "batch": images.shape[0],
                           "levels": [list(o.shape[1:]) for o in outs]})
+        save_npy("rein_queries.npy", rein_queries(rein))
         plain = flat_levels(pyramid(t, None, wide[:1], OUT_INDICES))
         adapted = flat_levels(pyramid(t, rein, wide[:1], OUT_INDICES))
     with open(os.path.join(OUT, "cases.json"), "w") as f:

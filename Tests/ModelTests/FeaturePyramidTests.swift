@@ -155,3 +155,25 @@ import Testing
         } }, "adapter arena's grid")
     }
 }
+
+@Suite struct ReinQueryLinkTests {
+    @Test func queriesMatchPyTorch() throws {
+        let path = fixtures.path("pyramid/rein_mmengine.pth")
+        let checkpoint = try MMSegCheckpoint.read(path)
+        var reader = ParameterReader(tensors: checkpoint.adapter, path: path)
+        var adapter = try CausalTuneAdapter(config: FeaturePyramidTests.rein, layers: 6, embedDim: 8)
+        var link = ReinQueryLink(embedDim: 8, queryDim: 8)
+        try adapter.readParameters(SegmentationModel.adapterScope, from: &reader)
+        try link.readParameters(SegmentationModel.adapterScope, from: &reader)
+        #expect(reader.unused.isEmpty)
+        let queries = try link.queries(adapter)
+        #expect(queries.shape == [5, 8])
+        expectClose(queries.storage, try fixtures.floatArray("pyramid/rein_queries.npy").values, "Rein queries")
+    }
+
+    @Test func rejectsAMismatchedLink() throws {
+        let (adapter, _) = try FeaturePyramidTests.adapter("rein_mmengine.pth", FeaturePyramidTests.rein)
+        let link = ReinQueryLink(embedDim: 16, queryDim: 8)
+        #expect(throws: ModelInputError.self) { _ = try link.queries(adapter) }
+    }
+}
