@@ -20,7 +20,8 @@ Checkpoints: the adapter and a few head tensors saved with torch.save the way
 MMSegmentation / mmengine save them (state_dict next to meta, message_hub, optimizer
 and param_schedulers holding numpy arrays and scalars, classes of this script,
 OrderedDicts, dict and list subclasses, sets, tuples, None, big integers), under
-`model`, bare, with pickle protocol 4, and two that must be refused.
+`model`, bare, with the backbone added (Rein's generate_full_weights.py), with pickle
+protocol 4, and two that must be refused.
 
 Run once from the repository root (needs numpy, torch, safetensors):
     python3 scripts/make_feature_pyramid_fixtures.py
@@ -245,7 +246,7 @@ def mmengine_checkpoint(state, params):
             "param_schedulers": [{"by_epoch": False, "base_values": [1e-4], "last_step": 40000, "_get_lr_called_within_step": False}]}
 
 
-def checkpoint_fixtures(rein_state, rein_params, ct_state, head):
+def checkpoint_fixtures(rein_state, rein_params, ct_state, head, backbone):
     files = {}
     def save(name, obj, **kw):
         path = os.path.join(OUT, name)
@@ -256,6 +257,9 @@ def checkpoint_fixtures(rein_state, rein_params, ct_state, head):
     save("rein_mmengine.pth", mmengine_checkpoint(rein, rein_params))
     save("ct_model.pth", {"meta": {"note": "model key"}, "model": dict(ct_state, **head)})
     save("rein_bare.pth", collections.OrderedDict(sorted(rein_state.items())))
+    # Rein's generate_full_weights.py: the adapter checkpoint with the backbone added under `backbone.`.
+    full = dict(rein_state, **head, **{"backbone." + k: v.float() for k, v in backbone.items()})
+    save("rein_full_weights.pth", {"meta": {"iter": 40000}, "state_dict": full})
     p4 = {"meta": dict(meta_entry(), frozen=frozenset({1, 2}), keyword=KeywordOnly(tag="x")), "state_dict": dict(head)}
     save("head_protocol4.pth", p4, pickle_protocol=4)
     save("empty_state.pth", {"meta": {"iter": 1}, "state_dict": collections.OrderedDict()})
@@ -296,7 +300,7 @@ def main():
         json.dump({"embed_dim": C, "depth": DEPTH, "heads": HEADS, "patch": PATCH, "tokens": TOKENS, "rank": LORA,
                    "cases": cases}, f, indent=1)
     params = [p.detach().clone().requires_grad_() for p in list(rein.parameters())[2:4]]   # optimizer state: a few tensors
-    files = checkpoint_fixtures(rein_state, params, ct_state, head)
+    files = checkpoint_fixtures(rein_state, params, ct_state, head, t)
     print("default out indices", OUT_INDICES, "; max |rein - no adapter| =", float((adapted - plain).abs().max()))
     for name, size in files.items():
         print(f"{name}: {size} bytes")

@@ -74,8 +74,22 @@ import Testing
         }
     }
 
-    @Test func backboneLoadingIgnoresTheAdapterCheckpointFormat() throws {
+    @Test func backboneLoaderRefusesAnAdapterOnlyCheckpoint() throws {
         // A Rein checkpoint holds no DINOv2 weights: the backbone loader says so instead of misreading it.
         #expect(throws: WeightError.self) { _ = try DINOv2Weights.load(Self.path("rein_mmengine.pth")) }
+    }
+
+    @Test func fullWeightsCheckpointCarriesTheBackbone() throws {
+        // Rein's generate_full_weights.py adds the DINOv2 under `backbone.`: split apart here,
+        // and the backbone loader reads the same weights as from the backbone's own file.
+        let path = Self.path("rein_full_weights.pth")
+        let c = try MMSegCheckpoint.read(path)
+        #expect(c.adapter.keys.sorted() == Self.reinNames && c.head.keys.sorted() == Self.headNames)
+        #expect(c.backbone.count == 7 + 6 * 14 && c.backbone["backbone.blocks.5.ls2.gamma"]?.shape == [8])
+        let fromCheckpoint = try DINOv2Weights.load(path, options: WeightLoadOptions(heads: 2))
+        let fromFile = try DINOv2Weights.load(fixtures.path("pyramid/tiny_dinov2.safetensors"), options: WeightLoadOptions(heads: 2))
+        #expect(fromCheckpoint.kind == .mmsegPth)
+        #expect(fromCheckpoint.model.config == fromFile.model.config)
+        #expect(fromCheckpoint.model.stateDict() == fromFile.model.stateDict())
     }
 }
