@@ -1,15 +1,17 @@
 // Pickle.swift — a reader for the pickle subset that `torch.save` writes.
 //
 // Nothing in the stream is ever executed. The opcodes accepted are those the
-// Python pickler emits for dicts, lists, tuples, numbers, strings, bytes and
-// objects at protocols 2-5 (torch.save uses 2); any other opcode (the text
-// opcodes of protocol 0, INST/OBJ, extension registry, sets...) is rejected
-// with its name and byte offset. Globals are only recorded by name: calling
-// `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2` /
+// Python pickler emits for dicts, lists, tuples, numbers, strings, bytes, sets
+// and objects at protocols 2-5 (torch.save uses 2); any other opcode (the text
+// opcodes of protocol 0, INST/OBJ, extension registry, out-of-band buffers) is
+// rejected with its name and byte offset. Globals are only recorded by name:
+// calling `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2` /
 // `_rebuild_parameter`, `_codecs.encode` gives the matching value, and calling
-// anything else gives an opaque `.object(name)` (numpy scalars in an
-// MMSegmentation checkpoint's `meta`, for example), which the checkpoint
-// reader rejects only if the tensors it needs are behind it.
+// anything else gives an opaque `.object(name)` (numpy arrays and scalars,
+// classes of the training code in an MMSegmentation checkpoint's `meta`, for
+// example), which the checkpoint reader rejects only if the tensors it needs
+// are behind it. Items added to an opaque object (a dict or list subclass, a
+// set) are dropped; integers wider than 64 bits are opaque too.
 
 /// A reference to one storage of the archive (`data/<key>`).
 struct TorchStorageRef: Equatable {
@@ -150,8 +152,8 @@ struct Unpickler {
             case UInt8(ascii: "K"): stack.append(.int(Int(try byte())))  // BININT1
             case UInt8(ascii: "M"): stack.append(.int(try u16()))        // BININT2
             case UInt8(ascii: "J"): stack.append(.int(try i32()))        // BININT
-            case 0x8A: stack.append(.int(try long(count: Int(try byte()))))  // LONG1
-            case 0x8B: stack.append(.int(try long(count: try i32())))        // LONG4
+            case 0x8A: stack.append(try long(count: Int(try byte())))    // LONG1
+            case 0x8B: stack.append(try long(count: try i32()))          // LONG4
             case UInt8(ascii: "G"):                                      // BINFLOAT (big-endian)
                 stack.append(.float(Double(bitPattern: UInt64(bigEndian: try read(8).loadUnaligned(as: UInt64.self)))))
             case UInt8(ascii: "X"): stack.append(.string(try text(count: try u32())))      // BINUNICODE
@@ -177,22 +179,40 @@ struct Unpickler {
             case UInt8(ascii: "1"): _ = try popMark()                    // POP_MARK
             case UInt8(ascii: "a"):                                      // APPEND
                 let v = try pop()
-                guard case .list(let list) = try top() else { throw fail("APPEND to \(try top().kind) at byte \(at)") }
-                list.items.append(v)
+                switch try top() {
+                case .list(let list): list.items.append(v)
+                case .object: break                                      // a list subclass stays opaque
+                case let other: throw fail("APPEND to \(other.kind) at byte \(at)")
+                }
             case UInt8(ascii: "e"):                                      // APPENDS
                 let items = try popMark()
-                guard case .list(let list) = try top() else { throw fail("APPENDS to \(try top().kind) at byte \(at)") }
-                list.items += items
+                switch try top() {
+                case .list(let list): list.items += items
+                case .object: break
+                case let other: throw fail("APPENDS to \(other.kind) at byte \(at)")
+                }
             case UInt8(ascii: "s"):                                      // SETITEM
                 let v = try pop(), k = try pop()
-                guard case .dict(let dict) = try top() else { throw fail("SETITEM on \(try top().kind) at byte \(at)") }
-                dict.items.append((k, v))
+                switch try top() {
+                case .dict(let dict): dict.items.append((k, v))
+                case .object: break                                      // a dict subclass stays opaque
+                case let other: throw fail("SETITEM on \(other.kind) at byte \(at)")
+                }
             case UInt8(ascii: "u"):                                      // SETITEMS
                 let items = try popMark()
-                guard items.count % 2 == 0, case .dict(let dict) = try top() else {
-                    throw fail("SETITEMS on \(try top().kind) at byte \(at)")
+                guard items.count % 2 == 0 else { throw fail("SETITEMS with an odd number of values at byte \(at)") }
+                switch try top() {
+                case .dict(let dict):
+                    for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
+                case .object: break
+                case let other: throw fail("SETITEMS on \(other.kind) at byte \(at)")
                 }
-                for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
+            case 0x8F: stack.append(.object("builtins.set"))             // EMPTY_SET
+            case 0x90:                                                   // ADDITEMS
+                _ = try popMark()
+                guard case .object = try top() else { throw fail("ADDITEMS on \(try top().kind) at byte \(at)") }
+            case 0x91: _ = try popMark(); stack.append(.object("builtins.frozenset"))  // FROZENSET
+            case UInt8(ascii: "2"): stack.append(try top())              // DUP
             case UInt8(ascii: "R"):                                      // REDUCE
                 let args = try pop(), callable = try pop()
                 stack.append(try call(callable, args, at: at))
@@ -200,6 +220,11 @@ struct Unpickler {
                 _ = try pop()
                 let cls = try pop()
                 guard case .global(let name) = cls else { throw fail("NEWOBJ on \(cls.kind) at byte \(at)") }
+                stack.append(.object(name))
+            case 0x92:                                                   // NEWOBJ_EX
+                _ = try pop(); _ = try pop()
+                let cls = try pop()
+                guard case .global(let name) = cls else { throw fail("NEWOBJ_EX on \(cls.kind) at byte \(at)") }
                 stack.append(.object(name))
             case UInt8(ascii: "b"): _ = try pop()                        // BUILD: object state is not needed
             case UInt8(ascii: "Q"): stack.append(try persistentLoad(try pop()))  // BINPERSID
@@ -218,13 +243,15 @@ struct Unpickler {
         String(decoding: try read(count), as: UTF8.self)
     }
 
-    private mutating func long(count: Int) throws(WeightError) -> Int {
-        guard count >= 0, count <= 8 else { throw fail("integer of \(count) bytes at byte \(position) does not fit 64 bits") }
+    /// A little-endian two's-complement integer; wider than 64 bits it is skipped and opaque.
+    private mutating func long(count: Int) throws(WeightError) -> PickleValue {
+        guard count >= 0 else { throw fail("integer of \(count) bytes at byte \(position)") }
         let raw = try read(count)
+        guard count <= 8 else { return .object("builtins.int of \(count) bytes") }
         var v: UInt64 = 0
         for i in 0 ..< count { v |= UInt64(raw[i]) << (8 * UInt64(i)) }
         if count > 0, count < 8, raw[count - 1] & 0x80 != 0 { v |= ~0 << (8 * UInt64(count)) }   // sign-extend
-        return Int(Int64(bitPattern: v))
+        return .int(Int(Int64(bitPattern: v)))
     }
 
     /// REDUCE: the few callables with a meaning here; anything else is opaque.
@@ -260,8 +287,7 @@ struct Unpickler {
             0x49: "INT", 0x4C: "LONG", 0x53: "STRING", 0x54: "BINSTRING", 0x55: "SHORT_BINSTRING",
             0x56: "UNICODE", 0x46: "FLOAT", 0x69: "INST", 0x6F: "OBJ", 0x50: "PERSID", 0x67: "GET",
             0x70: "PUT", 0x64: "DICT", 0x6C: "LIST", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4",
-            0x8F: "EMPTY_SET", 0x90: "ADDITEMS", 0x91: "FROZENSET", 0x92: "NEWOBJ_EX",
-            0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER", 0x32: "DUP",
+            0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
         ]
         let hex = String(op, radix: 16, uppercase: true)
         let printable = op >= 0x20 && op < 0x7F ? " '\(Character(Unicode.Scalar(op)))'" : ""

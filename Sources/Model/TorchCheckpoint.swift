@@ -9,7 +9,9 @@
 // `state_dict` (MMSegmentation, mmengine) or `model`. Float32, float16,
 // bfloat16 and float64 tensors are returned as float32; tensors of other
 // element types (integer buffers such as BatchNorm's `num_batches_tracked`)
-// are listed in `skipped`.
+// and state-dict values that are not tensors are listed in `skipped`. Entries
+// outside the state dict (mmengine's meta, optimizer, ...) are unpickled as
+// opaque values and never read further.
 
 import Foundation
 import Tensor
@@ -17,7 +19,7 @@ import Tensor
 /// The float tensors of a checkpoint, by name.
 public struct TorchCheckpointContents: Sendable {
     public var tensors: [String: Tensor]
-    /// Names of tensors left out, with their storage type.
+    /// Names of entries left out: tensors with their storage type, other values with what they are.
     public var skipped: [String: String]
     /// Where the state dict was found: "" (top level), "state_dict" or "model".
     public var container: String
@@ -38,6 +40,25 @@ public enum TorchCheckpoint {
     /// releases them, see MappedFile.release).
     public static func parse(_ bytes: UnsafeRawBufferPointer, path: String,
                              afterCopy: (UnsafeRawBufferPointer) -> Void = { _ in }) throws(WeightError) -> TorchCheckpointContents {
+        let file = try unpickle(bytes, path: path)
+        let (dict, container) = stateDict(in: file.top)
+        let contents = try floatTensors(of: dict, container: container, in: file, bytes: bytes, path: path, afterCopy: afterCopy)
+        if contents.tensors.isEmpty {
+            throw WeightError(path: path, reason: "no float tensors found (top-level keys: \(keys(of: dict)))")
+        }
+        return contents
+    }
+
+    /// The pickled top-level dict of a `.pth` file and where its storages lie.
+    struct Unpickled {
+        let top: PickleDict
+        let archive: ZipArchive
+        /// The archive's folder prefix (`<root>/`).
+        let root: String
+    }
+
+    /// Checks the archive and unpickles `data.pkl` (storages are referenced, not read).
+    static func unpickle(_ bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> Unpickled {
         if !ZipArchive.sniff(bytes) {
             if bytes.count >= 2, bytes[0] == 0x80 {
                 throw WeightError(path: path, reason: "legacy (pre-1.6, non-zip) torch.save format is not supported; load and re-save it with torch.save under PyTorch >= 1.6")
@@ -66,34 +87,44 @@ public enum TorchCheckpoint {
             }
             return .storage(TorchStorageRef(typeName: typeName, dtype: storageTypes[typeName], key: key, count: count))
         }
-        guard case .dict(var dict) = top else {
+        guard case .dict(let dict) = top else {
             throw WeightError(path: path, reason: "the pickled object is \(top.kind), not a dict of tensors")
         }
-        var container = ""
+        return Unpickled(top: dict, archive: archive, root: root)
+    }
+
+    /// The state dict: the dict under `state_dict`, else under `model`, else the top level itself;
+    /// with its key ("" for the top level).
+    static func stateDict(in top: PickleDict) -> (dict: PickleDict, container: String) {
         for candidate in ["state_dict", "model"] {
-            if let inner = dict.items.first(where: { if case .string(candidate) = $0.key { true } else { false } }),
+            if let inner = top.items.first(where: { if case .string(candidate) = $0.key { true } else { false } }),
                case .dict(let innerDict) = inner.value {
-                dict = innerDict
-                container = candidate
-                break
+                return (innerDict, candidate)
             }
         }
+        return (top, "")
+    }
+
+    /// The float tensors of a state dict, read from their storages; other tensors and
+    /// values are listed in `skipped`.
+    static func floatTensors(of dict: PickleDict, container: String, in file: Unpickled, bytes: UnsafeRawBufferPointer,
+                             path: String, afterCopy: (UnsafeRawBufferPointer) -> Void) throws(WeightError) -> TorchCheckpointContents {
         var contents = TorchCheckpointContents(tensors: [:], skipped: [:], container: container)
         for (key, value) in dict.items {
             guard case .string(let name) = key else { continue }
-            guard case .tensor(let ref) = value else { continue }
+            guard case .tensor(let ref) = value else {
+                contents.skipped[name] = value.kind
+                continue
+            }
             guard let dtype = ref.storage.dtype else {
                 contents.skipped[name] = ref.storage.typeName
                 continue
             }
-            contents.tensors[name] = try materialise(ref, dtype: dtype, name: name, archive: archive, root: root,
+            contents.tensors[name] = try materialise(ref, dtype: dtype, name: name, archive: file.archive, root: file.root,
                                                      bytes: bytes, path: path)
-            if let entry = archive.entries[root + "data/" + ref.storage.key] {
+            if let entry = file.archive.entries[file.root + "data/" + ref.storage.key] {
                 afterCopy(UnsafeRawBufferPointer(rebasing: bytes[entry.offset ..< entry.offset + entry.size]))
             }
-        }
-        if contents.tensors.isEmpty {
-            throw WeightError(path: path, reason: "no float tensors found (top-level keys: \(keys(of: dict)))")
         }
         return contents
     }

@@ -2,7 +2,8 @@
 // for planes of logits (the head's upsampling and the final resize to label size).
 //
 // Per axis (ATen `compute_source_index_and_lambda`, index math in float):
-// scale = in/out, src = max(scale·(dst + 0.5) - 0.5, 0), i0 = floor(src),
+// scale = in/out (`size=`) or 1/s (`scale_factor=s`, output floor(s·in)),
+// src = max(scale·(dst + 0.5) - 0.5, 0), i0 = floor(src),
 // i1 = i0 + 1 unless i0 is the last index, λ1 = min(src - i0, 1), λ0 = 1 - λ1.
 // Output = λ0h (λ0w x00 + λ1w x01) + λ1h (λ0w x10 + λ1w x11), as ATen's loop.
 
@@ -17,10 +18,22 @@ public struct BilinearAxis: Sendable, Equatable {
 
     /// The taps of `F.interpolate(size=output, mode="bilinear", align_corners=False)`.
     public init(input: Int, output: Int) {
+        self.init(input: input, output: output, sourceScale: Float(input) / Float(output))
+    }
+
+    /// The taps of `F.interpolate(scale_factor=factor, mode="bilinear", align_corners=False)`
+    /// (recompute_scale_factor unset): output floor(factor·input), source step 1/factor, which
+    /// differs from `size=` when factor·input is not whole (×0.5 of an odd size).
+    public init(input: Int, scaleFactor factor: Double) {
+        precondition(factor > 0, "BilinearAxis: scale factor \(factor)")
+        self.init(input: input, output: Int(Double(input) * factor), sourceScale: Float(1 / factor))
+    }
+
+    /// Output index d reads source position max(sourceScale·(d + 0.5) - 0.5, 0).
+    init(input: Int, output: Int, sourceScale scale: Float) {
         precondition(input > 0 && output > 0, "BilinearAxis: \(input) -> \(output)")
         self.input = input
         self.output = output
-        let scale = Float(input) / Float(output)
         var i0 = [Int](repeating: 0, count: output), i1 = i0
         var l0 = [Float](repeating: 0, count: output), l1 = l0
         for d in 0 ..< output {
@@ -39,7 +52,14 @@ public enum Bilinear {
     /// planes (P, inH, inW) -> (P, outH, outW), align_corners=False. Planes split over `threads` chunks.
     public static func resize(_ x: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
                               toHeight outH: Int, width outW: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
-        let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
+        resize(x, planes: planes, rows: BilinearAxis(input: inH, output: outH), columns: BilinearAxis(input: inW, output: outW),
+               into: y, threads: threads)
+    }
+
+    /// planes (P, ys.input, xs.input) -> (P, ys.output, xs.output) with the given taps per axis.
+    public static func resize(_ x: UnsafePointer<Float>, planes: Int, rows ys: BilinearAxis, columns xs: BilinearAxis,
+                              into y: UnsafeMutablePointer<Float>, threads: Int) {
+        let inH = ys.input, inW = xs.input, outH = ys.output, outW = xs.output
         Threading.parallelFor(planes, threads: threads) { range in
             ys.index0.withUnsafeBufferPointer { y0 in ys.index1.withUnsafeBufferPointer { y1 in
             ys.lambda0.withUnsafeBufferPointer { ly0 in ys.lambda1.withUnsafeBufferPointer { ly1 in
