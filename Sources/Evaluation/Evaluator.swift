@@ -72,7 +72,7 @@ public struct Evaluator: Sendable {
         pipeline = TestPipeline(scale: scale)
     }
 
-    public var model: SegmentationModel { segmenter.model }
+    public var network: any WindowNetwork { segmenter.network }
     public var window: SlidingWindow { segmenter.window }
 
     /// An RGB image -> test pipeline -> slide inference -> trainIds at `size`.

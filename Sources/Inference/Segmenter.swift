@@ -26,28 +26,30 @@ public struct InferenceError: ReasonedError, Equatable {
 /// every step of its forward passes splits into. Not shared between threads.
 public final class SegmenterWorkspace {
     public let threads: Int
-    final class Arena {
-        let activations: SegmentationActivations
-        init(_ a: consuming SegmentationActivations) { activations = a }
-    }
-    var arenas: [Int: Arena] = [:]
+    var arenas: [Int: any WindowArena] = [:]
     public init(threads: Int) { self.threads = max(1, threads) }
 }
 
 public struct Segmenter: Sendable {
-    public let model: SegmentationModel
+    /// The network whose window scores are averaged: the linear-head model or the Mask2Former model.
+    public let network: any WindowNetwork
     public let window: SlidingWindow
 
-    /// A segmenter for `model`; the crop must be a multiple of the patch size.
+    /// A segmenter for the linear-head `model`; the crop must be a multiple of the patch size.
     public init(model: SegmentationModel, window: SlidingWindow = SlidingWindow()) throws(InferenceError) {
-        let p = model.backbone.config.patchSize
+        try self.init(network: model, window: window)
+    }
+
+    /// A segmenter for any window network; the crop must be a multiple of its patch size.
+    public init(network model: any WindowNetwork, window: SlidingWindow = SlidingWindow()) throws(InferenceError) {
+        let p = model.patchSize
         guard window.crop > 0, window.stride > 0 else {
             throw InferenceError("crop \(window.crop) and stride \(window.stride) must be positive")
         }
         guard window.crop % p == 0 else {
             throw InferenceError("crop \(window.crop) is not a multiple of the patch size \(p); use a crop such as \(window.crop / p * p) or \((window.crop / p + 1) * p), or convert the weights to patch 16 (ctpipe convert-weights IN OUT --patch-size 16 --grid 32)")
         }
-        self.model = model
+        self.network = model
         self.window = window
     }
 
@@ -78,7 +80,7 @@ public struct Segmenter: Sendable {
         var labels = [UInt8](repeating: 0, count: outputHeight * outputWidth)
         logits.withUnsafeBufferPointer { l in
             labels.withUnsafeMutableBufferPointer { out in
-                Bilinear.resizedArgmax(l.baseAddress!, planes: model.classes, height: height, width: width,
+                Bilinear.resizedArgmax(l.baseAddress!, planes: network.classes, height: height, width: width,
                                        toHeight: outputHeight, width: outputWidth, into: out.baseAddress!, threads: threads)
             }
         }
@@ -100,7 +102,7 @@ public struct Segmenter: Sendable {
         guard planes.count == 3 * height * width else {
             throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
         }
-        let crop = window.crop, k = model.classes, threads = workspace.threads
+        let crop = window.crop, k = network.classes, threads = workspace.threads
         let arena = try self.arena(workspace)
         var sum = [Float](repeating: 0, count: k * height * width)
         var count = [Float](repeating: 0, count: height * width)
@@ -118,10 +120,10 @@ public struct Segmenter: Sendable {
                     }
                 }
             }
+            let out: UnsafePointer<Float>
             do {
-                try input.withUnsafeBufferPointer { try model.forward($0, arena.activations) }
+                out = try input.withUnsafeBufferPointer { try arena.scores($0) }
             } catch { throw InferenceError("window \(w): \(error)") }
-            let out = arena.activations.logits.baseAddress!
             sum.withUnsafeMutableBufferPointer { s in
                 let s = s.baseAddress!
                 Threading.parallelFor(k, threads: threads) { range in
@@ -150,11 +152,10 @@ public struct Segmenter: Sendable {
         return sum
     }
 
-    func arena(_ workspace: SegmenterWorkspace) throws(InferenceError) -> SegmenterWorkspace.Arena {
+    func arena(_ workspace: SegmenterWorkspace) throws(InferenceError) -> any WindowArena {
         if let a = workspace.arenas[window.crop] { return a }
         do {
-            let a = SegmenterWorkspace.Arena(try model.makeActivations(height: window.crop, width: window.crop,
-                                                                          threads: workspace.threads))
+            let a = try network.makeWindowArena(side: window.crop, threads: workspace.threads)
             workspace.arenas[window.crop] = a
             return a
         } catch { throw InferenceError(error.reason) }

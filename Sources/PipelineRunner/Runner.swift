@@ -120,9 +120,9 @@ public struct Runner: Sendable {
             // One shard at a time: all cores inside each sample; several: one thread each.
             let lanes = max(1, min(workers, jobs.count))
             plan = ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount))
-            let c = segmenter.model.config
-            directory.event("model", ["adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
-                                      "classes": .int(c.head.classes), "threads": .string(plan.description),
+            let c = segmenter.network.summary
+            directory.event("model", ["adapter": .string(c.adapter), "backbone": .string(c.backbone), "head": .string(c.head),
+                                      "classes": .int(c.classes), "threads": .string(plan.description),
                                       "crop": .int(segmenter.window.crop), "stride": .int(segmenter.window.stride)])
         }
         let shards = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, steps: state.sampleSteps,
