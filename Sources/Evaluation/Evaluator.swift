@@ -34,6 +34,9 @@ public struct ImagePrediction: Sendable {
     public var resized: ImageSize
     /// Sliding windows run over the resized image.
     public var windows: Int
+    /// The averaged window scores (K, H, W) at the resized size, when asked for
+    /// (the linear head's logits; the Mask2Former head's class-weighted mask probabilities).
+    public var scores: [Float]?
 }
 
 /// A dataset sample evaluated: prediction, label, scores.
@@ -76,7 +79,7 @@ public struct Evaluator: Sendable {
     public var window: SlidingWindow { segmenter.window }
 
     /// An RGB image -> test pipeline -> slide inference -> trainIds at `size`.
-    public func predict(_ image: Image8, at size: PredictionSize = .input,
+    public func predict(_ image: Image8, at size: PredictionSize = .input, keepScores: Bool = false,
                         workspace: SegmenterWorkspace) throws(EvaluationError) -> ImagePrediction {
         let planes: [Float], resized: ImageSize
         do { (planes, resized) = try pipeline.apply(image: image) } catch { throw .resize(error) }
@@ -87,10 +90,16 @@ public struct Evaluator: Sendable {
         case .size(let given): output = given
         }
         do {
-            let labels = try segmenter.segment(normalised: planes, height: resized.height, width: resized.width,
-                                               outputHeight: output.height, outputWidth: output.width, workspace: workspace)
-            return ImagePrediction(labels: labels, resized: resized,
-                                   windows: segmenter.window.windows(height: resized.height, width: resized.width).count)
+            let windows = segmenter.window.windows(height: resized.height, width: resized.width).count
+            guard keepScores else {
+                let labels = try segmenter.segment(normalised: planes, height: resized.height, width: resized.width,
+                                                   outputHeight: output.height, outputWidth: output.width, workspace: workspace)
+                return ImagePrediction(labels: labels, resized: resized, windows: windows)
+            }
+            let scores = try segmenter.logits(normalised: planes, height: resized.height, width: resized.width, workspace: workspace)
+            let labels = segmenter.labels(scores, height: resized.height, width: resized.width, outputHeight: output.height,
+                                          outputWidth: output.width, threads: workspace.threads)
+            return ImagePrediction(labels: labels, resized: resized, windows: windows, scores: scores)
         } catch { throw .infer(error) }
     }
 

@@ -76,7 +76,7 @@ public struct Segmenter: Sendable {
     }
 
     /// argmax over classes of the logits (K, H, W) resized bilinearly to the output size.
-    func labels(_ logits: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int, threads: Int) -> LabelMap {
+    public func labels(_ logits: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int, threads: Int) -> LabelMap {
         var labels = [UInt8](repeating: 0, count: outputHeight * outputWidth)
         logits.withUnsafeBufferPointer { l in
             labels.withUnsafeMutableBufferPointer { out in

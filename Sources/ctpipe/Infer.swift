@@ -1,6 +1,8 @@
-// Infer.swift — `ctpipe infer`: segment images with a ctpipe checkpoint through
-// the evaluation path (Evaluation.Evaluator) and write label PNGs (trainId,
-// labelId, colour, overlay) atomically with the label-file writer (LabelFiles).
+// Infer.swift — `ctpipe infer`: segment images with a ctpipe checkpoint, or a
+// Rein / Causal-Tune Mask2Former checkpoint saved by MMSegmentation (`.pth`),
+// through the evaluation path (Evaluation.Evaluator) and write label PNGs
+// (trainId, labelId, colour, overlay) atomically with the label-file writer
+// (LabelFiles); optionally the averaged window scores as .npy.
 
 import ArgumentParser
 import CTCore
@@ -15,25 +17,35 @@ import Model
 import Synchronization
 import Tensor
 
+extension AdapterKind: ExpressibleByArgument {}
+
 extension CTPipe {
     struct Infer: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Segment images with a ctpipe checkpoint and write label PNGs.",
+            abstract: "Segment images with a ctpipe or MMSegmentation (Rein / Causal-Tune, Mask2Former) checkpoint and write label PNGs.",
             discussion: """
             Each image is resized keeping its aspect ratio to --scale (long side <= the larger number, \
             short side <= the smaller; OpenCV bilinear), normalised, run through 512 x 512 windows at \
             stride 341 (windows clamped to the border, logits averaged where they overlap), and the \
             averaged logits are resized bilinearly to the output size before the argmax (see \
             docs/causal-tune.md). Files go to DIR/<format>/<name>.png, where <name> is the image file \
-            name without its extension. Prints a JSON summary.
+            name without its extension. Prints a JSON summary. A .pth checkpoint (MMSegmentation, as \
+            Rein and Causal-Tune release them: the adapter and the Mask2Former head) needs the DINOv2 \
+            weights (--weights) and --adapter, which the file cannot tell (see docs/mask2former.md).
             """
         )
 
-        @Option(help: ArgumentHelp("A ctpipe checkpoint (.safetensors).", valueName: "CKPT"))
+        @Option(help: ArgumentHelp("A ctpipe checkpoint (.safetensors) or an MMSegmentation one (.pth, Mask2Former head).", valueName: "CKPT"))
         var checkpoint: String
 
-        @Option(help: ArgumentHelp("Backbone weights replacing the embedded or referenced ones.", valueName: "W"))
+        @Option(help: ArgumentHelp("Backbone weights replacing the embedded or referenced ones (required with a .pth checkpoint that has none).", valueName: "W"))
         var weights: String?
+
+        @Option(help: ArgumentHelp("What the adapter of a .pth checkpoint computes: \(Self.pthAdapters.map(\.rawValue).joined(separator: ", ")) (required for .pth).", valueName: "KIND"))
+        var adapter: AdapterKind?
+
+        @Flag(name: .customLong("save-logits"), help: "Also write DIR/logits/<name>.npy: the averaged window scores (K, H, W) at the resized size, float32.")
+        var saveLogits = false
 
         @Argument(help: ArgumentHelp("RGB images (PNG or JPEG).", valueName: "IMAGE"))
         var images: [String]
@@ -97,6 +109,31 @@ extension CTPipe {
             }
         }
 
+        /// The adapter kinds a .pth checkpoint can hold (the paper's own `causal-tune` too).
+        static let pthAdapters: [AdapterKind] = [.rein, .causalTuneReleased, .causalTune]
+
+        /// The network of a checkpoint: a ctpipe safetensors file (the linear head), or an
+        /// MMSegmentation `.pth` (recognised by content: a torch.save zip) with the Mask2Former head.
+        static func network(checkpoint: String, weights: String?, adapter: AdapterKind?) throws -> any WindowNetwork {
+            let isTorch: Bool
+            do {
+                let head = try FileBytes.read(checkpoint, limit: nil).prefix(4)
+                isTorch = Array(head) == [0x50, 0x4B, 0x03, 0x04]
+            } catch { throw CLIError(error.description) }
+            guard isTorch else {
+                if let adapter { throw CLIError("--adapter \(adapter.rawValue) applies to .pth checkpoints; a ctpipe checkpoint records its adapter") }
+                do {
+                    return try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
+                } catch { throw CLIError(error.description) }
+            }
+            guard let adapter, pthAdapters.contains(adapter) else {
+                throw CLIError("\(checkpoint): an MMSegmentation checkpoint does not say what its adapter computes (Rein and Causal-Tune save the same names); give --adapter \(pthAdapters.map(\.rawValue).joined(separator: "|"))")
+            }
+            do { return try Mask2FormerModel.load(checkpoint: checkpoint, weights: weights, adapter: adapter) } catch {
+                throw CLIError(error.description)
+            }
+        }
+
         static func name(_ path: String) -> String {
             URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         }
@@ -105,14 +142,13 @@ extension CTPipe {
             let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
             let lanes = max(1, min(jobs, images.count, cores))
             let plan = lanes == 1 ? ThreadPlan.singleSample(threads: cores) : ThreadPlan(workers: lanes, cores: cores)
-            let model: SegmentationModel
-            do {
-                model = try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
-            } catch { throw CLIError(error.description) }
+            let network = try Self.network(checkpoint: checkpoint, weights: weights, adapter: adapter)
             let evaluator: Evaluator
-            do { evaluator = try Evaluator(model: model, window: SlidingWindow(crop: crop, stride: stride), scale: Self.size(scale)!) } catch {
-                throw CLIError(error.description)
-            }
+            do {
+                let segmenter = try Segmenter(network: network, window: SlidingWindow(crop: crop, stride: stride))
+                evaluator = Evaluator(segmenter: segmenter, scale: Self.size(scale)!)
+            } catch { throw CLIError(error.description) }
+            let saveLogits = self.saveLogits
             let writer = LabelWriter(formats: Self.formats(format)!, overlayAlpha: alpha)
             let size: PredictionSize = outputSize == "input" ? .input : .resized
             let images = self.images, outDir = self.outDir
@@ -125,7 +161,13 @@ extension CTPipe {
                     do {
                         let t0 = Date()
                         let image = try ImageFile.readRGB(images[i])
-                        let prediction = try evaluator.predict(image, at: size, workspace: workspace)
+                        let prediction = try evaluator.predict(image, at: size, keepScores: saveLogits, workspace: workspace)
+                        if let scores = prediction.scores {
+                            let array = NPYArray(shape: [network.classes, prediction.resized.height, prediction.resized.width],
+                                                 float32: scores)
+                            try FileManager.default.createDirectory(atPath: outDir + "/logits", withIntermediateDirectories: true)
+                            try AtomicFile.write(array.encoded(), to: outDir + "/logits/" + Self.name(images[i]) + ".npy")
+                        }
                         let overlayBase = size == .input ? image : try evaluator.pipeline.resize.apply(image: image)
                         try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: outDir)
                         let out = ImageSize(width: prediction.labels.width, height: prediction.labels.height)
@@ -142,7 +184,7 @@ extension CTPipe {
             let seconds = Date().timeIntervalSince(started)
             let done = results.withLock { $0.compactMap { $0 } }
             print(try PrettyJSON.string(InferReport(
-                checkpoint: checkpoint, adapter: model.config.adapter.kind.rawValue, classes: model.classes,
+                checkpoint: checkpoint, adapter: network.summary.adapter, classes: network.classes,
                 crop: crop, stride: stride, threads: cores, jobs: lanes, images: done, seconds: seconds,
                 imagesPerSecond: seconds > 0 ? Double(done.count) / seconds : 0, outDir: outDir)))
         }
