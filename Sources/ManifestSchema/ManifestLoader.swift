@@ -187,7 +187,7 @@ public enum ManifestLoader {
             if (pipeline.has(.infer) || pipeline.has(.predictions)) && !hasEval {
                 reader.report("$.datasets", "the pipeline evaluates, but no dataset has \"role\": \"eval\"")
             }
-            if pipeline.has(.train), let problem = model?.trainingProblem { reader.report("$.model.adapter", problem) }
+            if pipeline.has(.train), let problem = model?.trainingProblem { reader.report("$.model." + problem.field, problem.reason) }
             if (pipeline.has(.infer) || pipeline.has(.train)) && model == nil && root["model"] == nil {
                 reader.report("$.model", "required by the pipeline's \(pipeline.has(.train) ? "train" : "infer") stage")
             }

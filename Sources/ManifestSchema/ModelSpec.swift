@@ -13,7 +13,9 @@ extension Manifest {
         /// `model.backbone`: the DINOv2 sizes (`tiny`: the demo's small ViT, randomly initialised).
         public enum Backbone: String, Sendable, CaseIterable { case vits14, vitb14, vitl14, vitg14, tiny }
         /// `model.head`.
-        public enum Head: String, Sendable, CaseIterable { case linear }
+        /// `mask2former`: a released Rein / Causal-Tune checkpoint (MMSegmentation `.pth`) with the
+        /// Mask2Former head, run for inference (docs/mask2former.md).
+        public enum Head: String, Sendable, CaseIterable { case linear, mask2former }
         /// The settings a manifest can state next to a checkpoint, which must then agree with it.
         public enum Setting: String, Sendable, CaseIterable { case backbone, adapter, filter, dl, dh, tokens, rank }
 
@@ -39,10 +41,13 @@ extension Manifest {
         /// The architecture of the named backbone.
         public var backboneConfig: DINOv2Config? { DINOv2Config.named(backbone.rawValue) }
 
-        /// Why the train stage cannot train this adapter (nil: it can).
-        public var trainingProblem: String? {
-            adapter.kind == .causalTuneReleased
-                ? "causal-tune-released replays the released code for inference only; the train stage trains causal-tune (the paper's method), rein or none"
+        /// Why the train stage cannot train this model (nil: it can): the field and the reason.
+        public var trainingProblem: (field: String, reason: String)? {
+            if head == .mask2former {
+                return ("head", "the mask2former head runs released checkpoints for inference; the train stage trains the linear head")
+            }
+            return adapter.kind == .causalTuneReleased
+                ? ("adapter", "causal-tune-released replays the released code for inference only; the train stage trains causal-tune (the paper's method), rein or none")
                 : nil
         }
     }
@@ -81,6 +86,14 @@ extension ManifestLoader {
                 reader.report("\(path).\(key)", "file not found: \(value) (\(key == "weights" ? DatasetHints.weights : "train first, or point at an existing checkpoint"))")
             }
             if key == "weights" { spec.weights = resolved } else { spec.checkpoint = resolved }
+        }
+        if spec.head == .mask2former {
+            if spec.checkpoint == nil {
+                reader.report(path + ".checkpoint", "the mask2former head runs a trained checkpoint (an MMSegmentation .pth of Rein or Causal-Tune); give its path")
+            }
+            if !spec.stated.contains(.adapter) {
+                reader.report(path + ".adapter", "required with the mask2former head: an MMSegmentation checkpoint does not say what its adapter computes (rein, causal-tune-released or causal-tune)")
+            }
         }
         return spec
     }

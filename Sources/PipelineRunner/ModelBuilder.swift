@@ -18,11 +18,21 @@ import Model
 import RunFolder
 
 enum ModelBuilder {
-    /// The infer stage's segmenter: `model` with the manifest's slide window.
-    static func segmenter(_ model: SegmentationModel, window: Manifest.SlideWindow) throws -> Segmenter {
-        do { return try Segmenter(model: model, window: SlidingWindow(crop: window.crop, stride: window.stride)) } catch {
+    /// The infer stage's segmenter: `network` with the manifest's slide window.
+    static func segmenter(_ network: any WindowNetwork, window: Manifest.SlideWindow) throws -> Segmenter {
+        do { return try Segmenter(network: network, window: SlidingWindow(crop: window.crop, stride: window.stride)) } catch {
             throw RunError("$.model.crop: \(error)")
         }
+    }
+
+    /// The infer stage's network: a released Mask2Former checkpoint (`head: mask2former`, an
+    /// MMSegmentation `.pth` with `weights` and the stated adapter), or the linear-head model `build` makes.
+    static func network(_ spec: Manifest.ModelSpec, seed: Int) throws -> any WindowNetwork {
+        guard spec.head == .mask2former, let checkpoint = spec.checkpoint else { return try build(spec, seed: seed) }
+        do {
+            return try Mask2FormerModel.load(checkpoint: checkpoint, weights: spec.weights, adapter: spec.adapter.kind,
+                                             options: WeightLoadOptions(interpolation: spec.interpolation))
+        } catch { throw RunError("$.model.checkpoint: \(error)") }
     }
 
     static func build(_ spec: Manifest.ModelSpec, seed: Int, cropSize: Int = 512,

@@ -105,7 +105,7 @@ struct InferStage: RunnerStage {
         state.infers = true
         guard !state.trains else { return }
         guard let spec = manifest.model else { throw RunError("$.model: required by the pipeline's infer stage") }
-        state.segmenter = try ModelBuilder.segmenter(try ModelBuilder.build(spec, seed: manifest.seed), window: manifest.slideWindow)
+        state.segmenter = try ModelBuilder.segmenter(try ModelBuilder.network(spec, seed: manifest.seed), window: manifest.slideWindow)
     }
     func run(_ state: inout RunState, in context: RunContext) throws {
         if let trained = state.trained {

@@ -55,8 +55,33 @@ import Testing
         #expect(problems.contains("$.model.backbone: \"vitx\" is not one of \(backbones)"))
         #expect(problems.contains("$.model.adapter: \"lora\" is not one of \(adapters)"))
         #expect(problems.contains("$.model.filter: \"notch\" is not one of \(filters)"))
-        #expect(problems.contains("$.model.head: \"mlp\" is not supported (linear)"))
+        #expect(problems.contains("$.model.head: \"mlp\" is not supported (linear, mask2former)"))
         #expect(problems.contains("$.model.registers_interpolation: \"nearest\" is not one of \(rules)"))
         #expect(backbones == "vits14, vitb14, vitl14, vitg14, tiny" && adapters == "causal-tune, rein, causal-tune-released, none")
+    }
+}
+
+/// The mask2former head: a released checkpoint with its adapter stated; never trained.
+@Suite struct Mask2FormerSpecTests {
+    static func manifest(model: String, stages: String = #"["read", "infer", "metric"]"#) -> String {
+        """
+        {"version": 1, "name": "m2f", "pipeline": {"version": 1, "stages": \(stages)},
+         "datasets": [{"kind": "cityscapes", "root": "data/cityscapes"}], "model": \(model)}
+        """
+    }
+
+    @Test func needsACheckpointAndAStatedAdapter() throws {
+        let problems = try ManifestFixture().problems(Self.manifest(model: #"{"backbone": "vitl14", "head": "mask2former"}"#))
+        #expect(problems.contains { $0.hasPrefix("$.model.checkpoint") && $0.contains("MMSegmentation .pth") })
+        #expect(problems.contains { $0.hasPrefix("$.model.adapter") && $0.contains("does not say") })
+    }
+
+    @Test func isNotTrained() throws {
+        let fixture = try ManifestFixture()
+        _ = try fixture.write("", name: "m.pth")
+        let problems = try fixture.problems(Self.manifest(
+            model: #"{"backbone": "vitl14", "head": "mask2former", "adapter": "rein", "checkpoint": "m.pth"}"#,
+            stages: #"["read", "train", "infer", "metric"]"#))
+        #expect(problems.contains { $0.hasPrefix("$.model.head") && $0.contains("inference") })
     }
 }
