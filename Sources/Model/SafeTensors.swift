@@ -29,6 +29,18 @@ public enum SafeTensors {
         return try parse(file.bytes, path: path, afterCopy: file.release)
     }
 
+    /// The `__metadata__` of a safetensors file, read from its header alone (no tensor is decoded).
+    public static func metadata(_ path: String) throws(WeightError) -> [String: String] {
+        let file = try MappedFile(path: path)
+        let bytes = file.bytes
+        guard sniff(bytes) else { throw WeightError(path: path, reason: "not a safetensors file") }
+        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))
+        guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8 ..< 8 + headerLength])) as? [String: Any] else {
+            throw WeightError(path: path, reason: "not a safetensors file: the header is not a JSON object")
+        }
+        return (json["__metadata__"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
+    }
+
     /// True when `bytes` start like a safetensors file (a plausible header length and `{`).
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= 9 else { return false }

@@ -56,6 +56,9 @@ public enum SegmentationCheckpoint {
         guard let json = parsed.metadata[DINOv2Weights.configKey] else {
             throw WeightError(path: path, reason: "not a ctpipe checkpoint: no '\(DINOv2Weights.configKey)' metadata (backbone weights alone go to --weights)")
         }
+        if Mask2FormerModel.describes(configJSON: json) {
+            throw WeightError(path: path, reason: "a Mask2Former model (converted from MMSegmentation): run it with `ctpipe infer` or a manifest's head mask2former; it has no linear head")
+        }
         do { return try JSONDecoder().decode(SegmentationConfig.self, from: Data(json.utf8)) } catch {
             throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' is not a model configuration: \(error)")
         }

@@ -123,8 +123,12 @@ extension CTPipe {
             guard isTorch else {
                 if let adapter { throw CLIError("--adapter \(adapter.rawValue) applies to .pth checkpoints; a ctpipe checkpoint records its adapter") }
                 do {
+                    if let json = try SafeTensors.metadata(checkpoint)[DINOv2Weights.configKey], Mask2FormerModel.describes(configJSON: json) {
+                        if weights != nil { throw CLIError("--weights does not apply to a converted Mask2Former file (it embeds its backbone)") }
+                        return try Mask2FormerModel.load(ctpipe: checkpoint)
+                    }
                     return try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
-                } catch { throw CLIError(error.description) }
+                } catch let error as CLIError { throw error } catch { throw CLIError("\(error)") }
             }
             guard let adapter, pthAdapters.contains(adapter) else {
                 throw CLIError("\(checkpoint): an MMSegmentation checkpoint does not say what its adapter computes (Rein and Causal-Tune save the same names); give --adapter \(pthAdapters.map(\.rawValue).joined(separator: "|"))")

@@ -17,10 +17,11 @@
 // Sizes come from the checkpoint's shapes; what shapes do not record (attention
 // heads, sampling points, GroupNorm groups) is Rein's configuration by default.
 
+import Foundation
 import Tensor
 
 /// What a Mask2Former model is, besides its backbone's architecture.
-public struct Mask2FormerConfig: Sendable, Equatable {
+public struct Mask2FormerConfig: Sendable, Equatable, Codable {
     public var adapter: AdapterConfig
     /// The blocks whose adapted outputs feed the head (four, increasing).
     public var outIndices: [Int]
@@ -32,6 +33,10 @@ public struct Mask2FormerConfig: Sendable, Equatable {
         self.outIndices = outIndices
         self.pixelDecoder = pixelDecoder
         self.decoder = decoder
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case adapter, outIndices = "out_indices", pixelDecoder = "pixel_decoder", decoder
     }
 
     /// What the shapes of a checkpoint's adapter (`backbone.reins.*`) and head (`decode_head.*`)
@@ -261,5 +266,58 @@ public final class Mask2FormerWorkspace: @unchecked Sendable {
 
     deinit {
         for b in [maskFeatures, memory, semanticScratch, scores] { b.deallocate() }
+    }
+}
+
+// ctpipe files of Mask2Former models: one safetensors file holding every tensor
+// under its MMSegmentation name (backbone embedded: the file alone rebuilds the
+// model) and, under the metadata key `ctpipe.config`,
+// `{"version": 1, "backbone": DINOv2Config, "mask2former": Mask2FormerConfig}`
+// — the adapter kind and the head's sizes recorded, so no --adapter is needed.
+extension Mask2FormerModel {
+    /// The configuration JSON a ctpipe Mask2Former file stores.
+    struct StoredConfig: Codable {
+        var version = 1
+        var backbone: DINOv2Config
+        var mask2former: Mask2FormerConfig
+    }
+
+    /// The model as a ctpipe safetensors file.
+    public func ctpipeFile() -> SafeTensorsFile {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = (try? encoder.encode(StoredConfig(backbone: backbone.config, mask2former: config)))
+            .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return SafeTensorsFile(tensors: stateDict(), metadata: [DINOv2Weights.configKey: json])
+    }
+
+    /// Whether a ctpipe configuration JSON describes a Mask2Former model.
+    public static func describes(configJSON json: String) -> Bool {
+        (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["mask2former"] != nil
+    }
+
+    /// Loads a ctpipe Mask2Former file (`ctpipeFile`).
+    public static func load(ctpipe path: String) throws(WeightError) -> Mask2FormerModel {
+        let parsed = try SafeTensors.read(path)
+        guard let json = parsed.metadata[DINOv2Weights.configKey] else {
+            throw WeightError(path: path, reason: "not a ctpipe file: no '\(DINOv2Weights.configKey)' metadata")
+        }
+        let stored: StoredConfig
+        do { stored = try JSONDecoder().decode(StoredConfig.self, from: Data(json.utf8)) } catch {
+            throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' is not a Mask2Former model configuration: \(error)")
+        }
+        guard stored.version == 1 else {
+            throw WeightError(path: path, reason: "configuration version \(stored.version) is not supported (this ctpipe reads 1)")
+        }
+        let backbone = try DINOv2Weights.load(path, options: WeightLoadOptions(heads: stored.backbone.heads,
+                                                                           interpolation: stored.backbone.interpolation)).model
+        var model: Mask2FormerModel
+        do { model = try Mask2FormerModel(config: stored.mask2former, backbone: backbone) } catch {
+            throw WeightError(path: path, reason: error.reason)
+        }
+        let adapter = parsed.tensors.filter { $0.key.hasPrefix(SegmentationModel.adapterScope.prefix) }
+        let head = parsed.tensors.filter { $0.key.hasPrefix(SegmentationModel.headScope.prefix) }
+        try model.read(adapter: adapter, head: head, path: path)
+        return model
     }
 }

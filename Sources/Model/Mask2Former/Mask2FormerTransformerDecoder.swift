@@ -26,7 +26,7 @@ import Foundation
 import Tensor
 
 /// The decoder's sizes; an integrator reads them from the checkpoint's shapes.
-public struct Mask2FormerDecoderConfig: Sendable, Equatable {
+public struct Mask2FormerDecoderConfig: Sendable, Equatable, Codable {
     /// D, the query and memory width (transformer_decoder.post_norm.weight).
     public var embedDim: Int
     /// Attention heads (not in the shapes; 8 in every released config).
@@ -57,6 +57,11 @@ public struct Mask2FormerDecoderConfig: Sendable, Equatable {
         self.levels = levels
         self.maskChannels = maskChannels ?? embedDim
         self.layerNormEps = layerNormEps
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case embedDim = "embed_dim", heads, queries, classes, layers, feedForward = "feed_forward", levels
+        case maskChannels = "mask_channels", layerNormEps = "layer_norm_eps"
     }
 }
 

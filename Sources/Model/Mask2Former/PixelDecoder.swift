@@ -25,7 +25,7 @@
 import Tensor
 
 /// The pixel decoder's sizes (defaults: Rein's configuration).
-public struct PixelDecoderConfig: Sendable, Equatable {
+public struct PixelDecoderConfig: Sendable, Equatable, Codable {
     /// Channels of each input map, highest resolution (stride 4) first.
     public var inChannels: [Int]
     public var featureChannels: Int
@@ -52,6 +52,12 @@ public struct PixelDecoderConfig: Sendable, Equatable {
         self.points = points
         self.feedforward = feedforward
         self.groupNormGroups = groupNormGroups
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case inChannels = "in_channels", featureChannels = "feature_channels", outChannels = "out_channels"
+        case encoderLevels = "encoder_levels", encoderLayers = "encoder_layers", heads, points, feedforward
+        case groupNormGroups = "group_norm_groups"
     }
 
     /// The sizes a checkpoint's tensors under `scope` (e.g. `decode_head.pixel_decoder.`) imply: input
