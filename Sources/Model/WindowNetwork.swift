@@ -16,6 +16,20 @@ public protocol WindowNetwork: Sendable {
     var summary: NetworkSummary { get }
     /// A worker's buffers for windows of side x side, its kernels split over `threads`.
     func makeWindowArena(side: Int, threads: Int) throws(ModelInputError) -> any WindowArena
+    /// The backbone and the adapter after its blocks (features exports read them).
+    var adaptedBackbone: AdaptedBackbone { get }
+}
+
+/// A backbone with the adapter that refines its patch tokens after every block.
+public struct AdaptedBackbone: Sendable {
+    public var backbone: DINOv2
+    /// nil without an adapter.
+    public var adapter: CausalTuneAdapter?
+    public var prepared: PreparedAdapter?
+
+    public init(backbone: DINOv2, adapter: CausalTuneAdapter?, prepared: PreparedAdapter?) {
+        (self.backbone, self.adapter, self.prepared) = (backbone, adapter, prepared)
+    }
 }
 
 /// One worker's buffers for one window size. Not shared between threads.
@@ -43,6 +57,8 @@ extension SegmentationModel: WindowNetwork {
         NetworkSummary(adapter: config.adapter.kind.rawValue, backbone: config.backboneName ?? "\(config.backbone.embedDim)-wide",
                        head: "linear", classes: classes)
     }
+
+    public var adaptedBackbone: AdaptedBackbone { AdaptedBackbone(backbone: backbone, adapter: adapter, prepared: prepared) }
 
     public func makeWindowArena(side: Int, threads: Int) throws(ModelInputError) -> any WindowArena {
         LinearHeadWindowArena(model: self, activations: try makeActivations(height: side, width: side, threads: threads))
@@ -72,6 +88,8 @@ extension Mask2FormerModel: WindowNetwork {
         NetworkSummary(adapter: config.adapter.kind.rawValue, backbone: "\(backbone.config.embedDim)-wide, \(backbone.config.depth) blocks",
                        head: "mask2former", classes: classes)
     }
+
+    public var adaptedBackbone: AdaptedBackbone { AdaptedBackbone(backbone: backbone, adapter: adapter, prepared: prepared) }
 
     public func makeWindowArena(side: Int, threads: Int) throws(ModelInputError) -> any WindowArena {
         Mask2FormerWindowArena(model: self, workspace: try makeWorkspace(height: side, width: side, threads: threads))

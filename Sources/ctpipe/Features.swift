@@ -26,8 +26,11 @@ extension CTPipe {
         @Option(help: ArgumentHelp("Weight file (.pth or .safetensors); with --checkpoint, replaces its backbone.", valueName: "W"))
         var weights: String?
 
-        @Option(help: ArgumentHelp("A ctpipe checkpoint: export the features with its adapter applied after every block.", valueName: "CKPT"))
+        @Option(help: ArgumentHelp("A ctpipe checkpoint or a released Mask2Former .pth (with --adapter): export the features with its adapter applied after every block.", valueName: "CKPT"))
         var checkpoint: String?
+
+        @Option(help: ArgumentHelp("With a .pth checkpoint: what its adapter computes (\(CTPipe.Infer.pthAdapters.map(\.rawValue).joined(separator: ", "))).", valueName: "KIND"))
+        var adapter: AdapterKind?
 
         @Option(help: ArgumentHelp("An RGB image (PNG or JPEG).", valueName: "IMG"))
         var image: String?
@@ -69,13 +72,12 @@ extension CTPipe {
         func run() throws {
             let threads = backbone.plan.threadsPerWorker
             let model: DINOv2, kind: String
-            var segmentation: SegmentationModel?
+            var adapted: AdaptedBackbone?
             if let checkpoint {
-                do {
-                    segmentation = try SegmentationCheckpoint.load(checkpoint, options: CheckpointLoadOptions(backboneWeights: weights))
-                } catch { throw CLIError(error.description) }
-                model = segmentation!.backbone
-                kind = "ctpipe checkpoint, adapter \(segmentation!.config.adapter.kind.rawValue)"
+                let network = try CTPipe.Infer.network(checkpoint: checkpoint, weights: weights, adapter: adapter)
+                adapted = network.adaptedBackbone
+                model = network.adaptedBackbone.backbone
+                kind = "\(network.summary.head)-head checkpoint, adapter \(network.summary.adapter)"
             } else {
                 let loaded = try backbone.load(weights!)
                 model = loaded.model
@@ -91,7 +93,7 @@ extension CTPipe {
             let features: Tensor
             do {
                 let arena = try model.makeActivations(height: height, width: width, threads: threads)
-                if let segmentation, let adapter = segmentation.adapter, let prepared = segmentation.prepared {
+                if let adapted, let adapter = adapted.adapter, let prepared = adapted.prepared {
                     // The backbone with the adapter refining the patch tokens after every block.
                     let adapterArena = adapter.makeActivations(gridHeight: arena.gridHeight, gridWidth: arena.gridWidth,
                                                                 threads: threads)
