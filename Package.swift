@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ctpipe", "CTCore", "ImageIO", "ManifestSchema", "RunFolder",
-                                                     "RunReports", "PipelineRunner", "TestSupport"]),
+                                                     "RunReports", "PipelineRunner", "TestSupport", "Model", "Inference"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -31,7 +31,7 @@ enum ModelBuilder {
         guard spec.head == .mask2former, let checkpoint = spec.checkpoint else { return try build(spec, seed: seed) }
         do {
             return try Mask2FormerModel.load(checkpoint: checkpoint, weights: spec.weights, adapter: spec.adapter.kind,
-                                             options: WeightLoadOptions(interpolation: spec.interpolation))
+                                             options: Mask2FormerLoadOptions(backbone: WeightLoadOptions(interpolation: spec.interpolation)))
         } catch { throw RunError("$.model.checkpoint: \(error)") }
     }
 

@@ -84,12 +84,34 @@ public struct Mask2FormerConfig: Sendable, Equatable, Codable {
             throw WeightError(path: path, tensor: reins.name("transform.weight"),
                               reason: "the queries are \(queryDims) wide, the decoder \(decoder.embedDim) (cls_embed.weight)")
         }
+        guard decoder.maskChannels == pixel.outChannels, decoder.embedDim == pixel.featureChannels else {
+            throw WeightError(path: path, tensor: scope.name("mask_embed.4.weight"),
+                              reason: "the decoder (width \(decoder.embedDim), \(decoder.maskChannels) mask channels) does not fit the pixel decoder (width \(pixel.featureChannels), \(pixel.outChannels) mask channels)")
+        }
         guard pixel.inChannels.allSatisfy({ $0 == c }), pixel.inChannels.count == 4 else {
             throw WeightError(path: path, tensor: scope.name("pixel_decoder.input_convs.0.conv.weight"),
                               reason: "the pixel decoder reads \(pixel.inChannels.count) maps of widths \(pixel.inChannels); the backbone gives 4 of width \(c)")
         }
         return Mask2FormerConfig(adapter: adapterConfig, outIndices: FeaturePyramid.defaultBlocks(depth: depth),
                                  pixelDecoder: pixel, decoder: decoder)
+    }
+}
+
+/// What a Mask2Former checkpoint's shapes do not record (defaults: Rein's configuration).
+public struct Mask2FormerLoadOptions: Sendable, Equatable {
+    /// The backbone's heads and position interpolation.
+    public var backbone: WeightLoadOptions
+    /// Pixel decoder: attention heads, sampling points per head and level, GroupNorm groups.
+    public var heads: Int, points: Int, groupNormGroups: Int
+    /// Transformer decoder attention heads.
+    public var decoderHeads: Int
+    /// The blocks feeding the head (default: L/3 − 1, L/2 − 1, 2L/3 − 1, L − 1).
+    public var outIndices: [Int]?
+
+    public init(backbone: WeightLoadOptions = .init(), heads: Int = 8, points: Int = 4, groupNormGroups: Int = 32,
+                decoderHeads: Int = 8, outIndices: [Int]? = nil) {
+        (self.backbone, self.heads, self.points, self.groupNormGroups) = (backbone, heads, points, groupNormGroups)
+        (self.decoderHeads, self.outIndices) = (decoderHeads, outIndices)
     }
 }
 
@@ -122,19 +144,21 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
     /// `weights` (or those the checkpoint embeds under `backbone.`). `kind`: what the adapter
     /// computes, which the checkpoint cannot tell (Rein and Causal-Tune save the same names).
     public static func load(checkpoint path: String, weights: String?, adapter kind: AdapterKind,
-                            options: WeightLoadOptions = .init()) throws(WeightError) -> Mask2FormerModel {
+                            options: Mask2FormerLoadOptions = .init()) throws(WeightError) -> Mask2FormerModel {
         let file = try MMSegCheckpoint.read(path)
         let backbone: DINOv2
         if let weights {
-            backbone = try DINOv2Weights.load(weights, options: options).model
+            backbone = try DINOv2Weights.load(weights, options: options.backbone).model
         } else if !file.backbone.isEmpty {
-            backbone = try DINOv2Weights.load(path, options: options).model
+            backbone = try DINOv2Weights.load(path, options: options.backbone).model
         } else {
             throw WeightError(path: path, reason: "the checkpoint holds no backbone tensors (Rein saves only backbone.reins.* and decode_head.*); give the DINOv2 weights (--weights)")
         }
         let b = backbone.config
-        let config = try Mask2FormerConfig.inferred(adapter: file.adapter, head: file.head, kind: kind, depth: b.depth,
-                                                    embedDim: b.embedDim, path: path)
+        var config = try Mask2FormerConfig.inferred(adapter: file.adapter, head: file.head, kind: kind, depth: b.depth,
+                                                    embedDim: b.embedDim, path: path, heads: options.heads, points: options.points,
+                                                    groupNormGroups: options.groupNormGroups, decoderHeads: options.decoderHeads)
+        if let blocks = options.outIndices { config.outIndices = blocks }
         var model: Mask2FormerModel
         do { model = try Mask2FormerModel(config: config, backbone: backbone) } catch {
             throw WeightError(path: path, reason: error.reason)
