@@ -58,7 +58,7 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
         self.queryDims = queryDims
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, filter, dl, dh, tokens, rank, queryLink = "query_link", queryDims = "query_dims"
     }
 

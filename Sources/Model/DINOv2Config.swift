@@ -73,7 +73,7 @@ public struct DINOv2Config: Sendable, Equatable, Codable {
         }
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case embedDim = "embed_dim", depth, heads, patchSize = "patch_size", registers, gridSize = "grid_size"
         case ffnHidden = "ffn_hidden", ffn, interpolation, layerNormEps = "layer_norm_eps"
     }

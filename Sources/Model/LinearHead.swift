@@ -33,7 +33,7 @@ public struct LinearHeadConfig: Sendable, Equatable, Codable {
         [depth / 3 - 1, depth / 2 - 1, 2 * depth / 3 - 1, depth - 1].map { max($0, 0) }
     }
 
-    enum CodingKeys: String, CodingKey { case blocks, classes, layerNormEps = "layer_norm_eps" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case blocks, classes, layerNormEps = "layer_norm_eps" }
 }
 
 public struct LinearHead: Sendable, ParameterWalkable {

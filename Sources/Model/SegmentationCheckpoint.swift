@@ -59,6 +59,9 @@ public enum SegmentationCheckpoint {
         if Mask2FormerModel.describes(configJSON: json) {
             throw WeightError(path: path, reason: "a Mask2Former model (converted from MMSegmentation): run it with `ctpipe infer` or a manifest's head mask2former; it has no linear head")
         }
+        if let unknown = StoredConfigKeys.unknownKey(in: json, schema: StoredConfigKeys.segmentation) {
+            throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' has the setting '\(unknown)', which this ctpipe does not know (written by a newer version?); refusing to run the model as something else")
+        }
         do { return try JSONDecoder().decode(SegmentationConfig.self, from: Data(json.utf8)) } catch {
             throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' is not a model configuration: \(error)")
         }

@@ -31,7 +31,7 @@ public struct SegmentationConfig: Sendable, Equatable, Codable {
         self.head = head ?? LinearHeadConfig(blocks: LinearHeadConfig.defaultBlocks(depth: backbone.depth))
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case version, backboneName = "backbone_name", backbone, backboneWeights = "backbone_weights", trainable, adapter, head
     }
 

@@ -84,6 +84,9 @@ struct TrainingRun {
             guard state.seed == UInt64(manifest.seed), state.samplesPerIteration == perIteration, state.adamW == adamConfig else {
                 throw RunError("resuming: the checkpoint \(latest.state) was trained with another seed, batch or optimiser setting")
             }
+            guard state.iteration <= spec.iterations else {
+                throw RunError("resuming: the training state \(latest.state) is at iteration \(state.iteration), beyond the manifest's \(spec.iterations); it does not belong to this training")
+            }
             start = state.iteration
             directory.event("train_resume", ["iteration": .int(start)])
         } else {

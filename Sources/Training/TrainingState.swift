@@ -41,6 +41,20 @@ public struct TrainingState: Sendable, Equatable {
         var betas: [Double]
         var eps: Double
         var weight_decay: Double
+
+        /// What is wrong with the values (nil: nothing).
+        var problem: String? {
+            if iteration < 0 { return "iteration \(iteration) is negative" }
+            if optimiser_step < 0 || optimiser_step > iteration {
+                return "optimiser_step \(optimiser_step) is outside 0...\(iteration) (one step per iteration)"
+            }
+            if samples_per_iteration < 1 { return "samples_per_iteration \(samples_per_iteration) is not positive" }
+            if betas.count != 2 || !betas.allSatisfy({ $0 >= 0 && $0 < 1 }) { return "betas \(betas) are not two numbers in [0, 1)" }
+            if !(lr.isFinite && lr >= 0) { return "lr \(lr) is not a finite non-negative number" }
+            if !(eps.isFinite && eps > 0) { return "eps \(eps) is not a finite positive number" }
+            if !(weight_decay.isFinite && weight_decay >= 0) { return "weight_decay \(weight_decay) is not a finite non-negative number" }
+            return nil
+        }
     }
 
     /// Writes the state and the optimiser's moments atomically.
@@ -73,7 +87,7 @@ public struct TrainingState: Sendable, Equatable {
         guard header.version == formatVersion else {
             throw TrainingError("\(path): training state version \(header.version) is not supported (this ctpipe reads \(formatVersion))")
         }
-        guard header.betas.count == 2 else { throw TrainingError("\(path): betas must hold two numbers") }
+        if let problem = header.problem { throw TrainingError("\(path): a damaged training state: \(problem)") }
         let config = AdamWConfig(learningRate: header.lr, beta1: header.betas[0], beta2: header.betas[1], eps: header.eps,
                                  weightDecay: header.weight_decay)
         var first: [[Float]] = [], second: [[Float]] = []
@@ -83,6 +97,9 @@ public struct TrainingState: Sendable, Equatable {
             }
             guard m.shape == spec.shape, v.shape == spec.shape else {
                 throw TrainingError("\(path): moments of '\(spec.name)' have shape \(m.shapeDescription), expected \(spec.shape)")
+            }
+            guard m.storage.allSatisfy(\.isFinite), v.storage.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw TrainingError("\(path): a damaged training state: the moments of '\(spec.name)' hold values that are not finite (or a negative second moment)")
             }
             first.append(m.storage)
             second.append(v.storage)

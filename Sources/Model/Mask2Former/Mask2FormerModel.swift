@@ -35,7 +35,7 @@ public struct Mask2FormerConfig: Sendable, Equatable, Codable {
         self.decoder = decoder
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case adapter, outIndices = "out_indices", pixelDecoder = "pixel_decoder", decoder
     }
 
@@ -325,6 +325,9 @@ extension Mask2FormerModel {
         let parsed = try SafeTensors.read(path)
         guard let json = parsed.metadata[DINOv2Weights.configKey] else {
             throw WeightError(path: path, reason: "not a ctpipe file: no '\(DINOv2Weights.configKey)' metadata")
+        }
+        if let unknown = StoredConfigKeys.unknownKey(in: json, schema: StoredConfigKeys.mask2former) {
+            throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' has the setting '\(unknown)', which this ctpipe does not know (written by a newer version?); refusing to run the model as something else")
         }
         let stored: StoredConfig
         do { stored = try JSONDecoder().decode(StoredConfig.self, from: Data(json.utf8)) } catch {

@@ -59,7 +59,7 @@ public struct Mask2FormerDecoderConfig: Sendable, Equatable, Codable {
         self.layerNormEps = layerNormEps
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case embedDim = "embed_dim", heads, queries, classes, layers, feedForward = "feed_forward", levels
         case maskChannels = "mask_channels", layerNormEps = "layer_norm_eps"
     }

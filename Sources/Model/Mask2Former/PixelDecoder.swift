@@ -54,7 +54,7 @@ public struct PixelDecoderConfig: Sendable, Equatable, Codable {
         self.groupNormGroups = groupNormGroups
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case inChannels = "in_channels", featureChannels = "feature_channels", outChannels = "out_channels"
         case encoderLevels = "encoder_levels", encoderLayers = "encoder_layers", heads, points, feedforward
         case groupNormGroups = "group_norm_groups"
