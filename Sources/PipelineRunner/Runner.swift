@@ -81,6 +81,10 @@ public struct Runner: Sendable {
         // One process per run folder (shards of a job array share it), held until the run ends.
         let lock = try RunFolderLock(folder: directory.path, mode: options.shard == nil ? .exclusive : .shared)
         defer { withExtendedLifetime(lock) {} }
+        if options.shard == nil {
+            let leftovers = RunFolderLock.removeLeftovers(in: directory.path)
+            if !leftovers.isEmpty { directory.event("leftovers_removed", ["files": .array(leftovers.map(JSONValue.string))]) }
+        }
         try directory.writeManifest(manifest)
         try directory.write(EnvironmentRecord.current(workers: workers), to: directory.environmentFile)
         directory.event("run_start", ["resume": .bool(options.resume), "workers": .int(workers)])

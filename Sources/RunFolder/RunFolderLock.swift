@@ -43,6 +43,21 @@ public final class RunFolderLock: Sendable {
         close(descriptor)
     }
 
+    /// Removes what a killed process left half-written in `folder` (atomic writes'
+    /// `.<name>.tmp-<pid>-<n>` files, never mistaken for finished files) and returns their
+    /// paths. Only the exclusive holder calls it: no one else is writing there.
+    public static func removeLeftovers(in folder: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
+        var removed: [String] = []
+        while let relative = walker.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            guard name.hasPrefix("."), name.contains(".tmp-") else { continue }
+            let path = folder + "/" + relative
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(relative) }
+        }
+        return removed.sorted()
+    }
+
     /// The process id written in the lock file, if any.
     static func holder(_ fd: Int32) -> Int? {
         var buffer = [UInt8](repeating: 0, count: 32)

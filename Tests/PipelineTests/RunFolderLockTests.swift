@@ -38,3 +38,19 @@ import Testing
         withExtendedLifetime(again) {}
     }
 }
+
+@Suite struct LeftoverTests {
+    @Test func halfWrittenFilesOfAKilledRunAreRemovedAndFinishedOnesKept() throws {
+        let folder = try RunFolderLockTests.folder()
+        try FileManager.default.createDirectory(atPath: folder + "/outputs/city/trainid", withIntermediateDirectories: true)
+        try AtomicFile.write(text: "{}", to: folder + "/metrics.json")
+        try AtomicFile.write(text: "half", to: folder + "/.metrics.json.tmp-123-456")
+        try AtomicFile.write(text: "half", to: folder + "/outputs/city/trainid/.a.png.tmp-99-1")
+        try AtomicFile.write(text: "png", to: folder + "/outputs/city/trainid/a.png")
+        let removed = RunFolderLock.removeLeftovers(in: folder)
+        #expect(removed == [".metrics.json.tmp-123-456", "outputs/city/trainid/.a.png.tmp-99-1"])
+        #expect(FileManager.default.fileExists(atPath: folder + "/metrics.json"))
+        #expect(FileManager.default.fileExists(atPath: folder + "/outputs/city/trainid/a.png"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/.metrics.json.tmp-123-456"))
+    }
+}
