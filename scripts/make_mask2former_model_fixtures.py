@@ -392,6 +392,29 @@ def main():
     for i, (image, result) in enumerate(zip(images, results)):
         save_npy(f"image{i}.npy", image[0])
         save_npy(f"scores{i}.npy", result["scores"])
+    # Slide inference of image 1 (32 x 48) as mmseg's slide_inference: crop 32, stride 16 ->
+    # windows at x 0 and 16, each window's scores added where it lies, divided by the count.
+    crop, stride = 32, 16
+    image = images[1]
+    _, _, height, width = image.shape
+    total = torch.zeros(CLASSES, height, width, dtype=torch.float64)
+    count = torch.zeros(height, width, dtype=torch.float64)
+    with torch.no_grad():
+        queries = reins.queries()
+        for yi in range(max(height - crop + stride - 1, 0) // stride + 1):
+            for xi in range(max(width - crop + stride - 1, 0) // stride + 1):
+                y1, x1 = yi * stride, xi * stride
+                y2, x2 = min(y1 + crop, height), min(x1 + crop, width)
+                y1, x1 = max(y2 - crop, 0), max(x2 - crop, 0)
+                window = image[:, :, y1:y2, x1:x2]
+                scores, _, _, _ = head.forward(pyramid(t, reins, window), queries, tuple(window.shape[-2:]))
+                total[:, y1:y2, x1:x2] += scores
+                count[y1:y2, x1:x2] += 1
+    slide = total / count
+    top2 = torch.topk(slide, 2, dim=0).values
+    save_npy("slide1.npy", slide)
+    np.save(os.path.join(OUT, "slide1_labels.npy"), slide.argmax(0).numpy().astype(np.uint8))
+    save_npy("slide1_margin.npy", top2[0] - top2[1])
     adapter_names = sorted(adapter)
     head_names = sorted(k for k in state if k.startswith("decode_head."))
     config = {
