@@ -29,6 +29,13 @@ enum BenchTiming {
     /// Median wall and process-CPU milliseconds of each case over `runs` alternating rounds, after one warm-up
     /// round: every case is timed once per round, so machine load drifts alike for all of them.
     static func alternating(_ cases: [(String, () throws -> Void)], runs: Int) throws -> (wall: [Double], cpu: [Double]) {
+        let (wall, cpu) = try alternatingSamples(cases, runs: runs)
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (wall.map(median), cpu.map(median))
+    }
+
+    /// Every timed run of `alternating`: wall and process-CPU milliseconds per case, in round order.
+    static func alternatingSamples(_ cases: [(String, () throws -> Void)], runs: Int) throws -> (wall: [[Double]], cpu: [[Double]]) {
         var wall = [[Double]](repeating: [], count: cases.count), cpu = wall
         for round in 0 ... runs {
             for (k, c) in cases.enumerated() {
@@ -40,8 +47,7 @@ enum BenchTiming {
                 }
             }
         }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        return (wall.map(median), cpu.map(median))
+        return (wall, cpu)
     }
 
     /// CPU seconds used by the process so far (all threads, user and system).

@@ -4,6 +4,7 @@
 //
 //   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench segmentation [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench mask2former [--model vits|vitl] [--threads N] [--runs R] [--size S] [--json]
 //   swift run -c release ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench evalpath [--images N] [--rounds R] [--fsync each|none]
 //   swift run -c release ctbench runner-infer [--images N] [--rounds R] [--workers 1,2]
@@ -16,6 +17,7 @@ let families: [String: ([String]) throws -> Void] = [
     "backbone": BackboneBench.run,
     "backbone-phases": BackbonePhases.run,
     "segmentation": SegmentationBench.run,
+    "mask2former": Mask2FormerBench.run,
     "training": TrainingBench.run,
     "runner-infer": RunnerInferBench.run,
 ]

@@ -167,6 +167,22 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
         return model
     }
 
+    /// A model of `config` around `backbone` whose adapter and head parameters are random values
+    /// of plausible scale (`RandomParameters`), reproducible from `seed`: for benchmarks at real sizes.
+    public static func random(config: Mask2FormerConfig, backbone: DINOv2, seed: UInt64) throws(ModelInputError) -> Mask2FormerModel {
+        var model = try Mask2FormerModel(config: config, backbone: backbone)
+        var head = Head(pixelDecoder: model.pixelDecoder, decoder: model.decoder)
+        let count = ParameterList.count(of: model.adapter) + ParameterList.count(of: head)
+        var filler = RandomParameters(count: count, seed: seed)
+        do throws(WeightError) {
+            try model.adapter.walkParameters(&filler, SegmentationModel.adapterScope)
+            try head.walkParameters(&filler, SegmentationModel.headScope)
+        } catch { throw ModelInputError(error.reason) }
+        (model.pixelDecoder, model.decoder) = (head.pixelDecoder, head.decoder)
+        model.prepared = model.adapter.prepare()
+        return model
+    }
+
     /// Binds the adapter and the head from their tensors by name and shape; nothing may be left over.
     mutating func read(adapter tensors: [String: Tensor], head: [String: Tensor], path: String) throws(WeightError) {
         var adapterReader = ParameterReader(tensors: tensors, path: path)
@@ -216,6 +232,12 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
     public func scores(_ image: UnsafeBufferPointer<Float>, _ w: Mask2FormerWorkspace) throws(ModelInputError) {
         try backbone.featurePyramid(image, w.backbone.activations, adapter: adapter, prepared: prepared, w.adapter.activations,
                                     into: w.pyramid.pyramid)
+        headScores(w)
+    }
+
+    /// The head alone (pixel decoder, transformer decoder, semantic scores) on the feature
+    /// pyramid the workspace holds (that of the last window `scores` ran), into its `scores`.
+    public func headScores(_ w: Mask2FormerWorkspace) {
         let maps = (0 ..< 4).map { UnsafePointer(w.pyramid.pyramid.levels[$0].baseAddress!) }
         pixelDecoder.forward(features: maps, workspace: w.pixel, maskFeatures: w.maskFeatures.baseAddress!,
                              multiScale: w.memory.baseAddress!)
