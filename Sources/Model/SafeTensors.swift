@@ -95,11 +95,14 @@ public enum SafeTensors {
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
                 throw fail("malformed shape or data_offsets (non-negative whole numbers needed): shape \(shapeAny), data_offsets \(offsetsAny)", name)
             }
-            var count = 1
+            // Checked with zeros read as 1 too: an empty tensor with absurd sizes would trap
+            // whatever multiplies them later.
+            var count = 1, extent = 1
             for n in shape {
-                let (product, overflow) = count.multipliedReportingOverflow(by: n)
+                let (product, overflow) = extent.multipliedReportingOverflow(by: max(n, 1))
                 guard !overflow else { throw fail("shape \(shape) has too many elements", name) }
-                count = product
+                extent = product
+                count *= n   // |count| <= extent at every step
             }
             let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
             guard !overflow else { throw fail("shape \(shape) has too many elements", name) }

@@ -158,13 +158,17 @@ public enum TorchCheckpoint {
         guard ref.stride.allSatisfy({ $0 >= 0 }) else { throw fail("\(view) has a negative stride; PyTorch never saves one") }
         // The element count, checked without overflow; a view may never claim more elements
         // than its storage holds (a stride-0 view of one element cannot become a huge tensor).
-        var count = 1
+        // The sizes' product with zeros read as 1 must not overflow either (an empty tensor
+        // with absurd sizes would trap whatever multiplies them later).
+        var count = 1, extent = 1
         for n in ref.shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: n)
-            guard !overflow, product <= ref.storage.count || ref.shape.contains(0) else {
-                throw fail("\(view) has more elements than its storage of \(ref.storage.count)")
-            }
-            count = product
+            let (product, overflow) = extent.multipliedReportingOverflow(by: max(n, 1))
+            guard !overflow else { throw fail("\(view) has more elements than its storage of \(ref.storage.count)") }
+            extent = product
+            count *= n   // |count| <= extent at every step
+        }
+        guard count <= ref.storage.count else {
+            throw fail("\(view) has more elements than its storage of \(ref.storage.count)")
         }
         if count == 0 { return Tensor(zeros: ref.shape) }
         // The last element the view reaches, checked without overflow (all strides are >= 0).

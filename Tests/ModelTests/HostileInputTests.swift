@@ -102,6 +102,9 @@ import Testing
         // A shape whose element count overflows.
         let r2 = pthError(Self.pth(count: 1, shape: [1 << 40, 1 << 40], stride: [0, 0], storage: [1]))
         #expect(r2?.contains("more elements than its storage of 1") == true, "\(r2 ?? "no error")")
+        // Empty, but with sizes whose product (zeros aside) overflows.
+        let r5 = pthError(Self.pth(count: 1, shape: [1 << 62, 0, 4], stride: [0, 0, 0], storage: [1]))
+        #expect(r5?.contains("more elements than its storage of 1") == true, "\(r5 ?? "no error")")
         // Strides whose reach overflows.
         let r3 = pthError(Self.pth(count: 4, shape: [2, 2], stride: [Int.max, 1], storage: [1, 2, 3, 4]))
         #expect(r3?.contains("outside its storage of 4 elements") == true, "\(r3 ?? "no error")")
@@ -177,6 +180,9 @@ import Testing
         #expect(r?.contains("has too many elements") == true, "\(r ?? "no error")")
         let r2 = safetensorsError(#"{"t":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#, data: 0)
         #expect(r2?.contains("has too many elements") == true, "\(r2 ?? "no error")")
+        // Empty, but with sizes whose product (zeros aside) overflows.
+        let r3 = safetensorsError(#"{"t":{"dtype":"F32","shape":[4611686018427387904,0,4],"data_offsets":[0,0]}}"#, data: 0)
+        #expect(r3?.contains("has too many elements") == true, "\(r3 ?? "no error")")
     }
 
     @Test func safetensorsRangesMustTileTheData() {
