@@ -48,7 +48,7 @@ let package = Package(
         // Float32 tensors and kernels: GEMM (OpenBLAS), LayerNorm, softmax, GELU, bicubic resize, threads.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CTCore"]),
         // Networks and their weights: DINOv2 ViT, weight files (safetensors, PyTorch zip/pickle).
-        .target(name: "Model", dependencies: ["Tensor", "CTCore"]),
+        .target(name: "Model", dependencies: ["Tensor", "CTCore", "CZlib"]),
         // Whole-image segmentation: normalisation, sliding windows, label maps.
         .target(name: "Inference", dependencies: ["Model", "Tensor", "ImageIO", "CTCore"]),
         // Training: backward passes, loss, AdamW, schedules, training state.

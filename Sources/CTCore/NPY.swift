@@ -91,7 +91,7 @@ public struct NPYArray: Sendable, Equatable {
         default:
             throw fail("unsupported version \(major)")
         }
-        guard offset + headerLength <= file.count,
+        guard headerLength <= file.count - offset,
               let header = String(bytes: file[offset ..< offset + headerLength], encoding: .utf8) else {
             throw fail("truncated header")
         }
@@ -112,7 +112,13 @@ public struct NPYArray: Sendable, Equatable {
             guard let v = Int(t), v >= 0 else { throw fail("bad shape \(shapeText)") }
             shape.append(v)
         }
-        let count = shape.reduce(1, *) * dtype.byteSize
+        // The byte count, checked without overflow.
+        var count = dtype.byteSize
+        for n in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw fail("shape \(shape) has too many elements") }
+            count = product
+        }
         guard file.count - offset == count else {
             throw fail("expected \(count) data bytes for shape \(shape), found \(file.count - offset)")
         }

@@ -214,9 +214,20 @@ public enum DINOv2Weights {
                               reason: "expected shape [1, R, \(c)], found \(tensors[registerName]!.shapeDescription)")
         }
         let blockPrefix = naming == .official ? "blocks." : "encoder.layer."
-        var depth = 0
+        // The depth is the number of distinct block indices; an index beyond them (a gap, or a
+        // stray `blocks.99999999999.*`) is refused here, before anything is sized by it.
+        var indices = Set<Int>()
+        var named: [Int: String] = [:]
         for name in tensors.keys where name.hasPrefix(blockPrefix) {
-            if let i = Int(name.dropFirst(blockPrefix.count).prefix(while: { $0 != "." })) { depth = max(depth, i + 1) }
+            if let i = Int(name.dropFirst(blockPrefix.count).prefix(while: { $0 != "." })) {
+                indices.insert(i)
+                named[i] = name
+            }
+        }
+        let depth = indices.count
+        if let bad = indices.first(where: { $0 < 0 || $0 >= depth }) {
+            throw WeightError(path: path, tensor: shown(named[bad]!),
+                              reason: "block index \(bad) but \(depth) blocks present; block indices must run 0 ..< \(depth)")
         }
         guard depth > 0 else { throw WeightError(path: path, reason: "no transformer blocks (\(blockPrefix)0.* missing)") }
         let ffn: FeedForwardKind, hidden: Int

@@ -31,9 +31,15 @@ struct TorchTensorRef: Equatable {
     let stride: [Int]
 }
 
-/// A mutable list or dict (pickle fills them after memoising them).
-final class PickleList { var items: [PickleValue] = [] }
-final class PickleDict { var items: [(key: PickleValue, value: PickleValue)] = [] }
+/// A mutable list or dict (pickle fills them after memoising them). `depth` is the
+/// nesting depth of what it holds (1 for a list of scalars); `sealed` is set once it is
+/// an item of another container, after which it may not change (see Unpickler.maxDepth).
+final class PickleList { var items: [PickleValue] = []; var depth = 1; var sealed = false }
+final class PickleDict {
+    var items: [(key: PickleValue, value: PickleValue)] = []
+    var depth = 1
+    var sealed = false
+}
 
 indirect enum PickleValue {
     case none
@@ -71,12 +77,34 @@ indirect enum PickleValue {
 }
 
 struct Unpickler {
+    /// The deepest nesting of tuples, lists and dicts accepted (a state dict needs 3 or 4).
+    /// Deeper streams are refused before the value is built, so that nothing recursive
+    /// (releasing a value, describing it) ever walks further than this. A list or dict
+    /// becomes read-only once it is placed inside another container, so depths recorded
+    /// at that moment stay true and no value can contain itself.
+    static let maxDepth = 1000
+
+    /// A value on the stack or in the memo, with the nesting depth of a tuple (lists and
+    /// dicts carry theirs, as items are added to them later).
+    struct Entry {
+        let value: PickleValue
+        let tupleDepth: Int
+        var depth: Int {
+            switch value {
+            case .list(let l): l.depth
+            case .dict(let d): d.depth
+            case .tuple: tupleDepth
+            default: 0
+            }
+        }
+    }
+
     let bytes: UnsafeRawBufferPointer
     let path: String
     private var position = 0
-    private var stack: [PickleValue] = []
+    private var stack: [Entry] = []
     private var marks: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    private var memo: [Int: Entry] = [:]
 
     init(_ bytes: UnsafeRawBufferPointer, path: String) {
         self.bytes = bytes
@@ -86,7 +114,7 @@ struct Unpickler {
     private func fail(_ reason: String) -> WeightError { WeightError(path: path, reason: "pickle: \(reason)") }
 
     private mutating func read(_ n: Int) throws(WeightError) -> UnsafeRawBufferPointer {
-        guard n >= 0, position + n <= bytes.count else { throw fail("truncated stream at byte \(position)") }
+        guard n >= 0, n <= bytes.count - position else { throw fail("truncated stream at byte \(position)") }
         defer { position += n }
         return UnsafeRawBufferPointer(rebasing: bytes[position ..< position + n])
     }
@@ -110,21 +138,55 @@ struct Unpickler {
         return s
     }
 
-    private mutating func pop() throws(WeightError) -> PickleValue {
+    private mutating func popEntry() throws(WeightError) -> Entry {
         guard let v = stack.popLast(), stack.count >= (marks.last ?? 0) else { throw fail("stack underflow at byte \(position)") }
         return v
     }
 
-    private mutating func popMark() throws(WeightError) -> [PickleValue] {
+    private mutating func pop() throws(WeightError) -> PickleValue { try popEntry().value }
+
+    private mutating func popMarkEntries() throws(WeightError) -> [Entry] {
         guard let mark = marks.popLast(), mark <= stack.count else { throw fail("MARK missing at byte \(position)") }
         let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
         return items
     }
 
+    private mutating func popMark() throws(WeightError) -> [PickleValue] { try popMarkEntries().map(\.value) }
+
     private mutating func top() throws(WeightError) -> PickleValue {
         guard let v = stack.last else { throw fail("stack underflow at byte \(position)") }
-        return v
+        return v.value
+    }
+
+    private mutating func push(_ v: PickleValue) { stack.append(Entry(value: v, tupleDepth: 0)) }
+
+    /// Marks `items` as placed inside a container and returns the container's depth.
+    private func seal(_ items: [Entry], into base: Int, at: Int) throws(WeightError) -> Int {
+        var depth = base
+        for item in items {
+            switch item.value {
+            case .list(let l): l.sealed = true
+            case .dict(let d): d.sealed = true
+            default: break
+            }
+            depth = max(depth, item.depth + 1)
+        }
+        guard depth <= Self.maxDepth else {
+            throw fail("values nested deeper than \(Self.maxDepth) levels at byte \(at); a checkpoint never is")
+        }
+        return depth
+    }
+
+    private mutating func pushTuple(_ items: [Entry], at: Int) throws(WeightError) {
+        let depth = try seal(items, into: 1, at: at)
+        stack.append(Entry(value: .tuple(items.map(\.value)), tupleDepth: depth))
+    }
+
+    private func unsealed(_ sealed: Bool, _ op: String, at: Int) throws(WeightError) {
+        guard !sealed else {
+            throw fail("\(op) changes a list or dict already placed inside another value at byte \(at) (a self-referencing structure?)")
+        }
     }
 
     /// Runs the stream to STOP and returns the top-level object.
@@ -137,104 +199,125 @@ struct Unpickler {
             case 0x95: _ = try read(8)                                   // FRAME
             case UInt8(ascii: "."):                                      // STOP
                 guard stack.count == 1, marks.isEmpty else { throw fail("STOP with \(stack.count) values on the stack") }
-                return stack[0]
+                return stack[0].value
             case UInt8(ascii: "("): marks.append(stack.count)            // MARK
-            case UInt8(ascii: "}"): stack.append(.dict(PickleDict()))    // EMPTY_DICT
-            case UInt8(ascii: "]"): stack.append(.list(PickleList()))    // EMPTY_LIST
-            case UInt8(ascii: ")"): stack.append(.tuple([]))             // EMPTY_TUPLE
-            case UInt8(ascii: "t"): stack.append(.tuple(try popMark()))  // TUPLE
-            case 0x85: let a = try pop(); stack.append(.tuple([a]))      // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
-            case UInt8(ascii: "N"): stack.append(.none)
-            case 0x88: stack.append(.bool(true))                         // NEWTRUE
-            case 0x89: stack.append(.bool(false))                        // NEWFALSE
-            case UInt8(ascii: "K"): stack.append(.int(Int(try byte())))  // BININT1
-            case UInt8(ascii: "M"): stack.append(.int(try u16()))        // BININT2
-            case UInt8(ascii: "J"): stack.append(.int(try i32()))        // BININT
-            case 0x8A: stack.append(try long(count: Int(try byte())))    // LONG1
-            case 0x8B: stack.append(try long(count: try i32()))          // LONG4
+            case UInt8(ascii: "}"): push(.dict(PickleDict()))    // EMPTY_DICT
+            case UInt8(ascii: "]"): push(.list(PickleList()))    // EMPTY_LIST
+            case UInt8(ascii: ")"): try pushTuple([], at: at)             // EMPTY_TUPLE
+            case UInt8(ascii: "t"): try pushTuple(try popMarkEntries(), at: at)  // TUPLE
+            case 0x85: let a = try popEntry(); try pushTuple([a], at: at)      // TUPLE1
+            case 0x86: let b = try popEntry(), a = try popEntry(); try pushTuple([a, b], at: at)
+            case 0x87: let c = try popEntry(), b = try popEntry(), a = try popEntry(); try pushTuple([a, b, c], at: at)
+            case UInt8(ascii: "N"): push(.none)
+            case 0x88: push(.bool(true))                         // NEWTRUE
+            case 0x89: push(.bool(false))                        // NEWFALSE
+            case UInt8(ascii: "K"): push(.int(Int(try byte())))  // BININT1
+            case UInt8(ascii: "M"): push(.int(try u16()))        // BININT2
+            case UInt8(ascii: "J"): push(.int(try i32()))        // BININT
+            case 0x8A: push(try long(count: Int(try byte())))    // LONG1
+            case 0x8B: push(try long(count: try i32()))          // LONG4
             case UInt8(ascii: "G"):                                      // BINFLOAT (big-endian)
-                stack.append(.float(Double(bitPattern: UInt64(bigEndian: try read(8).loadUnaligned(as: UInt64.self)))))
-            case UInt8(ascii: "X"): stack.append(.string(try text(count: try u32())))      // BINUNICODE
-            case 0x8C: stack.append(.string(try text(count: Int(try byte()))))            // SHORT_BINUNICODE
-            case 0x8D: stack.append(.string(try text(count: try u64())))                  // BINUNICODE8
-            case UInt8(ascii: "B"): stack.append(.bytes(Array(try read(try u32()))))      // BINBYTES
-            case UInt8(ascii: "C"): stack.append(.bytes(Array(try read(Int(try byte()))))) // SHORT_BINBYTES
-            case 0x8E: stack.append(.bytes(Array(try read(try u64()))))                   // BINBYTES8
+                push(.float(Double(bitPattern: UInt64(bigEndian: try read(8).loadUnaligned(as: UInt64.self)))))
+            case UInt8(ascii: "X"): push(.string(try text(count: try u32())))      // BINUNICODE
+            case 0x8C: push(.string(try text(count: Int(try byte()))))            // SHORT_BINUNICODE
+            case 0x8D: push(.string(try text(count: try u64())))                  // BINUNICODE8
+            case UInt8(ascii: "B"): push(.bytes(Array(try read(try u32()))))      // BINBYTES
+            case UInt8(ascii: "C"): push(.bytes(Array(try read(Int(try byte()))))) // SHORT_BINBYTES
+            case 0x8E: push(.bytes(Array(try read(try u64()))))                   // BINBYTES8
             case UInt8(ascii: "c"):                                      // GLOBAL
                 let module = try line(), name = try line()
-                stack.append(.global(module + "." + name))
+                push(.global(module + "." + name))
             case 0x93:                                                   // STACK_GLOBAL
                 guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
                     throw fail("STACK_GLOBAL without two strings at byte \(at)")
                 }
-                stack.append(.global(module + "." + name))
-            case UInt8(ascii: "q"): memo[Int(try byte())] = try top()    // BINPUT
-            case UInt8(ascii: "r"): memo[try u32()] = try top()          // LONG_BINPUT
-            case 0x94: memo[memo.count] = try top()                      // MEMOIZE
+                push(.global(module + "." + name))
+            case UInt8(ascii: "q"): memo[Int(try byte())] = try topEntry()    // BINPUT
+            case UInt8(ascii: "r"): memo[try u32()] = try topEntry()          // LONG_BINPUT
+            case 0x94: memo[memo.count] = try topEntry()                      // MEMOIZE
             case UInt8(ascii: "h"): stack.append(try recall(Int(try byte()), at: at))  // BINGET
             case UInt8(ascii: "j"): stack.append(try recall(try u32(), at: at))        // LONG_BINGET
             case UInt8(ascii: "0"): _ = try pop()                        // POP
             case UInt8(ascii: "1"): _ = try popMark()                    // POP_MARK
             case UInt8(ascii: "a"):                                      // APPEND
-                let v = try pop()
+                let v = try popEntry()
                 switch try top() {
-                case .list(let list): list.items.append(v)
+                case .list(let list):
+                    // The items are sealed before the target is checked, so a list appended to itself is refused.
+                    let depth = try seal([v], into: list.depth, at: at)
+                    try unsealed(list.sealed, "APPEND", at: at)
+                    list.depth = depth
+                    list.items.append(v.value)
                 case .object: break                                      // a list subclass stays opaque
                 case let other: throw fail("APPEND to \(other.kind) at byte \(at)")
                 }
             case UInt8(ascii: "e"):                                      // APPENDS
-                let items = try popMark()
+                let items = try popMarkEntries()
                 switch try top() {
-                case .list(let list): list.items += items
+                case .list(let list):
+                    let depth = try seal(items, into: list.depth, at: at)
+                    try unsealed(list.sealed, "APPENDS", at: at)
+                    list.depth = depth
+                    list.items += items.map(\.value)
                 case .object: break
                 case let other: throw fail("APPENDS to \(other.kind) at byte \(at)")
                 }
             case UInt8(ascii: "s"):                                      // SETITEM
-                let v = try pop(), k = try pop()
+                let v = try popEntry(), k = try popEntry()
                 switch try top() {
-                case .dict(let dict): dict.items.append((k, v))
+                case .dict(let dict):
+                    let depth = try seal([k, v], into: dict.depth, at: at)
+                    try unsealed(dict.sealed, "SETITEM", at: at)
+                    dict.depth = depth
+                    dict.items.append((k.value, v.value))
                 case .object: break                                      // a dict subclass stays opaque
                 case let other: throw fail("SETITEM on \(other.kind) at byte \(at)")
                 }
             case UInt8(ascii: "u"):                                      // SETITEMS
-                let items = try popMark()
+                let items = try popMarkEntries()
                 guard items.count % 2 == 0 else { throw fail("SETITEMS with an odd number of values at byte \(at)") }
                 switch try top() {
                 case .dict(let dict):
-                    for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
+                    let depth = try seal(items, into: dict.depth, at: at)
+                    try unsealed(dict.sealed, "SETITEMS", at: at)
+                    dict.depth = depth
+                    for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i].value, items[i + 1].value)) }
                 case .object: break
                 case let other: throw fail("SETITEMS on \(other.kind) at byte \(at)")
                 }
-            case 0x8F: stack.append(.object("builtins.set"))             // EMPTY_SET
+            case 0x8F: push(.object("builtins.set"))             // EMPTY_SET
             case 0x90:                                                   // ADDITEMS
                 _ = try popMark()
                 guard case .object = try top() else { throw fail("ADDITEMS on \(try top().kind) at byte \(at)") }
-            case 0x91: _ = try popMark(); stack.append(.object("builtins.frozenset"))  // FROZENSET
-            case UInt8(ascii: "2"): stack.append(try top())              // DUP
+            case 0x91: _ = try popMark(); push(.object("builtins.frozenset"))  // FROZENSET
+            case UInt8(ascii: "2"): stack.append(try topEntry())              // DUP
             case UInt8(ascii: "R"):                                      // REDUCE
                 let args = try pop(), callable = try pop()
-                stack.append(try call(callable, args, at: at))
+                push(try call(callable, args, at: at))
             case 0x81:                                                   // NEWOBJ
                 _ = try pop()
                 let cls = try pop()
                 guard case .global(let name) = cls else { throw fail("NEWOBJ on \(cls.kind) at byte \(at)") }
-                stack.append(.object(name))
+                push(.object(name))
             case 0x92:                                                   // NEWOBJ_EX
                 _ = try pop(); _ = try pop()
                 let cls = try pop()
                 guard case .global(let name) = cls else { throw fail("NEWOBJ_EX on \(cls.kind) at byte \(at)") }
-                stack.append(.object(name))
+                push(.object(name))
             case UInt8(ascii: "b"): _ = try pop()                        // BUILD: object state is not needed
-            case UInt8(ascii: "Q"): stack.append(try persistentLoad(try pop()))  // BINPERSID
+            case UInt8(ascii: "Q"): push(try persistentLoad(try pop()))  // BINPERSID
             default:
                 throw fail("unsupported opcode \(Self.describe(op)) at byte \(at); torch.save never writes it, so this is not a PyTorch checkpoint (or a corrupt one)")
             }
         }
     }
 
-    private func recall(_ key: Int, at: Int) throws(WeightError) -> PickleValue {
+    private mutating func topEntry() throws(WeightError) -> Entry {
+        guard let v = stack.last else { throw fail("stack underflow at byte \(position)") }
+        return v
+    }
+
+    private func recall(_ key: Int, at: Int) throws(WeightError) -> Entry {
         guard let v = memo[key] else { throw fail("memo key \(key) unset at byte \(at)") }
         return v
     }

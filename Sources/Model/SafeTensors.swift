@@ -34,7 +34,7 @@ public enum SafeTensors {
         let file = try MappedFile(path: path)
         let bytes = file.bytes
         guard sniff(bytes) else { throw WeightError(path: path, reason: "not a safetensors file") }
-        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))
+        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))   // sniff bounds it by the file
         guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8 ..< 8 + headerLength])) as? [String: Any] else {
             throw WeightError(path: path, reason: "not a safetensors file: the header is not a JSON object")
         }
@@ -68,6 +68,10 @@ public enum SafeTensors {
         }
         let dataCount = bytes.count - dataStart
         var result = SafeTensorsFile(tensors: [:])
+        // The entries are checked first, then laid end to end by offset: as the safetensors
+        // library requires, each tensor is exactly its byte range and the ranges, in order,
+        // cover the data section exactly (no overlap, no alias, no gap).
+        var planned: [(name: String, dtype: StoredDType, shape: [Int], count: Int, begin: Int, end: Int)] = []
         for (name, value) in header {
             if name == "__metadata__" {
                 guard let metadata = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
@@ -85,21 +89,48 @@ public enum SafeTensors {
             guard let dtype = StoredDType(rawValue: dtypeName) else {
                 throw fail("unsupported dtype \(dtypeName) (supported: F32, F16, BF16, F64)", name)
             }
-            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-            let offsets = offsetsAny.compactMap { ($0 as? NSNumber)?.intValue }
+            // Whole numbers only: a fractional 1.5 is not silently read as 1.
+            let shape = shapeAny.compactMap { ($0 as? NSNumber).flatMap { Int(exactly: $0) } }
+            let offsets = offsetsAny.compactMap { ($0 as? NSNumber).flatMap { Int(exactly: $0) } }
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
-                throw fail("malformed shape or data_offsets", name)
+                throw fail("malformed shape or data_offsets (non-negative whole numbers needed): shape \(shapeAny), data_offsets \(offsetsAny)", name)
             }
-            let count = shape.reduce(1, *)
+            // Checked with zeros read as 1 too: an empty tensor with absurd sizes would trap
+            // whatever multiplies them later.
+            var count = 1, extent = 1
+            for n in shape {
+                let (product, overflow) = extent.multipliedReportingOverflow(by: max(n, 1))
+                guard !overflow else { throw fail("shape \(shape) has too many elements", name) }
+                extent = product
+                count *= n   // |count| <= extent at every step
+            }
+            let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+            guard !overflow else { throw fail("shape \(shape) has too many elements", name) }
             guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataCount else {
                 throw fail("data_offsets \(offsets) outside the \(dataCount) data bytes", name)
             }
-            guard offsets[1] - offsets[0] == count * dtype.byteSize else {
+            guard offsets[1] - offsets[0] == byteCount else {
                 throw fail("\(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName)", name)
             }
-            let values = dtype.decode(bytes.baseAddress! + dataStart + offsets[0], count: count)
-            result.tensors[name] = Tensor(shape: shape, storage: values)
-            afterCopy(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + offsets[0]) ..< (dataStart + offsets[1])]))
+            planned.append((name, dtype, shape, count, offsets[0], offsets[1]))
+        }
+        planned.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        var expected = 0
+        for t in planned {
+            guard t.begin == expected else {
+                throw fail(t.begin < expected
+                    ? "data_offsets [\(t.begin), \(t.end)] overlap the previous tensor's bytes (which end at \(expected))"
+                    : "data_offsets [\(t.begin), \(t.end)] leave the bytes \(expected)..<\(t.begin) unused", t.name)
+            }
+            expected = t.end
+        }
+        guard expected == dataCount else {
+            throw fail("the tensors cover \(expected) of the \(dataCount) data bytes (the data section must be covered exactly)")
+        }
+        for t in planned {
+            let values = t.dtype.decode(bytes.baseAddress! + dataStart + t.begin, count: t.count)
+            result.tensors[t.name] = Tensor(shape: t.shape, storage: values)
+            afterCopy(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + t.begin) ..< (dataStart + t.end)]))
         }
         return result
     }

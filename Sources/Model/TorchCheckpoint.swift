@@ -72,18 +72,20 @@ public enum TorchCheckpoint {
         }
         let root = String(pickle.name.dropLast("data.pkl".count))
         if let order = archive.entries[root + "byteorder"] {
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[order.offset ..< order.offset + order.size]), as: UTF8.self)
+            let text = String(decoding: try ZipArchive.data(of: order, in: bytes, path: path), as: UTF8.self)
             guard text.trimmingCharacters(in: .whitespacesAndNewlines) == "little" else {
                 throw WeightError(path: path, reason: "storages are \(text) endian; only little endian is supported")
             }
         }
-        var unpickler = Unpickler(UnsafeRawBufferPointer(rebasing: bytes[pickle.offset ..< pickle.offset + pickle.size]),
-                                  path: path + ":" + pickle.name)
+        var unpickler = Unpickler(try ZipArchive.data(of: pickle, in: bytes, path: path), path: path + ":" + pickle.name)
         let top = try unpickler.load { pid throws(WeightError) -> PickleValue in
             guard case .tuple(let items) = pid, items.count >= 5, case .string("storage") = items[0],
                   case .global(let typeName) = items[1], case .string(let key) = items[2],
                   case .int(let count) = items[4] else {
                 throw WeightError(path: path, reason: "pickle: unexpected persistent id (not a torch storage)")
+            }
+            guard count >= 0 else {
+                throw WeightError(path: path, reason: "pickle: storage \(key) has a negative element count \(count)")
             }
             return .storage(TorchStorageRef(typeName: typeName, dtype: storageTypes[typeName], key: key, count: count))
         }
@@ -110,6 +112,7 @@ public enum TorchCheckpoint {
     static func floatTensors(of dict: PickleDict, container: String, in file: Unpickled, bytes: UnsafeRawBufferPointer,
                              path: String, afterCopy: (UnsafeRawBufferPointer) -> Void) throws(WeightError) -> TorchCheckpointContents {
         var contents = TorchCheckpointContents(tensors: [:], skipped: [:], container: container)
+        var verified = Set<String>()
         for (key, value) in dict.items {
             guard case .string(let name) = key else { continue }
             guard case .tensor(let ref) = value else {
@@ -121,7 +124,7 @@ public enum TorchCheckpoint {
                 continue
             }
             contents.tensors[name] = try materialise(ref, dtype: dtype, name: name, archive: file.archive, root: file.root,
-                                                     bytes: bytes, path: path)
+                                                     bytes: bytes, path: path, verified: &verified)
             if let entry = file.archive.entries[file.root + "data/" + ref.storage.key] {
                 afterCopy(UnsafeRawBufferPointer(rebasing: bytes[entry.offset ..< entry.offset + entry.size]))
             }
@@ -140,22 +143,50 @@ public enum TorchCheckpoint {
 
     /// Copies a (possibly strided) tensor view out of its storage as float32.
     static func materialise(_ ref: TorchTensorRef, dtype: StoredDType, name: String, archive: ZipArchive,
-                            root: String, bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> Tensor {
+                            root: String, bytes: UnsafeRawBufferPointer, path: String,
+                            verified: inout Set<String>) throws(WeightError) -> Tensor {
         func fail(_ reason: String) -> WeightError { WeightError(path: path, tensor: name, reason: reason) }
         guard let entry = archive.entries[root + "data/" + ref.storage.key] else {
             throw fail("storage data/\(ref.storage.key) missing from the archive")
         }
-        guard entry.size == ref.storage.count * dtype.byteSize else {
+        let (storageBytes, storageOverflow) = ref.storage.count.multipliedReportingOverflow(by: dtype.byteSize)
+        guard ref.storage.count >= 0, !storageOverflow, entry.size == storageBytes else {
             throw fail("storage data/\(ref.storage.key) has \(entry.size) bytes, expected \(ref.storage.count) x \(dtype.byteSize)")
         }
-        let count = ref.shape.reduce(1, *)
-        if count == 0 { return Tensor(zeros: ref.shape) }
-        var lowest = ref.offset, highest = ref.offset
-        for (n, s) in zip(ref.shape, ref.stride) {
-            if s >= 0 { highest += (n - 1) * s } else { lowest += (n - 1) * s }
+        let view = "view (offset \(ref.offset), size \(ref.shape), stride \(ref.stride))"
+        guard ref.offset >= 0 else { throw fail("\(view) has a negative offset") }
+        guard ref.stride.allSatisfy({ $0 >= 0 }) else { throw fail("\(view) has a negative stride; PyTorch never saves one") }
+        // The element count, checked without overflow; a view may never claim more elements
+        // than its storage holds (a stride-0 view of one element cannot become a huge tensor).
+        // The sizes' product with zeros read as 1 must not overflow either (an empty tensor
+        // with absurd sizes would trap whatever multiplies them later).
+        var count = 1, extent = 1
+        for n in ref.shape {
+            let (product, overflow) = extent.multipliedReportingOverflow(by: max(n, 1))
+            guard !overflow else { throw fail("\(view) has more elements than its storage of \(ref.storage.count)") }
+            extent = product
+            count *= n   // |count| <= extent at every step
         }
-        guard lowest >= 0, highest < ref.storage.count else {
-            throw fail("view (offset \(ref.offset), size \(ref.shape), stride \(ref.stride)) outside its storage of \(ref.storage.count) elements")
+        guard count <= ref.storage.count else {
+            throw fail("\(view) has more elements than its storage of \(ref.storage.count)")
+        }
+        if count == 0 { return Tensor(zeros: ref.shape) }
+        // The last element the view reaches, checked without overflow (all strides are >= 0).
+        let lowest = ref.offset
+        var highest = ref.offset
+        for (n, s) in zip(ref.shape, ref.stride) {
+            let (step, o1) = (n - 1).multipliedReportingOverflow(by: s)
+            let (sum, o2) = highest.addingReportingOverflow(step)
+            guard !o1, !o2 else { throw fail("\(view) outside its storage of \(ref.storage.count) elements") }
+            highest = sum
+        }
+        guard highest < ref.storage.count else {
+            throw fail("\(view) outside its storage of \(ref.storage.count) elements")
+        }
+        // The storage's CRC-32 is checked once, the first time a view of it is read.
+        if !verified.contains(entry.name) {
+            _ = try ZipArchive.data(of: entry, in: bytes, path: path)
+            verified.insert(entry.name)
         }
         let base = bytes.baseAddress! + entry.offset
         var contiguous = [Int](repeating: 1, count: ref.shape.count)

@@ -29,6 +29,35 @@ import Testing
         bytes.removeLast()
         #expect(throws: FileError.self) { try NPYArray.decode(bytes, path: "t.npy") }
     }
+
+    /// A version 1.0 file with `header` and no data.
+    static func npy(header: String, major: UInt8 = 1) -> [UInt8] {
+        let length = header.utf8.count
+        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [major, 0, UInt8(length & 0xFF), UInt8(length >> 8)]
+        if major == 2 { bytes += [0, 0] }
+        return bytes + Array(header.utf8)
+    }
+
+    @Test func shapesWhoseByteCountOverflowsAreRefused() {
+        for shape in ["(4611686018427387904, 4)", "(9223372036854775807,)", "(2147483648, 2147483648, 2)"] {
+            let bytes = Self.npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }\n")
+            #expect(throws: FileError(path: "o.npy", reason: "not a usable .npy file: shape \(Self.parsed(shape)) has too many elements")) {
+                try NPYArray.decode(bytes, path: "o.npy")
+            }
+        }
+    }
+
+    static func parsed(_ shape: String) -> [Int] {
+        shape.dropFirst().dropLast().split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    @Test func headerLongerThanTheFileIsTruncation() {
+        var bytes = Self.npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\n", major: 2)
+        bytes[8] = 0xFF; bytes[9] = 0xFF; bytes[10] = 0xFF; bytes[11] = 0xFF
+        #expect(throws: FileError(path: "t.npy", reason: "not a usable .npy file: truncated header")) {
+            try NPYArray.decode(bytes, path: "t.npy")
+        }
+    }
 }
 
 @Suite struct AtomicFileTests {

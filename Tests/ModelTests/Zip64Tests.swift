@@ -10,8 +10,9 @@ import TestSupport
 import Testing
 
 @Suite struct Zip64Tests {
-    /// A stored zip of `entries` with all sizes and offsets in zip64 fields.
-    static func zip64(_ entries: [(name: String, data: [UInt8])]) -> [UInt8] {
+    /// A stored zip of `entries` with all sizes and offsets in zip64 fields (and each entry's CRC-32).
+    /// `crcs` replaces the recorded CRC-32 of the entries it names (a damaged archive).
+    static func zip64(_ entries: [(name: String, data: [UInt8])], crcs: [String: Int] = [:]) -> [UInt8] {
         var out: [UInt8] = []
         func u16(_ v: Int) { out += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF)] }
         func u32(_ v: Int) { for i in 0 ..< 4 { out.append(UInt8((v >> (8 * i)) & 0xFF)) } }
@@ -27,7 +28,8 @@ import Testing
         }
         let directory = out.count
         for ((name, data), offset) in zip(entries, offsets) {
-            u32(0x0201_4B50); u16(45); u16(45); u16(0); u16(0); u16(0); u16(0); u32(0)
+            let crc = crcs[name] ?? data.withUnsafeBytes { Int(ZipArchive.crc32Of($0)) }
+            u32(0x0201_4B50); u16(45); u16(45); u16(0); u16(0); u16(0); u16(0); u32(crc)
             u32(0xFFFF_FFFF); u32(0xFFFF_FFFF); u16(name.utf8.count); u16(28); u16(0); u16(0); u16(0); u32(0)
             u32(0xFFFF_FFFF)
             out += Array(name.utf8)
