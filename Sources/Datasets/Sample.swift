@@ -76,10 +76,10 @@ extension Sample {
     }
 
     /// Image and trainId label, checked to be the same size.
-    public func load(sizePolicy: SizeMismatchPolicy = .report,
-                     strict: Bool = false) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
-        let image = try loadImage()
-        var label = try loadLabel(strict: strict)
+    public func load(sizePolicy: SizeMismatchPolicy = .report, strict: Bool = false,
+                     limits: DecodeLimits = .default) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
+        let image = try loadImage(limits: limits)
+        var label = try loadLabel(strict: strict, limits: limits)
         if image.width != label.width || image.height != label.height {
             switch sizePolicy {
             case .report:
