@@ -500,10 +500,10 @@ def make_broken(jpeg_bytes):
             + chunk(b"IDAT", tiny) + chunk(b"IEND", b""))
     add_broken("huge_ihdr.png", huge, "png", ["60000x60000", "limit"],
                "IHDR declares 60000x60000 RGB (10 GB) with a 70-byte IDAT: rejected before allocating")
-    big = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16000, 16000, 8, 6, 0, 0, 0))
+    big = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8000, 8000, 8, 6, 0, 0, 0))
            + chunk(b"IDAT", tiny) + chunk(b"IEND", b""))
-    add_broken("huge_ihdr_small_data.png", big, "png", ["16000x16000", "compressed"],
-               "IHDR declares 16000x16000 RGBA (1 GB, under the pixel limit) with a tiny IDAT: "
+    add_broken("huge_ihdr_small_data.png", big, "png", ["8000x8000", "compressed"],
+               "IHDR declares 8000x8000 RGBA (256 MB, under the 64 MP pixel limit) with a tiny IDAT: "
                "no deflate stream that short can hold it")
 
     add_broken("truncated.jpg", jpeg_bytes[: len(jpeg_bytes) * 6 // 10], "jpeg", ["premature end"],

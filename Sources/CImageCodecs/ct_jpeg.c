@@ -5,6 +5,7 @@
 #include "ct_codecs.h"
 
 #include <setjmp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,7 @@ static void ct_set_message(char *message, const char *text) {
     snprintf(message, CT_MESSAGE_CAPACITY, "%s", text);
 }
 
-bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb,
+bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb, ct_decode_limits limits,
                   uint8_t *out, size_t capacity, ct_jpeg_info *info) {
     memset(info, 0, sizeof *info);
     if (size == 0) {
@@ -82,6 +83,14 @@ bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb,
         return false;
     }
     jpeg_create_decompress(&cinfo);
+    /* Every later allocation of the decoder (progressive coefficient buffers
+     * above all, which a few hundred bytes can declare at gigabytes) is
+     * counted against this; libjpeg-turbo has no backing store here, so a
+     * request beyond it fails instead of allocating. */
+    if (limits.max_decoder_memory > 0) {
+        cinfo.mem->max_memory_to_use = limits.max_decoder_memory > (uint64_t)LONG_MAX
+            ? LONG_MAX : (long)limits.max_decoder_memory;
+    }
     jpeg_mem_src(&cinfo, (const unsigned char *)data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
 
@@ -97,6 +106,22 @@ bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb,
     }
     if (info->width > CT_JPEG_MAX_SIDE || info->height > CT_JPEG_MAX_SIDE) {
         ct_set_message(info->message, "declared image dimensions are too large");
+        jpeg_destroy_decompress(&cinfo);
+        return false;
+    }
+    if (cinfo.num_components != 1 && cinfo.num_components != 3) {
+        snprintf(info->message, CT_MESSAGE_CAPACITY,
+                 "JPEG with %d components is not supported (1 grey or 3 colour)", cinfo.num_components);
+        jpeg_destroy_decompress(&cinfo);
+        return false;
+    }
+    uint64_t pixels = (uint64_t)info->width * (uint64_t)info->height; /* both <= 65500: no overflow */
+    if (limits.max_pixels > 0 && pixels > limits.max_pixels) {
+        snprintf(info->message, CT_MESSAGE_CAPACITY,
+                 "declared size %ux%u (%llu pixels) exceeds the limit of %llu pixels",
+                 (unsigned)info->width, (unsigned)info->height,
+                 (unsigned long long)pixels, (unsigned long long)limits.max_pixels);
+        info->over_limit = 1;
         jpeg_destroy_decompress(&cinfo);
         return false;
     }

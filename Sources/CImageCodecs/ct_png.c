@@ -11,6 +11,9 @@
 
 /* Declared dimensions beyond this are rejected before any allocation. */
 #define CT_PNG_MAX_SIDE 65535u
+/* Ancillary-chunk bounds (libpng's chunk cache and per-chunk allocation). */
+#define CT_PNG_CHUNK_CACHE_MAX 1000u
+#define CT_PNG_CHUNK_MALLOC_MAX (8u * 1024u * 1024u)
 
 typedef struct {
     const uint8_t *data;
@@ -105,7 +108,19 @@ static void ct_png_configure(png_structp png, png_infop pinfo, ct_png_mode mode,
     info->out_bytes_per_sample = png_get_bit_depth(png, pinfo) == 16 ? 2 : 1;
 }
 
-bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode,
+/* True (with the message and over_limit set) when width*height exceeds the pixel limit. */
+static bool ct_png_over_limit(uint32_t width, uint32_t height, ct_decode_limits limits, ct_png_info *info) {
+    uint64_t pixels = (uint64_t)width * (uint64_t)height; /* 32 x 32 bits: no overflow */
+    if (limits.max_pixels == 0 || pixels <= limits.max_pixels) return false;
+    info->width = width;
+    info->height = height;
+    snprintf(info->message, CT_MESSAGE_CAPACITY, "declared size %ux%u (%llu pixels) exceeds the limit of %llu pixels",
+             (unsigned)width, (unsigned)height, (unsigned long long)pixels, (unsigned long long)limits.max_pixels);
+    info->over_limit = 1;
+    return true;
+}
+
+bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode, ct_decode_limits limits,
                  uint8_t *out, size_t capacity, ct_png_info *info) {
     memset(info, 0, sizeof *info);
     if (size == 0) {
@@ -115,6 +130,13 @@ bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode,
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
         ct_set_message(info->message, "not a PNG file (bad signature)");
         return false;
+    }
+    /* The IHDR must come first (libpng refuses anything else): its declared
+     * size is checked against the pixel limit here, before libpng exists. */
+    if (limits.max_pixels > 0 && size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
+        uint32_t w = ((uint32_t)data[16] << 24) | ((uint32_t)data[17] << 16) | ((uint32_t)data[18] << 8) | data[19];
+        uint32_t h = ((uint32_t)data[20] << 24) | ((uint32_t)data[21] << 16) | ((uint32_t)data[22] << 8) | data[23];
+        if (ct_png_over_limit(w, h, limits, info)) return false;
     }
     ct_png_error_state state = {info->message, "invalid PNG header: "};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, ct_png_error, ct_png_warning);
@@ -137,9 +159,21 @@ bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode,
         png_destroy_read_struct(&png, &pinfo, NULL);
         return false;
     }
-    png_set_user_limits(png, CT_PNG_MAX_SIDE, CT_PNG_MAX_SIDE);
+    /* No side can exceed the pixel limit either; libpng refuses a larger
+     * IHDR itself, before it allocates anything for the image. */
+    uint32_t side = CT_PNG_MAX_SIDE;
+    if (limits.max_pixels > 0 && limits.max_pixels < side) side = (uint32_t)limits.max_pixels;
+    png_set_user_limits(png, side, side);
+    /* Ancillary chunks: at most this many kept (text, unknown, sPLT), and no
+     * chunk (or decompressed iCCP/zTXt/iTXt payload) larger than this. */
+    png_set_chunk_cache_max(png, CT_PNG_CHUNK_CACHE_MAX);
+    png_set_chunk_malloc_max(png, CT_PNG_CHUNK_MALLOC_MAX);
     png_set_read_fn(png, &reader, ct_png_read_fn);
     png_read_info(png, pinfo);
+    if (ct_png_over_limit(png_get_image_width(png, pinfo), png_get_image_height(png, pinfo), limits, info)) {
+        png_destroy_read_struct(&png, &pinfo, NULL);
+        return false;
+    }
     ct_png_configure(png, pinfo, mode, info);
     state.context = "corrupt image data: ";
 

@@ -30,11 +30,11 @@ public struct DatasetScan: Sendable, Equatable {
 public enum DatasetScanner {
     /// Scans `samples`. The image of each sample is checked through its header
     /// (size), or fully decoded when `decodeImages` is set.
-    public static func scan(_ samples: [Sample], decodeImages: Bool = false) -> DatasetScan {
+    public static func scan(_ samples: [Sample], decodeImages: Bool = false, limits: DecodeLimits = .default) -> DatasetScan {
         let chunks = Parallel.ranges(samples.count, chunks: 4 * max(1, Processors.active))
         let parts = Parallel.map(chunks.count) { k -> DatasetScan in
             var part = DatasetScan()
-            for i in chunks[k] { scanOne(samples[i], decodeImages: decodeImages, into: &part) }
+            for i in chunks[k] { scanOne(samples[i], decodeImages: decodeImages, limits: limits, into: &part) }
             return part
         }
         var total = DatasetScan()
@@ -49,11 +49,11 @@ public enum DatasetScanner {
         return total
     }
 
-    static func scanOne(_ sample: Sample, decodeImages: Bool, into part: inout DatasetScan) {
+    static func scanOne(_ sample: Sample, decodeImages: Bool, limits: DecodeLimits, into part: inout DatasetScan) {
         var imageSize: ImageSize?
         if decodeImages {
             do {
-                let image = try sample.loadImage()
+                let image = try sample.loadImage(limits: limits)
                 imageSize = ImageSize(width: image.width, height: image.height)
             } catch { part.problems.append(error) }
         } else {
@@ -63,7 +63,7 @@ public enum DatasetScanner {
             }
         }
         let raw: LabelMap
-        do { raw = try sample.loadRawLabel() } catch {
+        do { raw = try sample.loadRawLabel(limits: limits) } catch {
             part.problems.append(error)
             return
         }

@@ -50,24 +50,24 @@ public enum SizeMismatchPolicy: Sendable {
 }
 
 extension Sample {
-    /// The image as 8-bit RGB.
-    public func loadImage() throws(DatasetProblem) -> Image8 {
-        do { return try ImageFile.readRGB(imagePath) } catch {
+    /// The image as 8-bit RGB; a header declaring more than `limits.maxPixels` is refused before decoding.
+    public func loadImage(limits: DecodeLimits = .default) throws(DatasetProblem) -> Image8 {
+        do { return try ImageFile.readRGB(imagePath, limits: limits) } catch {
             throw DatasetProblem(file: imagePath, kind: .unreadableFile, message: "cannot decode image: \(error.reason)")
         }
     }
 
     /// The label file's raw values (grey values or palette indices), unmapped.
-    public func loadRawLabel() throws(DatasetProblem) -> LabelMap {
-        do { return try ImageFile.readLabel(labelPath) } catch {
+    public func loadRawLabel(limits: DecodeLimits = .default) throws(DatasetProblem) -> LabelMap {
+        do { return try ImageFile.readLabel(labelPath, limits: limits) } catch {
             throw DatasetProblem(file: labelPath, kind: .unreadableFile, message: "cannot decode label: \(error.reason)")
         }
     }
 
     /// The label as a trainId plane (0...18, 255 ignore). Raw values the encoding
     /// does not define become 255, or throw `unknownLabelValues` when `strict`.
-    public func loadLabel(strict: Bool = false) throws(DatasetProblem) -> LabelMap {
-        let raw = try loadRawLabel()
+    public func loadLabel(strict: Bool = false, limits: DecodeLimits = .default) throws(DatasetProblem) -> LabelMap {
+        let raw = try loadRawLabel(limits: limits)
         if strict {
             let histogram = LabelEncoding.histogram(raw)
             if let problem = encoding.unknownValuesProblem(histogram: histogram, file: labelPath) { throw problem }
@@ -76,10 +76,10 @@ extension Sample {
     }
 
     /// Image and trainId label, checked to be the same size.
-    public func load(sizePolicy: SizeMismatchPolicy = .report,
-                     strict: Bool = false) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
-        let image = try loadImage()
-        var label = try loadLabel(strict: strict)
+    public func load(sizePolicy: SizeMismatchPolicy = .report, strict: Bool = false,
+                     limits: DecodeLimits = .default) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
+        let image = try loadImage(limits: limits)
+        var label = try loadLabel(strict: strict, limits: limits)
         if image.width != label.width || image.height != label.height {
             switch sizePolicy {
             case .report:

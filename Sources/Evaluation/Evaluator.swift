@@ -106,15 +106,17 @@ public struct Evaluator: Sendable {
     /// A sample: image and label read, the prediction made at the label's size.
     /// `sizePolicy` nil: image and label sizes are not compared (the prediction takes the label's size);
     /// `.report`: a size mismatch is a `.load` problem. `keepImage`: the image at the label's size is returned too.
+    /// `limits`: a sample whose image or label header declares more pixels is a `.load` problem, refused before decoding.
     public func evaluate(_ sample: Sample, sizePolicy: SizeMismatchPolicy? = nil, keepImage: Bool = false,
+                         limits: DecodeLimits = .default,
                          workspace: SegmenterWorkspace) throws(EvaluationError) -> SampleEvaluation {
         let image: Image8, label: LabelMap
         do {
             if let sizePolicy {
-                (image, label) = try sample.load(sizePolicy: sizePolicy)
+                (image, label) = try sample.load(sizePolicy: sizePolicy, limits: limits)
             } else {
-                image = try sample.loadImage()
-                label = try sample.loadLabel()
+                image = try sample.loadImage(limits: limits)
+                label = try sample.loadLabel(limits: limits)
             }
         } catch { throw .load(error) }
         let prediction = try predict(image, at: .size(ImageSize(width: label.width, height: label.height)), workspace: workspace)

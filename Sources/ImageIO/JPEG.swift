@@ -19,7 +19,7 @@ public enum JPEG {
     /// Reads only the header. CMYK/YCCK files are rejected here already.
     public static func info(_ bytes: [UInt8], path: String) throws(ImageIOError) -> JPEGInfo {
         var cinfo = ct_jpeg_info()
-        let ok = bytes.withUnsafeBufferPointer { ct_jpeg_read($0.baseAddress, $0.count, false, nil, 0, &cinfo) }
+        let ok = bytes.withUnsafeBufferPointer { ct_jpeg_read($0.baseAddress, $0.count, false, DecodeLimits.unbounded, nil, 0, &cinfo) }
         guard ok else { throw ImageIOError(codec: .jpeg, path: path, reason: message(&cinfo.message)) }
         return JPEGInfo(cinfo)
     }
@@ -29,18 +29,17 @@ public enum JPEG {
     public static func decode(_ bytes: [UInt8], path: String, rgb: Bool = true,
                               limits: DecodeLimits = .default) throws(ImageIOError) -> (Image8, JPEGInfo) {
         var cinfo = ct_jpeg_info()
-        let headerOK = bytes.withUnsafeBufferPointer { ct_jpeg_read($0.baseAddress, $0.count, rgb, nil, 0, &cinfo) }
-        guard headerOK else { throw ImageIOError(codec: .jpeg, path: path, reason: message(&cinfo.message)) }
-        let width = Int(cinfo.width), height = Int(cinfo.height), channels = Int(cinfo.out_channels)
-        guard width * height <= limits.maxPixels else {
-            throw ImageIOError(codec: .jpeg, path: path,
-                               reason: "declared size \(width)x\(height) exceeds the limit of \(limits.maxPixels) pixels")
+        let headerOK = bytes.withUnsafeBufferPointer {
+            ct_jpeg_read($0.baseAddress, $0.count, rgb, limits.c, nil, 0, &cinfo)
         }
+        guard headerOK else { throw error(&cinfo, path: path, limits: limits) }
+        // ct_jpeg_read refused sizes beyond the limit (and sides beyond 65500) already.
+        let width = Int(cinfo.width), height = Int(cinfo.height), channels = Int(cinfo.out_channels)
         let count = width * height * channels
         var failure: String?
         let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             let ok = bytes.withUnsafeBufferPointer { src in
-                ct_jpeg_read(src.baseAddress, src.count, rgb, buffer.baseAddress, count, &cinfo)
+                ct_jpeg_read(src.baseAddress, src.count, rgb, limits.c, buffer.baseAddress, count, &cinfo)
             }
             if ok { initialized = count } else {
                 initialized = 0     // no partial image escapes
@@ -49,6 +48,12 @@ public enum JPEG {
         }
         if let failure { throw ImageIOError(codec: .jpeg, path: path, reason: failure) }
         return (Image8(width: width, height: height, channels: channels, pixels: pixels), JPEGInfo(cinfo))
+    }
+
+    static func error(_ cinfo: inout ct_jpeg_info, path: String, limits: DecodeLimits) -> ImageIOError {
+        let kind: ImageIOError.Kind = cinfo.over_limit != 0
+            ? .overPixelLimit(width: Int(cinfo.width), height: Int(cinfo.height), limit: limits.maxPixels) : .failed
+        return ImageIOError(codec: .jpeg, path: path, reason: message(&cinfo.message), kind: kind)
     }
 
     /// Encodes 8-bit grey or RGB at `quality` (1...100).

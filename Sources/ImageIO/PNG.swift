@@ -68,7 +68,7 @@ public enum PNG {
     /// Reads only the header.
     public static func info(_ bytes: [UInt8], path: String) throws(ImageIOError) -> PNGInfo {
         var cinfo = ct_png_info()
-        let ok = bytes.withUnsafeBufferPointer { ct_png_read($0.baseAddress, $0.count, CT_PNG_NATIVE, nil, 0, &cinfo) }
+        let ok = bytes.withUnsafeBufferPointer { ct_png_read($0.baseAddress, $0.count, CT_PNG_NATIVE, DecodeLimits.unbounded, nil, 0, &cinfo) }
         guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
         return PNGInfo(cinfo)
     }
@@ -78,14 +78,17 @@ public enum PNG {
     public static func decode(_ bytes: [UInt8], path: String, mode: PNGDecodeMode = .native,
                               limits: DecodeLimits = .default) throws(ImageIOError) -> (DecodedImage, PNGInfo) {
         var cinfo = ct_png_info()
-        let headerOK = bytes.withUnsafeBufferPointer { ct_png_read($0.baseAddress, $0.count, mode.c, nil, 0, &cinfo) }
-        guard headerOK else { throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message)) }
+        let headerOK = bytes.withUnsafeBufferPointer {
+            ct_png_read($0.baseAddress, $0.count, mode.c, limits.c, nil, 0, &cinfo)
+        }
+        guard headerOK else {
+            let kind: ImageIOError.Kind = cinfo.over_limit != 0
+                ? .overPixelLimit(width: Int(cinfo.width), height: Int(cinfo.height), limit: limits.maxPixels) : .failed
+            throw ImageIOError(codec: .png, path: path, reason: message(&cinfo.message), kind: kind)
+        }
+        // ct_png_read refused sizes beyond the limit (and sides beyond 65535) already.
         let width = Int(cinfo.width), height = Int(cinfo.height)
         let channels = Int(cinfo.out_channels), sampleBytes = Int(cinfo.out_bytes_per_sample)
-        guard width.multipliedReportingOverflow(by: height).partialValue <= limits.maxPixels else {
-            throw ImageIOError(codec: .png, path: path,
-                               reason: "declared size \(width)x\(height) exceeds the limit of \(limits.maxPixels) pixels")
-        }
         // Deflate expands at most 1032:1, so a file too short to hold the declared
         // image is rejected here, before a buffer of the declared size exists.
         let storedBits = Int(cinfo.bit_depth) * PNGInfo.ColorType(code: cinfo.color_type).channels
@@ -103,7 +106,7 @@ public enum PNG {
             let pixels = [Sample](unsafeUninitializedCapacity: count) { buffer, initialized in
                 let raw = UnsafeMutableRawBufferPointer(buffer)
                 ok = bytes.withUnsafeBufferPointer { src in
-                    ct_png_read(src.baseAddress, src.count, mode.c,
+                    ct_png_read(src.baseAddress, src.count, mode.c, limits.c,
                                 raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &cinfo)
                 }
                 initialized = ok ? count : 0

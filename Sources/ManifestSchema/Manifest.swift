@@ -7,6 +7,7 @@ import CTCore
 import Datasets
 import LabelFiles
 import Foundation
+import ImageIO
 
 /// A validated manifest with every path resolved against the manifest's folder
 /// and every default filled in.
@@ -116,6 +117,11 @@ public struct Manifest: Sendable, Equatable {
         /// Concurrent shard workers; nil = one per core.
         public var workers: Int?
         public var onError: OnError
+        /// `execution.max_pixels`: images and labels whose header declares more pixels are
+        /// refused before decoding (a sample problem). Default 64 MP.
+        public var maxPixels: Int = DecodeLimits.defaultMaxPixels
+
+        public var decodeLimits: DecodeLimits { DecodeLimits(maxPixels: maxPixels) }
     }
 
     /// The slide-inference window of the infer stage (datasets.md section 8).

@@ -18,7 +18,7 @@ public enum ManifestLoader {
     static let datasetKeys = ["name", "kind", "root", "split", "condition", "role", "layout", "scale", "synthesize"]
     static let synthesizeKeys = ["count", "seed", "size"]
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
-    static let executionKeys = ["shards", "workers", "on_error"]
+    static let executionKeys = ["shards", "workers", "on_error", "max_pixels"]
     /// `datasets[i].condition` of ACDC: one of its conditions, or all of them.
     static let acdcConditions = ACDCCondition.allCases.map(\.rawValue) + ["all"]
 
@@ -310,6 +310,8 @@ public enum ManifestLoader {
         if let shards = reader.int(object, "shards", at: "$.execution", range: 1 ... 100_000) { spec.shards = shards }
         if let workers = reader.int(object, "workers", at: "$.execution", range: 1 ... 1024) { spec.workers = workers }
         if let onError = reader.choice(object, "on_error", at: "$.execution", as: Manifest.OnError.self) { spec.onError = onError }
+        // No PNG or JPEG can declare more than 65535 x 65535 < 2^32 pixels.
+        if let maxPixels = reader.int(object, "max_pixels", at: "$.execution", range: 1 ... (1 << 32)) { spec.maxPixels = maxPixels }
         return spec
     }
 

@@ -20,14 +20,17 @@ import RunFolder
 public struct PredictionFolder: Sendable {
     public let dir: String
     public let format: Manifest.PredictionFormat
+    /// Applied to the prediction files and, when scoring, to the labels.
+    public let limits: DecodeLimits
     /// basename -> path, for files found anywhere below `dir`.
     private let byName: [String: String]
 
     static let suffixes = [".png", "_labelIds.png", "_trainIds.png", "_color.png", "_pred.png"]
 
-    public init(dir: String, format: Manifest.PredictionFormat) {
+    public init(dir: String, format: Manifest.PredictionFormat, limits: DecodeLimits = .default) {
         self.dir = dir
         self.format = format
+        self.limits = limits
         var index: [String: String] = [:]
         if let walker = FileManager.default.enumerator(atPath: dir) {
             while let relative = walker.nextObject() as? String {
@@ -61,11 +64,11 @@ public struct PredictionFolder: Sendable {
         do {
             switch format {
             case .trainid:
-                return try ImageFile.readLabel(path)
+                return try ImageFile.readLabel(path, limits: limits)
             case .labelid:
-                return LabelEncoding.cityscapesLabelIds.map(try ImageFile.readLabel(path))
+                return LabelEncoding.cityscapesLabelIds.map(try ImageFile.readLabel(path, limits: limits))
             case .color:
-                return Self.trainIds(fromColors: try ImageFile.readRGB(path))
+                return Self.trainIds(fromColors: try ImageFile.readRGB(path, limits: limits))
             }
         } catch {
             throw RunProblem(dataset: dataset, sample: id, file: path, kind: "unreadable_file",

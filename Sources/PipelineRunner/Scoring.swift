@@ -19,7 +19,7 @@ public enum Scoring {
     /// Loads a sample's trainId label and its prediction, checking their sizes agree.
     public static func pair(_ sample: Sample, dataset: String, predictions: PredictionFolder) throws(RunProblem) -> (prediction: LabelMap, label: LabelMap) {
         let label: LabelMap
-        do { label = try sample.loadLabel() } catch { throw RunProblem(dataset: dataset, sample: sample.id, error) }
+        do { label = try sample.loadLabel(limits: predictions.limits) } catch { throw RunProblem(dataset: dataset, sample: sample.id, error) }
         let prediction = try predictions.load(id: sample.id, dataset: dataset)
         guard prediction.width == label.width, prediction.height == label.height else {
             throw RunProblem(dataset: dataset, sample: sample.id, file: predictions.file(for: sample.id) ?? sample.id,

@@ -138,7 +138,7 @@ struct ShardContext: Sendable {
             let (prediction, label) = try Scoring.pair(sample, dataset: entry.name, predictions: folder)
             var image: Image8?
             if keepsImage {
-                do { image = try sample.loadImage() } catch { throw RunProblem(dataset: entry.name, sample: sample.id, error) }
+                do { image = try sample.loadImage(limits: manifest.execution.decodeLimits) } catch { throw RunProblem(dataset: entry.name, sample: sample.id, error) }
             }
             evaluation = SampleEvaluation(prediction: prediction, label: label, image: image)
         case .metric:
@@ -150,7 +150,7 @@ struct ShardContext: Sendable {
                 try tally.groups[name, default: DatasetMetrics(name: name)].merge(one)
                 tally.gallery.add(SampleScore(id: sample.id, group: name, metrics: one), prediction: evaluation.prediction,
                                   label: evaluation.label) {
-                    evaluation.image ?? (try? sample.loadImage())
+                    evaluation.image ?? (try? sample.loadImage(limits: manifest.execution.decodeLimits))
                 }
             } catch {
                 throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.labelPath, kind: "metric", message: "\(error)")
@@ -170,7 +170,7 @@ struct ShardContext: Sendable {
                workspace: SegmenterWorkspace) throws(RunProblem) -> SampleEvaluation {
         let evaluator = Evaluator(segmenter: segmenter, scale: ImageSize(width: entry.scale.width, height: entry.scale.height))
         do {
-            return try evaluator.evaluate(sample, keepImage: keepsImage, workspace: workspace)
+            return try evaluator.evaluate(sample, keepImage: keepsImage, limits: manifest.execution.decodeLimits, workspace: workspace)
         } catch {
             switch error {
             case .load(let problem): throw RunProblem(dataset: entry.name, sample: sample.id, problem)

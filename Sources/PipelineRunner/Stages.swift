@@ -122,7 +122,7 @@ struct PredictionsStage: RunnerStage {
         guard let spec = context.manifest.predictions else {
             throw RunError("$.predictions: required by the pipeline's predictions stage")
         }
-        state.sampleSteps.append(.predictions(PredictionFolder(dir: spec.dir, format: spec.format)))
+        state.sampleSteps.append(.predictions(PredictionFolder(dir: spec.dir, format: spec.format, limits: context.manifest.execution.decodeLimits)))
     }
 }
 

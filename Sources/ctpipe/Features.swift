@@ -58,6 +58,8 @@ extension CTPipe {
 
         @OptionGroup var backbone: BackboneOptions
 
+        @OptionGroup var decode: DecodeLimitOptions
+
         func validate() throws {
             guard weights != nil || checkpoint != nil else { throw ValidationError("Give --weights, --checkpoint or both.") }
             guard (image == nil) != (inputNPY == nil) else {
@@ -142,7 +144,7 @@ extension CTPipe {
                 return (values, array.shape[1], array.shape[2])
             }
             let decoded: Image8
-            do { decoded = try ImageFile.readRGB(image!) } catch { throw CLIError(error.description) }
+            do { decoded = try ImageFile.readRGB(image!, limits: decode.limits) } catch { throw CLIError(error.description) }
             let target = size.flatMap(InputSize.init) ?? InputSize(
                 height: max(p, Int((Double(decoded.height) / Double(p)).rounded()) * p),
                 width: max(p, Int((Double(decoded.width) / Double(p)).rounded()) * p))

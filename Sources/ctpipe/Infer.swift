@@ -77,6 +77,8 @@ extension CTPipe {
         @Option(name: [.short, .long], help: "Images processed at once (default 1: all threads inside one image).")
         var jobs = 1
 
+        @OptionGroup var decode: DecodeLimitOptions
+
         static func formats(_ text: String) -> [LabelFileFormat]? {
             let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let formats = names.compactMap(LabelFileFormat.init(rawValue:))
@@ -164,7 +166,7 @@ extension CTPipe {
                 for i in Swift.stride(from: lane, to: images.count, by: lanes) where failure.withLock({ $0 == nil }) {
                     do {
                         let t0 = Date()
-                        let image = try ImageFile.readRGB(images[i])
+                        let image = try ImageFile.readRGB(images[i], limits: decode.limits)
                         let prediction = try evaluator.predict(image, at: size, keepScores: saveLogits, workspace: workspace)
                         if let scores = prediction.scores {
                             let array = NPYArray(shape: [network.classes, prediction.resized.height, prediction.resized.width],

@@ -60,6 +60,8 @@ extension CTPipe {
         @Flag(help: "Expand palette PNGs to RGB (and grey JPEGs stay grey) instead of dumping indices.")
         var expand = false
 
+        @OptionGroup var decode: DecodeLimitOptions
+
         func validate() throws {
             if dataset == nil, split != nil || condition != nil || scan || layout != .auto || decodeImages || mapillaryVersion != nil {
                 throw ValidationError("--split, --condition, --layout, --scan and --decode-images need --dataset")
@@ -85,7 +87,7 @@ extension CTPipe {
                     } else {
                         mode = .native
                     }
-                    let (image, info) = try PNG.decode(data, path: path, mode: mode)
+                    let (image, info) = try PNG.decode(data, path: path, mode: mode, limits: decode.limits)
                     report = InspectReport(format: "png", width: info.width, height: info.height,
                                            channels: info.colorType.channels, bitDepth: info.bitDepth,
                                            colorType: info.colorType.rawValue, paletteSize: info.paletteSize,
@@ -96,7 +98,7 @@ extension CTPipe {
                     case .uint16(let r): array = NPYArray(shape: [r.height, r.width, r.channels], uint16: r.pixels)
                     }
                 case .jpeg:
-                    let (image, info) = try JPEG.decode(data, path: path, rgb: false)
+                    let (image, info) = try JPEG.decode(data, path: path, rgb: false, limits: decode.limits)
                     report = InspectReport(format: "jpeg", width: info.width, height: info.height,
                                            channels: info.components, bitDepth: 8, colorType: info.colorSpace,
                                            paletteSize: 0, interlace: info.progressive ? "progressive" : "baseline",
@@ -128,7 +130,7 @@ extension CTPipe.Inspect {
         var report = DatasetReport(dataset: kind.rawValue, root: path, split: listing.split, layout: listing.layout.rawValue,
                                    samples: listing.samples.count, problems: listing.problems.map(ProblemEntry.init))
         if scan {
-            let result = DatasetScanner.scan(listing.samples, decodeImages: decodeImages)
+            let result = DatasetScanner.scan(listing.samples, decodeImages: decodeImages, limits: decode.limits)
             report.scanned = result.scannedSamples
             report.problems += result.problems.map(ProblemEntry.init)
             var pixels: [String: Int] = [:]

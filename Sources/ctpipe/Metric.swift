@@ -48,6 +48,8 @@ extension CTPipe {
         @Option(name: [.short, .long], help: "Worker threads (default: one per core).")
         var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+        @OptionGroup var decode: DecodeLimitOptions
+
         func validate() throws {
             guard DatasetKind(rawValue: dataset) != nil else {
                 throw ValidationError("--dataset must be one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")) (got \(dataset)).")
@@ -78,7 +80,7 @@ extension CTPipe {
             let name = [kind.rawValue, split ?? Manifest.defaultSplit(kind), condition].compactMap { $0 }.joined(separator: "-")
             let (report, problems) = try Scoring.score(listing.samples, name: name,
                                                        perCondition: kind == .acdc && condition == nil,
-                                                       predictions: PredictionFolder(dir: pred, format: Manifest.PredictionFormat(rawValue: predFormat)!),
+                                                       predictions: PredictionFolder(dir: pred, format: Manifest.PredictionFormat(rawValue: predFormat)!, limits: decode.limits),
                                                        workers: jobs)
             if json {
                 print(String(decoding: report.encoded(), as: UTF8.self))

@@ -45,7 +45,7 @@ import Testing
         for file in ["broken/huge_ihdr.png", "broken/huge_ihdr_small_data.png"] {
             let bytes = try ImageFile.bytes(fixtures.path(file))
             let info = try PNG.info(bytes, path: file)
-            #expect(info.width * info.height >= 16000 * 16000)
+            #expect(info.width * info.height >= 8000 * 8000)
             let elapsed = clock.measure {
                 #expect(throws: ImageIOError.self) { try PNG.decode(bytes, path: file, mode: .rgb) }
             }

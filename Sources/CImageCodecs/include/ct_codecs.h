@@ -18,6 +18,20 @@
 
 #define CT_MESSAGE_CAPACITY 256
 
+/* Bounds on what one decode may use, checked from the header before any
+ * pixel or coefficient buffer exists. A zero field means "no bound". */
+typedef struct {
+    /* Largest accepted width*height. A larger declared size fails with
+     * `over_limit` set in the info struct. */
+    uint64_t max_pixels;
+    /* Largest total the JPEG decoder's memory manager may hand out
+     * (libjpeg's max_memory_to_use: progressive coefficient buffers, row
+     * buffers); a request beyond it fails ("Insufficient memory" or
+     * "Backing store not supported"). Unused by PNG, whose only large buffer
+     * is the caller's output. */
+    uint64_t max_decoder_memory;
+} ct_decode_limits;
+
 /* ---------------------------------------------------------------- PNG ---- */
 
 /* How a PNG is decoded. */
@@ -43,15 +57,17 @@ typedef struct {
     int has_trns;           /* a tRNS chunk is present */
     int out_channels;       /* channels of the decoded buffer for the requested mode */
     int out_bytes_per_sample; /* 1 or 2 */
+    int over_limit;         /* 1 when the declared size exceeds limits.max_pixels */
     uint8_t palette[256 * 3];
     char message[CT_MESSAGE_CAPACITY];
 } ct_png_info;
 
-/* Reads the header and works out the decoded layout for `mode`; with `out`
- * not NULL, then decodes the whole image into it (row-major, interleaved, no
+/* Reads the header and works out the decoded layout for `mode`; refuses a
+ * declared size beyond `limits` (over_limit set) before any pixel buffer; with
+ * `out` not NULL, then decodes the whole image into it (row-major, interleaved, no
  * padding). `capacity` must be at least width*height*out_channels*out_bytes_per_sample.
  * Decoding fails on truncation, CRC errors, bad zlib streams and a missing IEND. */
-bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode,
+bool ct_png_read(const uint8_t *data, size_t size, ct_png_mode mode, ct_decode_limits limits,
                  uint8_t *out, size_t capacity, ct_png_info *info);
 
 /* A growable byte buffer owned by C; release with ct_buffer_free. */
@@ -80,13 +96,17 @@ typedef struct {
     int color_space;      /* libjpeg J_COLOR_SPACE of the file */
     int progressive;      /* 1 for progressive (SOF2) files */
     int out_channels;     /* 1 or 3 */
+    int over_limit;       /* 1 when the declared size exceeds limits.max_pixels */
     char message[CT_MESSAGE_CAPACITY];
 } ct_jpeg_info;
 
-/* Reads the header, rejecting CMYK/YCCK files with a clear message; with
+/* Reads the header, rejecting CMYK/YCCK files and files of other than 1 or 3
+ * components with a clear message, and a declared size beyond `limits`
+ * (over_limit set); the decoder's memory manager is capped at
+ * limits.max_decoder_memory. With
  * `out` not NULL, then decodes to 8-bit grey (native grey files, want_rgb
  * false) or RGB. Premature end of data and other corruption warnings are failures. */
-bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb,
+bool ct_jpeg_read(const uint8_t *data, size_t size, bool want_rgb, ct_decode_limits limits,
                   uint8_t *out, size_t capacity, ct_jpeg_info *info);
 
 /* Encodes 8-bit grey (channels 1) or RGB (channels 3) at quality 1..100. */
