@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "ctpipe", targets: ["ctpipe"]),
         .executable(name: "ctbench", targets: ["ctbench"]),
+        .executable(name: "ctfuzz", targets: ["ctfuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -88,6 +89,12 @@ let package = Package(
                                                           "Tensor", "Inference", "Training", "COpenBLAS", "LabelFiles",
                                                           "Evaluation", "ManifestSchema", "RunFolder", "PipelineRunner"]),
 
+        // Fuzzing (scripts/fuzz.sh, CI): each reader of files ctpipe did not write as a function
+        // from bytes to an outcome, and the driver that runs them under libFuzzer or replays inputs.
+        .target(name: "FuzzTargets", dependencies: ["CTCore", "ImageIO", "Datasets", "Model", "ManifestSchema", "CZlib"],
+                path: "Fuzz/FuzzTargets"),
+        .executableTarget(name: "ctfuzz", dependencies: ["FuzzTargets", "CTCore"], path: "Fuzz/ctfuzz"),
+
         // Test helpers shared by the test targets: fixture folders (each target passes its
         // own bundle), the golden closeness check, seeded random inputs, temporary folders.
         .target(name: "TestSupport", dependencies: ["CTCore"], path: "Tests/TestSupport"),
@@ -112,6 +119,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "CTCore", "TestSupport"], resources: [.copy("Regressions")]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "Tensor", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -28,10 +28,18 @@ public enum ManifestLoader {
     /// The bytes of a manifest or pipeline file: a regular file, at most `maximumFileBytes`, UTF-8.
     static func jsonText(_ path: String) throws(FileError) -> [UInt8] {
         let bytes = try FileBytes.read(path, limit: maximumFileBytes)
+        try checkText(bytes, path: path)
+        return bytes
+    }
+
+    /// Refuses bytes that cannot be a manifest or pipeline file: over the size limit, NUL bytes, not UTF-8.
+    static func checkText(_ bytes: [UInt8], path: String) throws(FileError) {
+        guard bytes.count <= maximumFileBytes else {
+            throw FileError(path: path, reason: "is \(bytes.count) bytes; manifests and pipelines are at most \(maximumFileBytes) bytes")
+        }
         guard !bytes.contains(0), String(bytes: bytes, encoding: .utf8) != nil else {
             throw FileError(path: path, reason: "is not UTF-8 text; manifests and pipelines are UTF-8 JSON (UTF-16 and other encodings are refused)")
         }
-        return bytes
     }
 
     /// Why `name` cannot be one path component of the run folder (nil when it can): not
@@ -47,19 +55,20 @@ public enum ManifestLoader {
     /// Loads and validates `path`. Throws `ManifestError` listing every problem,
     /// or `FileError` when the manifest itself cannot be read or parsed.
     public static func load(_ path: String, checkFiles: Bool = true) throws -> Manifest {
-        let bytes = try jsonText(path)
-        let json = try JSONValue.parse(bytes, path: path)
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var reader = FieldReader()
-        let manifest = read(json, folder: folder, file: path, checkFiles: checkFiles, reader: &reader)
-        if let manifest, reader.problems.isEmpty { return manifest }
-        throw ManifestError(file: path, problems: reader.problems)
+        try load(bytes: try jsonText(path), as: path, checkFiles: checkFiles)
     }
 
     /// Loads and validates manifest text as if it were the file `path` (its folder resolves relative paths):
     /// the embedded demo manifest.
     public static func load(text: String, as path: String, checkFiles: Bool = true) throws -> Manifest {
-        let json = try JSONValue.parse(Array(text.utf8), path: path)
+        try load(bytes: Array(text.utf8), as: path, checkFiles: checkFiles)
+    }
+
+    /// Loads and validates a manifest file's bytes as if they were the file `path`: the same checks as
+    /// reading the file (size, UTF-8, JSON, schema, and the files it names when `checkFiles`).
+    public static func load(bytes: [UInt8], as path: String, checkFiles: Bool = true) throws -> Manifest {
+        try checkText(bytes, path: path)
+        let json = try JSONValue.parse(bytes, path: path)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var reader = FieldReader()
         let manifest = read(json, folder: folder, file: path, checkFiles: checkFiles, reader: &reader)

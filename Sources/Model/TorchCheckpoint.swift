@@ -77,7 +77,18 @@ public enum TorchCheckpoint {
                 throw WeightError(path: path, reason: "storages are \(text) endian; only little endian is supported")
             }
         }
-        var unpickler = Unpickler(try ZipArchive.data(of: pickle, in: bytes, path: path), path: path + ":" + pickle.name)
+        let (top, _) = try load(pickle: try ZipArchive.data(of: pickle, in: bytes, path: path), path: path + ":" + pickle.name)
+        guard case .dict(let dict) = top else {
+            throw WeightError(path: path, reason: "the pickled object is \(top.kind), not a dict of tensors")
+        }
+        return Unpickled(top: dict, archive: archive, root: root)
+    }
+
+    /// Unpickles the bytes of a `data.pkl`: the object, and the storages its persistent ids
+    /// name (`('storage', <type>, key, location, count)`), in order of appearance.
+    static func load(pickle data: UnsafeRawBufferPointer, path: String) throws(WeightError) -> (PickleValue, [TorchStorageRef]) {
+        var unpickler = Unpickler(data, path: path)
+        var storages: [TorchStorageRef] = []
         let top = try unpickler.load { pid throws(WeightError) -> PickleValue in
             guard case .tuple(let items) = pid, items.count >= 5, case .string("storage") = items[0],
                   case .global(let typeName) = items[1], case .string(let key) = items[2],
@@ -87,12 +98,24 @@ public enum TorchCheckpoint {
             guard count >= 0 else {
                 throw WeightError(path: path, reason: "pickle: storage \(key) has a negative element count \(count)")
             }
-            return .storage(TorchStorageRef(typeName: typeName, dtype: storageTypes[typeName], key: key, count: count))
+            let storage = TorchStorageRef(typeName: typeName, dtype: storageTypes[typeName], key: key, count: count)
+            storages.append(storage)
+            return .storage(storage)
         }
-        guard case .dict(let dict) = top else {
-            throw WeightError(path: path, reason: "the pickled object is \(top.kind), not a dict of tensors")
+        return (top, storages)
+    }
+
+    /// The float storages a `data.pkl` names and the bytes each holds in the archive
+    /// (`data/<key>`: element count x element size), without reading any storage.
+    /// Storages of other element types, and sizes that overflow, are left out.
+    public static func floatStorageBytes(ofPickle data: UnsafeRawBufferPointer, path: String) throws(WeightError) -> [String: Int] {
+        var sizes: [String: Int] = [:]
+        for storage in try load(pickle: data, path: path).1 {
+            guard let dtype = storage.dtype else { continue }
+            let (bytes, overflow) = storage.count.multipliedReportingOverflow(by: dtype.byteSize)
+            if !overflow { sizes[storage.key] = bytes }
         }
-        return Unpickled(top: dict, archive: archive, root: root)
+        return sizes
     }
 
     /// The state dict: the dict under `state_dict`, else under `model`, else the top level itself;

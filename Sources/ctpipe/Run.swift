@@ -39,6 +39,11 @@ extension CTPipe {
         @Option(name: [.short, .long], help: "Shards processed at once (default: the manifest's execution.workers, else one per core).")
         var jobs: Int?
 
+        @Option(name: .customLong("max-pixels"),
+                help: ArgumentHelp("Refuse images and labels whose header declares more than N pixels, before decoding "
+                                   + "(default: the manifest's execution.max_pixels, else 64 MP).", valueName: "N"))
+        var maxPixels: Int?
+
         @Flag(help: "No progress output on stderr.")
         var quiet = false
 
@@ -46,19 +51,21 @@ extension CTPipe {
 
         func validate() throws {
             if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }
+            if let maxPixels { try CLILimits.check(maxPixels, within: 1 ... DecodeLimitOptions.largest, option: "--max-pixels") }
             if let shard, ShardSelection(parsing: shard) == nil {
                 throw ValidationError("--shard takes i/N with 0 <= i < N (got \(shard)).")
             }
         }
 
         func run() throws {
-            let loaded: Manifest
+            var loaded: Manifest
             if let manifest {
                 loaded = try ManifestCommand.load(manifest)
             } else {
                 if !quiet { printError("ctpipe: no manifest given; running the embedded demo (manifests/demo.json) in \(FileManager.default.currentDirectoryPath)") }
                 loaded = try ManifestCommand.loadDemo()
             }
+            if let maxPixels { loaded.execution.maxPixels = maxPixels }
             var options = RunOptions()
             options.resume = resume
             options.shard = shard.flatMap(ShardSelection.init(parsing:))

@@ -35,8 +35,23 @@ import Testing
         #expect(result.stderr.contains("--max-pixels"), "\(result.stderr)")
     }
 
+    /// `run --max-pixels` overrides the manifest's execution.max_pixels: a label or prediction
+    /// over it is a sample problem naming the file (here, with on_error "fail", the run's error).
+    @Test func runMaxPixelsOverridesTheManifest() throws {
+        let fixture = try KillableRunFixture(samples: 2, width: 64, height: 32)
+        defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
+        let refused = try CTPipeBinary.run(["run", fixture.manifest, "--quiet", "--max-pixels", "1000"])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("exceeds the limit of 1000 pixels") && refused.stderr.contains(fixture.folder),
+                "\(refused.stderr)")
+        let ok = try CTPipeBinary.run(["run", fixture.manifest, "--quiet", "--max-pixels", "2048"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let usage = try CTPipeBinary.run(["run", fixture.manifest, "--quiet", "--max-pixels", "0"])
+        #expect(usage.status == 64 && usage.stderr.contains("--max-pixels"), "\(usage.stderr)")
+    }
+
     @Test func commandsThatReadImagesTakeTheOption() throws {
-        for command in ["inspect", "infer", "features", "metric"] {
+        for command in ["inspect", "infer", "features", "metric", "run"] {
             let help = try CTPipeBinary.run([command, "--help"])
             #expect(help.stdout.contains("--max-pixels"), "\(command) --help lacks --max-pixels")
         }

@@ -77,13 +77,22 @@ struct ManifestFixture {
         """)
         let manifest = try ManifestLoader.load(path)
         #expect(manifest.datasets[0].synthesize == Manifest.SynthesizeSpec(count: 3, seed: 5, width: 64, height: 32))
+        // Staging folders of a killed generation (its process gone) are removed; a live process's is kept.
+        var deadPID: Int32 = 4_000_000
+        while kill(deadPID, 0) == 0 || errno != ESRCH { deadPID -= 1 }
+        let abandoned = fixture.folder + "/data/synthetic-bdd.synth-\(deadPID)"
+        let live = fixture.folder + "/data/synthetic-bdd.synth-1"
+        for folder in [abandoned, live] {
+            try FileManager.default.createDirectory(atPath: folder + "/images", withIntermediateDirectories: true)
+        }
         var options = RunOptions()
         options.quiet = true
         // The predictions folder is empty: every sample is a problem, but the data was generated.
         #expect(throws: RunError.self) { try Runner(manifest: manifest, options: options).run() }
         let images = try FileManager.default.contentsOfDirectory(atPath: fixture.folder + "/data/synthetic-bdd/images/10k/val")
         #expect(images.count == 3)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.folder + "/data").filter { $0.contains(".synth-") }.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.folder + "/data").filter { $0.contains(".synth-") }
+            == ["synthetic-bdd.synth-1"])
     }
 
     @Test func versionAndStageRules() throws {
