@@ -7,8 +7,8 @@
 # Builds ctfuzz (Fuzz/) into .build/fuzz with libFuzzer's coverage instrumentation
 # and AddressSanitizer, seeds each target's corpus from the test fixtures and the
 # inputs kept under Tests/FuzzTests/Regressions/<target>/, and fuzzes it for
-# FUZZ_SECONDS (default 60); at least FUZZ_MIN_RUNS inputs (default 10000) must
-# run in that time, or the target fails. A crash (Swift traps included), a hang
+# FUZZ_SECONDS (default 60), and on until at least FUZZ_MIN_RUNS inputs (default
+# 10000) have run (a target that cannot reach them in FUZZ_MAX_SECONDS more fails). A crash (Swift traps included), a hang
 # over FUZZ_TIMEOUT seconds (default 5), one allocation over FUZZ_MALLOC_MB
 # (default 256) or a resident size over FUZZ_RSS_MB (default 2048) fails the
 # target; the input is saved under .build/fuzz-out/artifacts/ and printed
@@ -25,6 +25,7 @@ SEED=${FUZZ_SEED:-1}
 TIMEOUT=${FUZZ_TIMEOUT:-5}
 MALLOC_MB=${FUZZ_MALLOC_MB:-256}
 RSS_MB=${FUZZ_RSS_MB:-2048}
+MAX_SECONDS=${FUZZ_MAX_SECONDS:-600}
 OUT=.build/fuzz-out
 BUILD=.build/fuzz
 
@@ -32,6 +33,10 @@ BUILD=.build/fuzz
 # every module, libFuzzer linked without its main: SwiftPM names the executable's entry point
 # itself, so ctfuzz's own main hands over to LLVMFuzzerRunDriver.
 runtime="$(dirname "$(dirname "$(readlink -f "$(command -v swiftc)")")")/lib/swift/clang/lib/linux"
+if [ ! -f "$runtime/libclang_rt.fuzzer_no_main-$(uname -m).a" ]; then
+    echo "fuzz.sh: libFuzzer (libclang_rt.fuzzer_no_main-$(uname -m).a) is not in this Swift toolchain ($runtime)" >&2
+    exit 1
+fi
 swift build --build-path "$BUILD" --product ctfuzz \
     -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
     -Xswiftc -DCTFUZZ_LIBFUZZER -Xcc -fsanitize=fuzzer-no-link,address \
@@ -77,13 +82,25 @@ for t in "${targets[@]}"; do
     log="$OUT/logs/$t.log"
     start=$(date +%s)
     status=0
-    CTFUZZ_TARGET="$t" CTFUZZ_PIPELINES="$PWD/pipelines" ASAN_OPTIONS=detect_leaks=0 \
-        "$CTFUZZ" -seed="$SEED" -max_len="$(max_len "$t")" -timeout="$TIMEOUT" \
-        -malloc_limit_mb="$MALLOC_MB" -rss_limit_mb="$RSS_MB" -max_total_time="$SECONDS_PER_TARGET" \
-        -artifact_prefix="$OUT/artifacts/$t-" -print_final_stats=1 -detect_leaks=0 "$corpus" > "$log" 2>&1 || status=$?
+    executed=0
+    # First for FUZZ_SECONDS; then, on a slow or busy machine, on until FUZZ_MIN_RUNS inputs have run
+    # (at most FUZZ_MAX_SECONDS more). The corpus carries over between the two.
+    for pass in time count; do
+        if [ "$pass" = time ]; then
+            limits=(-max_total_time="$SECONDS_PER_TARGET")
+        else
+            [ "$executed" -lt "$MIN_RUNS" ] || break
+            limits=(-runs=$((MIN_RUNS - executed)) -max_total_time="$MAX_SECONDS")
+        fi
+        CTFUZZ_TARGET="$t" CTFUZZ_PIPELINES="$PWD/pipelines" ASAN_OPTIONS=detect_leaks=0 \
+            "$CTFUZZ" -seed="$SEED" -max_len="$(max_len "$t")" -timeout="$TIMEOUT" \
+            -malloc_limit_mb="$MALLOC_MB" -rss_limit_mb="$RSS_MB" "${limits[@]}" \
+            -artifact_prefix="$OUT/artifacts/$t-" -print_final_stats=1 -detect_leaks=0 "$corpus" >> "$log" 2>&1 || status=$?
+        ran=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+        executed=$((executed + ${ran:-0}))
+        [ "$status" -eq 0 ] || break
+    done
     seconds=$(( $(date +%s) - start ))
-    executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    executed=${executed:-0}
     end_count=$(find "$corpus" -type f | wc -l)
     result=ok
     if [ "$status" -ne 0 ]; then
