@@ -46,8 +46,10 @@ extension Manifest.ModelSpec {
             return weights.map { fromWeights($0, "the weights") } ?? fromWeights(checkpoint, "the backbone embedded in the checkpoint")
         }
         if let checkpoint {
+            // A configuration with an impossible patch size is the run's to refuse (SegmentationConfig.problems).
             guard readFiles, let header = try? WeightFileHeader.read(checkpoint),
-                  let config = try? SegmentationCheckpoint.config(of: SafeTensorsFile(tensors: [:], metadata: header.metadata), path: checkpoint)
+                  let config = try? SegmentationCheckpoint.config(of: SafeTensorsFile(tensors: [:], metadata: header.metadata), path: checkpoint),
+                  config.backbone.patchSize > 0
             else { return nil }
             return PatchSource(patchSize: config.backbone.patchSize,
                                origin: "the checkpoint \(checkpoint) (metadata '\(DINOv2Weights.configKey)')")

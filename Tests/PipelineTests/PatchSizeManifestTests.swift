@@ -110,6 +110,14 @@ import Testing
         try AtomicFile.write(text: "not weights", to: fixture.folder + "/notes.pth")
         #expect(try fixture.problems(Self.manifest(stages: Self.infer, model: #"{"weights": "notes.pth", "crop": 7, "stride": 7}"#)) == [])
         #expect(try fixture.problems(Self.manifest(stages: Self.infer, model: #"{"checkpoint": "notes.pth", "crop": 7, "stride": 7}"#)) == [])
+        // A checkpoint whose configuration states patch size 0: no division by it here.
+        _ = try InferStageTests.tinyCheckpoint(at: fixture.folder + "/model.safetensors")
+        var file = try SafeTensors.read(fixture.folder + "/model.safetensors")
+        file.metadata[DINOv2Weights.configKey] = try #require(file.metadata[DINOv2Weights.configKey])
+            .replacingOccurrences(of: #""patch_size":16"#, with: #""patch_size":0"#)
+        #expect(file.metadata[DINOv2Weights.configKey]?.contains(#""patch_size":0"#) == true)
+        try SafeTensors.write(file, to: fixture.folder + "/zero.safetensors")
+        #expect(try fixture.problems(Self.manifest(stages: Self.infer, model: #"{"checkpoint": "zero.safetensors", "crop": 7, "stride": 7}"#)) == [])
         #expect(mkfifo(fixture.folder + "/fifo.safetensors", 0o600) == 0)
         #expect(try fixture.problems(Self.manifest(stages: Self.infer, model: #"{"weights": "fifo.safetensors", "crop": 7, "stride": 7}"#)) == [])
     }
