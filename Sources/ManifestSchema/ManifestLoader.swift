@@ -1,7 +1,8 @@
 // ManifestLoader.swift — reads and validates a manifest and its pipeline,
 // resolving paths relative to the manifest's folder. Everything that can be
 // checked without running is checked here: schema, unknown keys, types,
-// ranges, stage rules, files and dataset roots present.
+// ranges, stage rules, files and dataset roots present, crops against the
+// model's patch size (read from the headers of the files it names).
 
 import CTCore
 import Datasets
@@ -215,6 +216,11 @@ public enum ManifestLoader {
             if let stride = model.stride, stride > crop, !cropUnreadable {
                 reader.report("$.model.stride", "\(stride) is larger than the crop \(crop): windows would leave pixels unpredicted")
             }
+        }
+
+        // The crops against the model's patch size (PatchSizeCheck.swift).
+        if let model, let pipeline {
+            checkPatchSize(model, training: training, pipeline: pipeline, readFiles: checkFiles, reader: &reader)
         }
 
         guard let pipeline, reader.problems.isEmpty else { return nil }

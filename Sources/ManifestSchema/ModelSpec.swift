@@ -76,7 +76,8 @@ extension ManifestLoader {
         if let v = reader.int(object, "rank", at: path, range: 0 ... 4096) { spec.adapter.rank = v }
         if let v = reader.bool(object, "trainable", at: path) { spec.trainable = v }
         spec.interpolation = reader.choice(object, "registers_interpolation", at: path, as: PositionInterpolation.self)
-        // Slide inference window (datasets.md section 8); the multiple-of-patch rule needs the model and is checked when it is built.
+        // Slide inference window (datasets.md section 8); the multiple-of-patch rule is checked once the
+        // whole manifest is read (PatchSizeCheck.swift), and again when the model is built.
         spec.crop = reader.int(object, "crop", at: path, range: 1 ... 8192)
         spec.stride = reader.int(object, "stride", at: path, range: 1 ... 8192)
         for key in ["weights", "checkpoint"] {

@@ -76,8 +76,7 @@ public enum DINOv2Weights {
         }
         let (scoped, prefix) = backboneScope(tensors)
         tensors = [:]
-        let naming: Naming = scoped["embeddings.cls_token"] != nil || scoped["embeddings.patch_embeddings.projection.weight"] != nil
-            ? .huggingFace : .official
+        let naming = Naming(of: scoped)
         if naming == .huggingFace, hints.heads == nil { hints.heads = huggingFaceHeads(nextTo: path) }
         let kind: WeightFileKind = switch (fromSafetensors, naming, prefix) {
         case (true, .huggingFace, _): .huggingFaceSafetensors
@@ -92,13 +91,21 @@ public enum DINOv2Weights {
     }
 
     /// Tensor naming conventions.
-    public enum Naming: Sendable { case official, huggingFace }
+    public enum Naming: Sendable {
+        case official, huggingFace
 
-    /// Keeps the backbone's tensors: those under `backbone.` (minus `backbone.reins.`) or
+        /// The convention of a backbone's tensors (prefix already removed).
+        init<Value>(of scoped: [String: Value]) {
+            self = scoped["embeddings.cls_token"] != nil || scoped["embeddings.patch_embeddings.projection.weight"] != nil
+                ? .huggingFace : .official
+        }
+    }
+
+    /// Keeps the backbone's tensors (or their shapes): those under `backbone.` (minus `backbone.reins.`) or
     /// `dinov2.` when such a prefix is in use, with the prefix removed.
-    static func backboneScope(_ tensors: [String: Tensor]) -> ([String: Tensor], String) {
+    static func backboneScope<Value>(_ tensors: [String: Value]) -> ([String: Value], String) {
         for prefix in ["backbone.", "dinov2."] where tensors.keys.contains(where: { $0.hasPrefix(prefix) }) {
-            var scoped: [String: Tensor] = [:]
+            var scoped: [String: Value] = [:]
             for (name, t) in tensors where name.hasPrefix(prefix) && !name.hasPrefix("backbone.reins.") {
                 scoped[String(name.dropFirst(prefix.count))] = t
             }

@@ -15,10 +15,12 @@ public final class MappedFile: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer?
     public let count: Int
 
-    /// Maps `path`. Errors name the file (missing, a folder, unreadable).
+    /// Maps `path`. Errors name the file (missing, a folder, unreadable, not a regular file).
+    /// Opened without blocking (`O_NONBLOCK`, no effect on a regular file), so a FIFO is
+    /// refused at once instead of waiting for a writer.
     public init(path: String) throws(WeightError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let reason = errno == ENOENT ? "file not found" : "cannot open: \(String(cString: strerror(errno)))"
             throw WeightError(path: path, reason: reason)

@@ -32,13 +32,24 @@ public enum SafeTensors {
     /// The `__metadata__` of a safetensors file, read from its header alone (no tensor is decoded).
     public static func metadata(_ path: String) throws(WeightError) -> [String: String] {
         let file = try MappedFile(path: path)
-        let bytes = file.bytes
+        return try withExtendedLifetime(file) { () throws(WeightError) in try header(file.bytes, path: path).metadata }
+    }
+
+    /// The tensor shapes and `__metadata__` of a safetensors file's header (no tensor is decoded).
+    /// Entries without a shape of whole non-negative numbers are left out: `parse` refuses them.
+    static func header(_ bytes: UnsafeRawBufferPointer, path: String) throws(WeightError) -> WeightFileHeader {
         guard sniff(bytes) else { throw WeightError(path: path, reason: "not a safetensors file") }
         let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))   // sniff bounds it by the file
         guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8 ..< 8 + headerLength])) as? [String: Any] else {
             throw WeightError(path: path, reason: "not a safetensors file: the header is not a JSON object")
         }
-        return (json["__metadata__"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }
+        var header = WeightFileHeader(shapes: [:], metadata: (json["__metadata__"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String })
+        for (name, value) in json where name != "__metadata__" {
+            guard let raw = (value as? [String: Any])?["shape"] as? [Any] else { continue }
+            let shape = raw.compactMap { ($0 as? NSNumber).flatMap { Int(exactly: $0) } }
+            if shape.count == raw.count, shape.allSatisfy({ $0 >= 0 }) { header.shapes[name] = shape }
+        }
+        return header
     }
 
     /// True when `bytes` start like a safetensors file (a plausible header length and `{`).

@@ -81,8 +81,9 @@ struct TrainingRun {
             do { (state, optimiser) = try TrainingState.load(checkpointFolder + "/" + latest.state, layout: layout) } catch {
                 throw RunError("resuming: \(error)")
             }
-            guard state.seed == UInt64(manifest.seed), state.samplesPerIteration == perIteration, state.adamW == adamConfig else {
-                throw RunError("resuming: the checkpoint \(latest.state) was trained with another seed, batch or optimiser setting")
+            let differences = Self.differences(state, seed: manifest.seed, training: spec, adamW: adamConfig)
+            guard differences.isEmpty else {
+                throw RunError("resuming: the training state \(latest.state) was trained with other settings than the manifest's (state vs manifest): \(differences.joined(separator: "; ")); it does not belong to this training")
             }
             guard state.iteration <= spec.iterations else {
                 throw RunError("resuming: the training state \(latest.state) is at iteration \(state.iteration), beyond the manifest's \(spec.iterations); it does not belong to this training")
@@ -160,6 +161,23 @@ struct TrainingRun {
         }
         directory.event("train_finish", ["iterations": .int(spec.iterations)])
         return trainer.model
+    }
+
+    /// What a training state's settings have that the manifest's do not: "seed 8 vs 7", ... (empty: they agree).
+    static func differences(_ state: TrainingState, seed: Int, training spec: Manifest.TrainingSpec, adamW: AdamWConfig) -> [String] {
+        var out: [String] = []
+        if state.seed != UInt64(seed) { out.append("seed \(state.seed) vs \(seed)") }
+        let perIteration = spec.batchSize * spec.accumulate
+        if state.samplesPerIteration != perIteration {
+            out.append("samples per iteration \(state.samplesPerIteration) vs \(perIteration) (batch_size \(spec.batchSize) x accumulate \(spec.accumulate))")
+        }
+        let a = state.adamW
+        for (name, stored, wanted) in [("lr", a.learningRate, adamW.learningRate), ("betas[0]", a.beta1, adamW.beta1),
+                                       ("betas[1]", a.beta2, adamW.beta2), ("eps", a.eps, adamW.eps),
+                                       ("weight_decay", a.weightDecay, adamW.weightDecay)] where stored != wanted {
+            out.append("\(name) \(stored) vs \(wanted)")
+        }
+        return out
     }
 
     func checkpointName(_ iteration: Int) -> String { String(format: "iter_%06d", iteration) }

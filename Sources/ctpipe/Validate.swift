@@ -6,10 +6,13 @@ import ManifestSchema
 extension CTPipe {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check a manifest (schema, unknown keys, types, ranges, stages, files, dataset roots) without running it.",
+            abstract: "Check a manifest (schema, unknown keys, types, ranges, stages, files, dataset roots, crops against the patch size) without running it.",
             discussion: """
             Each problem is printed on stderr with its JSON path, e.g.
               $.datasets[1].root: folder not found: data/bdd100k (...)
+              $.model.crop: 500 is not a multiple of the patch size 16 of the backbone tiny; use a crop such as 496 or 512
+            The patch size is read from the weights or checkpoint file's header (no tensor is loaded), else \
+            taken from the named backbone when the pipeline trains it from scratch.
             Exit status 0 when the manifest is valid, 65 when it has problems, 66 when it cannot be read.
             """
         )

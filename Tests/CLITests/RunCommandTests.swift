@@ -160,6 +160,38 @@ struct KillableRunFixture {
         #expect(process.terminationReason == .exit && process.terminationStatus == 130)
     }
 
+    /// Two real processes on one run folder: while a run holds it, a `run --resume` and a `merge` of the
+    /// folder are refused at once naming the holder's process id, and the run finishes unaffected.
+    @Test func aRunFolderInUseIsRefusedNamingItsHolder() throws {
+        let fixture = try KillableRunFixture()
+        defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
+        let run = fixture.folder + "/runs/locked"
+        let process = Process()
+        process.executableURL = CTPipeBinary.url
+        process.arguments = ["run", fixture.manifest, "--run-dir", run, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning, fixture.records(in: run) < 1 { usleep(2000) }
+        let holder = "is in use by another ctpipe process (pid \(process.processIdentifier))"
+        let resume = try CTPipeBinary.run(["run", fixture.manifest, "--run-dir", run, "--resume", "--quiet"])
+        let merge = try CTPipeBinary.run(["merge", run])
+        let stillRunning = process.isRunning
+        process.waitUntilExit()
+        #expect(stillRunning, "the first run finished before the others tried: the test could not check the lock")
+        #expect(resume.status == 1 && resume.stderr.contains(holder), "\(resume.stderr)")
+        #expect(merge.status == 1 && merge.stderr.contains(holder), "\(merge.stderr)")
+
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        #expect(fixture.records(in: run) == 40 && FileManager.default.fileExists(atPath: run + "/metrics.json"))
+        let events = try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)
+        #expect(events.components(separatedBy: "\"run_start\"").count == 2, "only the first process wrote to the folder")
+        let referenceRun = fixture.folder + "/runs/reference"
+        #expect(try CTPipeBinary.run(["run", fixture.manifest, "--run-dir", referenceRun, "--quiet"]).status == 0)
+        #expect(try metrics(run) == metrics(referenceRun))
+    }
+
     @Test func validateReportsProblemsWithExitCode65() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-validate-\(UUID())").path
         try AtomicFile.write(text: """

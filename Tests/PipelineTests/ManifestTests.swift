@@ -134,7 +134,7 @@ struct ManifestFixture {
             {"version": 1, "name": "x", "pipeline": "\(root)/\(file)",
              "datasets": [{"kind": "cityscapes", "root": "data/cityscapes", "role": "eval"},
                           {"kind": "cityscapes", "name": "train", "root": "data/cityscapes", "role": "train"}],
-             "model": {"backbone": "vits14"}, "predictions": {"dir": "preds"}}
+             "model": {"backbone": "vits14"}, "training": {"crop_size": 518}, "predictions": {"dir": "preds"}}
             """)
             #expect(problems.isEmpty, "\(file): \(problems)")
         }

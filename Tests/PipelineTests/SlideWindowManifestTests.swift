@@ -100,10 +100,15 @@ import Testing
          "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city"}],
          "model": {"checkpoint": "model.safetensors", "crop": 40, "stride": 20}}
         """, to: path)
+        // Validation reads the patch size from the checkpoint's configuration (PatchSizeManifestTests).
+        #expect { try ManifestLoader.load(path) } throws: { error in
+            (error as? ManifestError)?.problems.map(\.path) == ["$.model.crop"]
+        }
+        // The model built by the run checks it again (a manifest loaded without file checks).
         var options = RunOptions()
         options.quiet = true
         #expect {
-            try Runner(manifest: try ManifestLoader.load(path), options: options).run()
+            try Runner(manifest: try ManifestLoader.load(path, checkFiles: false), options: options).run()
         } throws: { error in
             "\(error)".hasPrefix("$.model.crop: crop 40 is not a multiple of the patch size 16")
         }

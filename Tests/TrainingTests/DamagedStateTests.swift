@@ -27,6 +27,31 @@ import Training
         #expect(try TrainingState.load(path, layout: layout).0.iteration == 3)
     }
 
+    /// Moments edited in a state file: another shape, NaN or infinity, a negative second moment.
+    @Test func misshapenOrNonFiniteMomentsAreRefused() throws {
+        let model = try SegmentationCheckpoint.load(fixtures.path("ct_lowrank.safetensors"))
+        let layout = try ParameterLayout(model)
+        let path = Self.scratch("moments.safetensors")
+        try TrainingState.save(TrainingState(iteration: 3, optimiserStep: 3, seed: 0, samplesPerIteration: 2, adamW: AdamWConfig()),
+                               optimiser: AdamW(config: AdamWConfig(), layout: layout), to: path)
+        let written = try SafeTensors.read(path)
+        let name = layout.specs[0].name, shape = layout.specs[0].shape
+        func refusal(_ edit: (inout SafeTensorsFile) -> Void) throws -> String {
+            var file = written
+            edit(&file)
+            try SafeTensors.write(file, to: path)
+            do { _ = try TrainingState.load(path, layout: layout) } catch { return "\(error)" }
+            return "loaded"
+        }
+        #expect(try refusal { _ in } == "loaded")
+        #expect(try refusal { $0.tensors["exp_avg." + name] = Tensor(shape: [2], storage: [0, 0]) }
+            == "\(path): moments of '\(name)' have shape [2], expected \(shape)")
+        let nonFinite = "\(path): a damaged training state: the moments of '\(name)' hold values that are not finite (or a negative second moment)"
+        #expect(try refusal { $0.tensors["exp_avg." + name]!.storage[0] = .nan } == nonFinite)
+        #expect(try refusal { $0.tensors["exp_avg_sq." + name]!.storage[0] = .infinity } == nonFinite)
+        #expect(try refusal { $0.tensors["exp_avg_sq." + name]!.storage[0] = -1 } == nonFinite)
+    }
+
     @Test func aCheckpointSettingThisVersionDoesNotKnowIsRefusedByName() throws {
         let source = fixtures.path("ct_lowrank.safetensors")
         var file = try SafeTensors.read(source)
