@@ -78,7 +78,7 @@ public enum DINOv2Weights {
         tensors = [:]
         let naming: Naming = scoped["embeddings.cls_token"] != nil || scoped["embeddings.patch_embeddings.projection.weight"] != nil
             ? .huggingFace : .official
-        if naming == .huggingFace, hints.heads == nil { hints.heads = huggingFaceHeads(nextTo: path) }
+        if naming == .huggingFace, hints.heads == nil { hints.heads = try huggingFaceHeads(nextTo: path) }
         let kind: WeightFileKind = switch (fromSafetensors, naming, prefix) {
         case (true, .huggingFace, _): .huggingFaceSafetensors
         case (true, .official, "backbone."): .ctpipeSafetensors
@@ -107,11 +107,20 @@ public enum DINOv2Weights {
         return (tensors, "")
     }
 
+    /// The most bytes read from a `config.json` beside HF weights (a real one is under 1 KiB).
+    static let huggingFaceConfigLimit = 1 << 20
+
     /// `num_attention_heads` from an HF config.json beside the weights, if there is one.
-    static func huggingFaceHeads(nextTo path: String) -> Int? {
-        let config = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("config.json")
-        guard let data = try? Data(contentsOf: config),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+    /// One that is there but cannot be read (a FIFO, socket or device, over 1 MiB,
+    /// unreadable) is refused, naming it; one that does not state the heads is ignored.
+    static func huggingFaceHeads(nextTo path: String) throws(WeightError) -> Int? {
+        let config = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("config.json").path
+        guard FileManager.default.fileExists(atPath: config) else { return nil }
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(config, limit: huggingFaceConfigLimit) } catch {
+            throw WeightError(path: config, reason: error.reason + " (read for the attention heads of \(path))")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
         return (json["num_attention_heads"] as? NSNumber)?.intValue
     }
 
