@@ -124,10 +124,15 @@ public enum DINOv2Weights {
         return (json["num_attention_heads"] as? NSNumber)?.intValue
     }
 
-    /// The backbone part of a ctpipe `ctpipe.config` JSON: `{"backbone": {...DINOv2Config...}}`.
+    /// The backbone part of a ctpipe `ctpipe.config` JSON: `{"backbone": {...DINOv2Config...}}`
+    /// (a backbone file), or a whole model configuration (a checkpoint holding its backbone).
+    /// Read strictly (`StoredConfigKeys`): a key this version does not know is refused by name.
     static func storedConfig(_ json: String, path: String) throws(WeightError) -> DINOv2Config? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
             throw WeightError(path: path, reason: "metadata \(configKey) is not a JSON object")
+        }
+        if let unknown = StoredConfigKeys.unknownKey(object, StoredConfigKeys.ctpipeFile(object), path: "") {
+            throw WeightError(path: path, reason: "metadata '\(configKey)' has the setting '\(unknown)', which this ctpipe does not know (written by a newer version?); refusing to run the model as something else")
         }
         guard let backbone = object["backbone"],
               let data = try? JSONSerialization.data(withJSONObject: backbone) else { return nil }
