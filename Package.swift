@@ -99,7 +99,7 @@ let package = Package(
         // own bundle), the golden closeness check, seeded random inputs, temporary folders.
         .target(name: "TestSupport", dependencies: ["CTCore"], path: "Tests/TestSupport"),
 
-        .testTarget(name: "CTCoreTests", dependencies: ["CTCore"]),
+        .testTarget(name: "CTCoreTests", dependencies: ["CTCore", "TestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["ManifestSchema", "LabelFiles", "Evaluation", "RunFolder", "RunReports",

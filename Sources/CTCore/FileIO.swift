@@ -26,29 +26,10 @@ public struct FileError: ReasonedError, Equatable {
 
 public enum FileBytes {
     /// Reads a whole file. Errors name the path (missing, a folder, not a regular file —
-    /// a FIFO, socket or device is refused before it is opened, so nothing blocks —,
-    /// larger than `limit` bytes, unreadable).
+    /// a FIFO, socket or device is refused without blocking (`RegularFile`) —, larger
+    /// than `limit` bytes, unreadable).
     public static func read(_ path: String, limit: Int? = nil) throws(FileError) -> [UInt8] {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw FileError(path: path, reason: "file not found") }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: throw FileError(path: path, reason: "is a folder, expected a file")
-        default: throw FileError(path: path, reason: "is not a regular file (a FIFO, socket or device); refused")
-        }
-        if let limit, Int(info.st_size) > limit {
-            throw FileError(path: path, reason: "is \(info.st_size) bytes, more than the \(limit) this file may have")
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw FileError(path: path, reason: "cannot open for reading (permissions?)")
-        }
-        defer { try? handle.close() }
-        do {
-            let data = try handle.readToEnd() ?? Data()
-            return [UInt8](data)
-        } catch {
-            throw FileError(path: path, reason: "read failed: \(error.localizedDescription)")
-        }
+        try RegularFile(path: path).readAll(limit: limit)
     }
 }
 

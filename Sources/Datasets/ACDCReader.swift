@@ -33,8 +33,8 @@ public struct ACDCReader: DatasetReader {
         var layouts: Set<DatasetLayout> = []
         for condition in conditions {
             let labelDir = FileTree.join(root, "gt", condition.rawValue, split)
-            let labels = FileTree.files(under: labelDir)
-            let resolved = Pairing.resolve(layout, labels: labels, convertedSuffix: Self.convertedLabelSuffix)
+            let labels = FileTree.list(under: labelDir)
+            let resolved = Pairing.resolve(layout, labels: labels?.files, convertedSuffix: Self.convertedLabelSuffix)
             layouts.insert(resolved)
             let converted = resolved == .converted
             let spec = PairSpec(

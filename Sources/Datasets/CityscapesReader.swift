@@ -22,8 +22,8 @@ public struct CityscapesReader: DatasetReader {
 
     public func list() -> DatasetListing {
         let labelDir = FileTree.join(root, "gtFine", split)
-        let labels = FileTree.files(under: labelDir)
-        let resolved = Pairing.resolve(layout, labels: labels, convertedSuffix: Self.convertedLabelSuffix)
+        let labels = FileTree.list(under: labelDir)
+        let resolved = Pairing.resolve(layout, labels: labels?.files, convertedSuffix: Self.convertedLabelSuffix)
         let converted = resolved == .converted
         let spec = PairSpec(
             dataset: .cityscapes, imageDir: FileTree.join(root, "leftImg8bit", split), imageSuffix: Self.imageSuffix,

@@ -1,7 +1,10 @@
 // DatasetListing.swift — the reader protocol, its result, and the pairing rule
 // all readers share (MMSegmentation's: every file under the image folder whose
 // name ends with the image suffix; the label is the same relative path with the
-// suffix swapped, under the label folder; sorted by image path).
+// suffix swapped, under the label folder; sorted by image path). Only regular
+// files pair; a FIFO, socket or device named like one is a problem naming it.
+
+import CTCore
 
 /// Lists a dataset split's image/label pairs.
 public protocol DatasetReader: Sendable {
@@ -40,35 +43,48 @@ struct PairSpec: Sendable {
 
 enum Pairing {
     /// Pairs images and labels under `spec`. `labelFiles` may be passed when the
-    /// caller already listed the label folder (layout detection).
-    static func pair(_ spec: PairSpec, labelFiles known: [String]?? = nil) -> (samples: [Sample], problems: [DatasetProblem]) {
-        guard let images = FileTree.files(under: spec.imageDir) else {
+    /// caller already listed the label folder (layout detection). A FIFO, socket or
+    /// device named like an image or a label is reported (`unreadable_file`, naming
+    /// it) and never made a sample; its counterpart is not reported as unpaired.
+    static func pair(_ spec: PairSpec, labelFiles known: FileTree.Listing?? = nil) -> (samples: [Sample], problems: [DatasetProblem]) {
+        guard let images = FileTree.list(under: spec.imageDir) else {
             return ([], [DatasetProblem(file: spec.imageDir, kind: .missingFolder, message: "image folder not found")])
         }
-        guard let labels = known ?? FileTree.files(under: spec.labelDir) else {
+        guard let labels = known ?? FileTree.list(under: spec.labelDir) else {
             return ([], [DatasetProblem(file: spec.labelDir, kind: .missingFolder,
                                         message: "label folder not found (no labels for this split, or a different layout)")])
         }
-        let labelSet = Set(labels)
+        func isLabel(_ relative: String) -> Bool {
+            relative.hasSuffix(spec.labelSuffix) && !spec.excludedLabelSuffixes.contains(where: { relative.hasSuffix($0) })
+        }
+        func notRegular(_ path: String) -> DatasetProblem {
+            DatasetProblem(file: path, kind: .unreadableFile, message: RegularFile.notRegularReason)
+        }
         var samples: [Sample] = []
         var problems: [DatasetProblem] = []
-        var imageStems = Set<String>()
-        for relative in images where relative.hasSuffix(spec.imageSuffix) {
+        let otherImages = images.others.filter { $0.hasSuffix(spec.imageSuffix) }
+        let otherLabels = labels.others.filter(isLabel)
+        problems += otherImages.map { notRegular(spec.imageDir + "/" + $0) }
+        problems += otherLabels.map { notRegular(spec.labelDir + "/" + $0) }
+        let labelSet = Set(labels.files), otherLabelSet = Set(otherLabels)
+        var imageStems = Set(otherImages.map { String($0.dropLast(spec.imageSuffix.count)) })
+        for relative in images.files where relative.hasSuffix(spec.imageSuffix) {
             let stem = String(relative.dropLast(spec.imageSuffix.count))
             imageStems.insert(stem)
             let labelRelative = stem + spec.labelSuffix
             let imagePath = spec.imageDir + "/" + relative
             let labelPath = spec.labelDir + "/" + labelRelative
             guard labelSet.contains(labelRelative) else {
-                problems.append(DatasetProblem(file: imagePath, kind: .imageWithoutLabel,
-                                               message: "image has no label file (expected \(labelPath))"))
+                if !otherLabelSet.contains(labelRelative) {
+                    problems.append(DatasetProblem(file: imagePath, kind: .imageWithoutLabel,
+                                                   message: "image has no label file (expected \(labelPath))"))
+                }
                 continue
             }
             samples.append(Sample(id: spec.idPrefix + stem, imagePath: imagePath, labelPath: labelPath,
                                   dataset: spec.dataset, encoding: spec.encoding, metadata: spec.metadata(relative)))
         }
-        for relative in labels where relative.hasSuffix(spec.labelSuffix)
-            && !spec.excludedLabelSuffixes.contains(where: { relative.hasSuffix($0) }) {
+        for relative in labels.files where isLabel(relative) {
             let stem = String(relative.dropLast(spec.labelSuffix.count))
             if !imageStems.contains(stem) {
                 problems.append(DatasetProblem(file: spec.labelDir + "/" + relative, kind: .labelWithoutImage,

@@ -18,8 +18,8 @@ public struct GTA5Reader: DatasetReader {
 
     public func list() -> DatasetListing {
         let labelDir = FileTree.join(root, "labels")
-        let labels = FileTree.files(under: labelDir)
-        let resolved = Pairing.resolve(layout, labels: labels, convertedSuffix: Self.convertedLabelSuffix)
+        let labels = FileTree.list(under: labelDir)
+        let resolved = Pairing.resolve(layout, labels: labels?.files, convertedSuffix: Self.convertedLabelSuffix)
         let converted = resolved == .converted
         let spec = PairSpec(
             dataset: .gta5, imageDir: FileTree.join(root, "images"), imageSuffix: ".png",

@@ -1,6 +1,7 @@
 // ImageHeader.swift — image dimensions from the first bytes of a PNG or JPEG
 // file, without decoding pixels (listing and scanning thousands of files).
 
+import CTCore
 import Foundation
 import ImageIO
 
@@ -10,12 +11,13 @@ enum ImageHeader {
         func fail(_ why: String) -> Result<ImageSize, DatasetProblem> {
             .failure(DatasetProblem(file: path, kind: .unreadableFile, message: why))
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            return fail(FileTree.isDirectory(path) ? "is a folder, expected a file" : "cannot open file")
-        }
-        defer { try? handle.close() }
+        let file: RegularFile
+        do { file = try RegularFile(path: path) } catch { return fail(error.reason) }
+        var position = 0
         func read(_ count: Int) -> [UInt8] {
-            (try? handle.read(upToCount: count)).map { [UInt8]($0) } ?? []
+            let bytes = (try? file.read(count, at: position)) ?? []
+            position += bytes.count
+            return bytes
         }
         let head = read(26)
         if head.isEmpty { return fail("file is empty") }
@@ -32,9 +34,9 @@ enum ImageHeader {
             return fail("not a PNG or JPEG file (unrecognised signature)")
         }
         // JPEG: walk the marker segments up to the first SOFn.
-        var offset: UInt64 = 2
+        var offset = 2
         for _ in 0 ..< 4096 {
-            do { try handle.seek(toOffset: offset) } catch { break }
+            position = offset
             var marker = read(2)
             guard marker.count == 2, marker[0] == 0xFF else { break }
             // Fill bytes (0xFF 0xFF ...) before a marker are allowed.
@@ -59,7 +61,7 @@ enum ImageHeader {
                 return .success(ImageSize(width: w, height: h))
             }
             if code == 0xD9 || code == 0xDA { break }
-            offset += 2 + UInt64(length)
+            offset += 2 + length
         }
         return fail("JPEG header truncated or without a frame header (SOF)")
     }

@@ -70,7 +70,8 @@ public struct MapillaryReader: DatasetReader {
             var configPath = FileTree.join(root, "config_\(version).json")
             let flatDir = FileTree.join(root, splitFolder, "labels")
             let flatConfig = FileTree.join(root, "config.json")
-            if version == "v1.2", !FileTree.isDirectory(labelDir), FileTree.isDirectory(flatDir), FileTree.isFile(flatConfig) {
+            if version == "v1.2", !FileTree.isDirectory(labelDir), FileTree.isDirectory(flatDir),
+               [.regularFile, .other].contains(FileTree.kind(flatConfig)) {   // a FIFO there is refused by name when read
                 labelDir = flatDir
                 configPath = flatConfig
             }

@@ -112,6 +112,11 @@ public struct Manifest: Sendable, Equatable {
     }
 
     public struct ExecutionSpec: Sendable, Equatable {
+        /// The shard counts `execution.shards` and `run --shard i/N` accept.
+        public static let shardRange = 1 ... 100_000
+        /// The worker counts `execution.workers` and `run --jobs` accept.
+        public static let workerRange = 1 ... 1024
+
         /// Shards per dataset (results never depend on it).
         public var shards: Int
         /// Concurrent shard workers; nil = one per core.

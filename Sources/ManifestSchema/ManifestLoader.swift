@@ -322,8 +322,8 @@ public enum ManifestLoader {
     static func readExecution(_ json: JSONValue?, reader: inout FieldReader) -> Manifest.ExecutionSpec {
         var spec = Manifest.ExecutionSpec(shards: 8, workers: nil, onError: .fail)
         guard let json, let object = reader.object(json, at: "$.execution", allowed: executionKeys) else { return spec }
-        if let shards = reader.int(object, "shards", at: "$.execution", range: 1 ... 100_000) { spec.shards = shards }
-        if let workers = reader.int(object, "workers", at: "$.execution", range: 1 ... 1024) { spec.workers = workers }
+        if let shards = reader.int(object, "shards", at: "$.execution", range: Manifest.ExecutionSpec.shardRange) { spec.shards = shards }
+        if let workers = reader.int(object, "workers", at: "$.execution", range: Manifest.ExecutionSpec.workerRange) { spec.workers = workers }
         if let onError = reader.choice(object, "on_error", at: "$.execution", as: Manifest.OnError.self) { spec.onError = onError }
         // No PNG or JPEG can declare more than 65535 x 65535 < 2^32 pixels.
         if let maxPixels = reader.int(object, "max_pixels", at: "$.execution", range: 1 ... (1 << 32)) { spec.maxPixels = maxPixels }

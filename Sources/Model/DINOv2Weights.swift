@@ -77,7 +77,7 @@ public enum DINOv2Weights {
         let (scoped, prefix) = backboneScope(tensors)
         tensors = [:]
         let naming = Naming(of: scoped)
-        if naming == .huggingFace, hints.heads == nil { hints.heads = huggingFaceHeads(nextTo: path) }
+        if naming == .huggingFace, hints.heads == nil { hints.heads = try huggingFaceHeads(nextTo: path) }
         let kind: WeightFileKind = switch (fromSafetensors, naming, prefix) {
         case (true, .huggingFace, _): .huggingFaceSafetensors
         case (true, .official, "backbone."): .ctpipeSafetensors
@@ -114,18 +114,32 @@ public enum DINOv2Weights {
         return (tensors, "")
     }
 
+    /// The most bytes read from a `config.json` beside HF weights (a real one is under 1 KiB).
+    static let huggingFaceConfigLimit = 1 << 20
+
     /// `num_attention_heads` from an HF config.json beside the weights, if there is one.
-    static func huggingFaceHeads(nextTo path: String) -> Int? {
-        let config = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("config.json")
-        guard let data = try? Data(contentsOf: config),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+    /// One that is there but cannot be read (a FIFO, socket or device, over 1 MiB,
+    /// unreadable) is refused, naming it; one that does not state the heads is ignored.
+    static func huggingFaceHeads(nextTo path: String) throws(WeightError) -> Int? {
+        let config = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("config.json").path
+        guard FileManager.default.fileExists(atPath: config) else { return nil }
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(config, limit: huggingFaceConfigLimit) } catch {
+            throw WeightError(path: config, reason: error.reason + " (read for the attention heads of \(path))")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
         return (json["num_attention_heads"] as? NSNumber)?.intValue
     }
 
-    /// The backbone part of a ctpipe `ctpipe.config` JSON: `{"backbone": {...DINOv2Config...}}`.
+    /// The backbone part of a ctpipe `ctpipe.config` JSON: `{"backbone": {...DINOv2Config...}}`
+    /// (a backbone file), or a whole model configuration (a checkpoint holding its backbone).
+    /// Read strictly (`StoredConfigKeys`): a key this version does not know is refused by name.
     static func storedConfig(_ json: String, path: String) throws(WeightError) -> DINOv2Config? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
             throw WeightError(path: path, reason: "metadata \(configKey) is not a JSON object")
+        }
+        if let unknown = StoredConfigKeys.unknownKey(object, StoredConfigKeys.ctpipeFile(object), path: "") {
+            throw WeightError(path: path, reason: "metadata '\(configKey)' has the setting '\(unknown)', which this ctpipe does not know (written by a newer version?); refusing to run the model as something else")
         }
         guard let backbone = object["backbone"],
               let data = try? JSONSerialization.data(withJSONObject: backbone) else { return nil }

@@ -15,30 +15,21 @@ public final class MappedFile: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer?
     public let count: Int
 
-    /// Maps `path`. Errors name the file (missing, a folder, unreadable, not a regular file).
-    /// Opened without blocking (`O_NONBLOCK`, no effect on a regular file), so a FIFO is
-    /// refused at once instead of waiting for a writer.
+    /// Maps `path`. Errors name the file (missing, a folder, not a regular file — a
+    /// FIFO, socket or device is refused without blocking (`RegularFile`) —, unreadable).
     public init(path: String) throws(WeightError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let reason = errno == ENOENT ? "file not found" : "cannot open: \(String(cString: strerror(errno)))"
-            throw WeightError(path: path, reason: reason)
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw WeightError(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw WeightError(path: path, reason: "not a regular file") }
-        count = Int(info.st_size)
-        if count == 0 {
+        let file: RegularFile
+        do { file = try RegularFile(path: path) } catch { throw WeightError(path: path, reason: error.reason) }
+        let size = file.size
+        count = size
+        if size == 0 {
             base = nil
             return
         }
-        let mapped = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        let (mapped, code) = withExtendedLifetime(file) { (mmap(nil, size, PROT_READ, MAP_PRIVATE, file.descriptor, 0), errno) }
         guard let mapped, mapped != MAP_FAILED else {
-            throw WeightError(path: path, reason: "cannot map: \(String(cString: strerror(errno)))")
+            throw WeightError(path: path, reason: "cannot map: \(String(cString: strerror(code)))")
         }
         base = mapped
     }

@@ -27,6 +27,17 @@ enum StoredConfigKeys {
         ]),
     ])
 
+    /// A backbone file (`DINOv2Weights.ctpipeFile`): `{"backbone": {...}}`.
+    static let backboneFile = Schema(keys: ["backbone"], nested: ["backbone": backbone])
+
+    /// The schema of any ctpipe file the backbone reader may be given: a backbone file,
+    /// a Mask2Former file (it has `mask2former`), or a linear-head checkpoint (any other
+    /// key a backbone file does not have).
+    static func ctpipeFile(_ object: [String: Any]) -> Schema {
+        if object["mask2former"] != nil { return mask2former }
+        return object.keys.allSatisfy(backboneFile.keys.contains) ? backboneFile : segmentation
+    }
+
     /// The first key of `json` (a JSON object's text) that `schema` does not know, as a dotted path.
     static func unknownKey(in json: String, schema: Schema) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return nil }

@@ -119,19 +119,18 @@ public enum RunFinisher {
     }
 }
 
-/// SHA-256 of a file, read in 4 MiB pieces (checkpoints can be large).
+/// SHA-256 of a file, read in 4 MiB pieces (checkpoints can be large). Only a
+/// regular file is read (`RegularFile`).
 public enum FileDigest {
     public static func sha256(_ path: String) throws(FileError) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw FileError(path: path, reason: "cannot open for hashing") }
-        defer { try? handle.close() }
+        let file = try RegularFile(path: path)
         var hasher = SHA256()
+        var offset = 0
         while true {
-            let chunk: Data?
-            do { chunk = try handle.read(upToCount: 4 << 20) } catch {
-                throw FileError(path: path, reason: "read failed while hashing: \(error.localizedDescription)")
-            }
-            guard let chunk, !chunk.isEmpty else { break }
+            let chunk = try file.read(4 << 20, at: offset)
+            guard !chunk.isEmpty else { break }
             hasher.update(chunk)
+            offset += chunk.count
         }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }

@@ -34,7 +34,8 @@ public enum Scoring {
     /// Failing samples are returned as problems and counted as skipped.
     public static func score(_ samples: [Sample], name: String, perCondition: Bool, predictions: PredictionFolder,
                              workers: Int) throws -> (report: MetricsReport, problems: [RunProblem]) {
-        let blocks = max(1, min(workers * 4, samples.count))
+        // Four blocks per worker, at most one per sample (workers capped first: no overflow).
+        let blocks = max(1, min(min(max(workers, 1), samples.count) * 4, samples.count))
         let jobs = (0 ..< blocks).map { ShardID(dataset: name, index: $0, count: blocks) }
         let results = ShardPool.run(jobs, workers: workers) { shard -> Result<(MetricsReport, [RunProblem]), MetricsError> in
             var groups: [String: DatasetMetrics] = [:]

@@ -5,16 +5,19 @@
 
 import Dispatch
 import Foundation
+import ManifestSchema
 import Synchronization
 
 /// `--shard i/N`: which one shard to run, 0-based index.
 public struct ShardSelection: Sendable, Equatable {
     public var index: Int
     public var count: Int
-    /// Parses "i/N" with 0 <= i < N.
+    /// Parses "i/N" with 0 <= i < N and N within the shard counts a manifest accepts
+    /// (`Manifest.ExecutionSpec.shardRange`).
     public init?(parsing text: String) {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (0 ..< n).contains(i) else { return nil }
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]),
+              Manifest.ExecutionSpec.shardRange.contains(n), (0 ..< n).contains(i) else { return nil }
         index = i
         count = n
     }

@@ -7,19 +7,19 @@ import Tensor
 
 /// Options shared by the commands that load a backbone.
 struct BackboneOptions: ParsableArguments {
-    @Option(help: "Attention heads, when the weights are not a released size (default: config.json, checkpoint metadata, or C/64).")
+    @Option(help: "Attention heads (1...1024), when the weights are not a released size (default: config.json, checkpoint metadata, or C/64).")
     var heads: Int?
 
     @Option(help: ArgumentHelp("Position-grid resize: offset (official, no registers), antialiased (official _reg), size (HF Dinov2Model). Default: from the weights.",
                                valueName: "offset|antialiased|size"))
     var interpolation: String?
 
-    @Option(help: "Threads (OpenBLAS and kernels); default: all cores.")
+    @Option(help: "Threads (OpenBLAS and kernels), 1...1024; default: all cores.")
     var threads: Int?
 
     func validate() throws {
-        if let heads, heads < 1 { throw ValidationError("--heads must be at least 1 (got \(heads)).") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
+        if let heads { try CLILimits.check(heads, within: 1 ... CLILimits.maxHeads, option: "--heads") }
+        if let threads { try CLILimits.check(threads, within: 1 ... CLILimits.maxThreads, option: "--threads") }
         if let interpolation, PositionInterpolation(rawValue: interpolation) == nil {
             throw ValidationError("--interpolation must be offset, antialiased or size (got '\(interpolation)').")
         }

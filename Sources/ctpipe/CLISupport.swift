@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import ManifestSchema
 
 /// An error shown to the user as one line on stderr, exit status 1.
 struct CLIError: Error, CustomStringConvertible {
@@ -28,6 +29,15 @@ enum CLILimits {
     static let maxGrid = 1_024
     /// Most images `synth` writes per call.
     static let maxCount = 100_000
+    /// Most threads (`--threads`) and concurrent workers (`--jobs`); the manifest's
+    /// `execution.workers` takes the same.
+    static let maxThreads = Manifest.ExecutionSpec.workerRange.upperBound
+    /// Most attention heads (`--heads`).
+    static let maxHeads = 1_024
+    /// Highest block index `features --block` names (ViT-g/14 has 40 blocks).
+    static let maxBlock = 1_023
+    /// Most runs `history --last` shows.
+    static let maxLast = 1_000_000
 
     /// "AxB" with two positive integers, or nil.
     static func sides(_ text: String) -> (Int, Int)? {

@@ -41,7 +41,7 @@ extension CTPipe {
         @Option(name: .customLong("input-npy"), help: ArgumentHelp("A normalised (3, H, W) float32 .npy instead of an image.", valueName: "X.npy"))
         var inputNPY: String?
 
-        @Option(help: "Export the residual stream after this block (0-based; default: the last).")
+        @Option(help: "Export the residual stream after this block (0-based, at most 1023; default: the last).")
         var block: Int?
 
         @Flag(name: .customLong("final-norm"), help: "Export the final LayerNorm output instead of a block's output.")
@@ -68,7 +68,7 @@ extension CTPipe {
             if size != nil && image == nil { throw ValidationError("--size applies to --image only.") }
             if let size { try CLILimits.checkSize(size, option: "--size", form: "518x518 (HxW)") }
             if block != nil && finalNorm { throw ValidationError("Give at most one of --block and --final-norm.") }
-            if let block, block < 0 { throw ValidationError("--block must be 0 or more (got \(block)).") }
+            if let block { try CLILimits.check(block, within: 0 ... CLILimits.maxBlock, option: "--block") }
         }
 
         func run() throws {

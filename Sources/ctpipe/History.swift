@@ -29,14 +29,14 @@ extension CTPipe {
         @Option(help: ArgumentHelp("Only this dataset (or group, e.g. acdc-val/night).", valueName: "D"))
         var dataset: String?
 
-        @Option(help: ArgumentHelp("Only the most recent N runs.", valueName: "N"))
+        @Option(help: ArgumentHelp("Only the most recent N runs (1...1000000).", valueName: "N"))
         var last: Int?
 
         @Option(help: "Output format: table, json, csv.")
         var format: Format = .table
 
         func validate() throws {
-            if let last, last < 1 { throw ValidationError("--last must be at least 1 (got \(last)).") }
+            if let last { try CLILimits.check(last, within: 1 ... CLILimits.maxLast, option: "--last") }
         }
 
         func run() throws {

@@ -71,10 +71,10 @@ extension CTPipe {
         @Option(help: "Overlay opacity of the colour mask (0...1).")
         var alpha = 0.5
 
-        @Option(help: "Threads in all (default: all cores).")
+        @Option(help: "Threads in all, 1...1024 (default: all cores).")
         var threads: Int?
 
-        @Option(name: [.short, .long], help: "Images processed at once (default 1: all threads inside one image).")
+        @Option(name: [.short, .long], help: "Images processed at once, 1...1024 (default 1: all threads inside one image).")
         var jobs = 1
 
         @OptionGroup var decode: DecodeLimitOptions
@@ -99,8 +99,8 @@ extension CTPipe {
             try CLILimits.check(crop, within: 1 ... CLILimits.maxSide, option: "--crop")
             try CLILimits.check(stride, within: 1 ... CLILimits.maxSide, option: "--stride")
             if !(0 ... 1).contains(alpha) { throw ValidationError("--alpha must be within 0...1 (got \(alpha)).") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads)).") }
-            if jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }
+            if let threads { try CLILimits.check(threads, within: 1 ... CLILimits.maxThreads, option: "--threads") }
+            try CLILimits.check(jobs, within: 1 ... CLILimits.maxThreads, option: "--jobs")
             var seen: [String: String] = [:]
             for image in images {
                 let name = Self.name(image)
@@ -119,8 +119,7 @@ extension CTPipe {
         static func network(checkpoint: String, weights: String?, adapter: AdapterKind?) throws -> any WindowNetwork {
             let isTorch: Bool
             do {
-                let head = try FileBytes.read(checkpoint, limit: nil).prefix(4)
-                isTorch = Array(head) == [0x50, 0x4B, 0x03, 0x04]
+                isTorch = try RegularFile(path: checkpoint).read(4, at: 0) == [0x50, 0x4B, 0x03, 0x04]
             } catch { throw CLIError(error.description) }
             guard isTorch else {
                 if let adapter { throw CLIError("--adapter \(adapter.rawValue) applies to .pth checkpoints; a ctpipe checkpoint records its adapter") }

@@ -45,7 +45,7 @@ extension CTPipe {
         @Flag(help: "Print metrics.json-style JSON instead of a table.")
         var json = false
 
-        @Option(name: [.short, .long], help: "Worker threads (default: one per core).")
+        @Option(name: [.short, .long], help: "Worker threads, 1...1024 (default: one per core).")
         var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @OptionGroup var decode: DecodeLimitOptions
@@ -63,7 +63,7 @@ extension CTPipe {
             if let condition, ACDCCondition(rawValue: condition) == nil {
                 throw ValidationError("--condition must be fog, night, rain or snow (got \(condition)).")
             }
-            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }
+            try CLILimits.check(jobs, within: 1 ... CLILimits.maxThreads, option: "--jobs")
         }
 
         func run() throws {

@@ -30,13 +30,13 @@ extension CTPipe {
         @Flag(help: "Continue the latest run folder of this manifest, skipping completed shards.")
         var resume = false
 
-        @Option(help: ArgumentHelp("Run only shard i of N of every dataset (0-based), for job arrays; merge later with `ctpipe merge`.", valueName: "i/N"))
+        @Option(help: ArgumentHelp("Run only shard i of N (N at most 100000) of every dataset (0-based), for job arrays; merge later with `ctpipe merge`.", valueName: "i/N"))
         var shard: String?
 
         @Option(name: .customLong("run-dir"), help: ArgumentHelp("Use this run folder instead of a new timestamped one.", valueName: "DIR"))
         var runDirectory: String?
 
-        @Option(name: [.short, .long], help: "Shards processed at once (default: the manifest's execution.workers, else one per core).")
+        @Option(name: [.short, .long], help: "Shards processed at once, 1...1024 (default: the manifest's execution.workers, else one per core).")
         var jobs: Int?
 
         @Option(name: .customLong("max-pixels"),
@@ -50,10 +50,10 @@ extension CTPipe {
         @OptionGroup var completion: CompletionFlags
 
         func validate() throws {
-            if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1 (got \(jobs)).") }
+            if let jobs { try CLILimits.check(jobs, within: Manifest.ExecutionSpec.workerRange, option: "--jobs") }
             if let maxPixels { try CLILimits.check(maxPixels, within: 1 ... DecodeLimitOptions.largest, option: "--max-pixels") }
             if let shard, ShardSelection(parsing: shard) == nil {
-                throw ValidationError("--shard takes i/N with 0 <= i < N (got \(shard)).")
+                throw ValidationError("--shard takes i/N with 0 <= i < N <= \(Manifest.ExecutionSpec.shardRange.upperBound) (got \(shard)).")
             }
         }
 

@@ -83,6 +83,35 @@ import Testing
         for (name, t) in a { #expect(b[name] == t, "\(name)") }
     }
 
+    /// A converted backbone file whose `ctpipe.config` carries a key this version does not know
+    /// (in the backbone configuration, or beside it) is refused, naming the key.
+    @Test(arguments: [("backbone", "backbone.window_size"), ("", "window_size")])
+    func aBackboneFileSettingThisVersionDoesNotKnowIsRefusedByName(_ level: String, _ named: String) throws {
+        let model = try DINOv2Weights.load(Self.path("reg/model.safetensors")).model
+        var file = DINOv2Weights.ctpipeFile(model)
+        let json = try #require(file.metadata[DINOv2Weights.configKey])
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        if level.isEmpty {
+            object["window_size"] = 7
+        } else {
+            var backbone = try #require(object[level] as? [String: Any])
+            backbone["window_size"] = 7
+            object[level] = backbone
+        }
+        file.metadata[DINOv2Weights.configKey] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("backbone.safetensors").path
+        try SafeTensors.write(file, to: out)
+        #expect { try DINOv2Weights.load(out) } throws: {
+            "\($0)".contains("has the setting '\(named)', which this ctpipe does not know")
+        }
+        // The file as written is read.
+        file.metadata[DINOv2Weights.configKey] = json
+        try SafeTensors.write(file, to: out)
+        #expect(try DINOv2Weights.load(out).model.config == model.config)
+    }
+
     @Test func patchSizeConversionKeepsClsAndBias() throws {
         let model = try DINOv2Weights.load(Self.path("small/model.safetensors")).model
         let converted = PatchSizeConversion.convert(model, patchSize: 16, gridSize: 4)
