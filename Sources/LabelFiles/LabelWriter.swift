@@ -4,7 +4,8 @@
 // run rewrites identical bytes.
 //
 // Layout under the run's outputs/<dataset>/ folder (id = the sample id, which
-// may contain folders, e.g. frankfurt/frankfurt_000000_000294):
+// may contain folders, e.g. frankfurt/frankfurt_000000_000294; every path is
+// checked to stay inside the folder, CTCore's ContainedFolder):
 //   trainid/<id>.png                 8-bit grey, trainIds 0..18, 255 ignore
 //   labelid/<id>_labelIds.png        8-bit grey, Cityscapes labelIds (0 for ignore);
 //                                    cityscapesScripts finds it by city_seq_frame
@@ -57,31 +58,39 @@ public struct LabelWriter: Sendable {
         return table
     }()
 
-    /// Writes every configured format for one prediction (trainId plane) and
-    /// returns the paths written. `image` is needed only for overlays.
+    /// Writes every configured format for one prediction (trainId plane) below `folder` and
+    /// returns the paths written. `image` is needed only for overlays. Every path goes through
+    /// the folder's containment check: an id that would leave it (`..`, an empty part, a control
+    /// character) or a link in it leading elsewhere throws `ContainmentError` before anything is
+    /// written; a file that cannot be encoded or written throws `ImageIOError`.
     @discardableResult
-    public func write(prediction: LabelMap, image: Image8?, id: String, into folder: String) throws(ImageIOError) -> [String] {
+    public func write(prediction: LabelMap, image: Image8?, id: String, into folder: ContainedFolder) throws -> [String] {
+        let parts = try folder.components(of: id)
+        /// `<format folders>/<id's folders>/<id's name><suffix>`.
+        func file(_ folders: [String], _ suffix: String) throws -> String {
+            try folder.file(folders + parts.dropLast() + [parts[parts.count - 1] + suffix])
+        }
         var written: [String] = []
         for format in formats {
             let path: String
             switch format {
             case .trainid:
-                path = "\(folder)/trainid/\(id).png"
+                path = try file(["trainid"], ".png")
                 try ImageFile.writePNG(prediction, to: path, level: level, durability: durability)
             case .labelid:
-                path = "\(folder)/labelid/\(id)_labelIds.png"
+                path = try file(["labelid"], "_labelIds.png")
                 try ImageFile.writePNG(Self.mapped(prediction, Self.labelIds), to: path, level: level, durability: durability)
             case .color:
-                path = "\(folder)/color/\(id).png"
+                path = try file(["color"], ".png")
                 try ImageFile.writePNG(Self.clampedToPalette(prediction), to: path, format: .palette(Self.palette), level: level,
                                        durability: durability)
             case .overlay:
-                path = "\(folder)/overlay/\(id).png"
+                path = try file(["overlay"], ".png")
                 guard let image else { throw ImageIOError(codec: .file, path: path, reason: "an overlay needs the input image") }
                 try ImageFile.writePNG(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha), to: path,
                                        level: level, durability: durability)
             case .cvat:
-                path = "\(folder)/cvat/SegmentationClass/\(id).png"
+                path = try file(["cvat", "SegmentationClass"], ".png")
                 try ImageFile.writePNG(Self.colorMask(prediction), to: path, level: level, durability: durability)
             }
             written.append(path)
@@ -89,15 +98,16 @@ public struct LabelWriter: Sendable {
         return written
     }
 
-    /// Writes the per-dataset files of the CVAT export once all samples are written.
-    public func finish(ids: [String], into folder: String) throws(FileError) {
+    /// Writes the per-dataset files of the CVAT export once all samples are written
+    /// (`ContainmentError` or `FileError`).
+    public func finish(ids: [String], into folder: ContainedFolder) throws {
         guard formats.contains(.cvat) else { return }
         var labelmap = "# label:color_rgb:parts:actions\nbackground:0,0,0::\n"
         for (name, c) in zip(CityscapesClasses.names, LabelTables.trainClassColors) {
             labelmap += "\(name):\(c.0),\(c.1),\(c.2)::\n"
         }
-        try AtomicFile.write(text: labelmap, to: "\(folder)/cvat/labelmap.txt")
-        try AtomicFile.write(text: ids.joined(separator: "\n") + "\n", to: "\(folder)/cvat/ImageSets/Segmentation/default.txt")
+        try AtomicFile.write(text: labelmap, to: try folder.file(["cvat", "labelmap.txt"]))
+        try AtomicFile.write(text: ids.joined(separator: "\n") + "\n", to: try folder.file(["cvat", "ImageSets", "Segmentation", "default.txt"]))
     }
 
     static func mapped(_ plane: LabelMap, _ table: [UInt8]) -> LabelMap {

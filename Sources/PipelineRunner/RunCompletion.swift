@@ -35,12 +35,13 @@ public struct RunCompletion: Sendable {
     public var reportFile: String?
     /// Problems of these steps (the metrics themselves are complete and written).
     public var errors: [String] = []
-    /// The evaluation scored no image (every eval dataset empty, or every sample skipped):
-    /// nothing was recorded in the history, and the run is not a success.
-    public var nothingScored = false
+    /// Why the run did nothing, when it did nothing (an eval dataset listed no sample, no
+    /// sample went through every step, or a `metric` stage scored no image): nothing was
+    /// recorded in the history, and the run is not a success.
+    public var nothingDone: String?
 
-    /// The exit status of a run that scored nothing.
-    public static let nothingScoredStatus: Int32 = 5
+    /// The exit status of a run (or `metric`, `inspect --dataset`) that did nothing.
+    public static let nothingDoneStatus: Int32 = 5
 }
 
 public enum RunFinisher {
@@ -49,17 +50,40 @@ public enum RunFinisher {
         "\(manifest.name)/\(URL(fileURLWithPath: directory.path).lastPathComponent)"
     }
 
+    /// Why a merged run did nothing, or nil when it did something: an eval dataset whose
+    /// listing held no sample (an empty split), no sample through every step (every one
+    /// skipped), or, with a `metric` stage, no image scored. A run without eval datasets
+    /// (a pipeline that only trains) is judged by its training.
+    public static func nothingDone(manifest: Manifest, merged: MergedRun) -> String? {
+        let scores = manifest.pipeline.has(.metric)
+        let empty = merged.datasets.filter { $0.listed == 0 }.map(\.name)
+        if !empty.isEmpty {
+            return "\(scores ? "the evaluation scored no image of " : "")dataset\(empty.count == 1 ? "" : "s") \(empty.joined(separator: ", ")): "
+                + "\(empty.count == 1 ? "its listing holds" : "their listings hold") no sample (an empty split)"
+        }
+        if !merged.datasets.isEmpty, merged.datasets.allSatisfy({ $0.processed == 0 }) {
+            let names = merged.datasets.map(\.name).joined(separator: ", ")
+            return "\(scores ? "the evaluation scored no image" : "no sample was processed"): every sample of \(names) was skipped"
+        }
+        if scores, !merged.datasets.isEmpty, merged.report.datasets.allSatisfy({ $0.images == 0 }) {
+            return "the evaluation scored no image of \(merged.datasets.map(\.name).joined(separator: ", "))"
+        }
+        return nil
+    }
+
     /// Records, checks and reports a finished run. Never throws: the metrics are
     /// already on disk; problems are returned in `errors`.
-    public static func finish(manifest: Manifest, directory: RunDirectory, report: MetricsReport, started: Date,
+    public static func finish(manifest: Manifest, directory: RunDirectory, merged: MergedRun, started: Date,
                               options: CompletionOptions) -> RunCompletion {
+        let report = merged.report
         var completion = RunCompletion(runID: runID(manifest: manifest, directory: directory))
         let database = options.historyDatabase ?? manifest.historyDatabase
-        if manifest.pipeline.stages.contains(.metric), report.datasets.allSatisfy({ $0.images == 0 }) {
-            completion.nothingScored = true
-            directory.event("nothing_scored", ["datasets": .int(report.datasets.count)])
+        if let reason = nothingDone(manifest: manifest, merged: merged) {
+            completion.nothingDone = reason
+            directory.event("nothing_done", ["reason": .string(reason),
+                                             "datasets": .array(merged.datasets.map { .string($0.name) })])
         }
-        if options.record && manifest.history.record && !completion.nothingScored {
+        if options.record && manifest.history.record && completion.nothingDone == nil {
             do {
                 let run = try historyRun(manifest: manifest, directory: directory, report: report, started: started,
                                          runID: completion.runID)
@@ -68,7 +92,7 @@ public enum RunFinisher {
                 completion.historyDatabase = database
                 try directory.writeJSON(.object(["db": .string(database), "run_id": .string(run.runID),
                                                  "recorded_at": .string(run.recordedAt)]),
-                                        to: directory.path + "/history.json")
+                                        to: ["history.json"])
                 directory.event("history_recorded", ["db": .string(database), "run_id": .string(run.runID)])
                 if let spec = manifest.history.regression {
                     let baseline: HistoryRun?
@@ -83,7 +107,7 @@ public enum RunFinisher {
                     }
                     let check = RegressionCheck.compare(current: run, baseline: baseline, spec: spec)
                     completion.regression = check
-                    try directory.write(check, to: directory.path + "/regression.json")
+                    try directory.write(check, to: ["regression.json"])
                     directory.event(check.regressed ? "regression" : "regression_check",
                                     ["baseline": .string(check.baselineRunID ?? ""), "findings": .int(check.findings.count)])
                 }
@@ -94,7 +118,7 @@ public enum RunFinisher {
         if options.report {
             do {
                 let data = try ReportData.load(runDirectory: directory.path, historyDatabase: completion.historyDatabase)
-                let file = directory.path + "/report.html"
+                let file = try directory.file(["report.html"])
                 try AtomicFile.write(text: HTMLReport.render(data), to: file)
                 completion.reportFile = file
             } catch {
@@ -140,16 +164,10 @@ extension RunMerge {
     /// `ctpipe merge RUN_DIR`, then record, check and report like the end of `ctpipe run`.
     /// The wall time counts from the run folder's first event (the first shard to start).
     public static func mergeAndFinish(runDirectory path: String, options: CompletionOptions) throws -> (MetricsReport, RunCompletion) {
-        let report = try merge(runDirectory: path)
-        let directory = try RunDirectory(path: path)
-        guard case .object(let object) = try JSONValue.parse(try FileBytes.read(directory.manifestFile), path: directory.manifestFile),
-              case .string(let file)? = object["manifest_file"] else {
-            throw RunError("\(directory.manifestFile): not a ctpipe run record")
-        }
-        let manifest = try ManifestLoader.load(file, checkFiles: false)
-        let completion = RunFinisher.finish(manifest: manifest, directory: directory, report: report,
+        let (merged, manifest, directory) = try mergeRun(runDirectory: path)
+        let completion = RunFinisher.finish(manifest: manifest, directory: directory, merged: merged,
                                             started: directory.firstEventTime ?? Date(), options: options)
-        return (report, completion)
+        return (merged.report, completion)
     }
 }
 

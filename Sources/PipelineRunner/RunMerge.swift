@@ -1,7 +1,9 @@
 // RunMerge.swift — combines shard records into the run's results. Used at the
 // end of `ctpipe run` and by `ctpipe merge RUN_DIR` after a job array: integer
 // confusion matrices add, so the merged result is exact and independent of
-// how the work was split.
+// how the work was split. `ctpipe merge` holds the folder's lock exclusively,
+// so once it has found every shard's record it also removes what killed shard
+// processes left half-written (shards themselves never sweep).
 
 import CTCore
 import Foundation
@@ -10,17 +12,35 @@ import ManifestSchema
 import Metrics
 import RunFolder
 
+/// What merging a run's shard records gives: the results, and per eval dataset how many
+/// samples its listing held and how many went through every step (RunCompletion's "nothing done").
+public struct MergedRun: Sendable {
+    public var report: MetricsReport
+    /// Per eval dataset, in manifest order.
+    public var datasets: [DatasetCount]
+
+    public struct DatasetCount: Sendable, Equatable {
+        public var name: String
+        /// Samples in the dataset's listing (processed or skipped, over all shards).
+        public var listed: Int
+        /// Samples that went through every step.
+        public var processed: Int
+    }
+}
+
 public enum RunMerge {
     /// Merges every shard record of `datasets`. Returns nil (and writes nothing)
     /// while some shard has no record yet.
     static func merge(directory: RunDirectory, manifest: Manifest, datasets: [Manifest.DatasetEntry], shardCount: Int,
-                      listingProblems: [RunProblem]) throws -> MetricsReport? {
+                      listingProblems: [RunProblem]) throws -> MergedRun? {
         var report = MetricsReport()
         var problems = listingProblems
+        var counts: [MergedRun.DatasetCount] = []
         let writer = LabelWriter(formats: manifest.writtenFormats,
                                  overlayAlpha: manifest.outputs.overlayAlpha)
         for entry in datasets {
             var ids: [String] = []
+            var skipped = 0
             for k in 0 ..< shardCount {
                 let shard = ShardID(dataset: entry.name, index: k, count: shardCount)
                 guard let record = try directory.read(ShardRecord.self, from: directory.shardRecord(shard)) else { return nil }
@@ -29,20 +49,31 @@ public enum RunMerge {
                 }
                 do { try report.merge(record.metrics) } catch { throw RunError("\(directory.shardRecord(shard)): \(error)") }
                 ids += record.ids
+                skipped += record.skipped.count
                 problems += record.skipped
             }
-            try writer.finish(ids: ids, into: directory.outputs(entry.name))
+            counts.append(MergedRun.DatasetCount(name: entry.name, listed: ids.count + skipped, processed: ids.count))
+            do { try writer.finish(ids: ids, into: directory.outputs(entry.name)) } catch let refused as ContainmentError {
+                throw RunError(refused.description)
+            }
         }
         report.partial = false
         report.datasets.sort { $0.name < $1.name }
-        try AtomicFile.write(report.encoded(), to: directory.metricsFile)
-        try AtomicFile.write(text: MetricsCSV.render(report), to: directory.metricsCSVFile)
-        try directory.write(problems, to: directory.path + "/problems.json")
-        return report
+        try directory.write(bytes: report.encoded(), to: ["metrics.json"])
+        try directory.write(bytes: Array(MetricsCSV.render(report).utf8), to: ["metrics.csv"])
+        try directory.write(problems, to: ["problems.json"])
+        return MergedRun(report: report, datasets: counts)
     }
 
     /// `ctpipe merge RUN_DIR`: re-reads the run's manifest.json and merges.
     public static func merge(runDirectory path: String) throws -> MetricsReport {
+        try mergeRun(runDirectory: path).merged.report
+    }
+
+    /// Merges a job array's run folder under its exclusive lock: re-reads the run's manifest,
+    /// checks that every shard has its record, removes what killed processes left half-written
+    /// (no shard can be writing while the lock is held), then merges.
+    static func mergeRun(runDirectory path: String) throws -> (merged: MergedRun, manifest: Manifest, directory: RunDirectory) {
         let directory = try RunDirectory(path: path)
         let lock = try RunFolderLock(folder: directory.path, mode: .exclusive)
         defer { withExtendedLifetime(lock) {} }
@@ -67,16 +98,22 @@ public enum RunMerge {
         guard counts.count == 1, let shardCount = counts.first else {
             throw RunError("\(folder): expected shard records <k>-of-<N>.json of one N, found \(names.sorted())")
         }
-        guard let report = try merge(directory: directory, manifest: manifest, datasets: evaluated, shardCount: shardCount,
-                                     listingProblems: []) else {
-            let missing = evaluated.flatMap { entry in
-                (0 ..< shardCount).map { ShardID(dataset: entry.name, index: $0, count: shardCount) }
-                    .filter { !FileManager.default.fileExists(atPath: directory.shardRecord($0)) }
-            }
+        let missing = evaluated.flatMap { entry in
+            (0 ..< shardCount).map { ShardID(dataset: entry.name, index: $0, count: shardCount) }
+                .filter { !FileManager.default.fileExists(atPath: directory.shardRecord($0)) }
+        }
+        guard missing.isEmpty else {
             throw RunError("cannot merge yet: \(missing.count) shard\(missing.count == 1 ? "" : "s") unfinished: "
                 + missing.prefix(10).map(\.description).joined(separator: ", "))
         }
-        return report
+        // Every shard has finished: what is still half-written was left by a killed process.
+        let leftovers = RunFolderLock.removeLeftovers(in: directory.path)
+        if !leftovers.isEmpty { directory.event("leftovers_removed", ["files": .array(leftovers.map(JSONValue.string))]) }
+        guard let merged = try merge(directory: directory, manifest: manifest, datasets: evaluated, shardCount: shardCount,
+                                     listingProblems: []) else {
+            throw RunError("cannot merge yet: a shard record disappeared while merging")
+        }
+        return (merged, manifest, directory)
     }
 }
 

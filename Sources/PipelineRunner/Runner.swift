@@ -86,20 +86,15 @@ public struct Runner: Sendable {
             if !leftovers.isEmpty { directory.event("leftovers_removed", ["files": .array(leftovers.map(JSONValue.string))]) }
         }
         try directory.writeManifest(manifest)
-        try directory.write(EnvironmentRecord.current(workers: workers), to: directory.environmentFile)
+        try directory.write(EnvironmentRecord.current(workers: workers), to: ["environment.json"])
         directory.event("run_start", ["resume": .bool(options.resume), "workers": .int(workers)])
 
         let context = RunContext(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet, list: list)
         for stage in stages { try stage.run(&state, in: context) }
 
+        // Listing problems under on_error: fail stopped the read stage already; under skip they are recorded.
         let listed = state.evalSets
         let listingProblems = listed.flatMap(\.problems)
-        if !listingProblems.isEmpty && manifest.execution.onError == .fail {
-            for p in listingProblems { directory.event("problem", ["file": .string(p.file), "message": .string(p.message)]) }
-            throw RunError("\(listingProblems.count) dataset problem\(listingProblems.count == 1 ? "" : "s") (on_error is fail):\n"
-                + listingProblems.prefix(20).map { "  \($0)" }.joined(separator: "\n")
-                + (listingProblems.count > 20 ? "\n  ..." : ""))
-        }
 
         // Jobs: (dataset, shard) pairs, skipping completed ones on resume.
         let shardCount = options.shard?.count ?? manifest.execution.shards
@@ -151,12 +146,12 @@ public struct Runner: Sendable {
             directory.event("run_interrupted")
             throw RunInterrupted(runDirectory: directory.path)
         }
-        let report = try merge(directory: directory, listed: listed, shardCount: shardCount, listingProblems: listingProblems)
-        directory.event("run_finish", ["complete": .bool(report != nil)])
+        let merged = try merge(directory: directory, listed: listed, shardCount: shardCount, listingProblems: listingProblems)
+        directory.event("run_finish", ["complete": .bool(merged != nil)])
         var summary = RunSummary(runDirectory: directory.path, shardsRun: jobs.count, shardsSkipped: skippedShards,
-                                 report: report, problems: problems)
-        if let report, options.shard == nil {
-            summary.completion = RunFinisher.finish(manifest: manifest, directory: directory, report: report, started: started,
+                                 report: merged?.report, problems: problems)
+        if let merged, options.shard == nil {
+            summary.completion = RunFinisher.finish(manifest: manifest, directory: directory, merged: merged, started: started,
                                                     options: options.completion)
         }
         return summary
@@ -203,7 +198,7 @@ public struct Runner: Sendable {
 
     /// Merges all shard records when every shard is complete; writes metrics.json,
     /// metrics.csv and the CVAT index files. Returns nil while shards are missing.
-    func merge(directory: RunDirectory, listed: [Listed], shardCount: Int, listingProblems: [RunProblem]) throws -> MetricsReport? {
+    func merge(directory: RunDirectory, listed: [Listed], shardCount: Int, listingProblems: [RunProblem]) throws -> MergedRun? {
         try RunMerge.merge(directory: directory, manifest: manifest, datasets: listed.map(\.entry), shardCount: shardCount,
                            listingProblems: listingProblems)
     }

@@ -119,7 +119,7 @@ struct ShardContext: Sendable {
             try AtomicFile.sync(tally.written)
             record.scores = tally.gallery.scores
             record.gallery = try tally.gallery.write(into: directory, dataset: entry.name)
-            try directory.write(record, to: directory.shardRecord(shard))
+            try directory.write(record, to: RunDirectory.shardRecord(shard))
         } catch {
             return .failed(error)
         }
@@ -129,8 +129,10 @@ struct ShardContext: Sendable {
     }
 
     /// One step for one sample. The predicting steps set `evaluation`; the later ones use it.
+    /// Throws the sample's `RunProblem` (skipped under `on_error: skip`), or a `RunError` that
+    /// stops the run whatever `on_error` says (a path refused by the run folder's containment check).
     func run(_ step: SampleStep, sample: Sample, entry: Manifest.DatasetEntry, evaluation: inout SampleEvaluation?,
-             tally: inout Tally, outputs: String, workspace: SegmenterWorkspace) throws(RunProblem) {
+             tally: inout Tally, outputs: ContainedFolder, workspace: SegmenterWorkspace) throws {
         switch step {
         case .infer(let segmenter):
             evaluation = try infer(sample, entry: entry, segmenter: segmenter, workspace: workspace)
@@ -159,7 +161,9 @@ struct ShardContext: Sendable {
             guard let evaluation else { return }
             do {
                 tally.written += try writer.write(prediction: evaluation.prediction, image: evaluation.image, id: sample.id, into: outputs)
-            } catch {
+            } catch let refused as ContainmentError {
+                throw RunError(refused.description)
+            } catch let error as ImageIOError {
                 throw RunProblem(dataset: entry.name, sample: sample.id, file: error.path, kind: "write", message: error.reason)
             }
         }

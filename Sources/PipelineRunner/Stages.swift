@@ -19,6 +19,8 @@ import RunFolder
 struct RunState {
     /// The eval datasets (the read stage).
     var evalSets: [Runner.Listed] = []
+    /// The train datasets, when the pipeline trains (the read stage).
+    var trainSets: [Runner.Listed] = []
     /// A train stage comes first and produces the model (set while preparing).
     var trains = false
     /// An infer stage follows: the train stage evaluates every `eval_interval` iterations (set while preparing).
@@ -67,35 +69,44 @@ extension StageKind {
     }
 }
 
-/// `read`: synthesizes datasets that are asked for and missing, lists the eval datasets' samples.
+/// `read`: synthesizes datasets that are asked for and missing, then lists every dataset the run
+/// uses (the train datasets when the pipeline trains, and the eval datasets) before any stage
+/// works on them: under `on_error: fail` a listing problem in any of them stops the run here,
+/// before training.
 struct ReadStage: RunnerStage {
     func run(_ state: inout RunState, in context: RunContext) throws {
-        for entry in context.manifest.datasets {
+        let manifest = context.manifest
+        for entry in manifest.datasets {
             try Synthesis.ensure(entry, quiet: context.quiet)
         }
-        for entry in context.manifest.datasets where entry.role == .eval {
+        if state.trains {
+            for entry in manifest.datasets where entry.role == .train { state.trainSets.append(try context.list(entry)) }
+        }
+        for entry in manifest.datasets where entry.role == .eval {
             state.evalSets.append(try context.list(entry))
+        }
+        guard manifest.execution.onError == .fail else { return }
+        for item in state.trainSets where !item.problems.isEmpty {
+            throw RunError("training dataset \(item.entry.name): \(item.problems.count) problem\(item.problems.count == 1 ? "" : "s"):\n"
+                + item.problems.prefix(20).map { "  \($0)" }.joined(separator: "\n"))
+        }
+        let problems = state.evalSets.flatMap(\.problems)
+        if !problems.isEmpty {
+            for p in problems { context.directory.event("problem", ["file": .string(p.file), "message": .string(p.message)]) }
+            throw RunError("\(problems.count) dataset problem\(problems.count == 1 ? "" : "s") (on_error is fail):\n"
+                + problems.prefix(20).map { "  \($0)" }.joined(separator: "\n")
+                + (problems.count > 20 ? "\n  ..." : ""))
         }
     }
 }
 
-/// `train`: lists the train datasets and trains (TrainingRun.swift); the final model feeds the infer stage.
+/// `train`: trains on the train datasets the read stage listed (TrainingRun.swift); the final model feeds the infer stage.
 struct TrainStage: RunnerStage {
     func prepare(_ state: inout RunState, manifest: Manifest) throws { state.trains = true }
     func run(_ state: inout RunState, in context: RunContext) throws {
-        let manifest = context.manifest
-        var trainSets: [Runner.Listed] = []
-        for entry in manifest.datasets where entry.role == .train {
-            let item = try context.list(entry)
-            if !item.problems.isEmpty && manifest.execution.onError == .fail {
-                throw RunError("training dataset \(entry.name): \(item.problems.count) problem\(item.problems.count == 1 ? "" : "s"):\n"
-                    + item.problems.prefix(20).map { "  \($0)" }.joined(separator: "\n"))
-            }
-            trainSets.append(item)
-        }
-        state.trained = try TrainingRun(manifest: manifest, directory: context.directory, stop: context.stop, quiet: context.quiet,
-                                        evaluates: state.infers)
-            .run(trainSets: trainSets, evalSets: state.evalSets)
+        state.trained = try TrainingRun(manifest: context.manifest, directory: context.directory, stop: context.stop,
+                                        quiet: context.quiet, evaluates: state.infers)
+            .run(trainSets: state.trainSets, evalSets: state.evalSets)
     }
 }
 

@@ -3,6 +3,8 @@
 // `seconds_per_iteration`, `images_per_second`), appended as training goes.
 // On resume the lines after the checkpoint's iteration are dropped (rewritten
 // atomically), so the log of a resumed run reads like an uninterrupted one.
+// The path comes from the run folder's containment check; appends never
+// follow a link standing in for the file (O_NOFOLLOW).
 
 import CTCore
 import Foundation
@@ -48,7 +50,7 @@ struct TrainLog {
     }
 
     func append(_ entry: TrainLogEntry) throws(FileError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw FileError(path: path, reason: "cannot open for appending: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let bytes = Array(entry.line.utf8)

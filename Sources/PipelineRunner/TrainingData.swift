@@ -19,6 +19,8 @@ struct TrainingData: Sendable {
     let samples: [Sample]
     let pipeline: TrainPipeline
     let seed: UInt64
+    /// The manifest's decode limits (`execution.max_pixels`, `run --max-pixels`), as for every other image of a run.
+    let limits: DecodeLimits
 
     /// The shuffled sample order of one epoch.
     func order(epoch: Int) -> [Int] {
@@ -38,7 +40,7 @@ struct TrainingData: Sendable {
         let index = order[position % samples.count]
         let sample = samples[index]
         let loaded: (image: Image8, label: Image8)
-        do { loaded = try sample.load(sizePolicy: .report) } catch {
+        do { loaded = try sample.load(sizePolicy: .report, limits: limits) } catch {
             throw RunError("training sample \(sample.id): \(error)")
         }
         do {

@@ -40,10 +40,9 @@ struct TrainingRun {
     /// Score the model every `eval_interval` iterations (an infer stage follows).
     let evaluates: Bool
 
+    // Paths to read; every file is written at a path from `directory.file(_:)` (checked to stay inside the run folder).
     var checkpointFolder: String { directory.path + "/checkpoints" }
     var latestFile: String { checkpointFolder + "/latest.json" }
-    var finalModelFile: String { directory.path + "/model.safetensors" }
-    var logFile: String { directory.path + "/train_log.jsonl" }
 
     struct Latest: Codable {
         var iteration: Int
@@ -62,7 +61,6 @@ struct TrainingRun {
         guard !samples.isEmpty else {
             throw RunError("the train datasets (\(trainSets.map(\.entry.name).joined(separator: ", "))) hold no samples")
         }
-        try FileManager.default.createDirectory(atPath: checkpointFolder, withIntermediateDirectories: true)
 
         // Start: the latest checkpoint of this run folder, or the manifest's model.
         let perIteration = spec.batchSize * spec.accumulate
@@ -94,9 +92,9 @@ struct TrainingRun {
             model = try ModelBuilder.build(modelSpec, seed: manifest.seed, cropSize: spec.cropSize, allowRandomBackbone: true)
             do { optimiser = AdamW(config: adamConfig, layout: try ParameterLayout(model)) } catch { throw RunError("\(error)") }
         }
-        let log = TrainLog(path: logFile)
+        let log = TrainLog(path: try directory.file(["train_log.jsonl"]))
         try log.truncate(after: start)
-        try TrainLog(path: directory.path + "/train_eval.jsonl").truncate(after: start)
+        try TrainLog(path: try directory.file(["train_eval.jsonl"])).truncate(after: start)
         if start >= spec.iterations {
             writeCurve(log)
             return model
@@ -120,7 +118,8 @@ struct TrainingRun {
             FileHandle.standardError.write(Data("ctpipe: training \(manifest.name) from iteration \(start) to \(spec.iterations) (\(samples.count) training images, \(trainer.layout.valueCount) trainable values)\n".utf8))
         }
 
-        let data = TrainingData(samples: samples, pipeline: TrainPipeline(cropSize: spec.cropSize), seed: UInt64(manifest.seed))
+        let data = TrainingData(samples: samples, pipeline: TrainPipeline(cropSize: spec.cropSize), seed: UInt64(manifest.seed),
+                                limits: manifest.execution.decodeLimits)
         let prefetcher = TrainingPrefetcher(data: data, start: start * perIteration, capacity: 2 * perIteration)
         defer { prefetcher.stop() }
         var lastReport = Date()
@@ -187,17 +186,20 @@ struct TrainingRun {
         let name = checkpointName(iteration)
         let model = trainer.model
         let embed = model.config.backboneWeights == nil || model.config.trainable
+        let modelFile = try directory.file(["checkpoints", "\(name).safetensors"])
+        let stateFile = try directory.file(["checkpoints", "\(name).state.safetensors"])
         do {
-            try SegmentationCheckpoint.save(model, to: checkpointFolder + "/\(name).safetensors", embedBackbone: embed,
-                                            backboneReference: model.config.backboneWeights)
+            try SegmentationCheckpoint.save(model, to: modelFile, embedBackbone: embed, backboneReference: model.config.backboneWeights)
             try TrainingState.save(TrainingState(iteration: iteration, optimiserStep: trainer.optimiser.step, seed: UInt64(manifest.seed),
                                                  samplesPerIteration: manifest.training.batchSize * manifest.training.accumulate,
                                                  adamW: trainer.optimiser.config),
-                                   optimiser: trainer.optimiser, to: checkpointFolder + "/\(name).state.safetensors")
+                                   optimiser: trainer.optimiser, to: stateFile)
         } catch { throw RunError("checkpoint \(name): \(error)") }
         let previous = try directory.read(Latest.self, from: latestFile)
-        try directory.write(Latest(iteration: iteration, model: "\(name).safetensors", state: "\(name).state.safetensors"), to: latestFile)
+        try directory.write(Latest(iteration: iteration, model: "\(name).safetensors", state: "\(name).state.safetensors"),
+                            to: ["checkpoints", "latest.json"])
         if iteration == manifest.training.iterations {
+            let finalModelFile = try directory.file(["model.safetensors"])
             do {
                 try SegmentationCheckpoint.save(model, to: finalModelFile, embedBackbone: embed, backboneReference: model.config.backboneWeights)
             } catch { throw RunError("final model: \(error)") }
@@ -211,13 +213,14 @@ struct TrainingRun {
             }
         }
         directory.event("checkpoint", ["iteration": .int(iteration), "model": .string("checkpoints/\(name).safetensors")])
-        writeCurve(TrainLog(path: logFile))
+        writeCurve(TrainLog(path: try directory.file(["train_log.jsonl"])))
     }
 
+    /// loss_curve.png from the log (best effort: the log and checkpoints are what count).
     func writeCurve(_ log: TrainLog) {
         let points = log.losses()
-        guard !points.isEmpty else { return }
-        try? ImageFile.writePNG(LossCurvePlot.render(points), to: directory.path + "/loss_curve.png")
+        guard !points.isEmpty, let file = try? directory.file(["loss_curve.png"]) else { return }
+        try? ImageFile.writePNG(LossCurvePlot.render(points), to: file)
     }
 
     /// Scores `model` on every eval dataset (sliding windows at the training crop) -> a train_eval.jsonl line.
@@ -233,7 +236,8 @@ struct TrainingRun {
             for sample in set.samples {
                 let name = ShardContext.group(of: sample, entry: set.entry)
                 do {
-                    let one = try evaluator.evaluate(sample, sizePolicy: .report, workspace: workspace)
+                    let one = try evaluator.evaluate(sample, sizePolicy: .report, limits: manifest.execution.decodeLimits,
+                                                     workspace: workspace)
                         .scores(group: name, classCount: model.classes)
                     try groups[name, default: DatasetMetrics(name: name, classCount: model.classes)].merge(one)
                 } catch { throw RunError("evaluation: \(sample.id): \(error)") }
@@ -248,7 +252,7 @@ struct TrainingRun {
         }
         let mean = SegmentationMetrics.mean(values).map { JSONValue.double($0 * 100) } ?? .null
         let line = JSONValue.object(["iteration": .int(iteration), "miou": .object(miou), "mean_miou": mean]).canonicalText() + "\n"
-        let path = directory.path + "/train_eval.jsonl"
+        let path = try directory.file(["train_eval.jsonl"])
         let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         try AtomicFile.write(text: previous + line, to: path)
         directory.event("train_eval", ["iteration": .int(iteration), "mean_miou": mean])

@@ -22,8 +22,9 @@ public final class RunFolderLock: Sendable {
 
     /// Takes the lock of `folder` without waiting; throws naming the holder when it is taken.
     public init(folder: String, mode: Mode) throws(FileError) {
-        path = folder + "/.lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        do { path = try ContainedFolder(root: folder).file([".lock"]) } catch { throw FileError(path: error.path, reason: error.reason) }
+        // O_NOFOLLOW: a link standing in for the lock file is refused, not written through.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw FileError(path: path, reason: "cannot open the run folder's lock file: \(String(cString: strerror(errno)))") }
         guard flock(fd, (mode == .exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
             let holder = Self.holder(fd)

@@ -80,15 +80,16 @@ public struct ShardGallery {
         worst[score.group] = list
     }
 
-    /// Writes the thumbnails (`gallery/<dataset>/<id>.{image,truth,prediction}.png`); returns the ids, worst first per group.
-    public func write(into directory: RunDirectory, dataset: String) throws(ImageIOError) -> [String] {
+    /// Writes the thumbnails (`gallery/<dataset>/<id>.{image,truth,prediction}.png`, each path
+    /// checked by the run folder); returns the ids, worst first per group.
+    public func write(into directory: RunDirectory, dataset: String) throws -> [String] {
         var ids: [String] = []
         for group in worst.keys.sorted() {
             for entry in worst[group]! {
-                let base = directory.galleryFile(dataset: dataset, id: entry.score.id)
-                try ImageFile.writePNG(entry.image, to: base + ".image.png")
-                try ImageFile.writePNG(entry.truth, to: base + ".truth.png")
-                try ImageFile.writePNG(entry.prediction, to: base + ".prediction.png")
+                let stem = try directory.galleryFile(dataset: dataset, id: entry.score.id)
+                for (picture, suffix) in [(entry.image, ".image.png"), (entry.truth, ".truth.png"), (entry.prediction, ".prediction.png")] {
+                    try ImageFile.writePNG(picture, to: try directory.file(stem.dropLast() + [stem[stem.count - 1] + suffix]))
+                }
                 ids.append(entry.score.id)
             }
         }
@@ -115,7 +116,12 @@ public struct ShardGallery {
 
 extension RunDirectory {
     /// Thumbnails of the worst images: `gallery/<dataset>/`.
-    public func galleryFolder(_ dataset: String) -> String { "\(path)/gallery/\(dataset)" }
-    /// The stem of one sample's thumbnails (add `.image.png`, `.truth.png`, `.prediction.png`).
-    public func galleryFile(dataset: String, id: String) -> String { "\(galleryFolder(dataset))/\(id)" }
+    public func galleryFolder(_ dataset: String) -> String { folder.joined(["gallery", dataset]) }
+    /// The stem of one sample's thumbnails as components below the run folder (add `.image.png`,
+    /// `.truth.png`, `.prediction.png` to the last); an id that would leave the folder is refused.
+    public func galleryFile(dataset: String, id: String) throws(RunError) -> [String] {
+        do { return try folder.checked(["gallery", dataset]) + (try folder.below(["gallery", dataset]).components(of: id)) } catch {
+            throw RunError(error.description)
+        }
+    }
 }

@@ -126,7 +126,8 @@ public struct ReportData: Sendable {
         for (group, list) in candidates {
             var items: [GalleryItem] = []
             for (dataset, score) in list.sorted(by: { SampleScore.worse($0.score, $1.score) }).prefix(ShardGallery.size) {
-                let base = directory.galleryFile(dataset: dataset, id: score.id)
+                guard let stem = try? directory.galleryFile(dataset: dataset, id: score.id) else { continue }
+                let base = directory.folder.joined(stem)
                 guard let image = try? FileBytes.read(base + ".image.png"), let truth = try? FileBytes.read(base + ".truth.png"),
                       let prediction = try? FileBytes.read(base + ".prediction.png") else { continue }
                 items.append(GalleryItem(dataset: dataset, group: group, id: score.id, mIoU: score.mIoU, aAcc: score.aAcc,

@@ -97,6 +97,7 @@ enum EvalPathBench {
     static func measure(_ samples: [Sample], workers: Int, writer: LabelWriter, syncAtShardEnd: Bool,
                         outputs: String) throws -> [String: Any] {
         try? FileManager.default.removeItem(atPath: outputs)
+        try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: true)
         let load0 = loadAverage()
         let times = Mutex(StageTimes())
         let blocks = (0 ..< workers * 4).map { ShardID(dataset: "bench", index: $0, count: workers * 4) }
@@ -180,7 +181,7 @@ enum EvalPathBench {
         // The runner's metric step: the image's own counts, added to its group.
         try metrics.merge(try SampleEvaluation(prediction: prediction, label: label).scores(group: metrics.name))
         lap(3)
-        let written = try writer.write(prediction: prediction, image: nil, id: sample.id, into: outputs)
+        let written = try writer.write(prediction: prediction, image: nil, id: sample.id, into: ContainedFolder(root: outputs))
         lap(4)
         return written
     }

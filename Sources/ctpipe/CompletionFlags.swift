@@ -24,12 +24,13 @@ struct CompletionFlags: ParsableArguments {
         return options
     }
 
-    /// Prints what the end of the run did; exits 5 when nothing was scored, 4 on a regression,
-    /// 1 when a step failed.
+    /// Prints what the end of the run did; exits 5 when nothing was done (an empty eval
+    /// dataset, no sample processed, nothing scored), 4 on a regression, 1 when a step failed.
     static func conclude(_ outcome: RunCompletion) throws {
-        if outcome.nothingScored {
-            printError("error: the evaluation scored no image (every eval dataset is empty, or every sample was skipped); nothing was recorded in the history")
-            throw ExitCode(RunCompletion.nothingScoredStatus)
+        if let reason = outcome.nothingDone {
+            if let file = outcome.reportFile { printError("report: \(file)") }
+            printError("error: nothing done: \(reason); nothing was recorded in the history")
+            throw ExitCode(RunCompletion.nothingDoneStatus)
         }
         if let db = outcome.historyDatabase { printError("recorded \(outcome.runID) in \(db)") }
         if let file = outcome.reportFile { printError("report: \(file)") }

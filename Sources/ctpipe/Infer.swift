@@ -157,6 +157,11 @@ extension CTPipe {
             let writer = LabelWriter(formats: Self.formats(format)!, overlayAlpha: alpha)
             let size: PredictionSize = outputSize == "input" ? .input : .resized
             let images = self.images, outDir = self.outDir
+            // Every file goes below --out-dir through the same containment check as a run folder.
+            do { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) } catch {
+                throw CLIError("\(outDir): cannot create folder: \(error.localizedDescription)")
+            }
+            let folder = ContainedFolder(root: outDir)
             let started = Date()
             let results = Mutex<[InferResult?]>(Array(repeating: nil, count: images.count))
             let failure = Mutex<String?>(nil)
@@ -170,11 +175,10 @@ extension CTPipe {
                         if let scores = prediction.scores {
                             let array = NPYArray(shape: [network.classes, prediction.resized.height, prediction.resized.width],
                                                  float32: scores)
-                            try FileManager.default.createDirectory(atPath: outDir + "/logits", withIntermediateDirectories: true)
-                            try AtomicFile.write(array.encoded(), to: outDir + "/logits/" + Self.name(images[i]) + ".npy")
+                            try AtomicFile.write(array.encoded(), to: try folder.file(["logits", Self.name(images[i]) + ".npy"]))
                         }
                         let overlayBase = size == .input ? image : try evaluator.pipeline.resize.apply(image: image)
-                        try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: outDir)
+                        try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: folder)
                         let out = ImageSize(width: prediction.labels.width, height: prediction.labels.height)
                         results.withLock {
                             $0[i] = InferResult(image: images[i], resized: prediction.resized.description, output: out.description,

@@ -26,7 +26,9 @@ extension CTPipe {
             image/label pairs), layout, and problems ({file, kind, problem}); --scan decodes every \
             label and adds class_pixels (trainId "0".."18", "255" -> pixels) and unknown_values (raw \
             label values outside the encoding -> pixels). Exits with status 2 when problems were \
-            found (the JSON is printed first), 1 when the dataset cannot be read at all.
+            found (the JSON is printed first), 5 when the split holds no sample and no problem was \
+            found (nothing to inspect; the JSON is printed first), 1 when the dataset cannot be read \
+            at all, 64 on a usage error.
             """
         )
 
@@ -144,7 +146,7 @@ extension CTPipe.Inspect {
         if !report.problems.isEmpty { throw ExitCode(2) }
         if listing.samples.isEmpty {
             printError("error: \(path): no samples in split \(listing.split) (nothing to inspect)")
-            throw ExitCode(RunCompletion.nothingScoredStatus)
+            throw ExitCode(RunCompletion.nothingDoneStatus)
         }
     }
 }

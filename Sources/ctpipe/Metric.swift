@@ -17,7 +17,9 @@ extension CTPipe {
             frankfurt/frankfurt_000000_000294, DIR/frankfurt/frankfurt_000000_000294.png, the same with \
             _labelIds/_trainIds/_color/_pred before .png, or any of those names anywhere below DIR. \
             ACDC read over all conditions is scored per condition. Samples without a usable prediction are \
-            skipped and listed on stderr; the exit status is then 3.
+            skipped and listed on stderr; the exit status is then 3. Exit status 5 when no image was scored \
+            (the split holds no sample, or every sample was skipped), 1 when the dataset or the predictions \
+            cannot be read, 64 on a usage error.
             """
         )
 
@@ -90,7 +92,7 @@ extension CTPipe {
             for problem in problems { printError("skipped: \(problem)") }
             if report.datasets.allSatisfy({ $0.images == 0 }) {
                 printError("error: no image was scored (\(listing.samples.isEmpty ? "the split holds no samples" : "every sample was skipped"))")
-                throw ExitCode(RunCompletion.nothingScoredStatus)
+                throw ExitCode(RunCompletion.nothingDoneStatus)
             }
             if !problems.isEmpty || !listing.problems.isEmpty { throw ExitCode(3) }
         }

@@ -29,8 +29,12 @@ extension CTPipe {
 
         func run() throws {
             let data = try ReportData.load(runDirectory: runDirectory, historyDatabase: db)
-            let file = out ?? runDirectory + "/report.html"
-            do { try AtomicFile.write(text: HTMLReport.render(data), to: file) } catch { throw CLIError(error.description) }
+            let file: String
+            do {
+                // The default place is inside the run folder, through its containment check; --out is used as given.
+                file = try out ?? ContainedFolder(root: runDirectory).file(["report.html"])
+                try AtomicFile.write(text: HTMLReport.render(data), to: file)
+            } catch { throw CLIError("\(error)") }
             print(file)
         }
     }

@@ -20,7 +20,10 @@ extension CTPipe {
             <run folder>/report.html (see docs/operations.md). With --shard, `ctpipe merge` does this.
 
             Exit status: 0 done; 1 run error (or the history/report step failed); 4 regression against the \
-            baseline; 65 manifest problems; 66 manifest unreadable; 130 stopped by a signal (resumable).
+            baseline; 5 nothing done: an eval dataset's split is empty, no sample was processed, or no image \
+            was scored (the dataset is named; nothing is recorded in the history); 64 usage error; 65 \
+            manifest problems; 66 manifest unreadable; 130 stopped by a signal (resumable). A --shard run \
+            exits 0 once its shard is recorded; the merge decides 4 or 5.
             """
         )
 
@@ -100,8 +103,11 @@ extension CTPipe {
             discussion: """
             Used after `ctpipe run --shard i/N` jobs on several machines finished writing into one run folder. \
             Then records the run in the results history, checks the regression thresholds and writes \
-            report.html, like the end of `ctpipe run`. Exit status: 0 done; 1 error (or shards unfinished); \
-            4 regression against the baseline.
+            report.html, like the end of `ctpipe run`; once every shard has its record, it removes what \
+            killed shard processes left half-written. Exit status: 0 done; 1 error (shards unfinished, the \
+            manifest the shards ran no longer loads or changed, or the history/report step failed); 4 \
+            regression against the baseline; 5 nothing done (an eval dataset's split is empty, no sample was \
+            processed, or no image was scored; nothing is recorded in the history); 64 usage error.
             """
         )
 

@@ -115,4 +115,64 @@ struct TrainingFixture {
         #expect(result.stderr.contains("$.model.weights: file not found") && result.stderr.contains("download the DINOv2 weights"))
         #expect(Date().timeIntervalSince(started) < 10, "validation stops the run before any work")
     }
+
+    /// A folder with `train.json`: synthesized GTA5 training scenes (`trainSize`) and the
+    /// Cityscapes val split at `data/city`, written beforehand by `ctpipe synth` (`evalSize`).
+    static func manifestWithEvalData(iterations: Int, trainSize: (Int, Int), evalSize: (Int, Int), execution: String) throws
+        -> (folder: String, manifest: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-train-\(UUID())").path
+        let synth = try CTPipeBinary.run(["synth", "--dataset", "cityscapes", "--out", folder + "/data/city", "--count", "2",
+                                          "--size", "\(evalSize.0)x\(evalSize.1)", "--split", "val"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "train", "seed": 7,
+         "pipeline": {"version": 1, "stages": ["read", "train", "infer", "metric"]},
+         "datasets": [
+           {"name": "gta", "kind": "gta5", "root": "data/gta", "role": "train",
+            "synthesize": {"count": 4, "seed": 1, "size": [\(trainSize.0), \(trainSize.1)]}},
+           {"name": "city", "kind": "cityscapes", "root": "data/city", "split": "val", "scale": [\(evalSize.0), \(evalSize.1)]}
+         ],
+         "model": {"backbone": "tiny", "adapter": "causal-tune", "tokens": 6},
+         "training": {"iterations": \(iterations), "batch_size": 2, "crop_size": 32, "lr": 0.001, "warmup_iterations": 1,
+                      "checkpoint_interval": 5},
+         "outputs": {"dir": "runs"}, "execution": \(execution)}
+        """, to: folder + "/train.json")
+        return (folder, folder + "/train.json")
+    }
+
+    /// Under on_error: fail, a problem in listing an eval dataset stops the run before training, not after it.
+    @Test func aBrokenEvalDatasetStopsTheRunBeforeTraining() throws {
+        let (folder, manifest) = try Self.manifestWithEvalData(iterations: 40, trainSize: (96, 64), evalSize: (96, 64),
+                                                               execution: #"{"on_error": "fail", "shards": 1}"#)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let labels = try FileManager.default.subpathsOfDirectory(atPath: folder + "/data/city/gtFine/val")
+            .filter { $0.hasSuffix("_gtFine_labelTrainIds.png") }
+        try FileManager.default.removeItem(atPath: folder + "/data/city/gtFine/val/" + labels[0])
+        let run = folder + "/runs/broken"
+        let result = try CTPipeBinary.run(["run", manifest, "--run-dir", run, "--quiet"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("1 dataset problem (on_error is fail)") && result.stderr.contains("no label file"),
+                "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: run + "/train_log.jsonl"), "no training iteration ran")
+        #expect(!FileManager.default.fileExists(atPath: run + "/checkpoints"))
+        let events = try String(contentsOfFile: run + "/events.jsonl", encoding: .utf8)
+        #expect(!events.contains("train_start") && events.contains("\"problem\""))
+    }
+
+    /// Training images are decoded under the manifest's `execution.max_pixels`, like every other image of a run.
+    @Test func trainingImagesObeyTheManifestsPixelLimit() throws {
+        // Training scenes of 96x64 = 6144 pixels, evaluation scenes of 48x32 = 1536, a limit of 2000 between them.
+        let (folder, manifest) = try Self.manifestWithEvalData(iterations: 3, trainSize: (96, 64), evalSize: (48, 32),
+                                                               execution: #"{"max_pixels": 2000, "shards": 1}"#)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = folder + "/runs/limited"
+        let result = try CTPipeBinary.run(["run", manifest, "--run-dir", run, "--quiet"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("training sample") && result.stderr.contains("exceeds the limit of 2000 pixels")
+                && result.stderr.contains(folder + "/data/gta"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: run + "/train_log.jsonl"), "no training iteration ran")
+        // Within the limit the same run trains and evaluates.
+        let ok = try CTPipeBinary.run(["run", manifest, "--run-dir", folder + "/runs/wide", "--quiet", "--max-pixels", "6144"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
 }

@@ -141,4 +141,61 @@ struct ScoringFixture {
         #expect(summary.report?["city"]?.images == 4)
         #expect(summary.report?["city"]?.skipped == 1, "metrics state how many samples were skipped")
     }
+
+    @Test func anEmptyDatasetAmongOthersIsNothingDoneAndNotRecorded() throws {
+        let fixture = try ScoringFixture()
+        for sub in ["/empty/gtFine/val", "/empty/leftImg8bit/val"] {
+            try FileManager.default.createDirectory(atPath: fixture.folder + sub, withIntermediateDirectories: true)
+        }
+        let path = fixture.folder + "/two.json"
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "two", "pipeline": {"version": 1, "stages": ["read", "predictions", "write"]},
+         "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city"},
+                      {"kind": "cityscapes", "root": "empty", "name": "hollow"}],
+         "predictions": {"dir": "predictions"}, "outputs": {"dir": "runs", "formats": ["trainid"]},
+         "history": {"db": "history.sqlite"}}
+        """, to: path)
+        let summary = try Runner(manifest: try ManifestLoader.load(path), options: quiet()).run()
+        let completion = try #require(summary.completion)
+        #expect(completion.nothingDone == "dataset hollow: its listing holds no sample (an empty split)")
+        #expect(completion.historyDatabase == nil)
+        #expect(!FileManager.default.fileExists(atPath: fixture.folder + "/history.sqlite"))
+        #expect(FileManager.default.fileExists(atPath: summary.runDirectory + "/outputs/city/trainid/lindau/lindau_000003_000007.png"),
+                "the other dataset's work is kept")
+        let events = try String(contentsOfFile: summary.runDirectory + "/events.jsonl", encoding: .utf8)
+        #expect(events.contains("nothing_done"))
+        // The same run without the empty dataset is a success and is recorded.
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "one", "pipeline": {"version": 1, "stages": ["read", "predictions", "write"]},
+         "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city"}],
+         "predictions": {"dir": "predictions"}, "outputs": {"dir": "runs", "formats": ["trainid"]},
+         "history": {"db": "history.sqlite"}}
+        """, to: path)
+        let done = try #require(try Runner(manifest: try ManifestLoader.load(path), options: quiet()).run().completion)
+        #expect(done.nothingDone == nil && done.errors.isEmpty, "\(done.errors)")
+        #expect(done.historyDatabase != nil)
+    }
+
+    @Test func mergeRemovesLeftoversOnceEveryShardFinished() throws {
+        let fixture = try ScoringFixture()
+        let manifest = try fixture.manifest(shards: 2, workers: 1, formats: ["trainid"])
+        var options = quiet()
+        options.shard = ShardSelection(parsing: "0/2")
+        let folder = try Runner(manifest: manifest, options: options).run().runDirectory
+        // What shard processes killed mid-write leave: a label file's and a record's temporary files.
+        let leftovers = ["outputs/city/trainid/frankfurt/.frankfurt_000000_000019.png.tmp-4242-1", "shards/city/.1-of-2.json.tmp-4243-7"]
+        for file in leftovers { try AtomicFile.write(text: "half", to: folder + "/" + file) }
+        // Not every shard has finished: merge refuses and removes nothing (the shard may be writing).
+        #expect(throws: RunError.self) { try RunMerge.merge(runDirectory: folder) }
+        for file in leftovers { #expect(FileManager.default.fileExists(atPath: folder + "/" + file)) }
+        options.shard = ShardSelection(parsing: "1/2")
+        _ = try Runner(manifest: manifest, options: options).run()
+        for file in leftovers { #expect(FileManager.default.fileExists(atPath: folder + "/" + file), "shard runs do not sweep") }
+        let merged = try RunMerge.merge(runDirectory: folder)
+        #expect(merged["city"]?.matrix.counts == fixture.expectedConfusion)
+        for file in leftovers { #expect(!FileManager.default.fileExists(atPath: folder + "/" + file), "\(file) removed by merge") }
+        #expect(FileManager.default.fileExists(atPath: folder + "/outputs/city/trainid/frankfurt/frankfurt_000000_000019.png"))
+        let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+        #expect(events.contains("leftovers_removed") && events.contains(".1-of-2.json.tmp-4243-7"))
+    }
 }
