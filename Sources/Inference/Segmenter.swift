@@ -40,7 +40,8 @@ public struct Segmenter: Sendable {
         try self.init(network: model, window: window)
     }
 
-    /// A segmenter for any window network; the crop must be a multiple of its patch size.
+    /// A segmenter for any window network; the crop must be a multiple of its patch size and give a
+    /// patch grid the adapter runs on (the haar transform: power-of-two sides).
     public init(network model: any WindowNetwork, window: SlidingWindow = SlidingWindow()) throws(InferenceError) {
         let p = model.patchSize
         guard window.crop > 0, window.stride > 0 else {
@@ -48,6 +49,10 @@ public struct Segmenter: Sendable {
         }
         guard window.crop % p == 0 else {
             throw InferenceError("crop \(window.crop) is not a multiple of the patch size \(p); use a crop such as \(window.crop / p * p) or \((window.crop / p + 1) * p), or convert the weights to patch 16 (ctpipe convert-weights IN OUT --patch-size 16 --grid 32)")
+        }
+        // Every window is crop x crop (smaller images are padded), so its patch grid is known now.
+        if let problem = model.adaptedBackbone.adapter?.config.gridProblem(height: window.crop / p, width: window.crop / p) {
+            throw InferenceError("crop \(window.crop): \(problem)")
         }
         self.network = model
         self.window = window

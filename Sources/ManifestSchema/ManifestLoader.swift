@@ -223,6 +223,19 @@ public enum ManifestLoader {
             checkPatchSize(model, training: training, pipeline: pipeline, readFiles: checkFiles, reader: &reader)
         }
 
+        // The patch grids the model will run on, where the manifest fixes them (the haar transform's
+        // power-of-two rule): the training crop when the pipeline trains, the slide window when it infers.
+        if let model, let pipeline, !reader.problems.contains(where: { $0.path.hasPrefix("$.model") || $0.path == "$.training.crop_size" }) {
+            var grids: [(field: String, crop: Int)] = []
+            if pipeline.has(.train) { grids.append(("$.training.crop_size", training.cropSize)) }
+            if pipeline.has(.train) || pipeline.has(.infer) {
+                grids.append((model.crop == nil ? "$.training.crop_size" : "$.model.crop", model.crop ?? training.cropSize))
+            }
+            for (field, crop) in grids where !reader.problems.contains(where: { $0.path == field }) {
+                if let problem = model.gridProblem(crop: crop) { reader.report(field, problem) }
+            }
+        }
+
         guard let pipeline, reader.problems.isEmpty else { return nil }
         var resolvedObject = root
         resolvedObject["pipeline"] = pipelineJSON

@@ -17,12 +17,12 @@ extension Manifest {
         /// Mask2Former head, run for inference (docs/mask2former.md).
         public enum Head: String, Sendable, CaseIterable { case linear, mask2former }
         /// The settings a manifest can state next to a checkpoint, which must then agree with it.
-        public enum Setting: String, Sendable, CaseIterable { case backbone, adapter, filter, dl, dh, tokens, rank }
+        public enum Setting: String, Sendable, CaseIterable { case backbone, adapter, transform, filter, dl, dh, tokens, rank }
 
         public var backbone: Backbone = .vitl14
         public var weights: String?
         public var checkpoint: String?
-        /// Kind, filter, cut-offs, tokens and rank; the AdapterConfig defaults where not given.
+        /// Kind, transform, filter, cut-offs, tokens and rank; the AdapterConfig defaults where not given.
         public var adapter = AdapterConfig()
         public var head: Head = .linear
         /// `model.trainable`: the backbone is trained too.
@@ -50,11 +50,20 @@ extension Manifest {
                 ? ("adapter", "causal-tune-released replays the released code for inference only; the train stage trains causal-tune (the paper's method), rein or none")
                 : nil
         }
+
+        /// Why the adapter cannot run on the patch grid of `crop` x `crop` pixel windows (nil: it can, or the
+        /// grid is not known yet): the haar transform needs power-of-two sides. The patch size is the named
+        /// backbone's; a crop that is not a multiple of it is left to the model (weights may change the patch).
+        public func gridProblem(crop: Int) -> String? {
+            guard let p = backboneConfig?.patchSize, p > 0, crop % p == 0 else { return nil }
+            let side = crop / p
+            return adapter.gridProblem(height: side, width: side).map { "\($0) (\(crop) px crops of \(backbone.rawValue), patch \(p))" }
+        }
     }
 }
 
 extension ManifestLoader {
-    static let modelKeys = ["backbone", "weights", "checkpoint", "adapter", "filter", "head", "dl", "dh", "tokens",
+    static let modelKeys = ["backbone", "weights", "checkpoint", "adapter", "transform", "filter", "head", "dl", "dh", "tokens",
                             "rank", "trainable", "registers_interpolation", "crop", "stride"]
 
     static func readModel(_ json: JSONValue, at path: String, folder: String, checkFiles: Bool,
@@ -64,6 +73,8 @@ extension ManifestLoader {
         spec.stated = Set(Manifest.ModelSpec.Setting.allCases.filter { object[$0.rawValue] != nil })
         if let backbone = reader.choice(object, "backbone", at: path, as: Manifest.ModelSpec.Backbone.self) { spec.backbone = backbone }
         if let kind = reader.choice(object, "adapter", at: path, as: AdapterKind.self) { spec.adapter.kind = kind }
+        let transform = reader.choice(object, "transform", at: path, as: FrequencyTransform.self)
+        if let transform { spec.adapter.transform = transform }
         if let filter = reader.choice(object, "filter", at: path, as: FrequencyFilter.self) { spec.adapter.filter = filter }
         if let head = reader.string(object, "head", at: path) {
             if let value = Manifest.ModelSpec.Head(rawValue: head) { spec.head = value } else {
@@ -88,7 +99,14 @@ extension ManifestLoader {
             }
             if key == "weights" { spec.weights = resolved } else { spec.checkpoint = resolved }
         }
+        // The transform is a choice of the causal-tune adapter only.
+        if let transform, spec.adapter.kind != .causalTune, !reader.problems.contains(where: { $0.path == path + ".adapter" }) {
+            reader.report(path + ".transform", "\"\(transform.rawValue)\" applies to the causal-tune adapter only; adapter \(spec.adapter.kind.rawValue) has no frequency transform (remove \"transform\")")
+        }
         if spec.head == .mask2former {
+            if spec.adapter.kind == .causalTune, spec.adapter.transform != .dct {
+                reader.report(path + ".transform", "the mask2former head runs released checkpoints, whose causal-tune adapter uses the DCT; \"\(spec.adapter.transform.rawValue)\" is not available there")
+            }
             if spec.checkpoint == nil {
                 reader.report(path + ".checkpoint", "the mask2former head runs a trained checkpoint (an MMSegmentation .pth of Rein or Causal-Tune); give its path")
             }

@@ -1,14 +1,17 @@
 // AdapterActivations.swift — the adapter's arena for one patch-grid shape.
 //
 // Per layer slot (one slot per layer when kept for a backward pass, one shared
-// slot otherwise), N x C buffers features (Fc, or f for Rein), mixed (Z, the
-// input of MLP_f), delta (Δ; scratch of the inverse DCT) and spatial
-// (iDCT2(Δ)), and (N, m) probabilities (S, with the sink column). Causal-Tune
-// keeps its N x C buffers channel-major (C, N) — the DCT's layout — Rein
-// token-major (N, C). Also the per-frequency weights: forward DCT scale · mask
-// and the inverse DCT scale (the forward's), the unmasked forward scale and the
-// masked inverse scale (the backward's). The thread count the arena is made
-// with splits every adapter step and fixes the DCT's channel groups.
+// slot otherwise), R x C buffers features (Fc, or f for Rein), mixed (Z, the
+// input of MLP_f) and delta (Δ; scratch of the inverse transform), the N x C
+// buffer spatial (Tr⁻¹(Δ)), and (R, m) probabilities (S, with the sink column),
+// where R is the number of frequency rows: N, or 2N for the fft transform's
+// real and imaginary planes (AdapterTransform). Causal-Tune keeps its buffers
+// channel-major (C, R) — the transforms' layout — Rein token-major (N, C).
+// Also the per-frequency weights (N, on the h x w index grid): forward scale ·
+// mask and the inverse scale (the forward's), the unmasked forward scale and
+// the masked inverse scale (the backward's), and the fft transform's spectrum
+// scratch. The thread count the arena is made with splits every adapter step
+// and fixes the transforms' channel groups.
 // The released Causal-Tune replay (kind causal-tune-released) keeps its N x C
 // buffers token-major like Rein, has the DCT weights scale · (1 - its mask),
 // and a shared spectrum scratch for the inverse DFT; its spatial buffer holds
@@ -19,15 +22,15 @@ import Tensor
 
 /// The buffers of one layer slot.
 public struct AdapterSlot {
-    /// Fc = DCT2(f)·M (Causal-Tune, (C, N)) or f (Rein, (N, C)).
+    /// Fc = Tr(f)·M (Causal-Tune, (C, R)) or f (Rein, (N, C)).
     public let features: UnsafeMutablePointer<Float>
-    /// (N, m) softmax over the tokens, column 0 the sink.
+    /// (R, m) softmax over the tokens, column 0 the sink.
     public let probabilities: UnsafeMutablePointer<Float>
     /// Z = S[:, 1:] V + Fc, the input of MLP_f (same layout as `features`).
     public let mixed: UnsafeMutablePointer<Float>
-    /// Δ = MLP_f(Z) (same layout; Causal-Tune overwrites it with the inverse DCT's scaling).
+    /// Δ = MLP_f(Z) (same layout; Causal-Tune's inverse transform may overwrite it).
     public let delta: UnsafeMutablePointer<Float>
-    /// (C, N) iDCT2(Δ) (Causal-Tune; before that, scratch for fᵀ), Re(iDFT2(Δ)) (causal-tune-released).
+    /// (C, N) Tr⁻¹(Δ) (Causal-Tune; before that, scratch for fᵀ), Re(iDFT2(Δ)) (causal-tune-released).
     public let spatial: UnsafeMutablePointer<Float>
 }
 
@@ -36,73 +39,79 @@ public struct AdapterActivations: ~Copyable {
     public let retainsForBackward: Bool
     /// Threads every adapter step over this arena splits into.
     public let threads: Int
-    /// The transform (nil for Rein).
-    public let dct: DCT2?
+    /// The frequency transform (Causal-Tune: the configured one; causal-tune-released: the DCT; nil for Rein).
+    public let transform: AdapterTransform?
+    /// Frequency rows R per channel (N for Rein and the released replay).
+    public let frequencyRows: Int
     /// The released replay's inverse transform (causal-tune-released only).
     public let realDFT: RealDFT2?
     /// Its spectrum scratch (causal-tune-released only).
     public let spectrum: UnsafeMutablePointer<Float>?
-    /// (N) forward DCT scale times the mask M.
+    /// (N) forward transform scale times the mask M.
     public let forwardWeights: UnsafeMutablePointer<Float>
-    /// (N) inverse DCT pre-scale.
+    /// (N) inverse transform scale.
     public let inverseWeights: UnsafeMutablePointer<Float>
     /// (N) the mask M itself.
     public let mask: [Float]
-    /// (N) forward DCT scale without the mask (the backward's dΔ = DCT2(s g)); empty for Rein.
+    /// (N) forward scale without the mask (the backward's dΔ = Tr(s g)); empty for Rein.
     public let unmaskedForwardWeights: [Float]
-    /// (N) inverse DCT pre-scale times the mask (the backward's iDCT2(M ⊙ dFc)); empty for Rein.
+    /// (N) inverse scale times the mask (the backward's Tr⁻¹(M ⊙ dFc)); empty for Rein.
     public let maskedInverseWeights: [Float]
     private let storage: UnsafeMutableBufferPointer<Float>
     private let slots: [AdapterSlot]
 
-    /// An arena for `config` (empty for kind `none`).
+    /// An arena for `config` (empty for kind `none`). The grid must suit the configuration
+    /// (`config.gridProblem`; checked by the models that make arenas).
     public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool, threads: Int) {
         gridHeight = h
         gridWidth = w
         retainsForBackward = retainForBackward
         self.threads = max(1, threads)
         let n = h * w, m = config.tokens
-        let transform = config.kind == .causalTune, released = config.kind == .causalTuneReleased
-        precondition(!released || h == w, "AdapterActivations: \(config.gridProblem(height: h, width: w) ?? "")")
-        let perSlot = n * c * (transform || released ? 4 : 3) + n * m
+        let frequency = config.kind == .causalTune, released = config.kind == .causalTuneReleased
+        precondition(config.gridProblem(height: h, width: w) == nil, "AdapterActivations: \(config.gridProblem(height: h, width: w) ?? "")")
+        let kind: FrequencyTransform = frequency ? config.transform : .dct
+        let rows = frequency ? AdapterTransform.rows(kind, patches: n) : n
+        frequencyRows = rows
+        let perSlot = frequency || released ? 3 * rows * c + n * c + rows * m : 3 * n * c + n * m
         let slotCount = config.kind == .none ? 0 : retainForBackward ? layers : 1
         let inverse = released ? RealDFT2(height: h, width: w, channels: c, threads: threads) : nil
         let spectrumCount = inverse?.scratchCount ?? 0
-        storage = .allocate(capacity: 2 * n + spectrumCount + perSlot * slotCount)
+        let transformScratch = frequency ? AdapterTransform.scratchCount(kind, height: h, width: w, channels: c) : 0
+        let fixed = 2 * n + spectrumCount + transformScratch
+        storage = .allocate(capacity: fixed + perSlot * slotCount)
         storage.initialize(repeating: 0)
         let base = storage.baseAddress!
         forwardWeights = base
         inverseWeights = base + n
         realDFT = inverse
         spectrum = released ? base + 2 * n : nil
-        let mask = transform ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
+        let mask = frequency ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
             : released ? FrequencyMask.releasedCausalTuneKept(height: h, width: w) : [Float](repeating: 1, count: n)
         self.mask = mask
-        if released {
-            let d = DCT2(height: h, width: w, channels: c, threads: threads)
-            let f = d.forwardScale()
-            for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k] }
-            dct = d
-            unmaskedForwardWeights = []
-            maskedInverseWeights = []
-        } else if transform {
-            let d = DCT2(height: h, width: w, channels: c, threads: threads)
-            let f = d.forwardScale(), i = d.inverseScale()
+        if frequency || released {
+            let t = AdapterTransform(kind, height: h, width: w, channels: c, threads: threads,
+                                     scratch: transformScratch > 0 ? base + 2 * n + spectrumCount : nil)
+            let f = t.forwardScale(), i = t.inverseScale()
             for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
-            dct = d
-            unmaskedForwardWeights = f
-            maskedInverseWeights = (0 ..< n).map { i[$0] * mask[$0] }
+            transform = t
+            unmaskedForwardWeights = released ? [] : f
+            maskedInverseWeights = released ? [] : (0 ..< n).map { i[$0] * mask[$0] }
         } else {
-            dct = nil
+            transform = nil
             unmaskedForwardWeights = []
             maskedInverseWeights = []
         }
         var slots: [AdapterSlot] = []
         for s in 0 ..< slotCount {
-            let p = base + 2 * n + spectrumCount + s * perSlot
-            slots.append(AdapterSlot(features: p, probabilities: p + n * c, mixed: p + n * c + n * m,
-                                     delta: p + 2 * n * c + n * m,
-                                     spatial: transform || released ? p + 3 * n * c + n * m : p + 2 * n * c + n * m))
+            let p = base + fixed + s * perSlot
+            if frequency || released {
+                slots.append(AdapterSlot(features: p, probabilities: p + rows * c, mixed: p + rows * c + rows * m,
+                                         delta: p + 2 * rows * c + rows * m, spatial: p + 3 * rows * c + rows * m))
+            } else {
+                slots.append(AdapterSlot(features: p, probabilities: p + n * c, mixed: p + n * c + n * m,
+                                         delta: p + 2 * n * c + n * m, spatial: p + 2 * n * c + n * m))
+            }
         }
         self.slots = slots
     }

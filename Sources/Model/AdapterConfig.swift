@@ -1,6 +1,8 @@
 // AdapterConfig.swift — the choices of the adapter after every block
-// (method.md §2): kind, frequency filter, cut-offs, token count and rank, and
-// Rein's token -> query link of the released Mask2Former models.
+// (method.md §2): kind, frequency transform and filter, cut-offs, token count
+// and rank, and Rein's token -> query link of the released Mask2Former models.
+
+import Tensor
 
 /// Which adapter refines the patch tokens after each block.
 public enum AdapterKind: String, Sendable, Codable, CaseIterable {
@@ -29,8 +31,20 @@ public enum FrequencyFilter: String, Sendable, Codable, CaseIterable {
     case released
 }
 
+/// The frequency transform of the `causal-tune` adapter (method.md §2.2; docs/causal-tune.md, "Transforms").
+public enum FrequencyTransform: String, Sendable, Codable, CaseIterable {
+    /// The orthonormal 2-D DCT-II (method.md §2.1).
+    case dct
+    /// The orthonormal 2-D DFT: the token path on its real and imaginary parts, the real part of the inverse.
+    case fft
+    /// The orthonormal 2-D Haar wavelet transform to full depth (grid sides powers of two).
+    case haar
+}
+
 public struct AdapterConfig: Sendable, Equatable, Codable {
     public var kind: AdapterKind
+    /// The frequency transform (kind `causal-tune` only; the others are `dct`, which they do not use or fix).
+    public var transform: FrequencyTransform
     public var filter: FrequencyFilter
     /// Low cut-off dl of the Gaussian band-pass (normalised frequency radius).
     public var dl: Double
@@ -46,9 +60,10 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
     /// The query width q of the link (Rein's `query_dims`).
     public var queryDims: Int
 
-    public init(kind: AdapterKind = .causalTune, filter: FrequencyFilter = .bandpass, dl: Double = 0.2, dh: Double = 0.7,
-                tokens: Int = 100, rank: Int = 0, queryLink: Bool = false, queryDims: Int = 256) {
+    public init(kind: AdapterKind = .causalTune, transform: FrequencyTransform = .dct, filter: FrequencyFilter = .bandpass,
+                dl: Double = 0.2, dh: Double = 0.7, tokens: Int = 100, rank: Int = 0, queryLink: Bool = false, queryDims: Int = 256) {
         self.kind = kind
+        self.transform = transform
         self.filter = filter
         self.dl = dl
         self.dh = dh
@@ -59,13 +74,23 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case kind, filter, dl, dh, tokens, rank, queryLink = "query_link", queryDims = "query_dims"
+        case kind, transform, filter, dl, dh, tokens, rank, queryLink = "query_link", queryDims = "query_dims"
     }
 
-    /// The keys of the first format are required; the query link's are optional (off when absent).
+    /// The keys of the first format are required; the transform is optional (absent: dct, what
+    /// checkpoints from before it was a choice computed) and the query link's (off when absent).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         kind = try c.decode(AdapterKind.self, forKey: .kind)
+        if let name = try c.decodeIfPresent(String.self, forKey: .transform) {
+            guard let value = FrequencyTransform(rawValue: name) else {
+                throw DecodingError.dataCorruptedError(forKey: .transform, in: c, debugDescription:
+                    "adapter transform \"\(name)\" is not one of \(FrequencyTransform.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            transform = value
+        } else {
+            transform = .dct
+        }
         filter = try c.decode(FrequencyFilter.self, forKey: .filter)
         dl = try c.decode(Double.self, forKey: .dl)
         dh = try c.decode(Double.self, forKey: .dh)
@@ -75,10 +100,12 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
         queryDims = try c.decodeIfPresent(Int.self, forKey: .queryDims) ?? 256
     }
 
+    /// A `causal-tune` adapter always records its transform; the other kinds have none to record.
     /// The query link's keys are written only when it is on, so configurations without it read as before.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)
+        if kind == .causalTune { try c.encode(transform, forKey: .transform) }
         try c.encode(filter, forKey: .filter)
         try c.encode(dl, forKey: .dl)
         try c.encode(dh, forKey: .dh)
@@ -103,8 +130,6 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
         return Float((6.0 / (3 * p + width)).squareRoot())
     }
 
-    /// Whether the adapter runs on the frequency side through the DCT (`causal-tune`, `causal-tune-released`).
-    public var usesDCT: Bool { kind == .causalTune || kind == .causalTuneReleased }
 
     /// Problems with the values, in words (empty when valid).
     public func problems() -> [String] {
@@ -116,6 +141,8 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
         if kind == .causalTune {
             if !(dl > 0) || !dl.isFinite { out.append("dl must be a positive number, got \(dl)") }
             if !(dh > 0) || !dh.isFinite { out.append("dh must be a positive number, got \(dh)") }
+        } else if transform != .dct {
+            out.append("the \(transform.rawValue) transform belongs to the causal-tune adapter; adapter \(kind.rawValue) has no choice of transform")
         }
         if queryLink {
             if kind == .none { out.append("the token -> query link needs adapter tokens (kind none has none)") }
@@ -132,9 +159,15 @@ public struct AdapterConfig: Sendable, Equatable, Codable {
     }
 
     /// Why this adapter cannot run on an h x w patch grid (nil: it can). The released
-    /// Causal-Tune code takes the grid side as ⌊√N⌋, so only square grids are replayed.
+    /// Causal-Tune code takes the grid side as ⌊√N⌋, so only square grids are replayed; the
+    /// Haar transform needs sides that are powers of two.
     public func gridProblem(height h: Int, width w: Int) -> String? {
-        guard kind == .causalTuneReleased, h != w else { return nil }
-        return "the causal-tune-released adapter replays code that assumes a square patch grid; got \(h) x \(w) patches (use square inputs, e.g. slide windows)"
+        if kind == .causalTuneReleased, h != w {
+            return "the causal-tune-released adapter replays code that assumes a square patch grid; got \(h) x \(w) patches (use square inputs, e.g. slide windows)"
+        }
+        if kind == .causalTune, transform == .haar, !Haar2.supports(height: h, width: w) {
+            return "the haar transform needs a patch grid whose sides are powers of two (e.g. 16 x 16, 32 x 32, 32 x 64); got \(h) x \(w) patches"
+        }
+        return nil
     }
 }

@@ -1,27 +1,33 @@
 // CausalTuneAdapter.swift — the adapter applied after every block (method.md §2):
 // Causal-Tune (frequency domain) or Rein (spatial), on the patch tokens only.
 //
-//   causal-tune: Fc = DCT2(f) · M
-//                S  = softmax(Fc Tᵀ / √C)                 (N x m, token 0 = sink)
+//   causal-tune: Fc = Tr(f) · M
+//                S  = softmax(Fc Tᵀ / √C)                 (R x m, token 0 = sink)
 //                Z  = S[:, 1:] MLP_t(T[1:]) + Fc
-//                f' = f + s · iDCT2(MLP_f(Z))
+//                f' = f + s · Tr⁻¹(MLP_f(Z))
 //   rein:        the same with f in place of Fc and no transform.
+// The transform Tr (AdapterTransform) is the configured one: the DCT (R = N
+// frequency rows), the DFT (R = 2N: the real and imaginary parts are separate
+// rows of the same token path; Tr⁻¹ keeps the real part of the inverse) or the
+// Haar wavelet (R = N coefficients). M is the mask on the h x w index grid
+// (applied to both parts of the DFT).
 //   causal-tune-released: the released code's forward (ReleasedCausalTune.swift).
 // Tokens are per layer (full m x C, or A·B with rank r); MLP_t (mlp_token2feat),
 // MLP_f (mlp_delta_f) and s are shared by all layers. The forward pass keeps
 // what a backward pass needs in the arena (see AdapterActivations).
 //
-// Backward (below the forward). Causal-Tune works channel-major (C x N, the
-// DCT's layout, as its forward keeps Fcᵀ, Zᵀ and iDCT2(Δᵀ)); Rein token-major.
+// Backward (below the forward). Causal-Tune works channel-major (C x R, the
+// transforms' layout, as its forward keeps Fcᵀ, Zᵀ and Tr⁻¹(Δᵀ)); Rein token-major.
 // From g = dL/df' (in place: g becomes dL/df):
-//   ds  += Σ g ⊙ iDCT2(Δ)
-//   dΔ   = DCT2(s g)   (the adjoint of the orthonormal inverse is the forward transform)
+//   ds  += Σ g ⊙ Tr⁻¹(Δ)
+//   dΔ   = Tr(s g)   (the adjoint of each orthonormal inverse is its forward transform;
+//                    for the DFT, Re ∘ ifft2's adjoint is fft2 split into its two parts)
 //   dW_f += dΔᵀ Z, db_f += Σ dΔ, dZ = dΔ W_f
 //   dS[:, 1:] = dZ V_lᵀ (dS[:, 0] = 0),  dV = S[:, 1:]ᵀ dZ
 //   dA = S ⊙ (dS - rowsum(dS ⊙ S))                     (softmax backward)
 //   dFc = dZ + dA T_l/√C,  dT_l = dAᵀ Fc/√C + [0; dV W_t]
 //   dW_t += dVᵀ T_l[1:], db_t += Σ dV;  low rank: dA_l += dT_l B_lᵀ, dB_l += A_lᵀ dT_l
-//   g   += iDCT2(M ⊙ dFc)                              (Rein: g += dFc)
+//   g   += Tr⁻¹(M ⊙ dFc)                                (Rein: g += dFc)
 
 import Tensor
 
@@ -224,7 +230,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     }
 
     /// Refines the patch tokens `f` (N x C, N = h·w of the arena, row-major grid) after block
-    /// `layer`, in place: f += s · iDCT2(Δ) (Causal-Tune), f += s · Δ (Rein), or the released
+    /// `layer`, in place: f += s · Tr⁻¹(Δ) (Causal-Tune), f += s · Δ (Rein), or the released
     /// Causal-Tune forward (square grids).
     public func forward(layer: Int, patches f: UnsafeMutablePointer<Float>, prepared: PreparedAdapter,
                         _ a: borrowing AdapterActivations) {
@@ -245,39 +251,39 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         }
     }
 
-    /// Causal-Tune, channel-major in the frequency domain (the DCT's fast layout):
-    /// Fcᵀ = DCT2(fᵀ)·M (C x N); S = softmax(Fc (T/√C)ᵀ) (N x m); Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ;
-    /// Δᵀ = W_f Zᵀ + b_f; f += s · iDCT2(Δᵀ)ᵀ.
+    /// Causal-Tune, channel-major in the frequency domain (the transforms' fast layout), R rows:
+    /// Fcᵀ = Tr(fᵀ)·M (C x R); S = softmax(Fc (T/√C)ᵀ) (R x m); Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ;
+    /// Δᵀ = W_f Zᵀ + b_f; f += s · Tr⁻¹(Δᵀ)ᵀ.
     func frequencyForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
                           _ b: AdapterSlot, _ a: borrowing AdapterActivations) {
-        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
-        let dct = a.dct!
-        // fᵀ into the spatial buffer (free until step 5), then Fcᵀ = DCT2(fᵀ) · M.
+        let n = a.gridHeight * a.gridWidth, r = a.frequencyRows, c = embedDim, m = config.tokens
+        let transform = a.transform!
+        // fᵀ into the spatial buffer (free until step 5), then Fcᵀ = Tr(fᵀ) · M.
         Transpose.apply(f, rows: n, cols: c, into: b.spatial, threads: a.threads)
-        dct.forward(b.spatial, into: b.features, weights: a.forwardWeights)
-        // S (N x m) = Fc (T/√C)ᵀ, then the softmax over the tokens.
-        GEMM.rows(m: n, n: m, k: c, a: b.features, lda: n, transA: true, b: tokens, ldb: c, transB: true,
+        transform.forward(b.spatial, into: b.features, weights: a.forwardWeights)
+        // S (R x m) = Fc (T/√C)ᵀ, then the softmax over the tokens.
+        GEMM.rows(m: r, n: m, k: c, a: b.features, lda: r, transA: true, b: tokens, ldb: c, transB: true,
                   c: b.probabilities, ldc: m, threads: a.threads)
-        SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
-        // Zᵀ (C x N) = Fcᵀ + Vᵀ S[:, 1:]ᵀ.
-        b.mixed.update(from: b.features, count: n * c)
-        GEMM.rows(m: c, n: n, k: m - 1, a: values, lda: c, transA: true, b: b.probabilities + 1, ldb: m, transB: true,
-                  beta: 1, c: b.mixed, ldc: n, threads: a.threads)
-        // Δᵀ (C x N) = W_f Zᵀ + b_f.
+        SoftmaxKernel.forward(b.probabilities, rows: r, cols: m, ld: m, threads: a.threads)
+        // Zᵀ (C x R) = Fcᵀ + Vᵀ S[:, 1:]ᵀ.
+        b.mixed.update(from: b.features, count: r * c)
+        GEMM.rows(m: c, n: r, k: m - 1, a: values, lda: c, transA: true, b: b.probabilities + 1, ldb: m, transB: true,
+                  beta: 1, c: b.mixed, ldc: r, threads: a.threads)
+        // Δᵀ (C x R) = W_f Zᵀ + b_f.
         deltaFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: n, c: b.delta, ldc: n, threads: a.threads)
+            GEMM.rows(m: c, n: r, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: r, c: b.delta, ldc: r, threads: a.threads)
         }
         deltaFeature.bias.withUnsafeBufferPointer { bias in
             let delta = b.delta
-            Threading.parallelFor(c, threads: a.threads, grain: max(1, 8192 / n)) { range in
+            Threading.parallelFor(c, threads: a.threads, grain: max(1, 8192 / r)) { range in
                 for ch in range {
-                    let row = delta + ch * n, v = bias[ch]
-                    for i in 0 ..< n { row[i] += v }
+                    let row = delta + ch * r, v = bias[ch]
+                    for i in 0 ..< r { row[i] += v }
                 }
             }
         }
-        // Back to space and the scaled residual: f += s · iDCT2(Δᵀ)ᵀ.
-        dct.inverse(destroying: b.delta, into: b.spatial, scale: a.inverseWeights)
+        // Back to space and the scaled residual: f += s · Tr⁻¹(Δᵀ)ᵀ.
+        transform.inverse(destroying: b.delta, into: b.spatial, weights: a.inverseWeights)
         Transpose.addScaled(b.spatial, rows: n, cols: c, alpha: scale, into: f, threads: a.threads)
     }
 
@@ -304,8 +310,12 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)
     }
 
-    /// Floats of scratch `backward` needs for N patches, C channels and m tokens.
-    public static func backwardScratchCount(patches n: Int, embedDim c: Int, tokens m: Int) -> Int { 6 * n * c + n * m + 2 * m * c }
+    /// Floats of scratch `backward` needs for N patches and C channels: 6·N·C (the transposed
+    /// gradient, dΔ and dZ of R x C each — R ≤ 2N — and the inverse's output), dS (R x m), dV and dT.
+    public static func backwardScratchCount(config: AdapterConfig, patches n: Int, embedDim c: Int) -> Int {
+        let r = config.kind == .causalTune ? AdapterTransform.rows(config.transform, patches: n) : n, m = config.tokens
+        return 6 * n * c + r * m + 2 * m * c
+    }
 
     /// Backward of `forward` at `layer` from g = dL/df' (N x C, in place: g becomes dL/df),
     /// from the slot the forward kept in `a`; parameter gradients are added into `gradients`.
@@ -313,9 +323,9 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     public func backward(layer l: Int, gradient g: UnsafeMutablePointer<Float>, prepared: PreparedAdapter,
                          _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
         precondition(config.kind != .causalTuneReleased, "CausalTuneAdapter.backward: causal-tune-released is inference only")
-        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
+        let n = a.gridHeight * a.gridWidth, r = a.frequencyRows, c = embedDim, m = config.tokens
         let slot = a.slot(l)
-        let dS = scratch + 6 * n * c, dV = dS + n * m, dT = dV + m * c
+        let dS = scratch + 6 * n * c, dV = dS + r * m, dT = dV + m * c
         // Token attention and MLP_f backward into dZ / dFc (layout per kind), dS, dV, dT.
         if config.kind == .causalTune {
             frequencyBackward(prepared: prepared, layer: l, gradient: g, slot: slot, a, scratch: scratch, gradients: gradients)
@@ -337,27 +347,28 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
             let out = dTokens + l * m * c
             for k in 0 ..< m * c { out[k] += dT[k] }
         } else {
-            let r = config.rank
+            let k = config.rank
             tokensA!.withUnsafeBufferPointer { ta in
                 tokensB!.withUnsafeBufferPointer { tb in
-                    GEMM.sgemm(transB: true, m: m, n: r, k: c, a: dT, lda: c, b: tb.baseAddress! + l * r * c, ldb: c,
-                               beta: 1, c: gradients.of(tokensA!) + l * m * r, ldc: r)
-                    GEMM.sgemm(transA: true, m: r, n: c, k: m, a: ta.baseAddress! + l * m * r, lda: r, b: dT, ldb: c,
-                               beta: 1, c: gradients.of(tokensB!) + l * r * c, ldc: c)
+                    GEMM.sgemm(transB: true, m: m, n: k, k: c, a: dT, lda: c, b: tb.baseAddress! + l * k * c, ldb: c,
+                               beta: 1, c: gradients.of(tokensA!) + l * m * k, ldc: k)
+                    GEMM.sgemm(transA: true, m: k, n: c, k: m, a: ta.baseAddress! + l * m * k, lda: k, b: dT, ldb: c,
+                               beta: 1, c: gradients.of(tokensB!) + l * k * c, ldc: c)
                 }
             }
         }
     }
 
-    /// Causal-Tune, channel-major as its forward (Fcᵀ, Zᵀ, iDCT2(Δᵀ) are C x N in the slot).
+    /// Causal-Tune, channel-major as its forward (Fcᵀ, Zᵀ are C x R, Tr⁻¹(Δᵀ) C x N in the slot).
     func frequencyBackward(prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>, slot: AdapterSlot,
                            _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
-        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
-        let gT = scratch, dDeltaT = scratch + n * c, dZT = scratch + 2 * n * c, spareT = scratch + 3 * n * c
-        let dS = scratch + 6 * n * c, dV = dS + n * m, dT = dV + m * c
-        let dct = a.dct!
+        let n = a.gridHeight * a.gridWidth, r = a.frequencyRows, c = embedDim, m = config.tokens
+        // gᵀ (C x N), dΔᵀ and dZᵀ (C x R each, R ≤ 2N), the inverse's output (C x N): 6·N·C at most.
+        let gT = scratch, dDeltaT = scratch + n * c, dZT = dDeltaT + r * c, spareT = dZT + r * c
+        let dS = scratch + 6 * n * c, dV = dS + r * m, dT = dV + m * c
+        let transform = a.transform!
 
-        // ds = Σ g ⊙ iDCT2(Δ); dΔᵀ = DCT2(s gᵀ).
+        // ds = Σ g ⊙ Tr⁻¹(Δ); dΔᵀ = Tr(s gᵀ).
         Transpose.apply(g, rows: n, cols: c, into: gT, threads: a.threads)
         var dsSum = 0.0
         let spatial = slot.spatial
@@ -365,43 +376,43 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         gradients.of(scaleParameter)[0] += Float(dsSum)
         let s = scale
         for i in 0 ..< n * c { gT[i] *= s }
-        a.unmaskedForwardWeights.withUnsafeBufferPointer { dct.forward(gT, into: dDeltaT, weights: $0.baseAddress!) }
+        a.unmaskedForwardWeights.withUnsafeBufferPointer { transform.forward(gT, into: dDeltaT, weights: $0.baseAddress!) }
 
         // MLP_f: Δᵀ = W_f Zᵀ + b_f.
-        GEMM.rows(m: c, n: c, k: n, a: dDeltaT, lda: n, b: slot.mixed, ldb: n, transB: true, beta: 1,
+        GEMM.rows(m: c, n: c, k: r, a: dDeltaT, lda: r, b: slot.mixed, ldb: r, transB: true, beta: 1,
                   c: gradients.of(deltaFeature.weight), ldc: c, threads: a.threads)
         let db = gradients.of(deltaFeature.bias)
         for ch in 0 ..< c {
-            let row = dDeltaT + ch * n
+            let row = dDeltaT + ch * r
             var sum: Float = 0
-            for i in 0 ..< n { sum += row[i] }
+            for i in 0 ..< r { sum += row[i] }
             db[ch] += sum
         }
         deltaFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: c, n: n, k: c, a: w.baseAddress!, lda: c, transA: true, b: dDeltaT, ldb: n, c: dZT, ldc: n, threads: a.threads)
+            GEMM.rows(m: c, n: r, k: c, a: w.baseAddress!, lda: c, transA: true, b: dDeltaT, ldb: r, c: dZT, ldc: r, threads: a.threads)
         }
 
         // Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ: dS[:, 1:] = dZ Vᵀ, dV = S[:, 1:]ᵀ dZ.
         prepared.values.withUnsafeBufferPointer { v in
-            GEMM.rows(m: n, n: m - 1, k: c, a: dZT, lda: n, transA: true, b: v.baseAddress! + l * (m - 1) * c, ldb: c,
+            GEMM.rows(m: r, n: m - 1, k: c, a: dZT, lda: r, transA: true, b: v.baseAddress! + l * (m - 1) * c, ldb: c,
                       transB: true, c: dS + 1, ldc: m, threads: a.threads)
         }
-        for r in 0 ..< n { dS[r * m] = 0 }
-        GEMM.rows(m: m - 1, n: c, k: n, a: slot.probabilities + 1, lda: m, transA: true, b: dZT, ldb: n, transB: true,
+        for i in 0 ..< r { dS[i * m] = 0 }
+        GEMM.rows(m: m - 1, n: c, k: r, a: slot.probabilities + 1, lda: m, transA: true, b: dZT, ldb: r, transB: true,
                   c: dV, ldc: c, threads: a.threads)
-        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
+        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: r, cols: m, ld: m, threads: a.threads)
 
         // dFcᵀ (in dZᵀ's place) += (T/√C)ᵀ dAᵀ;  dT = dAᵀ Fc / √C.
         prepared.scaledTokens.withUnsafeBufferPointer { t in
-            GEMM.rows(m: c, n: n, k: m, a: t.baseAddress! + l * m * c, lda: c, transA: true, b: dS, ldb: m, transB: true,
-                      beta: 1, c: dZT, ldc: n, threads: a.threads)
+            GEMM.rows(m: c, n: r, k: m, a: t.baseAddress! + l * m * c, lda: c, transA: true, b: dS, ldb: m, transB: true,
+                      beta: 1, c: dZT, ldc: r, threads: a.threads)
         }
-        GEMM.rows(m: m, n: c, k: n, a: dS, lda: m, transA: true, b: slot.features, ldb: n, transB: true, c: dT, ldc: c, threads: a.threads)
+        GEMM.rows(m: m, n: c, k: r, a: dS, lda: m, transA: true, b: slot.features, ldb: r, transB: true, c: dT, ldc: c, threads: a.threads)
         let inv = 1 / Float(c).squareRoot()
         for k in 0 ..< m * c { dT[k] *= inv }
 
-        // Back to the adapter's input: g += iDCT2(M ⊙ dFcᵀ)ᵀ.
-        a.maskedInverseWeights.withUnsafeBufferPointer { dct.inverse(destroying: dZT, into: spareT, scale: $0.baseAddress!) }
+        // Back to the adapter's input: g += Tr⁻¹(M ⊙ dFcᵀ)ᵀ.
+        a.maskedInverseWeights.withUnsafeBufferPointer { transform.inverse(destroying: dZT, into: spareT, weights: $0.baseAddress!) }
         Transpose.addScaled(spareT, rows: n, cols: c, alpha: 1, into: g, threads: a.threads)
     }
 

@@ -62,7 +62,11 @@ public enum SegmentationCheckpoint {
         if let unknown = StoredConfigKeys.unknownKey(in: json, schema: StoredConfigKeys.segmentation) {
             throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' has the setting '\(unknown)', which this ctpipe does not know (written by a newer version?); refusing to run the model as something else")
         }
-        do { return try JSONDecoder().decode(SegmentationConfig.self, from: Data(json.utf8)) } catch {
+        do { return try JSONDecoder().decode(SegmentationConfig.self, from: Data(json.utf8)) } catch let DecodingError.dataCorrupted(context) {
+            // A value the configuration refuses (e.g. an unknown adapter transform): its path and the reason.
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)': \(field.isEmpty ? "" : field + ": ")\(context.debugDescription)")
+        } catch {
             throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' is not a model configuration: \(error)")
         }
     }

@@ -49,6 +49,9 @@ enum ModelBuilder {
             var conflicts: [String] = []
             if stated.contains(.adapter), stored.kind != adapter.kind { conflicts.append("adapter \(adapter.kind.rawValue) vs \(stored.kind.rawValue)") }
             if stored.kind == .causalTune {
+                if stated.contains(.transform), stored.transform != adapter.transform {
+                    conflicts.append("transform \(adapter.transform.rawValue) vs \(stored.transform.rawValue)")
+                }
                 if stated.contains(.filter), stored.filter != adapter.filter { conflicts.append("filter \(adapter.filter.rawValue) vs \(stored.filter.rawValue)") }
                 if stated.contains(.dl), stored.dl != adapter.dl { conflicts.append("dl \(adapter.dl) vs \(stored.dl)") }
                 if stated.contains(.dh), stored.dh != adapter.dh { conflicts.append("dh \(adapter.dh) vs \(stored.dh)") }

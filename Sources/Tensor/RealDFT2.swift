@@ -74,15 +74,18 @@ public struct RealDFT2: Sendable {
     }
 }
 
-/// Real-to-complex plans, made under the process's FFTW planner lock.
+/// Real-to-complex (and, for DFT2's inverse, complex-to-real) plans of `howmany` contiguous
+/// h x w planes and their half spectra, made under the process's FFTW planner lock.
 enum RealDFTPlanCache {
-    struct Key: Hashable { let height: Int, width: Int, howmany: Int }
+    struct Key: Hashable { let height: Int, width: Int, howmany: Int, inverse: Bool }
     struct Plan: @unchecked Sendable { let pointer: OpaquePointer }
 
     private static let cache = Mutex<[Key: Plan]>([:])
 
-    static func plan(height: Int, width: Int, howmany: Int) -> OpaquePointer {
-        let key = Key(height: height, width: width, howmany: howmany)
+    /// r2c (real planes, distance h·w -> half spectra, distance h·(w/2 + 1)), or with `inverse`
+    /// c2r (half spectra -> real planes; FFTW may overwrite its input).
+    static func plan(height: Int, width: Int, howmany: Int, inverse: Bool = false) -> OpaquePointer {
+        let key = Key(height: height, width: width, howmany: howmany, inverse: inverse)
         return DCTPlanCache.cache.withLock { _ in
             cache.withLock { table -> Plan in
                 if let plan = table[key] { return plan }
@@ -92,8 +95,10 @@ enum RealDFTPlanCache {
                 defer { fftwf_free(a); fftwf_free(b) }
                 var dims: [Int32] = [Int32(height), Int32(width)]
                 let flags = UInt32(FFTW_ESTIMATE) | UInt32(FFTW_UNALIGNED)
-                let p = fftwf_plan_many_dft_r2c(2, &dims, Int32(howmany), a, nil, 1, Int32(n), b, nil, 1, Int32(half), flags)
-                precondition(p != nil, "FFTW could not plan a \(height)x\(width) real DFT of \(howmany) planes")
+                let p = inverse
+                    ? fftwf_plan_many_dft_c2r(2, &dims, Int32(howmany), b, nil, 1, Int32(half), a, nil, 1, Int32(n), flags)
+                    : fftwf_plan_many_dft_r2c(2, &dims, Int32(howmany), a, nil, 1, Int32(n), b, nil, 1, Int32(half), flags)
+                precondition(p != nil, "FFTW could not plan a \(height)x\(width) \(inverse ? "complex-to-real" : "real-to-complex") DFT of \(howmany) planes")
                 let plan = Plan(pointer: p!)
                 table[key] = plan
                 return plan

@@ -59,12 +59,12 @@ final class TrainingActivations {
 
         let t = tokens, c = embedDim, f = config.ffnHidden, heads = config.heads
         let n = arena.backbone.gridHeight * arena.backbone.gridWidth
-        let j = model.head.config.blocks.count, m = model.config.adapter.tokens
+        let j = model.head.config.blocks.count
         let blocksRun = model.head.config.blocks.max()! + 1
         let trainable = model.config.trainable
         let perBlock = 4 * t + 3 * t * c + t * c + heads * t + t * c + t * f + (trainable ? 4 * t * c : 0)
         let sets = checkpointing ? 1 : blocksRun
-        let adapterScratch = model.adapter == nil ? 0 : CausalTuneAdapter.backwardScratchCount(patches: n, embedDim: c, tokens: m)
+        let adapterScratch = model.adapter == nil ? 0 : CausalTuneAdapter.backwardScratchCount(config: model.config.adapter, patches: n, embedDim: c)
         let attentionScratch = slots * Attention.backwardScratchPerSlot(tokens: t)
         var sizes: [Int] = []
         sizes.append((blocksRun + 1) * t * c)          // streams

@@ -90,4 +90,20 @@ import Testing
         let grey = Image8(width: 30, height: 30, channels: 1, filledWith: 0)
         #expect(throws: InferenceError.self) { try segmenter.segment(grey, outputHeight: 30, outputWidth: 30, workspace: SegmenterWorkspace(threads: 2)) }
     }
+
+    @Test func haarWindowsNeedPowerOfTwoGrids() throws {
+        // Every window is crop x crop, so the haar transform's grid rule is checked when the segmenter is made.
+        let backbone = try SegmentationCheckpoint.load(fixtures.path("ct_full.safetensors")).backbone   // patch 7
+        let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(transform: .haar, tokens: 4), seed: 1)
+        do {
+            _ = try Segmenter(model: model, window: SlidingWindow(crop: 21, stride: 14))
+            Issue.record("a 3 x 3 window grid was accepted for the haar transform")
+        } catch {
+            #expect(error.reason.contains("crop 21") && error.reason.contains("3 x 3 patches") && error.reason.contains("powers of two"), "\(error.reason)")
+        }
+        let segmenter = try Segmenter(model: model, window: SlidingWindow(crop: 28, stride: 14))   // 4 x 4
+        let image = Image8(width: 40, height: 30, channels: 3, filledWith: 90)
+        let labels = try segmenter.segment(image, outputHeight: 30, outputWidth: 40, workspace: SegmenterWorkspace(threads: 2))
+        #expect(labels.pixels.count == 30 * 40)
+    }
 }

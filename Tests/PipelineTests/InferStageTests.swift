@@ -88,5 +88,16 @@ import Testing
         } throws: { error in
             "\(error)".contains("adapter rein vs causal-tune")
         }
+        // The checkpoint records its transform (dct); a manifest stating another one disagrees.
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "bad", "pipeline": {"version": 1, "stages": ["read", "infer", "metric"]},
+         "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city"}],
+         "model": {"checkpoint": "model.safetensors", "transform": "fft"}}
+        """, to: path)
+        #expect {
+            try Runner(manifest: try ManifestLoader.load(path), options: options).run()
+        } throws: { error in
+            "\(error)".contains("transform fft vs dct")
+        }
     }
 }

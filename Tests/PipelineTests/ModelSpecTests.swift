@@ -1,6 +1,7 @@
 // ModelSpecTests.swift — the manifest's `model` section decoded once into typed
 // settings: defaults, every field read into the adapter configuration, the
-// stated settings, and choices checked against the enums' names.
+// stated settings, choices checked against the enums' names, and the
+// causal-tune adapter's transform with its rules.
 
 import Foundation
 import ManifestSchema
@@ -83,5 +84,76 @@ import Testing
             model: #"{"backbone": "vitl14", "head": "mask2former", "adapter": "rein", "checkpoint": "m.pth"}"#,
             stages: #"["read", "train", "infer", "metric"]"#))
         #expect(problems.contains { $0.hasPrefix("$.model.head") && $0.contains("inference") })
+    }
+}
+
+/// `model.transform`: the causal-tune adapter's frequency transform.
+@Suite struct TransformSpecTests {
+    static func manifest(_ model: String, stages: String = #"["read", "infer", "metric"]"#, training: String = "{}") -> String {
+        """
+        {"version": 1, "name": "t", "pipeline": {"version": 1, "stages": \(stages)},
+         "datasets": [{"kind": "cityscapes", "root": "data/cityscapes", "role": "train"},
+                      {"kind": "cityscapes", "root": "data/cityscapes", "name": "val"}],
+         "training": \(training), "model": \(model)}
+        """
+    }
+
+    /// The problems under $.model and $.training (the datasets' folders do not exist here).
+    static func problems(_ fixture: ManifestFixture, _ text: String) throws -> [String] {
+        try fixture.problems(text).filter { $0.hasPrefix("$.model") || $0.hasPrefix("$.training") }
+    }
+
+    @Test(arguments: FrequencyTransform.allCases)
+    func everyTransformIsRead(_ transform: FrequencyTransform) throws {
+        let fixture = try ManifestFixture()
+        let spec = try #require(try ManifestLoader.load(try fixture.write(Self.manifest(#"{"transform": "\#(transform.rawValue)", "filter": "highcut"}"#)),
+                                                        checkFiles: false).model)
+        #expect(spec.adapter == AdapterConfig(kind: .causalTune, transform: transform, filter: .highcut))
+        #expect(spec.stated == [.transform, .filter])
+    }
+
+    @Test func defaultIsTheDCT() throws {
+        let fixture = try ManifestFixture()
+        let spec = try #require(try ManifestLoader.load(try fixture.write(Self.manifest("{}")), checkFiles: false).model)
+        #expect(spec.adapter.transform == .dct && !spec.stated.contains(.transform))
+    }
+
+    @Test func badValuesAndOtherAdaptersAreReportedWithTheirPath() throws {
+        let fixture = try ManifestFixture()
+        let bad = try Self.problems(fixture, Self.manifest(#"{"transform": "wavelet"}"#))
+        #expect(bad.contains("$.model.transform: \"wavelet\" is not one of dct, fft, haar"), "\(bad)")
+        let typed = try Self.problems(fixture, Self.manifest(#"{"transform": 3}"#))
+        #expect(typed.contains { $0.hasPrefix("$.model.transform: expected a string") }, "\(typed)")
+        for adapter in ["rein", "none", "causal-tune-released"] {
+            let problems = try Self.problems(fixture, Self.manifest(#"{"adapter": "\#(adapter)", "transform": "fft"}"#))
+            #expect(problems.contains("$.model.transform: \"fft\" applies to the causal-tune adapter only; adapter \(adapter) has no frequency transform (remove \"transform\")"),
+                    "\(problems)")
+        }
+        // Stated explicitly with causal-tune: fine, dct included.
+        #expect(try Self.problems(fixture, Self.manifest(#"{"adapter": "causal-tune", "transform": "dct"}"#)).isEmpty)
+        // The released Mask2Former checkpoints' Causal-Tune runs the DCT.
+        _ = try fixture.write("", name: "m.pth")
+        let m2f = try Self.problems(fixture, Self.manifest(#"{"head": "mask2former", "adapter": "causal-tune", "checkpoint": "m.pth", "transform": "haar"}"#))
+        #expect(m2f.contains { $0.hasPrefix("$.model.transform: the mask2former head runs released checkpoints") }, "\(m2f)")
+    }
+
+    @Test func haarNeedsPowerOfTwoGrids() throws {
+        let fixture = try ManifestFixture()
+        // tiny: patch 16. A 384 training crop is 24 x 24 patches; the slide window defaults to it.
+        let train = try Self.problems(fixture, Self.manifest(#"{"backbone": "tiny", "transform": "haar"}"#, stages: #"["read", "train", "infer", "metric"]"#,
+                                                       training: #"{"crop_size": 384}"#))
+        #expect(train.contains { $0.hasPrefix("$.training.crop_size: the haar transform needs a patch grid whose sides are powers of two") && $0.contains("24 x 24 patches") },
+                "\(train)")
+        // An explicit slide window of 400 px (25 x 25) is reported at model.crop; a training crop of 512 (32 x 32) is fine.
+        let slide = try Self.problems(fixture, Self.manifest(#"{"backbone": "tiny", "transform": "haar", "crop": 400}"#,
+                                                       stages: #"["read", "train", "infer", "metric"]"#, training: #"{"crop_size": 512}"#))
+        #expect(slide.count == 1 && slide[0].hasPrefix("$.model.crop:") && slide[0].contains("25 x 25 patches"), "\(slide)")
+        // vitl14 (patch 14): 448 px = 32 x 32 patches passes, 518 px = 37 x 37 does not; 512 is no multiple of 14,
+        // so the grid depends on the weights (e.g. converted to patch 16) and is checked when the model is built.
+        #expect(try Self.problems(fixture, Self.manifest(#"{"transform": "haar", "crop": 448}"#)).isEmpty)
+        #expect(try Self.problems(fixture, Self.manifest(#"{"transform": "haar", "crop": 518}"#)).contains { $0.hasPrefix("$.model.crop:") && $0.contains("37 x 37") })
+        #expect(try Self.problems(fixture, Self.manifest(#"{"transform": "haar"}"#)).isEmpty)
+        // The other transforms take any grid.
+        #expect(try Self.problems(fixture, Self.manifest(#"{"transform": "fft", "crop": 518}"#)).isEmpty)
     }
 }

@@ -58,11 +58,11 @@ import Training
         let json = try #require(file.metadata[DINOv2Weights.configKey])
         var object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         var adapter = try #require(object["adapter"] as? [String: Any])
-        adapter["transform"] = "wavelet"
+        adapter["window"] = "hann"   // a setting this version does not have
         object["adapter"] = adapter
         file.metadata[DINOv2Weights.configKey] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         let path = Self.scratch("unknown.safetensors")
         try SafeTensors.write(file, to: path)
-        #expect { try SegmentationCheckpoint.load(path) } throws: { "\($0)".contains("'adapter.transform'") }
+        #expect { try SegmentationCheckpoint.load(path) } throws: { "\($0)".contains("'adapter.window'") }
     }
 }
