@@ -91,6 +91,13 @@ struct TrainStage: RunnerStage {
                 throw RunError("training dataset \(entry.name): \(item.problems.count) problem\(item.problems.count == 1 ? "" : "s"):\n"
                     + item.problems.prefix(20).map { "  \($0)" }.joined(separator: "\n"))
             }
+            for pair in item.skippedPairs {
+                context.directory.event("pair_skipped", ["dataset": .string(entry.name), "file": .string(pair.file),
+                                                         "message": .string(pair.message)])
+            }
+            if !item.skippedPairs.isEmpty && !context.quiet {
+                FileHandle.standardError.write(Data("ctpipe: training dataset \(entry.name): \(item.skippedPairs.count) image/label pair\(item.skippedPairs.count == 1 ? "" : "s") of different sizes left out (size_mismatch is skip; see events.jsonl)\n".utf8))
+            }
             trainSets.append(item)
         }
         state.trained = try TrainingRun(manifest: manifest, directory: context.directory, stop: context.stop, quiet: context.quiet,
