@@ -58,14 +58,15 @@ let package = Package(
         // Evaluation and running. Dependencies point one way, each target using only those before it:
         //   LabelFiles <- ManifestSchema <- RunFolder <- RunReports <- PipelineRunner <- ctpipe, ctbench
         //   Evaluation (no manifest, no run folder) <- PipelineRunner, ctpipe (`infer`), ctbench
-        // ManifestSchema uses Model only for the model section's types (AdapterConfig, PositionInterpolation).
+        // ManifestSchema uses Model only for the model section's types (AdapterConfig, PositionInterpolation),
+        // and Augment only for `training.augment` (AugmentSettings).
         // Label files written from predictions (trainId, labelId, colour, overlay, CVAT) and their formats.
         .target(name: "LabelFiles", dependencies: ["CTCore", "ImageIO", "Datasets"]),
         // The evaluation path: sample or image -> test pipeline -> model -> prediction and scores.
         .target(name: "Evaluation", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "Model",
                                                    "Inference"]),
         // Manifests and pipelines: JSON values, strict validation, the typed run description (model section included).
-        .target(name: "ManifestSchema", dependencies: ["CTCore", "Datasets", "Model", "LabelFiles"]),
+        .target(name: "ManifestSchema", dependencies: ["CTCore", "Datasets", "Augment", "Model", "LabelFiles"]),
         // A run folder's layout and records: run directory, shard ids and records, per-image scores and
         // gallery, environment, run problems and errors.
         .target(name: "RunFolder", dependencies: ["CTCore", "ImageIO", "Metrics", "ManifestSchema", "LabelFiles"]),

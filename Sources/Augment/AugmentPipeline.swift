@@ -5,7 +5,9 @@
 //   RandomChoiceResize(S*[0.5..2.0], ResizeShortestEdge, max 4S)
 //   -> RandomCrop(S x S, cat_max_ratio 0.75, ignore 255) -> RandomFlip(0.5)
 //   -> PhotoMetricDistortion -> Normalize + pad to S x S (image 0, label 255).
-// Random draws are consumed in that order from one generator per sample.
+// Random draws are consumed in that order from one generator per sample; a
+// transform that is off (no resize, no photometric distortion) draws nothing.
+// `AugmentSettings` (a manifest's `training.augment`) chooses the parts.
 // Test: keep-ratio Resize(scale) of the image only -> Normalize (no padding);
 // the label stays at file resolution.
 
@@ -13,7 +15,8 @@ import ImageIO
 
 /// What the random transforms decided for one sample (for logs and tests).
 public struct AugmentTrace: Sendable, Hashable, Codable {
-    public var shortEdge: Int
+    /// The short edge drawn; nil when the pipeline has no resize.
+    public var shortEdge: Int?
     public var resized: ImageSize
     public var crop: CropBox
     public var flipped: Bool
@@ -35,14 +38,15 @@ public struct TrainingSample: Sendable, Equatable {
 
 /// The training pipeline, configurable, applied to an RGB image and its label.
 public struct TrainPipeline: Sendable, Hashable {
-    public var resize: RandomChoiceResize
+    /// nil: no resize (the crop takes the image at its own size).
+    public var resize: RandomChoiceResize?
     public var crop: RandomCrop
     public var flip: RandomFlip
     /// nil disables photometric distortion.
     public var photometric: PhotoMetricDistortion?
     public var normalize: Normalize
 
-    public init(resize: RandomChoiceResize, crop: RandomCrop, flip: RandomFlip = RandomFlip(probability: 0.5),
+    public init(resize: RandomChoiceResize?, crop: RandomCrop, flip: RandomFlip = RandomFlip(probability: 0.5),
                 photometric: PhotoMetricDistortion? = PhotoMetricDistortion(), normalize: Normalize = Normalize()) {
         self.resize = resize
         self.crop = crop
@@ -54,8 +58,16 @@ public struct TrainPipeline: Sendable, Hashable {
     /// The configs' pipeline for crop size `crop` (512 or 1024): scales
     /// `[int(crop*x*0.1) for x in 5...20]`, max size `4*crop`, cat_max_ratio 0.75.
     public init(cropSize crop: Int, catMaxRatio: Double = 0.75) {
-        self.init(resize: RandomChoiceResize(scales: RandomChoiceResize.scales(base: crop), maxSize: 4 * crop),
-                  crop: RandomCrop(cropSize: ImageSize(width: crop, height: crop), catMaxRatio: catMaxRatio))
+        self.init(cropSize: crop, settings: AugmentSettings(catMaxRatio: catMaxRatio))
+    }
+
+    /// The pipeline `settings` choose for a `crop` x `crop` crop (defaults: the configs' pipeline).
+    public init(cropSize crop: Int, settings: AugmentSettings) {
+        let edges = settings.shortEdges(cropSize: crop)
+        self.init(resize: edges.isEmpty ? nil : RandomChoiceResize(scales: edges, maxSize: settings.maxSize(cropSize: crop)),
+                  crop: RandomCrop(cropSize: ImageSize(width: crop, height: crop), catMaxRatio: settings.catMaxRatio),
+                  flip: RandomFlip(probability: settings.flipProbability),
+                  photometric: settings.photometric ? PhotoMetricDistortion() : nil)
     }
 
     /// Runs the pipeline with the generator of (seed, sample, epoch).
@@ -74,7 +86,12 @@ public struct TrainPipeline: Sendable, Hashable {
         guard label.channels == 1 else {
             throw AugmentError(stage: "TrainPipeline", reason: "label has \(label.channels) channels, expected 1")
         }
-        let (resizedImage, resizedLabel, shortEdge) = try resize.apply(image: image, label: label, random: &random)
+        let (resizedImage, resizedLabel, shortEdge): (Image8, LabelMap, Int?)
+        if let resize {
+            (resizedImage, resizedLabel, shortEdge) = try resize.apply(image: image, label: label, random: &random)
+        } else {
+            (resizedImage, resizedLabel, shortEdge) = (image, label, nil)
+        }
         let (croppedImage, croppedLabel, box) = try crop.apply(image: resizedImage, label: resizedLabel, random: &random)
         var (flippedImage, flippedLabel, flipped) = flip.apply(image: croppedImage, label: croppedLabel, random: &random)
         var draws: PhotoMetricDistortion.Draws?

@@ -32,12 +32,23 @@ public struct Sample: Sendable, Equatable, Hashable {
     /// How the label file's values map to trainIds.
     public let encoding: LabelEncoding
     public let metadata: SampleMetadata
+    /// Set by a listing checked with `SizeMismatchRule.resizeLabel` (PairSizeCheck.swift) on a pair
+    /// whose headers declare different sizes: the image's size, which `loadLabel` gives the label
+    /// (nearest neighbour, OpenCV rule). nil: the label is used at its own size.
+    public let resizedLabelSize: ImageSize?
 
     /// A sample of any reader's making (tools, tests, other callers of the evaluation path).
     public init(id: String, imagePath: String, labelPath: String, dataset: DatasetKind, encoding: LabelEncoding,
-                metadata: SampleMetadata = SampleMetadata()) {
+                metadata: SampleMetadata = SampleMetadata(), resizedLabelSize: ImageSize? = nil) {
         (self.id, self.imagePath, self.labelPath) = (id, imagePath, labelPath)
         (self.dataset, self.encoding, self.metadata) = (dataset, encoding, metadata)
+        self.resizedLabelSize = resizedLabelSize
+    }
+
+    /// This sample with its label resized to `size` when loaded.
+    func withLabel(resizedTo size: ImageSize) -> Sample {
+        Sample(id: id, imagePath: imagePath, labelPath: labelPath, dataset: dataset, encoding: encoding,
+               metadata: metadata, resizedLabelSize: size)
     }
 }
 
@@ -64,15 +75,20 @@ extension Sample {
         }
     }
 
-    /// The label as a trainId plane (0...18, 255 ignore). Raw values the encoding
-    /// does not define become 255, or throw `unknownLabelValues` when `strict`.
+    /// The label as a trainId plane (0...18, 255 ignore), at `resizedLabelSize` when the listing
+    /// set one (nearest neighbour). Raw values the encoding does not define become 255, or throw
+    /// `unknownLabelValues` when `strict`.
     public func loadLabel(strict: Bool = false, limits: DecodeLimits = .default) throws(DatasetProblem) -> LabelMap {
         let raw = try loadRawLabel(limits: limits)
         if strict {
             let histogram = LabelEncoding.histogram(raw)
             if let problem = encoding.unknownValuesProblem(histogram: histogram, file: labelPath) { throw problem }
         }
-        return encoding.map(raw)
+        let label = encoding.map(raw)
+        if let size = resizedLabelSize, size.width != label.width || size.height != label.height {
+            return Resize.nearest(label, width: size.width, height: size.height, rule: .opencv)
+        }
+        return label
     }
 
     /// Image and trainId label, checked to be the same size.
@@ -94,8 +110,9 @@ extension Sample {
 }
 
 extension DatasetProblem {
-    static func sizeMismatch(label: String, labelSize: ImageSize, imageSize: ImageSize) -> DatasetProblem {
+    /// `label is WxH but its image is WxH`, or with `image`: `label is WxH but its image IMAGE is WxH`.
+    static func sizeMismatch(label: String, labelSize: ImageSize, image: String? = nil, imageSize: ImageSize) -> DatasetProblem {
         DatasetProblem(file: label, kind: .sizeMismatch,
-                       message: "label is \(labelSize) but its image is \(imageSize)")
+                       message: "label is \(labelSize) but its image\(image.map { " " + $0 } ?? "") is \(imageSize)")
     }
 }

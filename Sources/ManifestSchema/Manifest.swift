@@ -3,6 +3,7 @@
 // default is written down in docs/manifest.md, and every problem is reported
 // with its JSON path before any work starts.
 
+import Augment
 import CTCore
 import Datasets
 import LabelFiles
@@ -52,9 +53,12 @@ public struct Manifest: Sendable, Equatable {
         public var scale: (width: Int, height: Int)
         /// Generate a synthetic dataset at `root` when it does not exist yet (demo, tests).
         public var synthesize: SynthesizeSpec?
+        /// What the listing does with a pair whose image and label differ in size (PairSizeCheck.swift).
+        public var sizeMismatch: SizeMismatchRule = .skip
         public static func == (a: DatasetEntry, b: DatasetEntry) -> Bool {
             a.name == b.name && a.kind == b.kind && a.root == b.root && a.split == b.split && a.condition == b.condition
                 && a.role == b.role && a.layout == b.layout && a.scale == b.scale && a.synthesize == b.synthesize
+                && a.sizeMismatch == b.sizeMismatch
         }
     }
 
@@ -75,13 +79,15 @@ public struct Manifest: Sendable, Equatable {
         /// Evaluate every K iterations (0: only at the end).
         public var evalInterval = 0
         public var activationCheckpointing = false
+        /// `training.augment`: the training pipeline (defaults: the configs' pipeline for `cropSize`).
+        public var augment = AugmentSettings()
         public init() {}
         public static func == (a: TrainingSpec, b: TrainingSpec) -> Bool {
             a.iterations == b.iterations && a.batchSize == b.batchSize && a.accumulate == b.accumulate
                 && a.cropSize == b.cropSize && a.lr == b.lr && a.weightDecay == b.weightDecay && a.betas == b.betas
                 && a.eps == b.eps && a.polyPower == b.polyPower && a.warmupIterations == b.warmupIterations
                 && a.checkpointInterval == b.checkpointInterval && a.evalInterval == b.evalInterval
-                && a.activationCheckpointing == b.activationCheckpointing
+                && a.activationCheckpointing == b.activationCheckpointing && a.augment == b.augment
         }
     }
 

@@ -4,6 +4,7 @@
 // ranges, stage rules, files and dataset roots present, crops against the
 // model's patch size (read from the headers of the files it names).
 
+import Augment
 import CTCore
 import Datasets
 import Foundation
@@ -14,9 +15,11 @@ public enum ManifestLoader {
                                "training", "predictions", "outputs", "execution", "history"]
     static let trainingKeys = ["iterations", "batch_size", "accumulate", "crop_size", "lr", "weight_decay", "betas",
                                "eps", "poly_power", "warmup_iterations", "checkpoint_interval", "eval_interval",
-                               "activation_checkpointing"]
+                               "activation_checkpointing", "augment"]
+    static let augmentKeys = ["short_edges", "max_size", "cat_max_ratio", "flip_probability", "photometric"]
     static let pipelineKeys = ["version", "name", "description", "stages", "defaults"]
-    static let datasetKeys = ["name", "kind", "root", "split", "condition", "role", "layout", "scale", "synthesize"]
+    static let datasetKeys = ["name", "kind", "root", "split", "condition", "role", "layout", "scale", "synthesize",
+                              "size_mismatch"]
     static let synthesizeKeys = ["count", "seed", "size"]
     static let outputKeys = ["dir", "formats", "overlay_alpha"]
     static let executionKeys = ["shards", "workers", "on_error", "max_pixels"]
@@ -171,6 +174,7 @@ public enum ManifestLoader {
             if let v = reader.int(object, "checkpoint_interval", at: at, range: 1 ... 100_000_000) { training.checkpointInterval = v }
             if let v = reader.int(object, "eval_interval", at: at, range: 0 ... 100_000_000) { training.evalInterval = v }
             if let v = reader.bool(object, "activation_checkpointing", at: at) { training.activationCheckpointing = v }
+            if let v = object["augment"] { training.augment = readAugment(v, at: at + ".augment", reader: &reader) }
         }
 
         // Predictions (score-existing-predictions).
@@ -288,6 +292,7 @@ public enum ManifestLoader {
         let role = reader.choice(object, "role", at: path, as: Manifest.Role.self) ?? .eval
         let layout = reader.choice(object, "layout", at: path, as: Manifest.Layout.self) ?? .auto
         let scale = reader.ints(object, "scale", at: path, count: 2, range: 1 ... 16384)
+        let sizeMismatch = reader.choice(object, "size_mismatch", at: path, as: SizeMismatchRule.self) ?? .skip
         guard let kind, let root else { return nil }
         if let condition {
             if kind != .acdc { reader.report(path + ".condition", "only ACDC datasets have conditions") }
@@ -313,7 +318,28 @@ public enum ManifestLoader {
         let size = scale.map { (width: $0[0], height: $0[1]) } ?? Manifest.defaultScale(kind)
         return Manifest.DatasetEntry(name: name, kind: kind, root: resolvedRoot, split: chosenSplit,
                                      condition: kind == .acdc ? (condition ?? "all") : nil,
-                                     role: role, layout: layout, scale: size, synthesize: synthesize)
+                                     role: role, layout: layout, scale: size, synthesize: synthesize, sizeMismatch: sizeMismatch)
+    }
+
+    /// `training.augment`: every field optional, defaults the configs' pipeline (docs/training.md).
+    static func readAugment(_ json: JSONValue, at path: String, reader: inout FieldReader) -> AugmentSettings {
+        var settings = AugmentSettings()
+        guard let object = reader.object(json, at: path, allowed: augmentKeys) else { return settings }
+        switch object["short_edges"] {
+        case nil, .string("default")?:
+            break
+        case .array?:
+            if let edges = reader.ints(object, "short_edges", at: path, range: 1 ... 16384) { settings.shortEdges = edges }
+        case .string(let text)?:
+            reader.report(path + ".short_edges", "\"\(text)\" is not \"default\"; give \"default\" (the configs' list for the crop size) or a list of short-edge lengths ([] turns the resize off)")
+        case let other?:
+            reader.report(path + ".short_edges", "expected a list of integers or \"default\", found \(other.typeName)")
+        }
+        if let v = reader.int(object, "max_size", at: path, range: 1 ... 65535) { settings.maxSize = v }
+        if let v = reader.double(object, "cat_max_ratio", at: path, range: 0 ... 1) { settings.catMaxRatio = v }
+        if let v = reader.double(object, "flip_probability", at: path, range: 0 ... 1) { settings.flipProbability = v }
+        if let v = reader.bool(object, "photometric", at: path) { settings.photometric = v }
+        return settings
     }
 
     static func readOutputs(_ json: JSONValue?, folder: String, reader: inout FieldReader) -> Manifest.OutputsSpec {

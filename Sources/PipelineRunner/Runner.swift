@@ -61,11 +61,18 @@ public struct Runner: Sendable {
         self.stop = stop
     }
 
-    /// One evaluation dataset, listed.
+    /// One dataset, listed.
     struct Listed: Sendable {
         var entry: Manifest.DatasetEntry
         var samples: [Sample]
+        /// The listing's problems (they stop the run under `on_error: fail`).
         var problems: [RunProblem]
+        /// Pairs whose image and label differ in size, left out by `size_mismatch: skip`: recorded
+        /// with the problems, but the manifest chose to skip them, so they stop nothing.
+        var skippedPairs: [RunProblem] = []
+
+        /// Everything the listing reports (problems.json).
+        var recorded: [RunProblem] { problems + skippedPairs }
     }
 
     /// Runs the pipeline's stages in order (Stages.swift), then every eval sample of every
@@ -94,7 +101,7 @@ public struct Runner: Sendable {
 
         // Listing problems under on_error: fail stopped the read stage already; under skip they are recorded.
         let listed = state.evalSets
-        let listingProblems = listed.flatMap(\.problems)
+        let listingProblems = listed.flatMap(\.recorded)
 
         // Jobs: (dataset, shard) pairs, skipping completed ones on resume.
         let shardCount = options.shard?.count ?? manifest.execution.shards
@@ -191,9 +198,18 @@ public struct Runner: Sendable {
         } catch {
             throw RunError("dataset \(entry.name): \(error)")
         }
-        let listing = reader.list()
+        // Pairs of different sizes are decided here, from the headers (`size_mismatch`), so every
+        // later step (training order, shards) sees the final sample list.
+        let listing = reader.list().checkingPairSizes(entry.sizeMismatch)
+        let mismatched = listing.problems.filter { $0.kind == .sizeMismatch }
+        if entry.sizeMismatch == .fail, !mismatched.isEmpty {
+            throw RunError("dataset \(entry.name): \(mismatched.count) image/label pair\(mismatched.count == 1 ? "" : "s") of different sizes (size_mismatch is fail; skip or resize-label accept them):\n"
+                + mismatched.prefix(20).map { "  \($0)" }.joined(separator: "\n")
+                + (mismatched.count > 20 ? "\n  ..." : ""))
+        }
         return Listed(entry: entry, samples: listing.samples,
-                      problems: listing.problems.map { RunProblem(dataset: entry.name, sample: "", $0) })
+                      problems: listing.problems.filter { $0.kind != .sizeMismatch }.map { RunProblem(dataset: entry.name, sample: "", $0) },
+                      skippedPairs: mismatched.map { RunProblem(dataset: entry.name, sample: "", $0) })
     }
 
     /// Merges all shard records when every shard is complete; writes metrics.json,

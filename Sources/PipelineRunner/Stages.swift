@@ -82,6 +82,16 @@ struct ReadStage: RunnerStage {
         if state.trains {
             for entry in manifest.datasets where entry.role == .train { state.trainSets.append(try context.list(entry)) }
         }
+        // Training pairs of different sizes left out by `size_mismatch: skip` (eval ones go to problems.json).
+        for item in state.trainSets where !item.skippedPairs.isEmpty {
+            for pair in item.skippedPairs {
+                context.directory.event("pair_skipped", ["dataset": .string(item.entry.name), "file": .string(pair.file),
+                                                         "message": .string(pair.message)])
+            }
+            if !context.quiet {
+                FileHandle.standardError.write(Data("ctpipe: training dataset \(item.entry.name): \(item.skippedPairs.count) image/label pair\(item.skippedPairs.count == 1 ? "" : "s") of different sizes left out (size_mismatch is skip; see events.jsonl)\n".utf8))
+            }
+        }
         for entry in manifest.datasets where entry.role == .eval {
             state.evalSets.append(try context.list(entry))
         }

@@ -7,7 +7,10 @@
 // the crop, flip and photometric draws of that sample come from
 // AugmentRNG(seed, sample index, e) (Augment's per-(seed, sample, epoch)
 // streams). Everything is a function of (seed, k): a resumed run continues the
-// same stream, whatever the prefetching did before it stopped.
+// same stream, whatever the prefetching did before it stopped. The samples are
+// the listing's after its pair-size check (`size_mismatch`): a pair left out is
+// not in the stream, and a `resize-label` pair loads its label at the image's
+// size (Sample.loadLabel).
 
 import Augment
 import Datasets

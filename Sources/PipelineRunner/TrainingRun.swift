@@ -3,15 +3,17 @@
 // `training` hyper-parameters, checkpointed and resumable.
 //
 // Per iteration: batch_size x accumulate examples from the prefetcher
-// (TrainingData: position -> sample -> augmented crop), forward/backward one
+// (TrainingData: position -> sample -> augmented crop, the pipeline of
+// `training.augment`), forward/backward one
 // sample at a time on all cores, one AdamW step at the poly learning rate;
 // a line in train_log.jsonl. Every checkpoint_interval iterations (and at the
 // end, and when stopped by a signal) a checkpoint in RUN_DIR/checkpoints:
 //   iter_NNNNNN.safetensors        the model (ctpipe checkpoint, method.md §6)
-//   iter_NNNNNN.state.safetensors  the training state (AdamW moments, step, iteration, seed)
+//   iter_NNNNNN.state.safetensors  the training state (AdamW moments, step, iteration, seed, data pipeline)
 //   latest.json                    which pair is the latest (written last)
 // each written atomically; the two most recent pairs are kept. `--resume`
-// continues from latest.json; the loss curve then matches an uninterrupted
+// continues from latest.json (refused when the seed, batch, optimiser or data
+// pipeline differ from the state's); the loss curve then matches an uninterrupted
 // run bit for bit (same thread count). Every eval_interval iterations (when
 // the pipeline infers) the current model is scored on the eval datasets
 // through the evaluation path (Evaluation.Evaluator; train_eval.jsonl). At the end: RUN_DIR/model.safetensors (the final
@@ -43,6 +45,8 @@ struct TrainingRun {
     // Paths to read; every file is written at a path from `directory.file(_:)` (checked to stay inside the run folder).
     var checkpointFolder: String { directory.path + "/checkpoints" }
     var latestFile: String { checkpointFolder + "/latest.json" }
+    /// The crop and augmentation settings as the training state records them (resume refuses another).
+    var dataPipeline: String { manifest.training.augment.record(cropSize: manifest.training.cropSize) }
 
     struct Latest: Codable {
         var iteration: Int
@@ -83,6 +87,11 @@ struct TrainingRun {
             guard differences.isEmpty else {
                 throw RunError("resuming: the training state \(latest.state) was trained with other settings than the manifest's (state vs manifest): \(differences.joined(separator: "; ")); it does not belong to this training")
             }
+            // States without the record were written when the configs' pipeline was the only one.
+            let trainedWith = state.dataPipeline ?? AugmentSettings().record(cropSize: spec.cropSize)
+            guard trainedWith == dataPipeline else {
+                throw RunError("resuming: the checkpoint \(latest.state) was trained with another data pipeline (training.crop_size and training.augment): \(trainedWith), the manifest asks for \(dataPipeline); use a new run folder")
+            }
             guard state.iteration <= spec.iterations else {
                 throw RunError("resuming: the training state \(latest.state) is at iteration \(state.iteration), beyond the manifest's \(spec.iterations); it does not belong to this training")
             }
@@ -118,8 +127,8 @@ struct TrainingRun {
             FileHandle.standardError.write(Data("ctpipe: training \(manifest.name) from iteration \(start) to \(spec.iterations) (\(samples.count) training images, \(trainer.layout.valueCount) trainable values)\n".utf8))
         }
 
-        let data = TrainingData(samples: samples, pipeline: TrainPipeline(cropSize: spec.cropSize), seed: UInt64(manifest.seed),
-                                limits: manifest.execution.decodeLimits)
+        let data = TrainingData(samples: samples, pipeline: TrainPipeline(cropSize: spec.cropSize, settings: spec.augment),
+                                seed: UInt64(manifest.seed), limits: manifest.execution.decodeLimits)
         let prefetcher = TrainingPrefetcher(data: data, start: start * perIteration, capacity: 2 * perIteration)
         defer { prefetcher.stop() }
         var lastReport = Date()
@@ -192,7 +201,7 @@ struct TrainingRun {
             try SegmentationCheckpoint.save(model, to: modelFile, embedBackbone: embed, backboneReference: model.config.backboneWeights)
             try TrainingState.save(TrainingState(iteration: iteration, optimiserStep: trainer.optimiser.step, seed: UInt64(manifest.seed),
                                                  samplesPerIteration: manifest.training.batchSize * manifest.training.accumulate,
-                                                 adamW: trainer.optimiser.config),
+                                                 adamW: trainer.optimiser.config, dataPipeline: dataPipeline),
                                    optimiser: trainer.optimiser, to: stateFile)
         } catch { throw RunError("checkpoint \(name): \(error)") }
         let previous = try directory.read(Latest.self, from: latestFile)

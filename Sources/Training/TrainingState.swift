@@ -3,9 +3,13 @@
 // iteration reached, and the data position. One safetensors file:
 //   exp_avg.<tensor name>, exp_avg_sq.<tensor name>   (the moments, checkpoint names)
 //   metadata "ctpipe.training_state": JSON {version, iteration, optimiser_step,
-//            seed, samples_per_iteration, lr, betas, eps, weight_decay}
+//            seed, samples_per_iteration, lr, betas, eps, weight_decay,
+//            data_pipeline}
 // The data order and every augmentation draw are functions of (seed, sample
-// position), so the iteration and the seed are the whole random state.
+// position), so the iteration and the seed are the whole random state;
+// `data_pipeline` records which pipeline made the examples (the runner's
+// canonical text of the crop and augmentation settings), absent in states
+// written before it was recorded.
 
 import Foundation
 import Model
@@ -22,13 +26,18 @@ public struct TrainingState: Sendable, Equatable {
     /// Samples drawn per iteration (batch size x accumulation); positions advance by this.
     public var samplesPerIteration: Int
     public var adamW: AdamWConfig
+    /// The training data pipeline the examples came from, as the trainer's caller describes it
+    /// (the runner: `AugmentSettings.record(cropSize:)`); nil: not recorded (older states).
+    public var dataPipeline: String?
 
-    public init(iteration: Int, optimiserStep: Int, seed: UInt64, samplesPerIteration: Int, adamW: AdamWConfig) {
+    public init(iteration: Int, optimiserStep: Int, seed: UInt64, samplesPerIteration: Int, adamW: AdamWConfig,
+                dataPipeline: String? = nil) {
         self.iteration = iteration
         self.optimiserStep = optimiserStep
         self.seed = seed
         self.samplesPerIteration = samplesPerIteration
         self.adamW = adamW
+        self.dataPipeline = dataPipeline
     }
 
     struct Header: Codable {
@@ -41,6 +50,7 @@ public struct TrainingState: Sendable, Equatable {
         var betas: [Double]
         var eps: Double
         var weight_decay: Double
+        var data_pipeline: String?
 
         /// What is wrong with the values (nil: nothing).
         var problem: String? {
@@ -67,7 +77,7 @@ public struct TrainingState: Sendable, Equatable {
         let a = state.adamW
         let header = Header(version: formatVersion, iteration: state.iteration, optimiser_step: state.optimiserStep, seed: state.seed,
                             samples_per_iteration: state.samplesPerIteration, lr: a.learningRate, betas: [a.beta1, a.beta2],
-                            eps: a.eps, weight_decay: a.weightDecay)
+                            eps: a.eps, weight_decay: a.weightDecay, data_pipeline: state.dataPipeline)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(header)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
@@ -109,6 +119,7 @@ public struct TrainingState: Sendable, Equatable {
         }
         let optimiser = try AdamW(config: config, layout: layout, step: header.optimiser_step, firstMoments: first, secondMoments: second)
         return (TrainingState(iteration: header.iteration, optimiserStep: header.optimiser_step, seed: header.seed,
-                              samplesPerIteration: header.samples_per_iteration, adamW: config), optimiser)
+                              samplesPerIteration: header.samples_per_iteration, adamW: config,
+                              dataPipeline: header.data_pipeline), optimiser)
     }
 }
