@@ -1,6 +1,7 @@
 // RunDirectory.swift — the folder a run writes everything into:
 //
-//   <outputs.dir>/<name>/<timestamp>/      (or a fixed folder for --shard/--run-dir)
+//   <outputs.dir>/<name>/<timestamp>/      (or a fixed folder for --shard/--run-dir, or
+//                                          <name>/seeds-<timestamp>/seed-<s>/ in a seed sweep)
 //     manifest.json        the resolved manifest (pipeline inlined, defaults as given)
 //     environment.json     ctpipe version, git commit, library versions, thread counts
 //     events.jsonl         one JSON object per line: run/shard start, finish, problems
@@ -31,11 +32,7 @@ public final class RunDirectory: Sendable {
 
     /// A new timestamped run folder `<root>/<name>/<yyyyMMdd-HHmmss>` (suffixed when taken).
     public static func create(root: String, name: String, now: Date = Date()) throws(FileError) -> RunDirectory {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let base = "\(root)/\(name)/\(formatter.string(from: now))"
+        let base = "\(root)/\(name)/\(timestamp(now))"
         var candidate = base
         var n = 1
         while FileManager.default.fileExists(atPath: candidate) {
@@ -43,6 +40,25 @@ public final class RunDirectory: Sendable {
             candidate = "\(base)-\(n)"
         }
         return try RunDirectory(path: candidate)
+    }
+
+    /// `yyyyMMdd-HHmmss` in UTC: the name of a new run (or sweep) folder.
+    public static func timestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return formatter.string(from: date)
+    }
+
+    /// The run id of this folder in the results history: `<manifest name>/<folder name>`, or
+    /// `<manifest name>/<sweep folder>/<folder name>` for a seed run of a sweep (SweepFolder.swift).
+    public func runID(manifestName: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        if SweepFolder.holds(runFolder: path) {
+            return "\(manifestName)/\(url.deletingLastPathComponent().lastPathComponent)/\(url.lastPathComponent)"
+        }
+        return "\(manifestName)/\(url.lastPathComponent)"
     }
 
     /// The most recent run folder of `name` whose manifest has `configurationHash`.

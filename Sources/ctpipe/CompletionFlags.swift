@@ -27,17 +27,21 @@ struct CompletionFlags: ParsableArguments {
     /// Prints what the end of the run did; exits 5 when nothing was scored, 4 on a regression,
     /// 1 when a step failed.
     static func conclude(_ outcome: RunCompletion) throws {
+        let status = describe(outcome)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Prints what the end of the run did and returns its exit status (`RunCompletion.exitStatus`).
+    @discardableResult
+    static func describe(_ outcome: RunCompletion) -> Int32 {
         if outcome.nothingScored {
             printError("error: the evaluation scored no image (every eval dataset is empty, or every sample was skipped); nothing was recorded in the history")
-            throw ExitCode(RunCompletion.nothingScoredStatus)
+            return outcome.exitStatus
         }
         if let db = outcome.historyDatabase { printError("recorded \(outcome.runID) in \(db)") }
         if let file = outcome.reportFile { printError("report: \(file)") }
         for error in outcome.errors { printError("error: \(error)") }
-        if let regression = outcome.regression {
-            printError(regression.summary)
-            if regression.regressed { throw ExitCode(RegressionCheck.exitStatus) }
-        }
-        if !outcome.errors.isEmpty { throw ExitCode(1) }
+        if let regression = outcome.regression { printError(regression.summary) }
+        return outcome.exitStatus
     }
 }
