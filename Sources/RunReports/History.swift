@@ -239,7 +239,9 @@ public final class HistoryStore {
         guard id == 0 else {
             throw HistoryError(path: path, reason: "belongs to another application (application_id \(id)); ctpipe leaves it untouched. Give the manifest's history.db another path")
         }
-        let tables = Set(try connection.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text })
+        // SQLite's own tables (sqlite_sequence, sqlite_stat1, ...) are not part of the schema.
+        let tables = Set(try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'")
+            .compactMap { $0.first?.text })
         let version = try connection.query("PRAGMA user_version").first?.first?.int ?? 0
         if tables.isEmpty && version == 0 {
             if mark { try connection.execute("PRAGMA application_id = \(Self.applicationID)") }
