@@ -6,7 +6,8 @@
 DOM.html is the page as rendered (`chromium --headless --dump-dom`), or report.html itself.
 Checks, with Python's html.parser and json only:
   - every metric cell (data-metric/data-dataset[/data-class]) carries exactly the value of
-    metrics.json (mIoU, mAcc, aAcc, samples, skipped, per-class IoU and Acc, average mIoU) and
+    metrics.json (mIoU, mAcc, aAcc, samples, skipped, per-class IoU and Acc, the average mIoU or
+    each named average's) and
     shows it rounded to two decimals ("-" when null);
   - every metric of metrics.json appears on the page;
   - one per-class IoU bar chart per dataset whose bars carry the IoU values;
@@ -82,7 +83,11 @@ def main():
         for cls in d["classes"]:
             expected[("IoU", n, cls["name"])] = cls["IoU"]
             expected[("Acc", n, cls["name"])] = cls["Acc"]
-    if len(metrics["datasets"]) > 1:
+    if "averages" in metrics:
+        # The manifest's named averages, one row each (data-dataset: the name).
+        for group in metrics["averages"]:
+            expected[("average.mIoU", group["name"], None)] = group["mIoU"]
+    elif len(metrics["datasets"]) > 1:
         expected[("average.mIoU", "", None)] = metrics["average"]["mIoU"]
 
     seen = set()

@@ -28,6 +28,12 @@ public struct Manifest: Sendable, Equatable {
     public var execution: ExecutionSpec
     /// Results history and regression thresholds (HistorySpec.swift); not part of the configuration hash.
     public var history = HistorySpec()
+    /// `averages`: named means of evaluated sets' mIoUs, in name order; empty: the default "Avg."
+    /// over every evaluated set. Not part of the configuration hash.
+    public var averages: [Average] = []
+    /// `seeds`: run the manifest once per seed (PipelineRunner's SeedSweep); nil: one run with `seed`.
+    /// With seeds, `seed` holds the first of them; `run(seed:)` gives each seed's manifest.
+    public var seeds: [Int]?
     /// SHA-256 of the canonical JSON of manifest + pipeline (identifies a run configuration).
     public var configurationHash: String
     /// The resolved manifest as JSON (written into every run directory).
@@ -60,6 +66,32 @@ public struct Manifest: Sendable, Equatable {
                 && a.role == b.role && a.layout == b.layout && a.scale == b.scale && a.synthesize == b.synthesize
                 && a.sizeMismatch == b.sizeMismatch
         }
+    }
+
+    /// One named average (`averages.<name>`): the mean mIoU of the sets in `over` (dataset names,
+    /// an ACDC `condition: all` dataset expanded to its four condition sets `<name>/<condition>`).
+    public struct Average: Sendable, Equatable {
+        public var name: String
+        public var over: [String]
+        public init(name: String, over: [String]) {
+            self.name = name
+            self.over = over
+        }
+    }
+
+    /// The manifest of one seed of a `seeds` manifest: `seed` set, `seeds` removed, and the
+    /// configuration hash recomputed, so it equals the hash of the same manifest written with
+    /// `"seed": seed` and no `seeds` (a seed's run is that single run).
+    public func run(seed: Int) -> Manifest {
+        var copy = self
+        copy.seeds = nil
+        copy.seed = seed
+        guard case .object(var object) = resolved else { return copy }
+        object["seeds"] = nil
+        object["seed"] = .int(seed)
+        copy.resolved = .object(object)
+        copy.configurationHash = ManifestLoader.configurationHash(of: object)
+        return copy
     }
 
     /// Training hyper-parameters; defaults are the paper's (method.md section 4).

@@ -11,8 +11,8 @@ import Foundation
 import LabelFiles
 
 public enum ManifestLoader {
-    static let manifestKeys = ["version", "name", "description", "pipeline", "seed", "datasets", "model",
-                               "training", "predictions", "outputs", "execution", "history"]
+    static let manifestKeys = ["version", "name", "description", "pipeline", "seed", "seeds", "datasets", "model",
+                               "training", "predictions", "outputs", "execution", "history", "averages"]
     static let trainingKeys = ["iterations", "batch_size", "accumulate", "crop_size", "lr", "weight_decay", "betas",
                                "eps", "poly_power", "warmup_iterations", "checkpoint_interval", "eval_interval",
                                "activation_checkpointing", "augment"]
@@ -121,6 +121,7 @@ public enum ManifestLoader {
         }
         let defaults = pipeline?.defaults ?? [:]
 
+        let seeds = readSeeds(root, reader: &reader)
         let seed = reader.int(root, "seed", at: "$", range: 0 ... Int(Int32.max))
             ?? defaults["seed"].flatMap { reader.intValue($0, at: "$.pipeline.defaults.seed", range: 0 ... Int(Int32.max)) } ?? 0
 
@@ -192,6 +193,7 @@ public enum ManifestLoader {
         let outputs = readOutputs(merged(defaults["outputs"], root["outputs"]), folder: folder, reader: &reader)
         let execution = readExecution(merged(defaults["execution"], root["execution"]), reader: &reader)
         let history = readHistory(root["history"], folder: folder, reader: &reader)
+        let averages = readAverages(root["averages"], datasets: datasets, scores: pipeline.map { $0.has(.metric) }, reader: &reader)
 
         // Cross-field rules.
         if let pipeline {
@@ -243,15 +245,137 @@ public enum ManifestLoader {
         guard let pipeline, reader.problems.isEmpty else { return nil }
         var resolvedObject = root
         resolvedObject["pipeline"] = pipelineJSON
-        let resolvedJSON = JSONValue.object(resolvedObject)
-        // `history` says where results are recorded and how they are judged, not what they are: not hashed.
-        resolvedObject["history"] = nil
-        var manifest = Manifest(file: file, name: name ?? "", pipeline: pipeline, seed: seed, datasets: datasets, model: model,
-                                training: training, predictions: predictions, outputs: outputs, execution: execution,
-                                configurationHash: SHA256.hex(Array(JSONValue.object(resolvedObject).canonicalText().utf8)),
-                                resolved: resolvedJSON)
+        var manifest = Manifest(file: file, name: name ?? "", pipeline: pipeline, seed: seeds?.first ?? seed, datasets: datasets,
+                                model: model, training: training, predictions: predictions, outputs: outputs,
+                                execution: execution, configurationHash: configurationHash(of: resolvedObject),
+                                resolved: .object(resolvedObject))
         manifest.history = history
+        manifest.averages = averages
+        manifest.seeds = seeds
         return manifest
+    }
+
+    /// SHA-256 of the canonical JSON of a resolved manifest (pipeline inlined), without the sections
+    /// that say how results are recorded and summarised rather than what they are: `history` and
+    /// `averages` are not hashed.
+    static func configurationHash(of resolved: [String: JSONValue]) -> String {
+        var object = resolved
+        object["history"] = nil
+        object["averages"] = nil
+        return SHA256.hex(Array(JSONValue.object(object).canonicalText().utf8))
+    }
+
+    /// `seeds`: a non-empty list of distinct seeds 0...2^31-1; exclusive with `seed`. Nil when absent or invalid.
+    static func readSeeds(_ root: [String: JSONValue], reader: inout FieldReader) -> [Int]? {
+        guard let value = root["seeds"] else { return nil }
+        guard case .array(let items) = value else {
+            reader.report("$.seeds", "expected an array of seeds, e.g. [0, 1, 2], found \(value.typeName)")
+            return nil
+        }
+        var problems = false
+        if root["seed"] != nil {
+            reader.report("$.seeds", "give either seed (one run) or seeds (one run per seed), not both")
+            problems = true
+        }
+        if items.isEmpty {
+            reader.report("$.seeds", "at least one seed is needed (or leave seeds out and give seed)")
+            return nil
+        }
+        var seeds: [Int] = []
+        var first: [Int: Int] = [:]
+        for (i, item) in items.enumerated() {
+            guard let seed = reader.intValue(item, at: "$.seeds[\(i)]", range: 0 ... Int(Int32.max)) else {
+                problems = true
+                continue
+            }
+            if let j = first[seed] {
+                reader.report("$.seeds[\(i)]", "\(seed) is already $.seeds[\(j)]; each seed runs once")
+                problems = true
+            } else {
+                first[seed] = i
+                seeds.append(seed)
+            }
+        }
+        return problems ? nil : seeds
+    }
+
+    /// `averages`: an object of named groups, each a non-empty list of evaluated sets. A member is an
+    /// eval dataset's name (an ACDC `condition: all` dataset stands for its four condition sets) or
+    /// one such condition set `<name>/<condition>`. `scores`: the pipeline has a metric stage (nil: unknown).
+    static func readAverages(_ json: JSONValue?, datasets: [Manifest.DatasetEntry], scores: Bool?,
+                             reader: inout FieldReader) -> [Manifest.Average] {
+        guard let json else { return [] }
+        guard case .object(let object) = json else {
+            reader.report("$.averages", "expected an object of named groups, e.g. {\"ACDC\": [\"acdc-fog\", \"acdc-night\"]}, found \(json.typeName)")
+            return []
+        }
+        if object.isEmpty { reader.report("$.averages", "names no group; leave it out for the default Avg. over every evaluated set") }
+        if scores == false { reader.report("$.averages", "the pipeline has no metric stage, so there are no mIoUs to average") }
+        // What each evaluated name stands for, in the order the sets are reported.
+        var sets: [String: [String]] = [:]
+        for entry in datasets where entry.role == .eval {
+            if entry.kind == .acdc && entry.condition == "all" {
+                let parts = ACDCCondition.allCases.map { "\(entry.name)/\($0.rawValue)" }
+                sets[entry.name] = parts
+                for part in parts { sets[part] = [part] }
+            } else {
+                sets[entry.name] = [entry.name]
+            }
+        }
+        let reported = Set(sets.values.joined())
+        let training = Set(datasets.filter { $0.role == .train }.map(\.name))
+        var groups: [Manifest.Average] = []
+        for name in object.keys.sorted() {
+            let at = pathComponentProblem(name) == nil ? "$.averages.\(name)" : "$.averages[\(JSONText.quote(name))]"
+            var valid = true
+            if pathComponentProblem(name) != nil {
+                reader.report(at, "a group name may contain only ASCII letters, digits, '-', '_' and '.', may not start with '.', and may not be empty")
+                valid = false
+            } else if reported.contains(name) {
+                reader.report(at, "\"\(name)\" is also the name of an evaluated set; give the average another name")
+                valid = false
+            }
+            let value = object[name]!
+            guard case .array(let items) = value else {
+                reader.report(at, "expected an array of evaluated dataset names, found \(value.typeName)")
+                continue
+            }
+            if items.isEmpty {
+                reader.report(at, "an average needs at least one evaluated dataset")
+                continue
+            }
+            var over: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let member) = item else {
+                    reader.report("\(at)[\(i)]", "expected a dataset name (a string), found \(item.typeName)")
+                    valid = false
+                    continue
+                }
+                guard let expansion = sets[member] else {
+                    if training.contains(member) {
+                        reader.report("\(at)[\(i)]", "\"\(member)\" is a training dataset (role train); only evaluated datasets are averaged")
+                    } else {
+                        let known = datasets.filter { $0.role == .eval }.map(\.name)
+                        let hint = sets.keys.min(by: { editDistance($0, member) < editDistance($1, member) })
+                            .flatMap { editDistance($0, member) <= 2 ? " (did you mean \"\($0)\"?)" : nil } ?? ""
+                        reader.report("\(at)[\(i)]", "\"\(member)\" is not an evaluated dataset of this manifest\(hint); evaluated: "
+                            + known.joined(separator: ", ") + (sets.count > known.count ? " (ACDC condition sets as <name>/<condition>)" : ""))
+                    }
+                    valid = false
+                    continue
+                }
+                for set in expansion {
+                    if over.contains(set) {
+                        reader.report("\(at)[\(i)]", "\"\(set)\" is already in this average")
+                        valid = false
+                    } else {
+                        over.append(set)
+                    }
+                }
+            }
+            if valid { groups.append(Manifest.Average(name: name, over: over)) }
+        }
+        return groups
     }
 
     static func readPipeline(_ json: JSONValue, at path: String, reader: inout FieldReader) -> PipelineSpec? {

@@ -17,14 +17,15 @@ public struct MetricsReport: Sendable, Equatable {
     public static let version = 1
 
     public var datasets: [DatasetMetrics]
-    /// Names of the sets averaged in "Avg." (nil: every set).
-    public var averageOver: [String]?
+    /// Named averages (the manifest's `averages`), shown instead of "Avg."; nil: the default "Avg.",
+    /// the mean over every set.
+    public var averages: [AverageGroup]?
     /// True for a shard's partial result.
     public var partial: Bool
 
-    public init(datasets: [DatasetMetrics] = [], averageOver: [String]? = nil, partial: Bool = false) {
+    public init(datasets: [DatasetMetrics] = [], averages: [AverageGroup]? = nil, partial: Bool = false) {
         self.datasets = datasets
-        self.averageOver = averageOver
+        self.averages = averages
         self.partial = partial
     }
 
@@ -33,10 +34,28 @@ public struct MetricsReport: Sendable, Equatable {
         datasets.first { $0.name == name }
     }
 
-    /// The plain mean of the averaged sets' mIoUs (the paper's "Avg.").
+    /// The default "Avg.": the plain mean of every set's mIoU (sets without one are left out).
     public var averageMeanIoU: Double? {
-        let names = averageOver ?? datasets.map(\.name)
-        return SegmentationMetrics.average(datasets.filter { names.contains($0.name) }.map(\.metrics.meanIoU))
+        SegmentationMetrics.average(datasets.map(\.metrics.meanIoU))
+    }
+
+    /// A named group's mean mIoU: the plain mean over its sets, nil when one of them is
+    /// missing from the report or has no mIoU (a group never averages fewer sets than it names).
+    public func meanIoU(of group: AverageGroup) -> Double? {
+        var values: [Double] = []
+        for name in group.over {
+            guard let value = self[name]?.metrics.meanIoU else { return nil }
+            values.append(value)
+        }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+
+    /// The averages shown under the sets (table, CSV, report): each named group, or without
+    /// groups the default "Avg." when there is more than one set.
+    public var averageRows: [AverageValue] {
+        if let averages { return averages.map { AverageValue(name: $0.name, over: $0.over, mIoU: meanIoU(of: $0)) } }
+        guard datasets.count > 1 else { return [] }
+        return [AverageValue(name: AverageGroup.defaultName, over: datasets.map(\.name), mIoU: averageMeanIoU)]
     }
 
     /// Adds another report's sets: same-named sets merge, new ones append.
@@ -48,7 +67,7 @@ public struct MetricsReport: Sendable, Equatable {
                 datasets.append(set)
             }
         }
-        if averageOver == nil { averageOver = other.averageOver }
+        if averages == nil { averages = other.averages }
     }
 
     /// The JSON text (UTF-8), laid out for reading, keys in a fixed order.
@@ -60,16 +79,25 @@ public struct MetricsReport: Sendable, Equatable {
 
     /// The document as an ordered tree (the same schema `encode(to:)` writes).
     func jsonNode() -> JSONLayout.Node {
-        typealias N = JSONLayout.Node
-        return .object([
+        .object([
             ("format", .string(Self.format)),
             ("version", .integer(Self.version)),
             ("partial", .bool(partial)),
             ("note", .string(Self.note)),
-            ("average", .object([("mIoU", .percent(averageMeanIoU)),
-                                 ("over", .array((averageOver ?? datasets.map(\.name)).map(N.string)))])),
+            averageMember(),
             ("datasets", .array(datasets.map { DatasetRecord($0).jsonNode() })),
         ])
+    }
+
+    /// `"average"` (the default: every set) or `"averages"` (the named groups).
+    private func averageMember() -> (String, JSONLayout.Node) {
+        typealias N = JSONLayout.Node
+        guard let averages else {
+            return ("average", .object([("mIoU", .percent(averageMeanIoU)), ("over", .array(datasets.map(\.name).map(N.string)))]))
+        }
+        return ("averages", .array(averages.map { group in
+            .object([("name", .string(group.name)), ("mIoU", .percent(meanIoU(of: group))), ("over", .array(group.over.map(N.string)))])
+        }))
     }
 
     /// Decodes a metrics file; `path` names it in errors.
@@ -101,9 +129,9 @@ public struct MetricsReport: Sendable, Equatable {
 
 extension MetricsReport: Codable {
     enum Key: String, CodingKey {
-        case format, version, partial, note, average, datasets
+        case format, version, partial, note, average, averages, datasets
     }
-    enum AverageKey: String, CodingKey { case mIoU, over }
+    enum AverageKey: String, CodingKey { case name, mIoU, over }
 
     static let note = "IoU, Acc, mIoU, mAcc, aAcc are percentages (x100), unrounded, derived from the counts; "
         + "confusion rows are ground-truth classes, columns predictions"
@@ -114,9 +142,19 @@ extension MetricsReport: Codable {
         try c.encode(Self.version, forKey: .version)
         try c.encode(partial, forKey: .partial)
         try c.encode(Self.note, forKey: .note)
-        var average = c.nestedContainer(keyedBy: AverageKey.self, forKey: .average)
-        try average.encode(averageMeanIoU.map { $0 * 100 }, forKey: .mIoU)
-        try average.encode(averageOver ?? datasets.map(\.name), forKey: .over)
+        if let averages {
+            var list = c.nestedUnkeyedContainer(forKey: .averages)
+            for group in averages {
+                var item = list.nestedContainer(keyedBy: AverageKey.self)
+                try item.encode(group.name, forKey: .name)
+                try item.encode(meanIoU(of: group).map { $0 * 100 }, forKey: .mIoU)
+                try item.encode(group.over, forKey: .over)
+            }
+        } else {
+            var average = c.nestedContainer(keyedBy: AverageKey.self, forKey: .average)
+            try average.encode(averageMeanIoU.map { $0 * 100 }, forKey: .mIoU)
+            try average.encode(datasets.map(\.name), forKey: .over)
+        }
         try c.encode(datasets.map(DatasetRecord.init), forKey: .datasets)
     }
 
@@ -133,12 +171,44 @@ extension MetricsReport: Codable {
                                                    debugDescription: "is \(version); this ctpipe reads version \(Self.version)")
         }
         partial = try c.decodeIfPresent(Bool.self, forKey: .partial) ?? false
-        let average = try c.nestedContainer(keyedBy: AverageKey.self, forKey: .average)
         datasets = try c.decode([DatasetRecord].self, forKey: .datasets).map(\.dataset)
-        // A list naming every set, in order, means "all sets" (nil).
-        let over = try average.decodeIfPresent([String].self, forKey: .over)
-        averageOver = over == datasets.map(\.name) ? nil : over
+        if c.contains(.averages) {
+            var list = try c.nestedUnkeyedContainer(forKey: .averages)
+            var groups: [AverageGroup] = []
+            while !list.isAtEnd {
+                let item = try list.nestedContainer(keyedBy: AverageKey.self)
+                groups.append(AverageGroup(name: try item.decode(String.self, forKey: .name),
+                                           over: try item.decode([String].self, forKey: .over)))
+            }
+            averages = groups
+        } else {
+            // The default "Avg." (its list names every set, in order); files written before named
+            // groups existed may name fewer sets: that list loads as one group called "Avg.".
+            let average = try c.nestedContainer(keyedBy: AverageKey.self, forKey: .average)
+            let over = try average.decodeIfPresent([String].self, forKey: .over)
+            averages = over == nil || over == datasets.map(\.name) ? nil : [AverageGroup(name: AverageGroup.defaultName, over: over!)]
+        }
     }
+}
+
+/// A named average of several sets' mIoUs (the manifest's `averages`; the paper's "Avg." columns).
+public struct AverageGroup: Sendable, Equatable, Codable {
+    /// The name of the default average over every set.
+    public static let defaultName = "Avg."
+    public var name: String
+    /// The sets averaged, by name.
+    public var over: [String]
+    public init(name: String, over: [String]) {
+        self.name = name
+        self.over = over
+    }
+}
+
+/// One average as shown: its name, its sets and its mean mIoU (a fraction; nil when undefined).
+public struct AverageValue: Sendable, Equatable {
+    public var name: String
+    public var over: [String]
+    public var mIoU: Double?
 }
 
 /// The JSON form of one set.

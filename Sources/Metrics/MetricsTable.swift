@@ -24,9 +24,11 @@ public enum MetricsTable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// One line per set (mIoU, mAcc, aAcc, images) and the "Avg." line.
+    /// One line per set (mIoU, mAcc, aAcc, images), then one per average (`averageRows`: the
+    /// named groups, or "Avg." over every set).
     public static func summary(_ report: MetricsReport) -> String {
-        let nameWidth = max(7, report.datasets.map(\.name.count).max() ?? 0)
+        let averages = report.averageRows
+        let nameWidth = max(7, (report.datasets.map(\.name.count) + averages.map(\.name.count)).max() ?? 0)
         var lines = [pad("dataset", nameWidth) + "  " + left("mIoU", 7) + "  " + left("mAcc", 7) + "  "
             + left("aAcc", 7) + "  " + left("images", 7)]
         for set in report.datasets {
@@ -35,8 +37,8 @@ public enum MetricsTable {
                 + left(percent(m.meanAccuracy), 7) + "  " + left(percent(m.pixelAccuracy), 7) + "  "
                 + left(String(set.images), 7))
         }
-        if report.datasets.count > 1 {
-            lines.append(pad("Avg.", nameWidth) + "  " + left(percent(report.averageMeanIoU), 7))
+        for average in averages {
+            lines.append(pad(average.name, nameWidth) + "  " + left(percent(average.mIoU), 7))
         }
         return lines.joined(separator: "\n") + "\n"
     }

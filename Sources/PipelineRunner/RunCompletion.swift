@@ -42,12 +42,28 @@ public struct RunCompletion: Sendable {
 
     /// The exit status of a run (or `metric`, `inspect --dataset`) that did nothing.
     public static let nothingDoneStatus: Int32 = 5
+
+    /// The exit status of the end of the run: 5 when nothing was done, else 4 on a regression,
+    /// else 1 when a step failed, else 0 (docs/reliability.md, "Exit status").
+    public var exitStatus: Int32 {
+        if nothingDone != nil { return Self.nothingDoneStatus }
+        if regression?.regressed == true { return RegressionCheck.exitStatus }
+        return errors.isEmpty ? 0 : 1
+    }
+
+    /// The statuses of several runs as one (a seed sweep): the first of 5, 4, 1 that occurs,
+    /// else any other non-zero status, else 0.
+    public static func worst(_ statuses: [Int32]) -> Int32 {
+        for status in [nothingDoneStatus, RegressionCheck.exitStatus, 1] where statuses.contains(status) { return status }
+        return statuses.first { $0 != 0 } ?? 0
+    }
 }
 
 public enum RunFinisher {
-    /// The run id of a run folder: `<manifest name>/<folder name>`.
+    /// The run id of a run folder: `<manifest name>/<folder name>` (`<manifest name>/<sweep>/<folder name>`
+    /// for a seed of a sweep).
     public static func runID(manifest: Manifest, directory: RunDirectory) -> String {
-        "\(manifest.name)/\(URL(fileURLWithPath: directory.path).lastPathComponent)"
+        directory.runID(manifestName: manifest.name)
     }
 
     /// Why a merged run did nothing, or nil when it did something: an eval dataset whose
@@ -98,7 +114,7 @@ public enum RunFinisher {
                     let baseline: HistoryRun?
                     switch spec.baseline {
                     case .previous:
-                        baseline = try store.previous(manifest: manifest.name, before: run.runID)
+                        baseline = try store.previous(manifest: manifest.name, seed: manifest.seed, before: run.runID)
                     case .run(let id):
                         guard let pinned = try store.run(id: id) else {
                             throw RunError("history.regression.baseline: run \"\(id)\" is not in \(database) (see `ctpipe history --db \(database)`)")
@@ -138,8 +154,11 @@ public enum RunFinisher {
                           runDirectory: directory.path, ctpipeVersion: EnvironmentRecord.ctpipeVersion,
                           gitCommit: EnvironmentRecord.gitCommit(), host: ProcessInfo.processInfo.hostName,
                           wallSeconds: max(0, now.timeIntervalSince(started)),
-                          averageMeanIoU: report.averageMeanIoU.map { $0 * 100 },
-                          results: report.datasets.map(HistoryResult.init))
+                          averageMeanIoU: report.averages == nil ? report.averageMeanIoU.map { $0 * 100 } : nil,
+                          results: report.datasets.map(HistoryResult.init), seed: manifest.seed,
+                          averages: (report.averages ?? []).map {
+                              HistoryAverage(name: $0.name, over: $0.over, mIoU: report.meanIoU(of: $0).map { $0 * 100 })
+                          })
     }
 }
 

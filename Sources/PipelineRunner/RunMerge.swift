@@ -59,6 +59,7 @@ public enum RunMerge {
         }
         report.partial = false
         report.datasets.sort { $0.name < $1.name }
+        report.averages = manifest.averages.isEmpty ? nil : manifest.averages.map { AverageGroup(name: $0.name, over: $0.over) }
         try directory.write(bytes: report.encoded(), to: ["metrics.json"])
         try directory.write(bytes: Array(MetricsCSV.render(report).utf8), to: ["metrics.csv"])
         try directory.write(problems, to: ["problems.json"])
@@ -117,7 +118,8 @@ public enum RunMerge {
     }
 }
 
-/// metrics.csv: one row per evaluated set and an "Avg." row; percentages, unrounded.
+/// metrics.csv: one row per evaluated set, then one per average (each named average, or
+/// "Avg." over every set when there is more than one); percentages, unrounded.
 enum MetricsCSV {
     static func render(_ report: MetricsReport) -> String {
         let names = report.datasets.first?.classNames ?? []
@@ -128,8 +130,8 @@ enum MetricsCSV {
             lines.append(([set.name, String(set.images), percent(m.meanIoU), percent(m.pixelAccuracy), percent(m.meanAccuracy)]
                 + m.iou.map(percent)).joined(separator: ","))
         }
-        if report.datasets.count > 1 {
-            lines.append((["Avg.", "", percent(report.averageMeanIoU), "", ""] + names.map { _ in "" }).joined(separator: ","))
+        for average in report.averageRows {
+            lines.append(([average.name, "", percent(average.mIoU), "", ""] + names.map { _ in "" }).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

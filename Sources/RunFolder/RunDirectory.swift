@@ -1,6 +1,7 @@
 // RunDirectory.swift — the folder a run writes everything into:
 //
-//   <outputs.dir>/<name>/<timestamp>/      (or a fixed folder for --shard/--run-dir)
+//   <outputs.dir>/<name>/<timestamp>/      (or a fixed folder for --shard/--run-dir, or
+//                                          <name>/seeds-<timestamp>/seed-<s>/ in a seed sweep)
 //     manifest.json        the resolved manifest (pipeline inlined, defaults as given)
 //     environment.json     ctpipe version, git commit, library versions, thread counts
 //     events.jsonl         one JSON object per line: run/shard start, finish, problems
@@ -44,25 +45,45 @@ public final class RunDirectory: Sendable {
     /// `<yyyyMMdd-HHmmss>-2`, `-3`, ... Each candidate is claimed with one `mkdir` (no
     /// intermediate folders), so of two runs started in the same second each gets its own.
     public static func create(root: String, name: String, now: Date = Date()) throws(FileError) -> RunDirectory {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let parent = "\(root)/\(name)"
+        RunDirectory(created: try claimFolder(in: "\(root)/\(name)", named: timestamp(now), what: "run folder"))
+    }
+
+    /// Makes `<parent>/<stem>`, or when that exists `<stem>-2`, `-3`, ... (`parent` created as needed),
+    /// each candidate claimed with one `mkdir`, so two processes never get the same folder. Returns its path.
+    public static func claimFolder(in parent: String, named stem: String, what: String) throws(FileError) -> String {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
             throw FileError(path: parent, reason: "cannot create folder: \(error.localizedDescription)")
         }
-        let base = "\(parent)/\(formatter.string(from: now))"
+        let base = "\(parent)/\(stem)"
         for n in 1 ... 10_000 {
             let candidate = n == 1 ? base : "\(base)-\(n)"
-            if mkdir(candidate, 0o755) == 0 { return RunDirectory(created: candidate) }
+            if mkdir(candidate, 0o755) == 0 { return candidate }
             guard errno == EEXIST else {
-                throw FileError(path: candidate, reason: "cannot create run folder: \(String(cString: strerror(errno)))")
+                throw FileError(path: candidate, reason: "cannot create \(what): \(String(cString: strerror(errno)))")
             }
         }
-        throw FileError(path: base, reason: "cannot create run folder: 10000 folders of this second exist already")
+        throw FileError(path: base, reason: "cannot create \(what): 10000 folders of this second exist already")
+    }
+
+    /// `yyyyMMdd-HHmmss` in UTC: the name of a new run (or sweep) folder.
+    public static func timestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return formatter.string(from: date)
+    }
+
+    /// The run id of this folder in the results history: `<manifest name>/<folder name>`, or
+    /// `<manifest name>/<sweep folder>/<folder name>` for a seed run of a sweep (SweepFolder.swift).
+    public func runID(manifestName: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        if SweepFolder.holds(runFolder: path) {
+            return "\(manifestName)/\(url.deletingLastPathComponent().lastPathComponent)/\(url.lastPathComponent)"
+        }
+        return "\(manifestName)/\(url.lastPathComponent)"
     }
 
     /// The most recent run folder of `name` whose manifest has `configurationHash`.

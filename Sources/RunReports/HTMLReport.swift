@@ -1,7 +1,7 @@
 // HTMLReport.swift — report.html: one self-contained page per run (inline CSS,
 // inline SVG charts, thumbnails as data: URIs; nothing fetched), readable
 // offline and attachable to a mail. Sections: run facts, regression check,
-// summary table, per dataset a per-class IoU bar chart and table, the mIoU
+// summary table (with the named averages, or "Avg."), per dataset a per-class IoU bar chart and table, the mIoU
 // trend over the recorded history, the training loss curve when the run
 // trained, and a gallery of the worst images (image | ground truth | prediction).
 //
@@ -86,7 +86,7 @@ public enum HTMLReport {
         var s = #"<section id="regression" class="alarm"><h2>Regression</h2><p>Against the \#(h(r.baselineKind)) run <code>\#(h(baseline))</code>:</p>"#
             + "<table><tr><th>dataset</th><th>what</th><th>baseline</th><th>now</th><th>drop</th><th>allowed</th></tr>"
         for f in r.findings {
-            s += "<tr class=\"finding\"><td>\(h(f.dataset))</td><td>\(f.className.map { "IoU " + h($0) } ?? "mIoU")</td>"
+            s += "<tr class=\"finding\"><td>\(h(f.dataset))</td><td>\(f.className.map { "IoU " + h($0) } ?? (f.average == true ? "average mIoU" : "mIoU"))</td>"
                 + String(format: "<td class=\"num\">%.2f</td><td class=\"num\">%.2f</td><td class=\"num\">-%.2f</td><td class=\"num\">%.2f</td></tr>",
                          f.baseline, f.current, f.drop, f.threshold)
         }
@@ -106,8 +106,10 @@ public enum HTMLReport {
                 + cell("mAcc", m.meanAccuracy.map { $0 * 100 }, dataset: set.name)
                 + cell("aAcc", m.pixelAccuracy.map { $0 * 100 }, dataset: set.name) + "</tr>"
         }
-        if metrics.datasets.count > 1 {
-            s += "<tr class=\"avg\"><td>Avg.</td><td></td><td></td>" + cell("average.mIoU", metrics.averageMeanIoU.map { $0 * 100 }, dataset: "")
+        // The named averages (data-dataset: the name), or the default "Avg." (data-dataset "").
+        for average in metrics.averageRows {
+            s += "<tr class=\"avg\"><td title=\"mean mIoU of \(h(average.over.joined(separator: ", ")))\">\(h(average.name))</td><td></td><td></td>"
+                + cell("average.mIoU", average.mIoU.map { $0 * 100 }, dataset: metrics.averages == nil ? "" : average.name)
                 + "<td></td><td></td></tr>"
         }
         return s + "</table></section>\n"
@@ -134,9 +136,15 @@ public enum HTMLReport {
             return #"<section id="trend"><h2>mIoU over time</h2><p class="muted">No results history for this run "#
                 + "(recording was off, or `ctpipe report --db PATH` names the database).</p></section>\n"
         }
-        let series = data.metrics.datasets.map(\.name)
+        // One line per set, then one per named average.
+        let averages = (data.metrics.averages ?? []).map(\.name)
+        let series = data.metrics.datasets.map(\.name) + averages
+        func value(_ run: HistoryRun, _ name: String) -> Double? {
+            averages.contains(name) ? run.average(name)?.mIoU : run[name]?.mIoU
+        }
         let runs = data.history.map { run in
-            (id: run.runID, values: Dictionary(uniqueKeysWithValues: run.results.compactMap { r in r.mIoU.map { (r.dataset, $0) } }))
+            (id: run.runID, values: Dictionary(series.compactMap { name in value(run, name).map { (name, $0) } },
+                                               uniquingKeysWith: { a, _ in a }))
         }
         var s = #"<section id="trend"><h2>mIoU over time</h2><p>\#(data.history.count) recorded run\#(data.history.count == 1 ? "" : "s") of "#
             + "\(h(data.manifestName)) (newest last).</p>" + SVGChart.trend(runs: runs, series: series)
@@ -146,7 +154,7 @@ public enum HTMLReport {
             s += "<tr\(run.runID == data.runID ? " class=\"current\"" : "")><td><code>\(h(run.runID))</code></td><td>\(h(run.recordedAt))</td>"
                 + "<td><code>\(h(run.checkpointHash.map { String($0.prefix(12)) } ?? "-"))</code></td>"
                 + series.map { name in
-                    let v = run[name]?.mIoU
+                    let v = value(run, name)
                     return #"<td class="num" data-run="\#(h(run.runID))" data-dataset="\#(h(name))">"# + (v.map { String(format: "%.2f", $0) } ?? "-") + "</td>"
                 }.joined() + "</tr>"
         }

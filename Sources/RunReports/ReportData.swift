@@ -39,7 +39,7 @@ public struct ReportData: Sendable {
     public var configurationHash: String
     public var environment: EnvironmentRecord?
     public var metrics: MetricsReport
-    /// This manifest's recorded runs, oldest first (at most `historyLimit`).
+    /// This manifest's recorded runs of this run's seed, oldest first (at most `historyLimit`).
     public var history: [HistoryRun] = []
     public var historyDatabase: String?
     public var loss: [LossPoint] = []
@@ -66,8 +66,7 @@ public struct ReportData: Sendable {
               case .object(let manifest)? = record["manifest"], case .string(let name)? = manifest["name"] else {
             throw RunError("\(directory.manifestFile): not a ctpipe run record")
         }
-        let folderName = URL(fileURLWithPath: path).lastPathComponent
-        var data = ReportData(runID: "\(name)/\(folderName)", runDirectory: path, manifestName: name, configurationHash: hash,
+        var data = ReportData(runID: directory.runID(manifestName: name), runDirectory: path, manifestName: name, configurationHash: hash,
                               environment: try directory.read(EnvironmentRecord.self, from: directory.environmentFile),
                               metrics: metrics)
         data.regression = try directory.read(RegressionReport.self, from: path + "/regression.json")
@@ -79,7 +78,9 @@ public struct ReportData: Sendable {
         }
         if let database, FileManager.default.fileExists(atPath: database) {
             let store = try HistoryStore(path: database, create: false)
-            data.history = try store.runs(manifest: name, last: historyLimit)
+            // The runs of this run's seed (each seed of a sweep has its own trend).
+            let seed = try store.run(id: data.runID)?.seed
+            data.history = try store.runs(manifest: name, seed: seed, last: historyLimit)
             data.historyDatabase = database
         }
         data.loss = try trainingLoss(path + "/train_log.jsonl")

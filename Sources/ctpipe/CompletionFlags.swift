@@ -27,18 +27,22 @@ struct CompletionFlags: ParsableArguments {
     /// Prints what the end of the run did; exits 5 when nothing was done (an empty eval
     /// dataset, no sample processed, nothing scored), 4 on a regression, 1 when a step failed.
     static func conclude(_ outcome: RunCompletion) throws {
+        let status = describe(outcome)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Prints what the end of the run did and returns its exit status (`RunCompletion.exitStatus`).
+    @discardableResult
+    static func describe(_ outcome: RunCompletion) -> Int32 {
         if let reason = outcome.nothingDone {
             if let file = outcome.reportFile { printError("report: \(file)") }
             printError("error: nothing done: \(reason); nothing was recorded in the history")
-            throw ExitCode(RunCompletion.nothingDoneStatus)
+            return outcome.exitStatus
         }
         if let db = outcome.historyDatabase { printError("recorded \(outcome.runID) in \(db)") }
         if let file = outcome.reportFile { printError("report: \(file)") }
         for error in outcome.errors { printError("error: \(error)") }
-        if let regression = outcome.regression {
-            printError(regression.summary)
-            if regression.regressed { throw ExitCode(RegressionCheck.exitStatus) }
-        }
-        if !outcome.errors.isEmpty { throw ExitCode(1) }
+        if let regression = outcome.regression { printError(regression.summary) }
+        return outcome.exitStatus
     }
 }

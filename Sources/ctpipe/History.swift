@@ -13,8 +13,9 @@ extension CTPipe {
             discussion: """
             Reads the SQLite history that `ctpipe run` and `ctpipe merge` record into (default \
             runs/history.sqlite in the current folder; a manifest's history.db or --history may name another). \
-            Oldest first. table: one line per run and dataset; json: an array of runs with per-class IoU; \
-            csv: one row per run and dataset with a column per class. Percentages are x100.
+            Oldest first. table: one line per run and dataset, then one per named average (manifest \
+            `averages`: its mIoU only); json: an array of runs with per-class IoU, the seed and the named averages; \
+            csv: one row per run and dataset (and named average) with a column per class. Percentages are x100.
             """
         )
 
@@ -26,7 +27,7 @@ extension CTPipe {
         @Option(help: ArgumentHelp("Only runs of this manifest name.", valueName: "NAME"))
         var manifest: String?
 
-        @Option(help: ArgumentHelp("Only this dataset (or group, e.g. acdc-val/night).", valueName: "D"))
+        @Option(help: ArgumentHelp("Only this dataset (or group, e.g. acdc-val/night, or named average).", valueName: "D"))
         var dataset: String?
 
         @Option(help: ArgumentHelp("Only the most recent N runs (1...1000000).", valueName: "N"))
@@ -66,6 +67,11 @@ enum HistoryTable {
                              String(r.samples), String(r.skipped), run.checkpointHash.map { String($0.prefix(12)) } ?? "-",
                              String(format: "%.1f", run.wallSeconds)])
             }
+            // The manifest's named averages: the mean mIoU of their sets.
+            for a in run.averages {
+                rows.append([run.runID, run.recordedAt, a.name, percent(a.mIoU), "-", "-", "-", "-",
+                             run.checkpointHash.map { String($0.prefix(12)) } ?? "-", String(format: "%.1f", run.wallSeconds)])
+            }
         }
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         let numeric: Set<Int> = [3, 4, 5, 6, 7, 9]
@@ -92,6 +98,11 @@ enum HistoryTable {
                                run.ctpipeVersion, String(run.wallSeconds), r.dataset, String(r.samples), String(r.skipped),
                                number(r.mIoU), number(r.aAcc), number(r.mAcc)] + classNames.map { number(byName[$0] ?? nil) })
                     .map(field).joined(separator: ","))
+            }
+            for a in run.averages {
+                lines.append(([run.runID, run.recordedAt, run.manifestName, run.configurationHash, run.checkpointHash ?? "",
+                               run.ctpipeVersion, String(run.wallSeconds), a.name, "", "", number(a.mIoU), "", ""]
+                              + classNames.map { _ in "" }).map(field).joined(separator: ","))
             }
         }
         return lines.joined(separator: "\n") + "\n"

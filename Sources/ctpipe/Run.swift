@@ -5,6 +5,7 @@ import Foundation
 import ManifestSchema
 import Metrics
 import PipelineRunner
+import RunReports
 
 extension CTPipe {
     struct Run: ParsableCommand {
@@ -19,11 +20,16 @@ extension CTPipe {
             history.db or --history), checked against the manifest's regression thresholds, and reported in \
             <run folder>/report.html (see docs/operations.md). With --shard, `ctpipe merge` does this.
 
+            A manifest with "seeds": [0, 1, 2] runs once per seed into <outputs.dir>/<name>/seeds-<timestamp>/seed-<s>/ \
+            and writes summary.json and report.html there: per dataset and average each seed's mIoU, the mean and \
+            the sample standard deviation. --resume continues the latest such sweep, skipping finished seeds.
+
             Exit status: 0 done; 1 run error (or the history/report step failed); 4 regression against the \
             baseline; 5 nothing done: an eval dataset's split is empty, no sample was processed, or no image \
             was scored (the dataset is named; nothing is recorded in the history); 64 usage error; 65 \
             manifest problems; 66 manifest unreadable; 130 stopped by a signal (resumable). A --shard run \
-            exits 0 once its shard is recorded; the merge decides 4 or 5.
+            exits 0 once its shard is recorded; the merge decides 4 or 5. A seed sweep exits with the worst of \
+            its seeds' statuses (5, then 4, then 1).
             """
         )
 
@@ -77,6 +83,14 @@ extension CTPipe {
             options.quiet = quiet
             options.completion = completion.options
             let stop = StopFlag()
+            if loaded.seeds != nil {
+                guard options.shard == nil, options.runDirectory == nil else {
+                    throw ValidationError("--shard and --run-dir run one configuration; \(loaded.file) has seeds and runs one run per seed in its own sweep folder (use seed instead of seeds to run one).")
+                }
+                StopSignals.install(stop) { printError($0) }
+                try sweep(loaded, options: options, stop: stop)
+                return
+            }
             StopSignals.install(stop) { printError($0) }
             do {
                 let summary = try Runner(manifest: loaded, options: options, stop: stop).run()
@@ -94,6 +108,40 @@ extension CTPipe {
                 printError(error.description)
                 throw ExitCode(130)
             }
+        }
+
+        /// A manifest with seeds: every seed's summary table and end-of-run messages as it finishes,
+        /// then the table over the seeds; the worst of the seeds' statuses.
+        func sweep(_ manifest: Manifest, options: RunOptions, stop: StopFlag) throws {
+            let result: SweepResult
+            do {
+                result = try SeedSweep(manifest: manifest, options: options, stop: stop).run { outcome in
+                    if outcome.skipped {
+                        printError("seed \(outcome.seed): finished before, skipped (\(outcome.runDirectory))")
+                        return
+                    }
+                    if let error = outcome.error {
+                        printError("error: seed \(outcome.seed): \(error)")
+                        return
+                    }
+                    print("seed \(outcome.seed)")
+                    if let report = outcome.report { print(MetricsTable.summary(report)) }
+                    if !outcome.problems.isEmpty {
+                        printError("\(outcome.problems.count) sample\(outcome.problems.count == 1 ? "" : "s") skipped (see problems.json)")
+                    }
+                    printError("run folder: \(outcome.runDirectory)")
+                    if let completion = outcome.completion { CompletionFlags.describe(completion) }
+                }
+            } catch let error as SweepInterrupted {
+                printError(error.description)
+                throw ExitCode(130)
+            }
+            print(result.summary.table)
+            for error in result.errors { printError("error: \(error)") }
+            if let file = result.summaryFile { printError("summary: \(file)") }
+            if let file = result.reportFile { printError("report: \(file)") }
+            printError("sweep folder: \(result.folder)")
+            if result.status != 0 { throw ExitCode(result.status) }
         }
     }
 

@@ -22,8 +22,10 @@ extension CTPipe {
 
         func run() throws {
             let loaded = try ManifestCommand.load(manifest)
+            let seeds = loaded.seeds.map { ", one run per seed (\($0.map(String.init).joined(separator: ", ")))" } ?? ""
+            let averages = loaded.averages.isEmpty ? "" : ", averages \(loaded.averages.map(\.name).joined(separator: ", "))"
             print("\(manifest): valid — pipeline \(loaded.pipeline.name) (\(loaded.pipeline.stages.map(\.rawValue).joined(separator: " -> "))), "
-                + "\(loaded.datasets.count) dataset\(loaded.datasets.count == 1 ? "" : "s"), configuration \(loaded.configurationHash.prefix(12))")
+                + "\(loaded.datasets.count) dataset\(loaded.datasets.count == 1 ? "" : "s")\(averages)\(seeds), configuration \(loaded.configurationHash.prefix(12))")
         }
     }
 }

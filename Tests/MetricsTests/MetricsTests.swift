@@ -169,6 +169,34 @@ func close(_ a: Double?, _ b: Double?) -> Bool {
         #expect(throws: MetricsError.self) { try MetricsReport.decode(Array("{}".utf8), path: "m.json") }
     }
 
+    @Test func namedAveragesRoundTripAndReplaceAvg() throws {
+        var report = try Self.report()
+        let city = report.datasets[0].metrics.meanIoU!, bdd = report.datasets[1].metrics.meanIoU!
+        report.averages = [AverageGroup(name: "both", over: ["cityscapes", "bdd"]), AverageGroup(name: "missing", over: ["bdd", "acdc"])]
+        #expect(report.meanIoU(of: report.averages![0]) == (city + bdd) / 2)
+        #expect(report.meanIoU(of: report.averages![1]) == nil, "a group with a set that has no mIoU has no value")
+        #expect(report.averageRows.map(\.name) == ["both", "missing"])
+        let bytes = report.encoded()
+        let object = try JSONSerialization.jsonObject(with: Data(bytes)) as! [String: Any]
+        #expect(object["average"] == nil)
+        let groups = object["averages"] as! [[String: Any]]
+        #expect(groups[0]["name"] as? String == "both" && groups[0]["mIoU"] as? Double == (city + bdd) / 2 * 100)
+        #expect(groups[1]["mIoU"] is NSNull && groups[1]["over"] as? [String] == ["bdd", "acdc"])
+        let decoded = try MetricsReport.decode(bytes, path: "metrics.json")
+        #expect(decoded == report && decoded.encoded() == bytes)
+        #expect(try MetricsReport.decode([UInt8](try JSONEncoder().encode(report)), path: "encoder.json") == report)
+        let table = MetricsTable.summary(report)
+        #expect(table.hasSuffix("\nboth          \(MetricsTable.percent((city + bdd) / 2))\nmissing           -\n"), "\(table)")
+        #expect(!table.contains("Avg."))
+
+        // A file from before named averages whose "Avg." names fewer sets reads as one group "Avg.".
+        let old = String(decoding: try Self.report().encoded(), as: UTF8.self)
+            .replacingOccurrences(of: "\"over\": [\"cityscapes\", \"bdd\"]", with: "\"over\": [\"bdd\"]")
+        #expect(old.contains("\"over\": [\"bdd\"]"))
+        let legacy = try MetricsReport.decode(Array(old.utf8), path: "old.json")
+        #expect(legacy.averages == [AverageGroup(name: "Avg.", over: ["bdd"])] && legacy.averageRows.first?.mIoU == bdd)
+    }
+
     @Test func tablesShowPercentages() throws {
         let report = try Self.report()
         let table = MetricsTable.render(report)

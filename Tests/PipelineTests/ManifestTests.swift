@@ -163,6 +163,18 @@ struct ManifestFixture {
     }
 }
 
+extension ShippedManifestTests {
+    /// The paper's "Avg." columns: ACDC's four conditions (not Cityscapes val); the three targets of G -> C, B, M.
+    @Test func paperManifestsAverageWhatThePaperAverages() throws {
+        func averages(_ name: String) throws -> [Manifest.Average] {
+            try ManifestLoader.load("\(Self.root)/manifests/\(name).json", checkFiles: false).averages
+        }
+        #expect(try averages("city2acdc") == [Manifest.Average(name: "ACDC", over: ["acdc/fog", "acdc/night", "acdc/rain", "acdc/snow"])])
+        #expect(try averages("gta2city") == [Manifest.Average(name: "Avg.", over: ["cityscapes", "bdd100k", "mapillary"])])
+        #expect(try averages("city2bm").isEmpty, "the default Avg. over its two targets")
+    }
+}
+
 @Suite struct ShardTests {
     @Test(arguments: [(0, 1), (1, 1), (7, 3), (10, 4), (100, 8), (3, 8)])
     func shardsPartitionSamples(samples: Int, shards: Int) {

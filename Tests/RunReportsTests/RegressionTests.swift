@@ -49,4 +49,24 @@ import Testing
         #expect(!first.regressed && first.baselineRunID == nil)
         #expect(first.summary.contains("nothing to compare"))
     }
+
+    @Test func namedAveragesAreComparedByName() {
+        func withAverages(_ id: String, _ averages: [HistoryAverage]) -> HistoryRun {
+            var r = run(id, mIoU: 60, road: 90, car: 70)
+            r.averages = averages
+            return r
+        }
+        let base = withAverages("m/a", [HistoryAverage(name: "ACDC", over: ["acdc/fog", "acdc/night"], mIoU: 50),
+                                        HistoryAverage(name: "gone", over: ["x"], mIoU: 50)])
+        let current = withAverages("m/b", [HistoryAverage(name: "ACDC", over: ["acdc/fog", "acdc/night"], mIoU: 48.5),
+                                           HistoryAverage(name: "new", over: ["y"], mIoU: 0)])
+        let check = RegressionCheck.compare(current: current, baseline: base, spec: .init(maxMeanIoUDrop: 1))
+        #expect(check.compared == ["city", "ACDC"], "averages in both runs are compared; others are not")
+        #expect(check.findings == [RegressionFinding(dataset: "ACDC", className: nil, average: true, baseline: 50, current: 48.5,
+                                                     drop: 1.5, threshold: 1)])
+        #expect(check.summary.contains("ACDC: average mIoU 50.00 -> 48.50 (-1.50 points; allowed 1.00)"))
+        // Within the limit, or only a class threshold: nothing.
+        #expect(!RegressionCheck.compare(current: current, baseline: base, spec: .init(maxMeanIoUDrop: 1.5)).regressed)
+        #expect(!RegressionCheck.compare(current: current, baseline: base, spec: .init(maxClassIoUDrop: 0)).regressed)
+    }
 }
