@@ -50,15 +50,10 @@ public struct DCT2: Sendable {
         self.width = width
         self.channels = channels
         self.threads = max(1, threads)
-        let chunks = max(1, min(threads, channels))
-        var groups: [Group] = []
-        for k in 0 ..< chunks {
-            let c0 = channels * k / chunks, c1 = channels * (k + 1) / chunks
-            guard c1 > c0 else { continue }
-            let plans = DCTPlanCache.plans(height: height, width: width, howmany: c1 - c0)
-            groups.append(Group(firstChannel: c0, forward: plans.forward, inverse: plans.inverse))
+        groups = Threading.chunkRanges(channels, threads: threads).map { range in
+            let plans = DCTPlanCache.plans(height: height, width: width, howmany: range.count)
+            return Group(firstChannel: range.lowerBound, forward: plans.forward, inverse: plans.inverse)
         }
-        self.groups = groups
     }
 
     /// Frequencies (grid cells) N = h·w.

@@ -31,14 +31,10 @@ public struct RealDFT2: Sendable {
         self.width = width
         self.channels = channels
         self.threads = max(1, threads)
-        let chunks = max(1, min(threads, channels))
-        var groups: [Group] = []
-        for k in 0 ..< chunks {
-            let c0 = channels * k / chunks, c1 = channels * (k + 1) / chunks
-            guard c1 > c0 else { continue }
-            groups.append(Group(firstChannel: c0, lastChannel: c1, plan: RealDFTPlanCache.plan(height: height, width: width, howmany: c1 - c0)))
+        groups = Threading.chunkRanges(channels, threads: threads).map { range in
+            Group(firstChannel: range.lowerBound, lastChannel: range.upperBound,
+                  plan: RealDFTPlanCache.plan(height: height, width: width, howmany: range.count))
         }
-        self.groups = groups
     }
 
     /// Complex values of one plane's half spectrum.

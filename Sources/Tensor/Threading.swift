@@ -122,6 +122,13 @@ extension Threading {
         count > 0 ? min(max(threads, 1), max(1, count / max(grain, 1))) : 0
     }
 
+    /// The ranges `parallelFor(count, threads:, grain:)` splits `0..<count` into, in order (a
+    /// transform that keeps one plan per range uses them to split its channels the same way).
+    public static func chunkRanges(_ count: Int, threads: Int, grain: Int = 1) -> [Range<Int>] {
+        let chunks = chunkCount(count, threads: threads, grain: grain)
+        return (0 ..< chunks).map { count * $0 / chunks ..< count * ($0 + 1) / chunks }.filter { !$0.isEmpty }
+    }
+
     /// Runs `body(group, range)` over `groups` independent copies of `0..<count`,
     /// each split into exactly the ranges `parallelFor(count, threads:, grain:)`
     /// would use, with all groups x chunks items spread over `threads` workers.
