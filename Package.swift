@@ -30,6 +30,8 @@ let package = Package(
                        providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/System/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/System/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         // The only C we own: libpng/libjpeg calls under setjmp, returning a flag and a message.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG", "CZlib"]),
@@ -54,6 +56,8 @@ let package = Package(
         .target(name: "Inference", dependencies: ["Model", "Tensor", "ImageIO", "CTCore"]),
         // Training: backward passes, loss, AdamW, schedules, training state.
         .target(name: "Training", dependencies: ["Model", "Tensor", "CTCore"]),
+        // The processes of a job (Open MPI when started by mpirun/srun, else one): rank, size, collectives.
+        .target(name: "Distributed", dependencies: ["CMPI"]),
 
         // Evaluation and running. Dependencies point one way, each target using only those before it:
         //   LabelFiles <- ManifestSchema <- RunFolder <- RunReports <- PipelineRunner <- ctpipe, ctbench
@@ -76,12 +80,12 @@ let package = Package(
         // The sharded runner: the pipeline's stages run in order, the train stage, merge, completion.
         .target(name: "PipelineRunner", dependencies: ["CTCore", "ImageIO", "Datasets", "Augment", "Metrics", "Model",
                                                        "Tensor", "Inference", "Training", "LabelFiles", "Evaluation",
-                                                       "ManifestSchema", "RunFolder", "RunReports"]),
+                                                       "ManifestSchema", "RunFolder", "RunReports", "Distributed"]),
 
         // The command-line tool: one file per subcommand.
         .executableTarget(name: "ctpipe", dependencies: [
             "ImageIO", "CTCore", "Datasets", "Augment", "Model", "Tensor", "Inference", "LabelFiles", "Evaluation",
-            "ManifestSchema", "RunFolder", "RunReports", "PipelineRunner",
+            "ManifestSchema", "RunFolder", "RunReports", "PipelineRunner", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -101,6 +105,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CTCore"], path: "Tests/TestSupport"),
 
         .testTarget(name: "CTCoreTests", dependencies: ["CTCore", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "CTCore", "CZlib", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["ManifestSchema", "LabelFiles", "Evaluation", "RunFolder", "RunReports",

@@ -12,6 +12,7 @@
 
 import CTCore
 import Datasets
+import Distributed
 import Foundation
 import ImageIO
 import Inference
@@ -35,6 +36,10 @@ public struct RunOptions: Sendable {
     public var quiet = false
     /// History, regression check and report at the end (RunCompletion.swift).
     public var completion = CompletionOptions()
+    /// The job's processes: one, or the ranks of mpirun/srun (docs/training.md, "Several processes").
+    public var communicator: Communicator = .single
+    /// Threads per sample (nil: this process's share of the machine's cores).
+    public var threads: Int?
     public init() {}
 }
 
@@ -48,6 +53,8 @@ public struct RunSummary: Sendable {
     public var problems: [RunProblem]
     /// History record, regression check and report of a complete run (not of a single `--shard`; `ctpipe merge` does those).
     public var completion: RunCompletion? = nil
+    /// A rank other than 0 of a job of several processes: rank 0 reports.
+    public var follower = false
 }
 
 public struct Runner: Sendable {
@@ -84,11 +91,20 @@ public struct Runner: Sendable {
         // shared read-only by every worker; after training, when the pipeline trains).
         for stage in stages { try stage.prepare(&state, manifest: manifest) }
         let started = Date()
-        let directory = try runDirectory()
+        let communicator = options.communicator
+        // A job of several processes: rank 0 finds or makes the run folder and tells the others, which
+        // write nothing into it (the train stage's share of every iteration is what they do).
+        let directory: RunDirectory
+        if communicator.isRoot {
+            directory = try runDirectory()
+            _ = try? communicator.broadcast(directory.path)
+        } else {
+            directory = RunDirectory(following: try communicator.broadcast(""))
+        }
         // One process per run folder (shards of a job array share it), held until the run ends.
-        let lock = try RunFolderLock(folder: directory.path, mode: options.shard == nil ? .exclusive : .shared)
+        let lock = communicator.isRoot ? try RunFolderLock(folder: directory.path, mode: options.shard == nil ? .exclusive : .shared) : nil
         defer { withExtendedLifetime(lock) {} }
-        if options.shard == nil {
+        if options.shard == nil, communicator.isRoot {
             let leftovers = RunFolderLock.removeLeftovers(in: directory.path)
             if !leftovers.isEmpty { directory.event("leftovers_removed", ["files": .array(leftovers.map(JSONValue.string))]) }
         }
@@ -96,8 +112,16 @@ public struct Runner: Sendable {
         try directory.write(EnvironmentRecord.current(workers: workers), to: ["environment.json"])
         directory.event("run_start", ["resume": .bool(options.resume), "workers": .int(workers)])
 
-        let context = RunContext(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet, list: list)
+        let context = RunContext(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet || !communicator.isRoot,
+                                 list: list, communicator: communicator, threads: options.threads)
         for stage in stages { try stage.run(&state, in: context) }
+        if !communicator.isRoot {
+            // The evaluation after training is rank 0's; the others wait for it to finish.
+            communicator.barrier()
+            return RunSummary(runDirectory: directory.path, shardsRun: 0, shardsSkipped: 0, report: nil, problems: [],
+                              follower: true)
+        }
+        defer { communicator.barrier() }
 
         // Listing problems under on_error: fail stopped the read stage already; under skip they are recorded.
         let listed = state.evalSets
@@ -125,7 +149,7 @@ public struct Runner: Sendable {
             // docs/threading.md: concurrent samples x threads per sample <= cores.
             // One shard at a time: all cores inside each sample; several: one thread each.
             let lanes = max(1, min(workers, jobs.count))
-            plan = ThreadPlan(workers: lanes, cores: max(lanes, ProcessInfo.processInfo.activeProcessorCount))
+            plan = ThreadPlan(workers: lanes, cores: max(lanes, options.threads ?? communicator.cores()))
             let c = segmenter.network.summary
             directory.event("model", ["adapter": .string(c.adapter), "backbone": .string(c.backbone), "head": .string(c.head),
                                       "classes": .int(c.classes), "threads": .string(plan.description),

@@ -8,6 +8,7 @@
 
 import CTCore
 import Datasets
+import Distributed
 import Foundation
 import Inference
 import LabelFiles
@@ -41,6 +42,10 @@ struct RunContext {
     let quiet: Bool
     /// Lists a dataset's samples (Runner.list).
     let list: (Manifest.DatasetEntry) throws -> Runner.Listed
+    /// The job's processes (one unless started by mpirun/srun).
+    var communicator: Communicator = .single
+    /// Threads per training sample (`run --threads`; nil: this process's share of the cores).
+    var threads: Int? = nil
 }
 
 /// One stage of a pipeline, as the runner runs it.
@@ -76,9 +81,13 @@ extension StageKind {
 struct ReadStage: RunnerStage {
     func run(_ state: inout RunState, in context: RunContext) throws {
         let manifest = context.manifest
-        for entry in manifest.datasets {
-            try Synthesis.ensure(entry, quiet: context.quiet)
+        // Rank 0 synthesizes (several processes would write the same files); the others list after it.
+        if context.communicator.isRoot {
+            for entry in manifest.datasets {
+                try Synthesis.ensure(entry, quiet: context.quiet)
+            }
         }
+        context.communicator.barrier()
         if state.trains {
             for entry in manifest.datasets where entry.role == .train { state.trainSets.append(try context.list(entry)) }
         }
@@ -115,7 +124,8 @@ struct TrainStage: RunnerStage {
     func prepare(_ state: inout RunState, manifest: Manifest) throws { state.trains = true }
     func run(_ state: inout RunState, in context: RunContext) throws {
         state.trained = try TrainingRun(manifest: context.manifest, directory: context.directory, stop: context.stop,
-                                        quiet: context.quiet, evaluates: state.infers)
+                                        quiet: context.quiet, evaluates: state.infers, communicator: context.communicator,
+                                        threads: context.threads)
             .run(trainSets: state.trainSets, evalSets: state.evalSets)
     }
 }

@@ -22,6 +22,7 @@
 import Augment
 import CTCore
 import Datasets
+import Distributed
 import Evaluation
 import Foundation
 import ImageIO
@@ -41,6 +42,10 @@ struct TrainingRun {
     let quiet: Bool
     /// Score the model every `eval_interval` iterations (an infer stage follows).
     let evaluates: Bool
+    /// The job's processes: each takes its share of every iteration's examples; rank 0 alone writes.
+    var communicator: Communicator = .single
+    /// Threads per sample (nil: this process's share of the machine's cores).
+    var threads: Int? = nil
 
     // Paths to read; every file is written at a path from `directory.file(_:)` (checked to stay inside the run folder).
     var checkpointFolder: String { directory.path + "/checkpoints" }
@@ -52,10 +57,16 @@ struct TrainingRun {
         var iteration: Int
         var model: String
         var state: String
+        /// Processes of the job that wrote it (absent: one).
+        var ranks: Int?
     }
 
-    /// One sample at a time, every kernel on all cores (docs/threading.md).
-    var plan: ThreadPlan { .singleSample(threads: ProcessInfo.processInfo.activeProcessorCount) }
+    /// One sample at a time, every kernel on this process's cores: all of them, or under MPI its
+    /// share of the machine's (docs/threading.md); `--threads` overrides.
+    var plan: ThreadPlan { .singleSample(threads: threads ?? communicator.cores()) }
+
+    /// Rank 0 writes the logs, events, checkpoints and curves; the other ranks write nothing.
+    var writes: Bool { communicator.isRoot }
 
     /// Trains (or continues training) and returns the final model.
     func run(trainSets: [Runner.Listed], evalSets: [Runner.Listed]) throws -> SegmentationModel {
@@ -73,7 +84,15 @@ struct TrainingRun {
         var model: SegmentationModel
         var optimiser: AdamW
         var start = 0
+        let ranks = communicator.size
+        guard ranks <= perIteration else {
+            throw RunError("\(ranks) processes for \(perIteration) samples per iteration (training.batch_size \(spec.batchSize) x accumulate \(spec.accumulate)): each process needs at least one; start at most \(perIteration)")
+        }
         if let latest = try directory.read(Latest.self, from: latestFile) {
+            guard (latest.ranks ?? 1) == ranks else {
+                let before = latest.ranks ?? 1
+                throw RunError("resuming: the checkpoint \(latest.model) was written by a job of \(before) process\(before == 1 ? "" : "es"), this one has \(ranks); resume with the same count (\(before == 1 ? "without mpirun" : "mpirun -np \(before)"))")
+            }
             do { model = try SegmentationCheckpoint.load(checkpointFolder + "/" + latest.model) } catch {
                 throw RunError("resuming: \(error)")
             }
@@ -102,10 +121,14 @@ struct TrainingRun {
             do { optimiser = AdamW(config: adamConfig, layout: try ParameterLayout(model)) } catch { throw RunError("\(error)") }
         }
         let log = TrainLog(path: try directory.file(["train_log.jsonl"]))
-        try log.truncate(after: start)
-        try TrainLog(path: try directory.file(["train_eval.jsonl"])).truncate(after: start)
+        if writes {
+            try log.truncate(after: start)
+            try TrainLog(path: try directory.file(["train_eval.jsonl"])).truncate(after: start)
+        }
+        // Every rank has read the checkpoint before rank 0 writes the next one.
+        communicator.barrier()
         if start >= spec.iterations {
-            writeCurve(log)
+            if writes { writeCurve(log) }
             return model
         }
 
@@ -122,46 +145,53 @@ struct TrainingRun {
             "adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
             "trainable_tensors": .int(trainer.layout.count), "trainable_values": .int(trainer.layout.valueCount),
             "activation_bytes": .int(trainer.sampleTrainer.activationBytes), "threads": .string(plan.description),
+            "processes": .int(ranks),
         ])
-        if !quiet {
+        if !quiet && writes {
             FileHandle.standardError.write(Data("ctpipe: training \(manifest.name) from iteration \(start) to \(spec.iterations) (\(samples.count) training images, \(trainer.layout.valueCount) trainable values)\n".utf8))
         }
 
         let data = TrainingData(samples: samples, pipeline: TrainPipeline(cropSize: spec.cropSize, settings: spec.augment),
                                 seed: UInt64(manifest.seed), limits: manifest.execution.decodeLimits)
-        let prefetcher = TrainingPrefetcher(data: data, start: start * perIteration, capacity: 2 * perIteration)
+        let share = StreamShare(perIteration: perIteration, rank: communicator.rank, ranks: ranks)
+        let prefetcher = TrainingPrefetcher(data: data, share: share, iteration: start, capacity: 2 * share.count)
         defer { prefetcher.stop() }
         var lastReport = Date()
         for t in start ..< spec.iterations {
-            if stop.isSet {
-                if t > start { try checkpoint(trainer, iteration: t) }
-                directory.event("train_interrupted", ["iteration": .int(t)])
-                throw RunInterrupted(runDirectory: directory.path)
-            }
             let began = Date()
-            var batches: [[TrainingExample]] = []
-            for _ in 0 ..< spec.accumulate {
-                var batch: [TrainingExample] = []
-                for _ in 0 ..< spec.batchSize { batch.append(try prefetcher.next()) }
-                batches.append(batch)
-            }
             let result: StepResult
-            do { result = try trainer.step(iteration: t, microBatches: batches) } catch { throw RunError("training iteration \(t + 1): \(error)") }
+            if ranks == 1 {
+                if stop.isSet { try interrupted(trainer, at: t, start: start) }
+                var batches: [[TrainingExample]] = []
+                for _ in 0 ..< spec.accumulate {
+                    var batch: [TrainingExample] = []
+                    for _ in 0 ..< spec.batchSize { batch.append(try prefetcher.next()) }
+                    batches.append(batch)
+                }
+                do { result = try trainer.step(iteration: t, microBatches: batches) } catch { throw RunError("training iteration \(t + 1): \(error)") }
+            } else {
+                guard let shared = try sharedStep(trainer, iteration: t, share: share, prefetcher: prefetcher) else {
+                    try interrupted(trainer, at: t, start: start)
+                }
+                result = shared
+            }
             guard result.loss.isFinite else {
                 directory.event("train_diverged", ["iteration": .int(t + 1)])
                 throw RunError("training iteration \(t + 1): the loss is \(result.loss); lower training.lr")
             }
             let seconds = Date().timeIntervalSince(began)
-            try log.append(TrainLogEntry(iteration: t + 1, loss: result.loss, learningRate: result.learningRate,
-                                         secondsPerIteration: seconds, imagesPerSecond: Double(perIteration) / max(seconds, 1e-9)))
+            if writes {
+                try log.append(TrainLogEntry(iteration: t + 1, loss: result.loss, learningRate: result.learningRate,
+                                             secondsPerIteration: seconds, imagesPerSecond: Double(perIteration) / max(seconds, 1e-9)))
+            }
             let done = t + 1
-            if done % spec.checkpointInterval == 0 || done == spec.iterations {
+            if writes, done % spec.checkpointInterval == 0 || done == spec.iterations {
                 try checkpoint(trainer, iteration: done)
             }
-            if spec.evalInterval > 0, done % spec.evalInterval == 0, done < spec.iterations, evaluates {
+            if writes, spec.evalInterval > 0, done % spec.evalInterval == 0, done < spec.iterations, evaluates {
                 try evaluate(trainer.model, evalSets: evalSets, iteration: done)
             }
-            if !quiet, Date().timeIntervalSince(lastReport) >= 10 || done == spec.iterations {
+            if !quiet, writes, Date().timeIntervalSince(lastReport) >= 10 || done == spec.iterations {
                 lastReport = Date()
                 FileHandle.standardError.write(Data(String(format: "ctpipe: iteration %d/%d  loss %.4f  lr %.3g  %.2f s/it\n",
                                                            done, spec.iterations, result.loss, result.learningRate, seconds).utf8))
@@ -169,6 +199,64 @@ struct TrainingRun {
         }
         directory.event("train_finish", ["iterations": .int(spec.iterations)])
         return trainer.model
+    }
+
+    /// Stopped by a signal before iteration `t`: a checkpoint (rank 0, when anything was done), then RunInterrupted.
+    func interrupted(_ trainer: Trainer, at t: Int, start: Int) throws -> Never {
+        if writes, t > start { try checkpoint(trainer, iteration: t) }
+        directory.event("train_interrupted", ["iteration": .int(t)])
+        throw RunInterrupted(runDirectory: directory.path)
+    }
+
+    /// Iteration `t` of a job of several processes (docs/training.md, "Several processes"): this rank's
+    /// examples (positions r, r + N, ... of the iteration); every rank's stop flag and label counts
+    /// gathered; this rank's per-sample losses and gradients computed alone and gathered; then every
+    /// rank adds all samples in position order, as one process does (Trainer.combine), and applies the
+    /// same AdamW step. Nil: some rank was stopped by a signal (all ranks stop at the same iteration).
+    func sharedStep(_ trainer: Trainer, iteration t: Int, share: StreamShare, prefetcher: TrainingPrefetcher) throws -> StepResult? {
+        let spec = manifest.training
+        let ranks = share.ranks, slots = share.slots
+        var mine: [TrainingExample] = []
+        for _ in 0 ..< share.count { mine.append(try prefetcher.next()) }
+        // Header: [stopped, valid pixels of slot 0, 1, ...] per rank.
+        var header = [stop.isSet ? 1.0 : 0.0] + Array(repeating: 0.0, count: slots)
+        for (j, example) in mine.enumerated() { header[1 + j] = Double(CrossEntropyLoss.validPixels(example.label)) }
+        let headers: [Double]
+        do { headers = try communicator.allgather(header) } catch { throw RunError("training iteration \(t + 1): \(error)") }
+        if (0 ..< ranks).contains(where: { headers[$0 * (slots + 1)] != 0 }) { return nil }
+        // Position p of the iteration sits on rank p % N, slot p / N.
+        func slot(_ p: Int) -> Int { (p % ranks) * (slots + 1) + 1 + p / ranks }
+        var valid = Array(repeating: 0, count: spec.accumulate)
+        for p in 0 ..< share.perIteration { valid[p / spec.batchSize] += Int(headers[slot(p)]) }
+
+        let values = trainer.layout.valueCount
+        var gradients = [Float](repeating: 0, count: slots * values)
+        var losses = [Double](repeating: 0, count: slots)
+        for (j, example) in mine.enumerated() {
+            let p = share.rank + j * ranks
+            let b = p / spec.batchSize
+            guard valid[b] > 0 else { continue }
+            do { losses[j] = try trainer.sampleGradient(example, scale: Trainer.scale(valid: valid[b], microBatches: spec.accumulate)) } catch {
+                throw RunError("training iteration \(t + 1): \(error)")
+            }
+            gradients.withUnsafeMutableBufferPointer {
+                _ = UnsafeMutableBufferPointer(rebasing: $0[j * values ..< (j + 1) * values]).update(fromContentsOf: trainer.sampleGradients.all)
+            }
+        }
+        let allGradients: [Float], allLosses: [Double]
+        do {
+            allGradients = try communicator.allgather(gradients)
+            allLosses = try communicator.allgather(losses)
+        } catch { throw RunError("training iteration \(t + 1): \(error)") }
+        do {
+            return try allGradients.withUnsafeBufferPointer { all throws(TrainingError) in
+                try trainer.combine(iteration: t, validPixels: valid, batchSize: spec.batchSize) { (b, i) in
+                    let p = b * spec.batchSize + i
+                    let at = ((p % ranks) * slots + p / ranks) * values
+                    return (allLosses[(p % ranks) * slots + p / ranks], UnsafeBufferPointer(rebasing: all[at ..< at + values]))
+                }
+            }
+        } catch { throw RunError("training iteration \(t + 1): \(error)") }
     }
 
     /// What a training state's settings have that the manifest's do not: "seed 8 vs 7", ... (empty: they agree).
@@ -205,7 +293,8 @@ struct TrainingRun {
                                    optimiser: trainer.optimiser, to: stateFile)
         } catch { throw RunError("checkpoint \(name): \(error)") }
         let previous = try directory.read(Latest.self, from: latestFile)
-        try directory.write(Latest(iteration: iteration, model: "\(name).safetensors", state: "\(name).state.safetensors"),
+        try directory.write(Latest(iteration: iteration, model: "\(name).safetensors", state: "\(name).state.safetensors",
+                                   ranks: communicator.size == 1 ? nil : communicator.size),
                             to: ["checkpoints", "latest.json"])
         if iteration == manifest.training.iterations {
             let finalModelFile = try directory.file(["model.safetensors"])

@@ -23,9 +23,20 @@ public final class RunDirectory: Sendable {
     /// The run folder as the containment check sees it: every file a run writes is placed by `file(_:)`.
     public let folder: ContainedFolder
     private let eventLock = Mutex<Void>(())
+    /// False for the other ranks of a job of several processes (they read rank 0's run folder):
+    /// events and the `write` functions do nothing.
+    public let writes: Bool
+
+    /// The run folder of another process (rank 0 of a job of several), read but never written here.
+    public init(following path: String) {
+        self.path = path
+        folder = ContainedFolder(root: path)
+        writes = false
+    }
 
     /// The run folder at `path`, created (with its parents) when missing.
     public init(path: String) throws(FileError) {
+        writes = true
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -37,6 +48,7 @@ public final class RunDirectory: Sendable {
 
     /// A folder this process has just created.
     private init(created path: String) {
+        writes = true
         self.path = path
         folder = ContainedFolder(root: path)
     }
@@ -157,6 +169,7 @@ public final class RunDirectory: Sendable {
 
     /// Writes any JSON value atomically at `components`, pretty-printed with sorted keys.
     public func writeJSON(_ value: JSONValue, to components: [String]) throws {
+        guard writes else { return }
         let file = try file(components)
         let data: Data
         do {
@@ -170,6 +183,7 @@ public final class RunDirectory: Sendable {
 
     /// Writes an Encodable value atomically at `components` as pretty JSON.
     public func write<T: Encodable>(_ value: T, to components: [String]) throws {
+        guard writes else { return }
         let file = try file(components)
         let data: Data
         do { data = try PrettyJSON.data(value) } catch {
@@ -180,6 +194,7 @@ public final class RunDirectory: Sendable {
 
     /// Writes bytes atomically at `components`.
     public func write(bytes: [UInt8], to components: [String], durability: AtomicFile.Durability = .durable) throws {
+        guard writes else { return }
         try AtomicFile.write(bytes, to: try file(components), durability: durability)
     }
 
@@ -196,6 +211,7 @@ public final class RunDirectory: Sendable {
 
     /// Appends one event line (with a UTC timestamp) to events.jsonl.
     public func event(_ kind: String, _ fields: [String: JSONValue] = [:]) {
+        guard writes else { return }
         var object = fields
         object["event"] = .string(kind)
         object["time"] = .string(ISO8601DateFormatter().string(from: Date()))

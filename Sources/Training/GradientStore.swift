@@ -57,6 +57,14 @@ public final class GradientStore {
     /// Sets every gradient to zero.
     public func zero() { storage.update(repeating: 0) }
 
+    /// Adds `other` (one value per gradient, layout order) into this store, value by value.
+    /// The one place a step sums its samples' gradients (Trainer), so a step that gathers them
+    /// from several processes adds exactly as one process does.
+    public func add(_ other: UnsafeBufferPointer<Float>) {
+        precondition(other.count == layout.valueCount, "GradientStore.add: \(other.count) values, the layout has \(layout.valueCount)")
+        for i in 0 ..< other.count { storage[i] += other[i] }
+    }
+
     /// Multiplies every gradient by `factor`.
     public func scale(by factor: Float) {
         for i in 0 ..< storage.count { storage[i] *= factor }

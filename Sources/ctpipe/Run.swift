@@ -1,6 +1,7 @@
 // Run.swift — `ctpipe run MANIFEST`: validate, then run every stage.
 
 import ArgumentParser
+import Distributed
 import Foundation
 import ManifestSchema
 import Metrics
@@ -30,6 +31,11 @@ extension CTPipe {
             manifest problems; 66 manifest unreadable; 130 stopped by a signal (resumable). A --shard run \
             exits 0 once its shard is recorded; the merge decides 4 or 5. A seed sweep exits with the worst of \
             its seeds' statuses (5, then 4, then 1).
+
+            Under mpirun or srun (several processes), the train stage splits every iteration's samples over \
+            the processes and gives the single-process result bit for bit at the same --threads; rank 0 \
+            alone writes the run folder (docs/training.md, "Several processes (MPI)"). An error in any \
+            process ends them all.
             """
         )
 
@@ -53,6 +59,9 @@ extension CTPipe {
                                    + "(default: the manifest's execution.max_pixels, else 64 MP).", valueName: "N"))
         var maxPixels: Int?
 
+        @Option(help: ArgumentHelp("Threads per sample, 1...1024 (default: the machine's cores; under mpirun/srun each process's share of them).", valueName: "N"))
+        var threads: Int?
+
         @Flag(help: "No progress output on stderr.")
         var quiet = false
 
@@ -60,6 +69,7 @@ extension CTPipe {
 
         func validate() throws {
             if let jobs { try CLILimits.check(jobs, within: Manifest.ExecutionSpec.workerRange, option: "--jobs") }
+            if let threads { try CLILimits.check(threads, within: 1 ... CLILimits.maxThreads, option: "--threads") }
             if let maxPixels { try CLILimits.check(maxPixels, within: 1 ... DecodeLimitOptions.largest, option: "--max-pixels") }
             if let shard, ShardSelection(parsing: shard) == nil {
                 throw ValidationError("--shard takes i/N with 0 <= i < N <= \(Manifest.ExecutionSpec.shardRange.upperBound) (got \(shard)).")
@@ -67,6 +77,27 @@ extension CTPipe {
         }
 
         func run() throws {
+            // MPI only when mpirun/srun started this process; then an error anywhere ends every rank.
+            let communicator = Communicator.start()
+            guard communicator.usesMPI else { return try runPipeline(communicator: .single) }
+            do {
+                try runPipeline(communicator: communicator)
+            } catch {
+                if let exit = error as? ExitCode, exit.rawValue == 0 || exit.rawValue == 130 {
+                    // Done, or stopped by a signal: every rank stopped at the same iteration; rank 0 has
+                    // written its checkpoint when all arrive here.
+                    communicator.barrier()
+                    communicator.finish()
+                    throw exit
+                }
+                let code: Int32 = (error as? ExitCode)?.rawValue ?? (error is ValidationError ? 64 : 1)
+                if !(error is ExitCode) { printError("error: \(communicator.size > 1 ? "rank \(communicator.rank): " : "")\(error)") }
+                communicator.abort(code: code)
+            }
+            communicator.finish()
+        }
+
+        func runPipeline(communicator: Communicator) throws {
             var loaded: Manifest
             if let manifest {
                 loaded = try ManifestCommand.load(manifest)
@@ -82,6 +113,13 @@ extension CTPipe {
             options.workers = jobs
             options.quiet = quiet
             options.completion = completion.options
+            options.threads = threads
+            options.communicator = communicator
+            if communicator.size > 1 {
+                guard loaded.seeds == nil, options.shard == nil else {
+                    throw ValidationError("under mpirun/srun a run is one configuration trained by all processes; \(loaded.seeds != nil ? "\(loaded.file) has seeds (run one seed per job)" : "--shard is for job arrays of single processes").")
+                }
+            }
             let stop = StopFlag()
             if loaded.seeds != nil {
                 guard options.shard == nil, options.runDirectory == nil else {
@@ -94,6 +132,7 @@ extension CTPipe {
             StopSignals.install(stop) { printError($0) }
             do {
                 let summary = try Runner(manifest: loaded, options: options, stop: stop).run()
+                if summary.follower { return }
                 if let report = summary.report {
                     print(MetricsTable.render(report))
                 } else {
