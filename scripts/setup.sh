@@ -12,6 +12,8 @@ packages=(
     libopenblas-dev     # cblas_sgemm
     libfftw3-dev        # fftw3f: DCT plans of the Causal-Tune adapter
     libsqlite3-dev      # results history (runs/history.sqlite)
+    libopenmpi-dev      # Open MPI (ompi-c): data-parallel training under mpirun/srun
+    openmpi-bin         # mpirun, for those jobs and their tests
 )
 
 missing=()

@@ -154,6 +154,7 @@ struct TrainingRun {
         let data = TrainingData(samples: samples, pipeline: TrainPipeline(cropSize: spec.cropSize, settings: spec.augment),
                                 seed: UInt64(manifest.seed), limits: manifest.execution.decodeLimits)
         let share = StreamShare(perIteration: perIteration, rank: communicator.rank, ranks: ranks)
+        let exchange = ExchangeClock()
         let prefetcher = TrainingPrefetcher(data: data, share: share, iteration: start, capacity: 2 * share.count)
         defer { prefetcher.stop() }
         var lastReport = Date()
@@ -170,7 +171,7 @@ struct TrainingRun {
                 }
                 do { result = try trainer.step(iteration: t, microBatches: batches) } catch { throw RunError("training iteration \(t + 1): \(error)") }
             } else {
-                guard let shared = try sharedStep(trainer, iteration: t, share: share, prefetcher: prefetcher) else {
+                guard let shared = try sharedStep(trainer, iteration: t, share: share, prefetcher: prefetcher, clock: exchange) else {
                     try interrupted(trainer, at: t, start: start)
                 }
                 result = shared
@@ -197,7 +198,10 @@ struct TrainingRun {
                                                            done, spec.iterations, result.loss, result.learningRate, seconds).utf8))
             }
         }
-        directory.event("train_finish", ["iterations": .int(spec.iterations)])
+        var finish: [String: JSONValue] = ["iterations": .int(spec.iterations)]
+        // Rank 0's time in the exchanges (waiting for the other ranks included), for scaling figures.
+        if ranks > 1 { finish["exchange_seconds"] = .double((exchange.seconds * 1000).rounded() / 1000) }
+        directory.event("train_finish", finish)
         return trainer.model
     }
 
@@ -213,7 +217,8 @@ struct TrainingRun {
     /// gathered; this rank's per-sample losses and gradients computed alone and gathered; then every
     /// rank adds all samples in position order, as one process does (Trainer.combine), and applies the
     /// same AdamW step. Nil: some rank was stopped by a signal (all ranks stop at the same iteration).
-    func sharedStep(_ trainer: Trainer, iteration t: Int, share: StreamShare, prefetcher: TrainingPrefetcher) throws -> StepResult? {
+    func sharedStep(_ trainer: Trainer, iteration t: Int, share: StreamShare, prefetcher: TrainingPrefetcher,
+                    clock: ExchangeClock) throws -> StepResult? {
         let spec = manifest.training
         let ranks = share.ranks, slots = share.slots
         var mine: [TrainingExample] = []
@@ -222,7 +227,9 @@ struct TrainingRun {
         var header = [stop.isSet ? 1.0 : 0.0] + Array(repeating: 0.0, count: slots)
         for (j, example) in mine.enumerated() { header[1 + j] = Double(CrossEntropyLoss.validPixels(example.label)) }
         let headers: [Double]
-        do { headers = try communicator.allgather(header) } catch { throw RunError("training iteration \(t + 1): \(error)") }
+        do { headers = try clock.time { () throws(DistributedError) in try communicator.allgather(header) } } catch {
+            throw RunError("training iteration \(t + 1): \(error)")
+        }
         if (0 ..< ranks).contains(where: { headers[$0 * (slots + 1)] != 0 }) { return nil }
         // Position p of the iteration sits on rank p % N, slot p / N.
         func slot(_ p: Int) -> Int { (p % ranks) * (slots + 1) + 1 + p / ranks }
@@ -245,8 +252,9 @@ struct TrainingRun {
         }
         let allGradients: [Float], allLosses: [Double]
         do {
-            allGradients = try communicator.allgather(gradients)
-            allLosses = try communicator.allgather(losses)
+            (allGradients, allLosses) = try clock.time { () throws(DistributedError) in
+                (try communicator.allgather(gradients), try communicator.allgather(losses))
+            }
         } catch { throw RunError("training iteration \(t + 1): \(error)") }
         do {
             return try allGradients.withUnsafeBufferPointer { all throws(TrainingError) in
@@ -354,5 +362,16 @@ struct TrainingRun {
         let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         try AtomicFile.write(text: previous + line, to: path)
         directory.event("train_eval", ["iteration": .int(iteration), "mean_miou": mean])
+    }
+}
+
+/// Seconds spent in a training job's exchanges (the calling thread only).
+final class ExchangeClock {
+    private(set) var seconds = 0.0
+
+    func time<T>(_ body: () throws(DistributedError) -> T) throws(DistributedError) -> T {
+        let began = Date()
+        defer { seconds += Date().timeIntervalSince(began) }
+        return try body()
     }
 }
