@@ -57,7 +57,8 @@ for v in "${variants[@]}"; do
 }
 JSON
   start=$(date +%s)
-  "$BIN" run "$OUT/manifests/$name.json" --quiet > "$OUT/logs/$name.out" 2> "$OUT/logs/$name.err"
+  "$BIN" run "$OUT/manifests/$name.json" --quiet > "$OUT/logs/$name.out" 2> "$OUT/logs/$name.err" \
+    || { echo "$name failed (exit $?); see $OUT/logs/$name.err" >&2; exit 1; }
   seconds=$(( $(date +%s) - start ))
   printf '%s\t%s\n' "$name" "$seconds" >> "$OUT/timings.tsv"
   echo "$name: $seconds s" >&2
