@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
 # dg_study.sh — a small domain-generalisation study on synthetic data
-# (docs/dg-study.md): adapter none / rein / causal-tune (bandpass, lowcut,
-# highcut), each trained with the same budget on GTA-style synthetic scenes
-# (frozen randomly initialised `tiny` backbone, linear head, same seed), then
-# evaluated on camera-style clear scenes (Cityscapes synth) and the ACDC
-# fog / night / rain / snow synth sets. Prints a markdown table of mIoU.
+# (docs/dg-study.md): adapter none / rein / causal-tune (band-pass, low-cut and
+# high-cut masks with the DCT; band-pass with the FFT and the Haar wavelet),
+# each trained with the same budget on GTA-style synthetic scenes (frozen
+# randomly initialised `tiny` backbone, linear head), once per seed (`seeds`),
+# then evaluated on camera-style clear scenes (Cityscapes synth) and the ACDC
+# fog / night / rain / snow synth sets. Writes OUT_DIR/table.md with
+# scripts/dg_study_table.py (mean and sample std over the seeds from each
+# variant's summary.json) and the wall time of each variant.
 #
 #   swift build -c release --product ctpipe
-#   bash scripts/dg_study.sh [ITERATIONS] [OUT_DIR] [SEED]
+#   bash scripts/dg_study.sh [ITERATIONS] [OUT_DIR] [SEEDS]      # defaults: 600 runs/dg-study 0,1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ITERATIONS="${1:-600}"
 OUT="${2:-runs/dg-study}"
-SEED="${3:-0}"
+SEEDS="${3:-0,1}"
+[[ "$ITERATIONS" =~ ^[1-9][0-9]*$ ]] || { echo "ITERATIONS must be a positive integer, got '$ITERATIONS'" >&2; exit 64; }
+[[ "$SEEDS" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "SEEDS must be a comma-separated list of integers, got '$SEEDS'" >&2; exit 64; }
 BIN=.build/release/ctpipe
 [ -x "$BIN" ] || swift build -c release --product ctpipe
-mkdir -p "$OUT/manifests"
+mkdir -p "$OUT/manifests" "$OUT/logs"
+OUT="$(cd "$OUT" && pwd)"
 DATA="$(pwd)/data/dg"
-variants=("none:bandpass" "rein:bandpass" "causal-tune:bandpass" "causal-tune:lowcut" "causal-tune:highcut")
+: > "$OUT/timings.tsv"
+variants=("none:bandpass:dct" "rein:bandpass:dct"
+          "causal-tune:bandpass:dct" "causal-tune:lowcut:dct" "causal-tune:highcut:dct"
+          "causal-tune:bandpass:fft" "causal-tune:bandpass:haar")
+study_start=$(date +%s)
 for v in "${variants[@]}"; do
-  adapter="${v%%:*}"; filter="${v##*:}"
-  name="dg-${adapter}-${filter}"
-  [ "$adapter" != "causal-tune" ] && name="dg-${adapter}"
+  IFS=: read -r adapter filter transform <<< "$v"
+  if [ "$adapter" = "causal-tune" ]; then
+    name="dg-${adapter}-${filter}-${transform}"
+    model="\"adapter\": \"$adapter\", \"transform\": \"$transform\", \"filter\": \"$filter\""
+  else
+    name="dg-${adapter}"
+    model="\"adapter\": \"$adapter\""
+  fi
   cat > "$OUT/manifests/$name.json" <<JSON
 {
-  "version": 1, "name": "$name", "seed": $SEED,
+  "version": 1, "name": "$name", "seeds": [$SEEDS],
   "pipeline": {"version": 1, "name": "train-then-evaluate", "stages": ["read", "train", "infer", "metric"],
                "defaults": {"execution": {"shards": 4}}},
   "datasets": [
@@ -34,28 +49,20 @@ for v in "${variants[@]}"; do
     {"name": "acdc-synth", "kind": "acdc", "root": "$DATA/acdc", "split": "val", "condition": "all", "scale": [256, 128],
      "synthesize": {"count": 12, "seed": 3, "size": [256, 128]}}
   ],
-  "model": {"backbone": "tiny", "adapter": "$adapter", "filter": "$filter", "tokens": 20, "head": "linear"},
+  "averages": {"ACDC": ["acdc-synth/fog", "acdc-synth/night", "acdc-synth/rain", "acdc-synth/snow"]},
+  "model": {"backbone": "tiny", $model, "tokens": 20, "head": "linear"},
   "training": {"iterations": $ITERATIONS, "batch_size": 4, "crop_size": 128, "lr": 0.001, "warmup_iterations": 20,
                "checkpoint_interval": $ITERATIONS},
-  "outputs": {"dir": "$(pwd)/$OUT/runs"}
+  "outputs": {"dir": "$OUT/runs"}
 }
 JSON
   start=$(date +%s)
-  "$BIN" run "$OUT/manifests/$name.json" --quiet > /dev/null
-  echo "$name: $(( $(date +%s) - start )) s" >&2
+  "$BIN" run "$OUT/manifests/$name.json" --quiet > "$OUT/logs/$name.out" 2> "$OUT/logs/$name.err" \
+    || { echo "$name failed (exit $?); see $OUT/logs/$name.err" >&2; exit 1; }
+  seconds=$(( $(date +%s) - start ))
+  printf '%s\t%s\n' "$name" "$seconds" >> "$OUT/timings.tsv"
+  echo "$name: $seconds s" >&2
 done
-python3 - "$OUT/runs" <<'PY'
-import json, os, sys
-root = sys.argv[1]
-cols = ["cityscapes-synth", "acdc-synth/fog", "acdc-synth/night", "acdc-synth/rain", "acdc-synth/snow"]
-print("| variant | " + " | ".join(cols) + " | ACDC avg. | final train loss |")
-print("|---" * (len(cols) + 3) + "|")
-for name in sorted(os.listdir(root)):
-    run = os.path.join(root, name, sorted(os.listdir(os.path.join(root, name)))[-1])
-    metrics = json.load(open(os.path.join(run, "metrics.json")))
-    miou = {d["name"]: d["mIoU"] for d in metrics["datasets"]}
-    acdc = [miou[c] for c in cols[1:]]
-    log = [json.loads(l) for l in open(os.path.join(run, "train_log.jsonl"))]
-    last = sum(l["loss"] for l in log[-50:]) / len(log[-50:])
-    print(f"| {name} | " + " | ".join(f"{miou[c]:.2f}" for c in cols) + f" | {sum(acdc) / 4:.2f} | {last:.3f} |")
-PY
+echo "total: $(( $(date +%s) - study_start )) s for ${#variants[@]} variants x seeds $SEEDS, $ITERATIONS iterations" >&2
+python3 scripts/dg_study_table.py "$OUT" > "$OUT/table.md"
+cat "$OUT/table.md"

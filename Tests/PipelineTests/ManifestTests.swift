@@ -2,6 +2,7 @@ import CTCore
 import Datasets
 import Foundation
 import ManifestSchema
+import Model
 import PipelineRunner
 import RunFolder
 import Testing
@@ -151,6 +152,8 @@ struct ManifestFixture {
         let manifest = try ManifestLoader.load(path, checkFiles: false)
         #expect(manifest.training.iterations == 40_000 && manifest.training.batchSize == 4 && manifest.training.lr == 1e-4)
         #expect(manifest.model?.backbone == .vitl14)
+        // The released configs' LoRAReins: 100 tokens of lora_dim 16.
+        #expect(manifest.model?.adapter.tokens == 100 && manifest.model?.adapter.rank == 16)
         #expect(manifest.pipeline.stages == [.read, .train, .infer, .metric, .write])
         do {
             _ = try ManifestLoader.load(path)
