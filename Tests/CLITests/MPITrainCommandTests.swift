@@ -200,7 +200,7 @@ enum MPIRun {
 
     @Test func aRankKilledWhileEvaluatingEndsTheJobAndResumeFinishesIt() throws {
         guard MPIRun.available else { return }
-        let fixture = try TrainingFixture(iterations: 2, evaluation: (images: 48, size: (384, 256), shards: 24, writes: true))
+        let fixture = try TrainingFixture(iterations: 2, evaluation: (images: 16, size: (256, 128), shards: 16, writes: true))
         defer { try? FileManager.default.removeItem(atPath: fixture.folder) }
         let reference = fixture.folder + "/runs/reference"
         let single = try CTPipeBinary.run(["run", fixture.manifest, "--run-dir", reference, "--threads", "1", "--no-history", "--quiet"])
@@ -215,7 +215,7 @@ enum MPIRun {
         let deadline = Date().addingTimeInterval(180)
         while job.isRunning && records() < 2 && Date() < deadline { usleep(2_000) }
         let ranks = MPIRun.ranks(of: job.processIdentifier)
-        let evaluating = job.isRunning && records() < 24
+        let evaluating = job.isRunning && records() < 16
         #expect(ranks.count == 2, "mpirun runs two ctpipe processes: \(ranks)")
         #expect(evaluating, "the job finished its evaluation before a rank could be killed")
         guard let victim = ranks.last, evaluating else {
@@ -234,7 +234,7 @@ enum MPIRun {
         #expect(MPIRun.ranks(of: job.processIdentifier).isEmpty, "no rank is left running")
         #expect(!FileManager.default.fileExists(atPath: killed + "/metrics.json"), "nothing was merged")
         let left = records()
-        #expect(left < 24, "killed with \(left) of 24 shards evaluated")
+        #expect(left < 16, "killed with \(left) of 16 shards evaluated")
 
         let resumed = try MPIRun.run(ranks: 2, ["run", fixture.manifest, "--run-dir", killed, "--resume", "--threads", "1",
                                                 "--no-history", "--quiet"])
