@@ -18,6 +18,8 @@ public struct MergedRun: Sendable {
     public var report: MetricsReport
     /// Per eval dataset, in manifest order.
     public var datasets: [DatasetCount]
+    /// What problems.json holds: the listing problems, then every shard's skipped samples in shard order.
+    public var problems: [RunProblem] = []
 
     public struct DatasetCount: Sendable, Equatable {
         public var name: String
@@ -63,7 +65,7 @@ public enum RunMerge {
         try directory.write(bytes: report.encoded(), to: ["metrics.json"])
         try directory.write(bytes: Array(MetricsCSV.render(report).utf8), to: ["metrics.csv"])
         try directory.write(problems, to: ["problems.json"])
-        return MergedRun(report: report, datasets: counts)
+        return MergedRun(report: report, datasets: counts, problems: problems)
     }
 
     /// `ctpipe merge RUN_DIR`: re-reads the run's manifest.json and merges.

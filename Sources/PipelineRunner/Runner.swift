@@ -9,6 +9,11 @@
 // merged in (dataset, shard) order with integer counts, so metrics are the same
 // for any number of workers or shards, and a resumed run ends with the same
 // results as an uninterrupted one.
+//
+// Several processes (mpirun/srun): after the stages (training included) every
+// rank holds the same model; rank r evaluates the pending shards r, r + N, ...
+// (ShardAssignment) into rank 0's run folder, and once all have finished rank 0
+// merges and reports alone (docs/training.md, "Several processes (MPI)").
 
 import CTCore
 import Datasets
@@ -115,39 +120,50 @@ public struct Runner: Sendable {
         let context = RunContext(manifest: manifest, directory: directory, stop: stop, quiet: options.quiet || !communicator.isRoot,
                                  list: list, communicator: communicator, threads: options.threads)
         for stage in stages { try stage.run(&state, in: context) }
-        if !communicator.isRoot {
-            // The evaluation after training is rank 0's; the others wait for it to finish.
-            communicator.barrier()
-            return RunSummary(runDirectory: directory.path, shardsRun: 0, shardsSkipped: 0, report: nil, problems: [],
-                              follower: true)
-        }
-        defer { communicator.barrier() }
 
         // Listing problems under on_error: fail stopped the read stage already; under skip they are recorded.
         let listed = state.evalSets
         let listingProblems = listed.flatMap(\.recorded)
 
-        // Jobs: (dataset, shard) pairs, skipping completed ones on resume.
+        // Jobs: (dataset, shard) pairs, skipping completed ones on resume. In a job of several processes
+        // rank 0 decides which remain and tells the others, so every rank works from the same list.
         let shardCount = options.shard?.count ?? manifest.execution.shards
-        var jobs: [(Int, ShardID)] = []
-        var skippedShards = 0
+        var candidates: [(Int, ShardID)] = []
         for (d, item) in listed.enumerated() {
-            let indices = options.shard.map { [$0.index] } ?? Array(0 ..< shardCount)
-            for k in indices {
-                let shard = ShardID(dataset: item.entry.name, index: k, count: shardCount)
-                if (try? directory.read(ShardRecord.self, from: directory.shardRecord(shard)))??.configurationHash == manifest.configurationHash {
-                    skippedShards += 1
-                    continue
-                }
-                jobs.append((d, shard))
+            for k in options.shard.map({ [$0.index] }) ?? Array(0 ..< shardCount) {
+                candidates.append((d, ShardID(dataset: item.entry.name, index: k, count: shardCount)))
             }
         }
-        let total = jobs.reduce(0) { $0 + $1.1.range(samples: listed[$1.0].samples.count).count }
-        let progress = Progress(label: manifest.name, total: total, quiet: options.quiet)
+        var pending: [UInt8] = []
+        if communicator.isRoot {
+            pending = candidates.map { job in
+                (try? directory.read(ShardRecord.self, from: directory.shardRecord(job.1)))??.configurationHash == manifest.configurationHash ? 0 : 1
+            }
+        }
+        pending = try communicator.broadcast(pending)
+        guard pending.count == candidates.count else {
+            throw RunError("rank \(communicator.rank): rank 0 lists \(pending.count) shards, this process \(candidates.count); every process must see the same datasets")
+        }
+        let jobs = zip(candidates, pending).filter { $0.1 != 0 }.map(\.0)
+        let skippedShards = candidates.count - jobs.count
+        // Several processes: rank r evaluates jobs r, r + N, r + 2N, ... of the list (ShardAssignment).
+        let assignment = ShardAssignment(jobs: jobs.count, ranks: communicator.size)
+        let mine = assignment.jobs(of: communicator.rank).map { jobs[$0] }
+        if communicator.size > 1 {
+            directory.event("eval_split", ["processes": .int(communicator.size),
+                                           "shards": .array((0 ..< communicator.size).map { r in
+                                               .array(assignment.jobs(of: r).map { .string(Self.name(jobs[$0].1)) })
+                                           })])
+        }
+        let total = mine.reduce(0) { $0 + $1.1.range(samples: listed[$1.0].samples.count).count }
+        let progress = Progress(label: manifest.name, total: total, quiet: options.quiet || !communicator.isRoot)
         var plan = ThreadPlan(workers: 1, cores: 1)
         if let segmenter = state.segmenter {
             // docs/threading.md: concurrent samples x threads per sample <= cores.
-            // One shard at a time: all cores inside each sample; several: one thread each.
+            // One shard at a time: all cores inside each sample; several: one thread each. The plan is
+            // made for the whole list of jobs, as one process would make it, so the threads per sample
+            // (which decide the GEMMs' rounding) do not depend on how the jobs are split over processes;
+            // each rank runs at most plan.workers of its own jobs at once.
             let lanes = max(1, min(workers, jobs.count))
             plan = ThreadPlan(workers: lanes, cores: max(lanes, options.threads ?? communicator.cores()))
             let c = segmenter.network.summary
@@ -155,10 +171,12 @@ public struct Runner: Sendable {
                                       "classes": .int(c.classes), "threads": .string(plan.description),
                                       "crop": .int(segmenter.window.crop), "stride": .int(segmenter.window.stride)])
         }
-        let shards = ShardContext(manifest: manifest, directory: directory, stop: stop, progress: progress, steps: state.sampleSteps,
-                                  threadsPerSample: plan.threadsPerWorker)
+        // The other ranks write their shards' results (label files, records) into rank 0's folder, but no events.
+        let shards = ShardContext(manifest: manifest, directory: communicator.isRoot ? directory : directory.evaluationShare(),
+                                  stop: stop, progress: progress, steps: state.sampleSteps, threadsPerSample: plan.threadsPerWorker,
+                                  rank: communicator.size > 1 ? communicator.rank : nil)
         let snapshot = listed
-        let outcomes = ShardPool.run(jobs, workers: workers) { job in
+        let outcomes = ShardPool.run(mine, workers: plan.workers) { job in
             shards.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples)
         }
         progress.finish()
@@ -169,16 +187,27 @@ public struct Runner: Sendable {
             case .completed(let record): problems += record.skipped
             case .interrupted: break
             case .failed(let error):
+                // Several processes: the error ends every rank (the caller's MPI_Abort).
                 directory.event("run_failed", ["error": .string("\(error)")])
                 throw error
             }
         }
-        if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) {
+        // Every rank has finished its shards (or was stopped) once this returns: rank 0 may merge.
+        let stopped = outcomes.contains(where: { if case .interrupted = $0 { true } else { false } })
+        let anyStopped = try communicator.allgather([stopped ? 1.0 : 0.0]).contains { $0 != 0 }
+        if anyStopped {
             directory.event("run_interrupted")
             throw RunInterrupted(runDirectory: directory.path)
         }
+        if !communicator.isRoot {
+            // Rank 0 merges and reports; its exit status is the job's (ctpipe run broadcasts it).
+            return RunSummary(runDirectory: directory.path, shardsRun: mine.count, shardsSkipped: skippedShards, report: nil,
+                              problems: [], follower: true)
+        }
         let merged = try merge(directory: directory, listed: listed, shardCount: shardCount, listingProblems: listingProblems)
         directory.event("run_finish", ["complete": .bool(merged != nil)])
+        // Several processes: the skipped samples of every rank's shards, as problems.json holds them.
+        if communicator.size > 1, let merged { problems = merged.problems }
         var summary = RunSummary(runDirectory: directory.path, shardsRun: jobs.count, shardsSkipped: skippedShards,
                                  report: merged?.report, problems: problems)
         if let merged, options.shard == nil {
@@ -187,6 +216,9 @@ public struct Runner: Sendable {
         }
         return summary
     }
+
+    /// `<dataset>/<k>-of-<N>`, a shard as the eval_split event names it.
+    static func name(_ shard: ShardID) -> String { "\(shard.dataset)/\(shard.index)-of-\(shard.count)" }
 
     /// Worker count: CLI, then manifest, then one per core.
     var workers: Int { options.workers ?? manifest.execution.workers ?? ProcessInfo.processInfo.activeProcessorCount }

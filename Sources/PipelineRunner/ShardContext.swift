@@ -51,6 +51,8 @@ struct ShardContext: Sendable {
     let steps: [SampleStep]
     /// Threads inside one sample (the runner's ThreadPlan).
     let threadsPerSample: Int
+    /// The process evaluating, recorded in the shard records of a job of several processes (nil: one process).
+    var rank: Int? = nil
 
     static func group(of sample: Sample, entry: Manifest.DatasetEntry) -> String {
         Scoring.group(of: sample, name: entry.name, perCondition: entry.kind == .acdc && entry.condition == "all")
@@ -115,6 +117,7 @@ struct ShardContext: Sendable {
         var record = ShardRecord(configurationHash: manifest.configurationHash, dataset: entry.name, shard: shard.index,
                                  shards: shard.count, ids: ids, skipped: skipped,
                                  metrics: MetricsReport(datasets: tally.groups.keys.sorted().map { tally.groups[$0]! }, partial: true))
+        record.rank = rank
         do {
             try AtomicFile.sync(tally.written)
             record.scores = tally.gallery.scores

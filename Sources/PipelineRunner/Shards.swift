@@ -40,6 +40,24 @@ public struct RunInterrupted: Error, CustomStringConvertible {
     }
 }
 
+/// Which of a run's pending (dataset, shard) jobs each process of a job of several evaluates:
+/// rank r takes jobs r, r + N, r + 2N, ... of the list (in the list's order). Deterministic, and
+/// every job goes to exactly one rank; one process takes them all.
+public struct ShardAssignment: Sendable, Equatable {
+    public let jobs: Int
+    public let ranks: Int
+    public init(jobs: Int, ranks: Int) {
+        self.jobs = max(0, jobs)
+        self.ranks = max(1, ranks)
+    }
+
+    /// The indices into the job list that `rank` evaluates.
+    public func jobs(of rank: Int) -> [Int] {
+        guard (0 ..< ranks).contains(rank) else { return [] }
+        return Array(stride(from: rank, to: jobs, by: ranks))
+    }
+}
+
 public enum ShardPool {
     /// Runs `body` for each job on at most `workers` Dispatch workers (static
     /// striding: worker w takes jobs w, w+workers, ...). Returns one result per

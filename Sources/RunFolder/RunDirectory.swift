@@ -24,19 +24,34 @@ public final class RunDirectory: Sendable {
     public let folder: ContainedFolder
     private let eventLock = Mutex<Void>(())
     /// False for the other ranks of a job of several processes (they read rank 0's run folder):
-    /// events and the `write` functions do nothing.
+    /// the `write` functions do nothing.
     public let writes: Bool
+    /// False for the other ranks of a job of several processes: events do nothing (rank 0 alone logs).
+    public let logs: Bool
 
     /// The run folder of another process (rank 0 of a job of several), read but never written here.
     public init(following path: String) {
         self.path = path
         folder = ContainedFolder(root: path)
         writes = false
+        logs = false
+    }
+
+    /// The same folder for a rank other than 0 evaluating its share of the shards after training: it
+    /// writes the results of its shards (label files, gallery thumbnails, shard records) but no events.
+    public func evaluationShare() -> RunDirectory { RunDirectory(path: path, writes: true, logs: false) }
+
+    private init(path: String, writes: Bool, logs: Bool) {
+        self.path = path
+        folder = ContainedFolder(root: path)
+        self.writes = writes
+        self.logs = logs
     }
 
     /// The run folder at `path`, created (with its parents) when missing.
     public init(path: String) throws(FileError) {
         writes = true
+        logs = true
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -49,6 +64,7 @@ public final class RunDirectory: Sendable {
     /// A folder this process has just created.
     private init(created path: String) {
         writes = true
+        logs = true
         self.path = path
         folder = ContainedFolder(root: path)
     }
@@ -211,7 +227,7 @@ public final class RunDirectory: Sendable {
 
     /// Appends one event line (with a UTC timestamp) to events.jsonl.
     public func event(_ kind: String, _ fields: [String: JSONValue] = [:]) {
-        guard writes else { return }
+        guard logs else { return }
         var object = fields
         object["event"] = .string(kind)
         object["time"] = .string(ISO8601DateFormatter().string(from: Date()))

@@ -18,9 +18,11 @@ public struct ShardRecord: Codable, Sendable {
     public var scores: [SampleScore]? = nil
     /// Ids with gallery thumbnails (the shard's worst images per group).
     public var gallery: [String]? = nil
+    /// The process that evaluated the shard in a job of several (mpirun/srun); absent for one process.
+    public var rank: Int? = nil
 
     enum CodingKeys: String, CodingKey {
-        case configurationHash = "configuration_hash", dataset, shard, shards, ids, skipped, metrics, scores, gallery
+        case configurationHash = "configuration_hash", dataset, shard, shards, ids, skipped, metrics, scores, gallery, rank
     }
 
     public init(configurationHash: String, dataset: String, shard: Int, shards: Int, ids: [String], skipped: [RunProblem],

@@ -34,8 +34,11 @@ extension CTPipe {
 
             Under mpirun or srun (several processes), the train stage splits every iteration's samples over \
             the processes and gives the single-process result bit for bit at the same --threads; rank 0 \
-            alone writes the run folder (docs/training.md, "Several processes (MPI)"). An error in any \
-            process ends them all.
+            alone writes the run folder's logs, events and checkpoints. The evaluation after training is \
+            sharded over the processes (each writes its shards' records and label files; rank 0 merges and \
+            reports) and gives the single-process metrics and label files at the same --threads and --jobs. \
+            The job exits with rank 0's status; an error in any process ends them all (docs/training.md, \
+            "Several processes (MPI)").
             """
         )
 
@@ -80,21 +83,27 @@ extension CTPipe {
             // MPI only when mpirun/srun started this process; then an error anywhere ends every rank.
             let communicator = Communicator.start()
             guard communicator.usesMPI else { return try runPipeline(communicator: .single) }
+            var status: Int32 = 0
             do {
                 try runPipeline(communicator: communicator)
+            } catch let exit as ExitCode where exit.rawValue == 130 {
+                // Stopped by a signal: every rank stopped at the same iteration, or after its shards in hand;
+                // rank 0 has written its checkpoint when all arrive here.
+                communicator.barrier()
+                communicator.finish()
+                throw exit
+            } catch let exit as ExitCode where communicator.isRoot || exit.rawValue == 0 {
+                // Rank 0's end of the run (1: history or report failed, 4: regression, 5: nothing done).
+                status = exit.rawValue
             } catch {
-                if let exit = error as? ExitCode, exit.rawValue == 0 || exit.rawValue == 130 {
-                    // Done, or stopped by a signal: every rank stopped at the same iteration; rank 0 has
-                    // written its checkpoint when all arrive here.
-                    communicator.barrier()
-                    communicator.finish()
-                    throw exit
-                }
                 let code: Int32 = (error as? ExitCode)?.rawValue ?? (error is ValidationError ? 64 : 1)
                 if !(error is ExitCode) { printError("error: \(communicator.size > 1 ? "rank \(communicator.rank): " : "")\(error)") }
                 communicator.abort(code: code)
             }
+            // The job's exit status is rank 0's: it tells the others, which have finished their shards.
+            status = Int32((try? communicator.broadcast([UInt8(clamping: status)]))?.first ?? 1)
             communicator.finish()
+            if status != 0 { throw ExitCode(status) }
         }
 
         func runPipeline(communicator: Communicator) throws {
@@ -144,7 +153,7 @@ extension CTPipe {
                 printError("run folder: \(summary.runDirectory)")
                 if let outcome = summary.completion { try CompletionFlags.conclude(outcome) }
             } catch let error as RunInterrupted {
-                printError(error.description)
+                if communicator.isRoot { printError(error.description) }
                 throw ExitCode(130)
             }
         }

@@ -11,20 +11,25 @@ import Testing
 struct TrainingFixture {
     let folder: String
 
-    init(iterations: Int = 120) throws {
+    /// `evaluation`: the eval dataset's image count and size, the shard count, and whether label files are written.
+    init(iterations: Int = 120, evaluation: (images: Int, size: (Int, Int), shards: Int, writes: Bool) = (2, (96, 64), 2, false)) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-train-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let stages = ["read", "train", "infer", "metric"] + (evaluation.writes ? ["write"] : [])
+        let (width, height) = evaluation.size
         try AtomicFile.write(text: """
         {"version": 1, "name": "train", "seed": 7,
-         "pipeline": {"version": 1, "stages": ["read", "train", "infer", "metric"], "defaults": {"execution": {"shards": 2}}},
+         "pipeline": {"version": 1, "stages": [\(stages.map { "\"\($0)\"" }.joined(separator: ", "))],
+                      "defaults": {"execution": {"shards": \(evaluation.shards)}}},
          "datasets": [
            {"name": "gta", "kind": "gta5", "root": "data/gta", "role": "train", "synthesize": {"count": 6, "seed": 1, "size": [96, 64]}},
-           {"name": "city", "kind": "cityscapes", "root": "data/city", "scale": [96, 64], "synthesize": {"count": 2, "seed": 2, "size": [96, 64]}}
+           {"name": "city", "kind": "cityscapes", "root": "data/city", "scale": [\(width), \(height)],
+            "synthesize": {"count": \(evaluation.images), "seed": 2, "size": [\(width), \(height)]}}
          ],
          "model": {"backbone": "tiny", "adapter": "causal-tune", "tokens": 6},
          "training": {"iterations": \(iterations), "batch_size": 2, "crop_size": 32, "lr": 0.001, "warmup_iterations": 3,
                       "checkpoint_interval": 5},
-         "outputs": {"dir": "runs"}}
+         "outputs": {"dir": "runs"\(evaluation.writes ? ", \"formats\": [\"trainid\", \"color\"]" : "")}}
         """, to: folder + "/train.json")
     }
 

@@ -191,6 +191,18 @@ extension ShippedManifestTests {
         #expect(results == (0 ..< 50).map { $0 * $0 })
     }
 
+    @Test(arguments: [(0, 2), (1, 2), (5, 2), (7, 3), (2, 5), (9, 1)])
+    func ranksShareTheJobsRoundRobin(jobs: Int, ranks: Int) {
+        let assignment = ShardAssignment(jobs: jobs, ranks: ranks)
+        let shares = (0 ..< ranks).map(assignment.jobs(of:))
+        #expect(shares.flatMap { $0 }.sorted() == Array(0 ..< jobs), "every job goes to exactly one rank")
+        for (rank, share) in shares.enumerated() {
+            #expect(share.allSatisfy { $0 % ranks == rank }, "rank \(rank) takes jobs rank, rank + N, ...: \(share)")
+            #expect(share == share.sorted())
+        }
+        #expect(assignment.jobs(of: ranks).isEmpty)
+    }
+
     @Test func shardSelectionParses() {
         #expect(ShardSelection(parsing: "2/5") == ShardSelection(parsing: "2/5"))
         #expect(ShardSelection(parsing: "5/5") == nil)
