@@ -185,28 +185,28 @@ public final class HistoryStore {
             throw HistoryError(path: path, reason: "no history database here (runs record into <outputs.dir>/history.sqlite unless the manifest's history.db says otherwise)")
         }
         connection = try SQLiteConnection(path: path, create: create, busyTimeout: busyTimeout)
-        try configure(journal: journal, create: create)
+        try configure(journal: journal, create: create, busyTimeout: busyTimeout)
     }
 
-    private func configure(journal: Manifest.HistoryJournal, create: Bool) throws(HistoryError) {
+    private func configure(journal: Manifest.HistoryJournal, create: Bool, busyTimeout: Double) throws(HistoryError) {
         try connection.execute("PRAGMA foreign_keys = ON")
         try checkOwnership(mark: create)
         guard create else {
             version = try checkVersion()
             return
         }
-        // Switching the journal mode needs a moment of exclusive access; the busy
-        // timeout covers other connections, a brief retry covers the rest.
+        // Switching the journal mode needs a moment of exclusive access, for which SQLite
+        // does not always wait: retried while other connections hold the file, up to the
+        // same busy timeout as every other statement.
         let wanted = journal == .wal ? "wal" : "delete"
-        var attempt = 0
+        let deadline = Date().addingTimeInterval(busyTimeout)
         while true {
             do throws(HistoryError) {
                 let rows = try connection.query("PRAGMA journal_mode = \(wanted.uppercased())")
                 if rows.first?.first?.text?.lowercased() == wanted { break }
                 throw HistoryError(path: path, reason: "journal mode \(wanted) not accepted (got \(rows.first?.first?.text ?? "nothing"))")
             } catch {
-                attempt += 1
-                guard error.isBusy, attempt < 50 else { throw error }
+                guard error.isBusy, Date() < deadline else { throw error }
                 usleep(20_000)
             }
         }
@@ -230,19 +230,23 @@ public final class HistoryStore {
     /// holding exactly ctpipe's schema (written before the id existed; it gets the id). Any
     /// other database is refused untouched.
     private func checkOwnership(mark: Bool) throws(HistoryError) {
-        let check = try connection.query("PRAGMA quick_check").compactMap { $0.first?.text }
+        // One snapshot: another process creating the schema at this moment is seen before or
+        // after its commit, never half (its tables without its version).
+        let (check, id, tables, version) = try connection.readTransaction { () throws(HistoryError) in
+            (try connection.query("PRAGMA quick_check").compactMap { $0.first?.text },
+             try connection.query("PRAGMA application_id").first?.first?.int ?? 0,
+             // SQLite's own tables (sqlite_sequence, sqlite_stat1, ...) are not part of the schema.
+             Set(try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'")
+                .compactMap { $0.first?.text }),
+             try connection.query("PRAGMA user_version").first?.first?.int ?? 0)
+        }
         guard check == ["ok"] else {
             throw HistoryError(path: path, reason: "the database is damaged (quick_check: \(check.prefix(3).joined(separator: "; "))); nothing was written. Move it aside to start a new history")
         }
-        let id = try connection.query("PRAGMA application_id").first?.first?.int ?? 0
         if id == Self.applicationID { return }
         guard id == 0 else {
             throw HistoryError(path: path, reason: "belongs to another application (application_id \(id)); ctpipe leaves it untouched. Give the manifest's history.db another path")
         }
-        // SQLite's own tables (sqlite_sequence, sqlite_stat1, ...) are not part of the schema.
-        let tables = Set(try connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'")
-            .compactMap { $0.first?.text })
-        let version = try connection.query("PRAGMA user_version").first?.first?.int ?? 0
         if tables.isEmpty && version == 0 {
             if mark { try connection.execute("PRAGMA application_id = \(Self.applicationID)") }
             return

@@ -81,6 +81,26 @@ func scratchDatabase(_ tag: String) -> String {
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
     }
 
+    /// Several connections open a history that does not exist yet at the same moment, again and
+    /// again: each sees the file before or after another's schema, never half of it, so none
+    /// refuses it as foreign and every record lands.
+    @Test func simultaneousCreatorsAllRecord() throws {
+        let creators = 8
+        for round in 0 ..< 40 {
+            let path = scratchDatabase("create-\(round)")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: creators) { w in
+                do {
+                    try HistoryStore(path: path, busyTimeout: 120).record(sampleRun(round, writer: w))
+                } catch {
+                    failures.withLock { $0.append("round \(round), creator \(w): \(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+            #expect(try HistoryStore(path: path, create: false).count() == creators)
+        }
+    }
+
     /// Many threads, each with its own connection, record at once: nothing is lost or torn.
     @Test func parallelThreadWritersLoseNothing() throws {
         let path = scratchDatabase("threads")
