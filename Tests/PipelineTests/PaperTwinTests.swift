@@ -3,7 +3,8 @@
 // head), with synthesized data of the same kinds, splits, conditions and layouts, the `tiny`
 // backbone (randomly initialised), 32-pixel crops and two iterations. The twins are made here from
 // the paper files by substitution, so they follow every change of the paper manifests. Every twin
-// validates; every distinct (adapter, filter, transform, head) and every Table 1 setting runs once.
+// validates and runs (few iterations, tiny sizes); the representatives cover every distinct
+// (adapter, filter, transform, head) and every Table 1 setting.
 
 import CTCore
 import Foundation
@@ -107,7 +108,7 @@ enum PaperTwin {
 
     /// The twin runs to the end: every seed finished, every set and average with a value per seed; a trained
     /// model records the paper manifest's adapter settings.
-    @Test(arguments: PaperTwin.representatives)
+    @Test(arguments: PaperManifests.files)
     func twinRuns(_ file: String) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-twin-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
