@@ -114,24 +114,20 @@ final class SQLiteConnection {
         return rows
     }
 
-    /// Runs `body` in a write transaction that holds the write lock from the start
-    /// (waiting for other writers up to the busy timeout); rolls back on error.
     /// Runs `body`'s reads as one read transaction: they all see the same state of the file,
     /// even while other connections commit.
     func readTransaction<T>(_ body: () throws(HistoryError) -> T) throws(HistoryError) -> T {
-        try execute("BEGIN")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
+        try transaction("BEGIN", body)
     }
 
+    /// Runs `body` in a write transaction that holds the write lock from the start
+    /// (waiting for other writers up to the busy timeout); rolls back on error.
     func writeTransaction<T>(_ body: () throws(HistoryError) -> T) throws(HistoryError) -> T {
-        try execute("BEGIN IMMEDIATE")
+        try transaction("BEGIN IMMEDIATE", body)
+    }
+
+    private func transaction<T>(_ begin: String, _ body: () throws(HistoryError) -> T) throws(HistoryError) -> T {
+        try execute(begin)
         do {
             let result = try body()
             try execute("COMMIT")
