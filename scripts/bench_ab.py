@@ -20,7 +20,9 @@ import os
 import statistics
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quiet_machine import wait_quiet  # noqa: E402
 
 FAMILIES = {
     # family: (ctbench arguments, extractor of {variant: milliseconds})
@@ -32,20 +34,6 @@ FAMILIES = {
     "training": (["training", "--model", "vits", "--batch", "1", "--runs", "5", "--json"],
                  lambda r: {"training step vits 512 b1": r["secondsPerIteration"] * 1000}),
 }
-
-
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def wait_quiet(max_load, wait):
-    start = time.time()
-    while load1() > max_load:
-        if time.time() - start > wait:
-            sys.exit(f"bench_ab: the 1-minute load stayed above {max_load} for {wait} s ({load1():.2f}); not measuring")
-        time.sleep(5)
-    return load1()
 
 
 def run(binary, family, threads):
@@ -72,7 +60,7 @@ def main():
         order = ["a", "b"] if r % 2 == 0 else ["b", "a"]
         for f in families:
             for side in order:
-                loads.append(wait_quiet(o.max_load, o.wait))
+                loads.append(wait_quiet(o.max_load, o.wait, "bench_ab"))
                 for variant, ms in run(getattr(o, side), f, o.threads).items():
                     samples[f][side].setdefault(variant, []).append(ms)
         print(f"round {r + 1}/{o.rounds} done (1-minute load at starts: max {max(loads):.2f})", file=sys.stderr)

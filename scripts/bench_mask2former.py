@@ -48,27 +48,14 @@ from transformers import Mask2FormerConfig
 from transformers.models.mask2former.modeling_mask2former import (
     Mask2FormerMaskedAttentionDecoder, Mask2FormerPixelDecoder, Mask2FormerSinePositionEmbedding)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quiet_machine import wait_quiet  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = {"vits": (384, 12, 6), "vitl": (1024, 24, 16)}
 PATCH, GRID = 16, 32
 TOKENS, RANK, QUERY_DIMS = 100, 16, 256
 D, CLASSES = 256, 19
-
-
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def wait_quiet(max_load, wait):
-    start = time.time()
-    while load1() > max_load:
-        if time.time() - start > wait:
-            print(f"bench_mask2former: the 1-minute load stayed above {max_load} for {wait} s ({load1():.2f}); not measuring",
-                  file=sys.stderr)
-            sys.exit(3)
-        time.sleep(5)
-    return load1()
 
 
 def peak_rss():
@@ -234,13 +221,13 @@ def main():
     p.add_argument("--json", help="write both sides' results to this file")
     o = p.parse_args()
 
-    load = wait_quiet(o.max_load, o.wait)
+    load = wait_quiet(o.max_load, o.wait, "bench_mask2former")
     command = [o.ctbench, "mask2former", "--model", o.model, "--threads", str(o.threads), "--runs", str(o.runs),
                "--size", str(o.size), "--json"]
     ours = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     print(f"ctpipe: {' '.join(command[1:])} (1-minute load at start {load:.2f})")
 
-    load = wait_quiet(o.max_load, o.wait)
+    load = wait_quiet(o.max_load, o.wait, "bench_mask2former")
     torch.set_num_threads(o.threads)
     torch.manual_seed(0)
     s = o.size

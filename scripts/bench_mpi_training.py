@@ -21,24 +21,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quiet_machine import wait_quiet  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CTPIPE = os.path.join(ROOT, ".build", "release", "ctpipe")
-
-
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def wait_quiet(max_load, wait):
-    start = time.time()
-    while load1() > max_load:
-        if time.time() - start > wait:
-            sys.exit(f"bench_mpi_training: the 1-minute load stayed above {max_load} for {wait} s ({load1():.2f}); not measuring")
-        time.sleep(5)
-    return load1()
 
 
 def manifest(folder, o, name):
@@ -66,7 +54,7 @@ def run(folder, o, ranks, index):
     if ranks > 1:
         command = ["mpirun", "--oversubscribe", "-np", str(ranks)] + command
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    load = wait_quiet(o.max_load, o.wait)
+    load = wait_quiet(o.max_load, o.wait, "bench_mpi_training")
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
     run_dir = os.path.join(folder, "runs", name)
     run_dir = os.path.join(run_dir, sorted(os.listdir(run_dir))[-1])
