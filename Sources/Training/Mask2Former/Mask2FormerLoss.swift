@@ -145,7 +145,7 @@ public enum Mask2FormerLoss {
         guard shape.queries >= 1, shape.classes >= 1, shape.maskHeight >= 1, shape.maskWidth >= 1 else {
             throw TrainingError("Mask2Former loss: prediction shape \(shape) has an empty dimension")
         }
-        guard shape.classes == 0 || targets.classes.allSatisfy({ $0 < shape.classes }) else {
+        guard targets.classes.allSatisfy({ $0 < shape.classes }) else {
             throw TrainingError("Mask2Former loss: target classes \(targets.classes) do not fit a \(shape.classes)-class head")
         }
         guard !classLogits.isEmpty, maskLogits.count == classLogits.count else {
