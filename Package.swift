@@ -3,7 +3,23 @@
 //
 // One target per stage family; numerics never import image codecs, the CLI stays thin.
 // C libraries come from Debian (scripts/setup.sh installs them) and are found via pkg-config.
+import Foundation
 import PackageDescription
+
+// The CPU level the Swift code is compiled for (README, "CPU level"). On x86-64 the default is
+// `haswell`: AVX2 and FMA, which the hand-vectorised kernels (softmax, GELU, LayerNorm, exp, the
+// adapter's element-wise passes) run twice as wide with as with the x86-64 baseline's SSE2. Every
+// x86-64 server CPU since 2013-2015 has it (Intel Haswell, AMD Zen); CPUSupport refuses to start on
+// one that lacks it, with a message. CTPIPE_TARGET_CPU=<LLVM CPU name> at build time chooses
+// another level; CTPIPE_TARGET_CPU=x86-64 builds for any x86-64 CPU. Swift never fuses a multiply
+// and an add into an FMA by itself, so the level changes speed, not results.
+#if arch(x86_64)
+let targetCPU = ProcessInfo.processInfo.environment["CTPIPE_TARGET_CPU"] ?? "haswell"
+#else
+let targetCPU = ProcessInfo.processInfo.environment["CTPIPE_TARGET_CPU"] ?? ""
+#endif
+let cpuSwiftSettings: [SwiftSetting] = targetCPU.isEmpty ? [] : [.unsafeFlags(["-target-cpu", targetCPU])]
+let cpuRequirement: [CSetting] = targetCPU.isEmpty || targetCPU == "x86-64" ? [] : [.define("CT_REQUIRE_AVX2")]
 
 let package = Package(
     name: "ctpipe",
@@ -36,6 +52,9 @@ let package = Package(
         // The only C we own: libpng/libjpeg calls under setjmp, returning a flag and a message.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG", "CZlib"]),
 
+        // The check, before any Swift code runs, that the CPU has the instructions the build was compiled for.
+        .target(name: "CPUSupport", cSettings: cpuRequirement),
+
         // Files, NumPy arrays, atomic writes: shared by every stage.
         .target(name: "CTCore"),
         // Images and label maps: PNG/JPEG decode and encode, resize.
@@ -49,7 +68,7 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["CTCore"]),
 
         // Float32 tensors and kernels: GEMM (OpenBLAS), LayerNorm, softmax, GELU, bicubic resize, threads.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CTCore"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CPUSupport", "CTCore"]),
         // Networks and their weights: DINOv2 ViT, weight files (safetensors, PyTorch zip/pickle).
         .target(name: "Model", dependencies: ["Tensor", "CTCore", "CZlib"]),
         // Whole-image segmentation: normalisation, sliding windows, label maps.
@@ -73,7 +92,7 @@ let package = Package(
         .target(name: "ManifestSchema", dependencies: ["CTCore", "Datasets", "Augment", "Model", "LabelFiles"]),
         // A run folder's layout and records: run directory, shard ids and records, per-image scores and
         // gallery, environment, run problems and errors.
-        .target(name: "RunFolder", dependencies: ["CTCore", "ImageIO", "Metrics", "ManifestSchema", "LabelFiles"]),
+        .target(name: "RunFolder", dependencies: ["CTCore", "ImageIO", "Metrics", "Tensor", "ManifestSchema", "LabelFiles"]),
         // Results history (SQLite), regression checks, report.html and its charts, the loss curve.
         .target(name: "RunReports", dependencies: ["CTCore", "ImageIO", "Datasets", "Metrics", "CSQLite", "ManifestSchema",
                                                    "RunFolder"]),
@@ -135,5 +154,5 @@ for target in package.targets where [.regular, .executable, .test].contains(targ
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .enableUpcomingFeature("ExistentialAny"),
         .enableUpcomingFeature("MemberImportVisibility"),
-    ]
+    ] + cpuSwiftSettings
 }

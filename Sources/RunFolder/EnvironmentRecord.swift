@@ -3,6 +3,7 @@
 
 import Foundation
 import ImageIO
+import Tensor
 
 public struct EnvironmentRecord: Codable, Sendable {
     public static let ctpipeVersion = "0.1.0"
@@ -43,7 +44,11 @@ public struct EnvironmentRecord: Codable, Sendable {
     }
 }
 
-/// Versions of the C libraries linked into this binary.
+/// Versions of the C libraries linked into this binary, OpenBLAS's kernel family and the CPU
+/// features the build requires.
 enum LibraryVersions {
-    static var all: [String: String] { CodecVersions.all }
+    static var all: [String: String] {
+        CodecVersions.all.merging(["openblas_kernels": BuildTarget.blasKernels,
+                                   "cpu_features": BuildTarget.requiredCPUFeatures]) { a, _ in a }
+    }
 }

@@ -68,6 +68,8 @@ enum BackboneBench {
 
     struct Report: Encodable {
         let threads: Int
+        /// OpenBLAS's kernel family and the CPU features the build requires (BuildTarget).
+        let blasKernels: String, cpuFeatures: String
         let sgemmGflops: Double
         let results: [Result]
     }
@@ -108,11 +110,11 @@ enum BackboneBench {
             results.append(try measure(configuration, weights: options.weights, runs: options.runs, sgemm: sgemm,
                                        threads: options.threads))
         }
-        let report = Report(threads: options.threads, sgemmGflops: sgemm, results: results)
+        let report = Report(threads: options.threads, blasKernels: BuildTarget.blasKernels, cpuFeatures: BuildTarget.requiredCPUFeatures, sgemmGflops: sgemm, results: results)
         if options.json {
             print(try PrettyJSON.string(report, escapingSlashes: true))
         } else {
-            print("threads \(options.threads), sgemm 2048^3: \(format(sgemm)) GFLOP/s")
+            print("threads \(options.threads), OpenBLAS \(BuildTarget.blasKernels) kernels, sgemm 2048^3: \(format(sgemm)) GFLOP/s")
             for r in results {
                 print("\(r.name) (\(r.tokens) tokens): \(format(r.bestMilliseconds)) ms per batch, "
                       + "\(format(r.imagesPerSecond)) images/s, \(format(r.gflops)) GFLOP/s = "
