@@ -10,6 +10,10 @@
 // query-linked adapter every version does so). A scale factor, not a size: the
 // ×0.5 level of an odd grid side n has floor(n/2) rows reading source rows 2d + 0.5.
 // Default out indices (L blocks): L/3 - 1, L/2 - 1, 2L/3 - 1, L - 1 (7, 11, 15, 23 for 24).
+// Backward (training): a level's gradient goes through the resize's adjoint and
+// the transpose back onto the patch rows of the stream after block
+// outIndices[j] (CLS and registers get none), added into the caller's stream
+// gradient; nothing is kept by the forward.
 
 import Tensor
 
@@ -98,6 +102,26 @@ public struct FeaturePyramid: ~Copyable {
             Bilinear.resize(planes.baseAddress!, planes: embedDim, rows: rowTaps[j], columns: columnTaps[j], into: out,
                             threads: threads)
         }
+    }
+
+    /// Backward of level j for one image: dPatches (N x C, the row-major grid's patch tokens) +=
+    /// fillᵀ(dLevel), dLevel (C, heights[j], widths[j]). Uses the arena's plane scratch (not the levels).
+    public func addGradient(level j: Int, _ dLevel: UnsafePointer<Float>, intoPatches dPatches: UnsafeMutablePointer<Float>) {
+        let n = gridHeight * gridWidth
+        if Self.scaleFactors[j] == 1 {
+            Transpose.addScaled(dLevel, rows: n, cols: embedDim, alpha: 1, into: dPatches, threads: threads)
+        } else {
+            Bilinear.resizeBackward(dLevel, planes: embedDim, rows: rowTaps[j], columns: columnTaps[j], into: planes.baseAddress!,
+                                    threads: threads)
+            Transpose.addScaled(planes.baseAddress!, rows: n, cols: embedDim, alpha: 1, into: dPatches, threads: threads)
+        }
+    }
+
+    /// Backward of level j for one image into the gradient of the whole stream after block blocks[j]
+    /// (T x C token rows, `prefixTokens` = 1 + registers rows before the patches, which get nothing).
+    public func addGradient(level j: Int, _ dLevel: UnsafePointer<Float>, intoStream dStream: UnsafeMutablePointer<Float>,
+                            prefixTokens: Int) {
+        addGradient(level: j, dLevel, intoPatches: dStream + prefixTokens * embedDim)
     }
 
     /// Bytes held.

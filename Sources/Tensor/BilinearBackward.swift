@@ -1,13 +1,23 @@
 // BilinearBackward.swift — the adjoint of `Bilinear.resize` (PyTorch's
 // upsample_bilinear2d backward, align_corners=False): every output gradient is
 // spread back onto the four source taps with the forward's weights. Planes are
-// split over `threads` chunks, so no two threads touch the same value.
+// split over `threads` chunks, so no two threads touch the same value, and each
+// plane is summed in one fixed order whatever the thread count.
 
 extension Bilinear {
-    /// dx (P, inH, inW) = resizeᵀ(dy (P, outH, outW)). Overwrites dx.
+    /// dx (P, inH, inW) = resizeᵀ(dy (P, outH, outW)) of `resize(_:planes:height:width:toHeight:width:into:threads:)`.
+    /// Overwrites dx.
     public static func resizeBackward(_ dy: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
                                       fromHeight outH: Int, width outW: Int, into dx: UnsafeMutablePointer<Float>, threads: Int) {
-        let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
+        resizeBackward(dy, planes: planes, rows: BilinearAxis(input: inH, output: outH), columns: BilinearAxis(input: inW, output: outW),
+                       into: dx, threads: threads)
+    }
+
+    /// dx (P, ys.input, xs.input) = resizeᵀ(dy (P, ys.output, xs.output)) with the given taps per axis.
+    /// Overwrites dx.
+    public static func resizeBackward(_ dy: UnsafePointer<Float>, planes: Int, rows ys: BilinearAxis, columns xs: BilinearAxis,
+                                      into dx: UnsafeMutablePointer<Float>, threads: Int) {
+        let inH = ys.input, inW = xs.input, outH = ys.output, outW = xs.output
         Threading.parallelFor(planes, threads: threads) { range in
             for p in range {
                 let g = dy + p * outH * outW, d = dx + p * inH * inW

@@ -21,6 +21,21 @@
 // multi-scale features token-major: the E encoder levels' (H·W, C) blocks one
 // after the other, lowest resolution first (mmdet's `multi_scale_features`
 // order, num_outs = E).
+//
+// Training: `forward(..., keep:)` writes what the backward needs into a
+// PixelDecoderSaved (one per decoder and input sizes, allocated once): each
+// conv module's convolution output and GroupNorm statistics, every encoder
+// layer's buffers, the FPN sums and outputs. `backward` takes the gradients of
+// the mask features and of the multi-scale features and runs the steps above
+// in reverse: mask_feature, then per FPN level output_convs (ReLU, GroupNorm,
+// 3x3 conv), the bilinear resize's adjoint (to the previous output) and
+// lateral_convs (to input map i); the FPN's share joins the multi-scale
+// gradient of the highest-resolution encoder level; the encoder layers in
+// reverse, which also give the positions' gradient — its per-level column sums
+// are level_encoding's gradient (the sine part has none); last input_convs to
+// the encoder's input maps. Parameter gradients are added into
+// ParameterGradients (frozen ones skipped); the input maps' gradients are
+// written into the saved struct's `inputGradients`.
 
 import Tensor
 
@@ -172,18 +187,23 @@ public struct PixelDecoder: Sendable, ParameterWalkable {
     /// multi-scale features (workspace.multiScaleRows, C) token-major, encoder levels lowest resolution
     /// first (their shapes: workspace.encoderShapes). `features[i]`: map i, (inChannels[i], H_i, W_i)
     /// channel-major with the workspace's shapes. Outputs must not overlap the inputs or each other.
+    /// With `keep` (made for this decoder and the workspace's shapes) the forward also writes what
+    /// `backward` needs; the outputs are the same.
     public func forward(features: [UnsafePointer<Float>], workspace ws: PixelDecoderWorkspace,
-                        maskFeatures: UnsafeMutablePointer<Float>, multiScale: UnsafeMutablePointer<Float>) {
+                        maskFeatures: UnsafeMutablePointer<Float>, multiScale: UnsafeMutablePointer<Float>,
+                        keep: PixelDecoderSaved? = nil) {
         precondition(features.count == config.inChannels.count && ws.shapes.count == features.count && ws.channels == config.featureChannels,
                      "PixelDecoder.forward: \(features.count) maps for a decoder of \(config.inChannels.count) and a workspace of \(ws.shapes.count)")
+        precondition(keep.map { $0.shapes == ws.shapes && $0.layers.count == encoderLayers.count } ?? true,
+                     "PixelDecoder.forward: the saved buffers were made for other sizes")
         let c = config.featureChannels, m = features.count, e = config.encoderLevels, threads = ws.threads
-        let a = ws.planeA.baseAddress!, b = ws.planeB.baseAddress!, up = ws.planeC.baseAddress!
+        let a = ws.planeA.baseAddress!, up = ws.planeC.baseAddress!
         let convScratch = ws.convScratch.baseAddress!, pos = ws.position.baseAddress!
         var row = 0
         for level in 0 ..< e {
             let s = ws.encoderShapes[level]
             inputConvs[level].forward(features[m - 1 - level], height: s.height, width: s.width, scratch: convScratch, into: a,
-                                      threads: threads)
+                                      threads: threads, keep: keep?.inputConvs[level])
             Transpose.apply(a, rows: c, cols: s.count, into: multiScale + row * c, threads: threads)
             levelEncoding.withUnsafeBufferPointer { table in
                 let embedding = table.baseAddress! + level * c, sine = ws.sine.baseAddress! + row * c
@@ -196,26 +216,162 @@ public struct PixelDecoder: Sendable, ParameterWalkable {
             row += s.count
         }
         let encoderScratch = ws.encoderScratch.baseAddress!
-        for layer in encoderLayers {
-            layer.forward(multiScale, position: pos, shapes: ws.encoderShapes, scratch: encoderScratch, threads: threads)
+        for (k, layer) in encoderLayers.enumerated() {
+            layer.forward(multiScale, position: pos, shapes: ws.encoderShapes, scratch: encoderScratch, threads: threads,
+                          keep: keep?.layers[k])
         }
         // The FPN: `b` holds the previous output, channel-major.
         var previous = ws.encoderShapes[e - 1]
+        var b = keep?.encoderPlane ?? ws.planeB.baseAddress!
         Transpose.apply(multiScale + (row - previous.count) * c, rows: previous.count, cols: c, into: b, threads: threads)
         for i in stride(from: m - e - 1, through: 0, by: -1) {
-            let s = ws.shapes[i]
-            lateralConvs[i].forward(features[i], height: s.height, width: s.width, scratch: convScratch, into: a, threads: threads)
+            let s = ws.shapes[i], sum = keep?.sums[i] ?? a
+            lateralConvs[i].forward(features[i], height: s.height, width: s.width, scratch: convScratch, into: sum, threads: threads,
+                                    keep: keep?.laterals[i])
             Bilinear.resize(b, planes: c, height: previous.height, width: previous.width, toHeight: s.height, width: s.width,
                             into: up, threads: threads)
             let n = s.count
             Threading.parallelFor(c, threads: threads, grain: max(1, 16384 / n)) { range in
-                for k in range.lowerBound * n ..< range.upperBound * n { a[k] += up[k] }
+                for k in range.lowerBound * n ..< range.upperBound * n { sum[k] += up[k] }
             }
-            outputConvs[i].forward(a, height: s.height, width: s.width, scratch: convScratch, into: b, threads: threads)
+            let output = keep?.outputPlanes[i] ?? ws.planeB.baseAddress!
+            outputConvs[i].forward(sum, height: s.height, width: s.width, scratch: convScratch, into: output, threads: threads,
+                                   keep: keep?.outputs[i])
+            b = output
             previous = s
         }
         maskFeature.forward(b, height: previous.height, width: previous.width, scratch: nil, into: maskFeatures, threads: threads)
     }
+
+    /// The backward pass of `forward(..., keep: saved)`: from the gradients of the mask features
+    /// (outChannels, H_0, W_0) channel-major and of the multi-scale features (multiScaleRows, C)
+    /// token-major (nil: zero), adds every trainable parameter's gradient into `gradients` and writes
+    /// the input maps' gradients into `saved.inputGradients`. `features`, `ws` and `saved`: those of
+    /// that forward, unchanged since (the workspace still holds its positions).
+    public func backward(maskFeatures dMask: UnsafePointer<Float>, multiScale dMultiScale: UnsafePointer<Float>?,
+                         features: [UnsafePointer<Float>], workspace ws: PixelDecoderWorkspace, saved: PixelDecoderSaved,
+                         gradients: ParameterGradients?) {
+        precondition(features.count == config.inChannels.count && saved.shapes == ws.shapes && saved.layers.count == encoderLayers.count,
+                     "PixelDecoder.backward: \(features.count) maps, or saved buffers made for other sizes")
+        let c = config.featureChannels, m = features.count, e = config.encoderLevels, fpn = m - e, threads = ws.threads
+        let dA = saved.dPlaneA, dB = saved.dPlaneB, convScratch = saved.convScratch
+        // dB: the gradient of the FPN's current output (at first, mask_feature's input).
+        let top = ws.shapes[0]
+        maskFeature.backward(dMask, input: fpn > 0 ? saved.outputPlanes[0] : saved.encoderPlane, height: top.height, width: top.width,
+                             scratch: nil, into: dB, gradients: gradients, threads: threads)
+        for i in 0 ..< fpn {
+            let s = ws.shapes[i], previous = i + 1 < fpn ? ws.shapes[i + 1] : ws.encoderShapes[e - 1]
+            outputConvs[i].backward(dB, input: saved.sums[i], saved: saved.outputs[i], height: s.height, width: s.width,
+                                    scratch: convScratch, into: dA, gradients: gradients, threads: threads)
+            Bilinear.resizeBackward(dA, planes: c, height: previous.height, width: previous.width, fromHeight: s.height, width: s.width,
+                                    into: dB, threads: threads)
+            lateralConvs[i].backward(dA, input: features[i], saved: saved.laterals[i], height: s.height, width: s.width,
+                                     scratch: convScratch, into: saved.inputGradients[i].baseAddress!, gradients: gradients,
+                                     threads: threads)
+        }
+        // The encoder's output gradient: the multi-scale one plus the FPN's share of its last level.
+        let n = ws.multiScaleRows, dX = saved.dMemory, dPosition = saved.dPosition, last = ws.encoderShapes[e - 1]
+        if let dMultiScale { dX.update(from: dMultiScale, count: n * c) } else { dX.update(repeating: 0, count: n * c) }
+        Transpose.addScaled(dB, rows: last.count, cols: c, alpha: 1, into: dX + (n - last.count) * c, threads: threads)
+        dPosition.update(repeating: 0, count: n * c)
+        for k in encoderLayers.indices.reversed() {
+            encoderLayers[k].backward(dX, position: ws.position.baseAddress!, shapes: ws.encoderShapes, saved: saved.layers[k],
+                                      scratch: saved.encoderScratch, position: dPosition, gradients: gradients, threads: threads)
+        }
+        let dLevel = gradients?[levelEncoding]
+        var row = 0
+        for level in 0 ..< e {
+            let s = ws.encoderShapes[level]
+            if let dLevel {
+                ActivationBackwardKernels.addColumnSums(dPosition + row * c, rows: s.count, cols: c, ld: c, into: dLevel + level * c,
+                                                        threads: threads)
+            }
+            Transpose.apply(dX + row * c, rows: s.count, cols: c, into: dA, threads: threads)
+            inputConvs[level].backward(dA, input: features[m - 1 - level], saved: saved.inputConvs[level], height: s.height,
+                                       width: s.width, scratch: convScratch, into: saved.inputGradients[m - 1 - level].baseAddress!,
+                                       gradients: gradients, threads: threads)
+            row += s.count
+        }
+    }
+}
+
+/// What a pixel decoder's training forward keeps for its backward pass, the backward's scratch and
+/// the input maps' gradients, for one decoder and one set of input sizes (a window size): allocated
+/// once, reused every step.
+public final class PixelDecoderSaved: @unchecked Sendable {
+    /// The input maps' sizes, highest resolution first.
+    public let shapes: [LevelShape]
+    /// Per input map i: its gradient (inChannels[i], H_i, W_i), written by `PixelDecoder.backward`.
+    public let inputGradients: [UnsafeMutableBufferPointer<Float>]
+    let inputConvs: [ConvGroupNormSaved]
+    let layers: [DeformableEncoderLayerSaved]
+    /// (C, H, W) the highest-resolution encoder level, channel-major (the first FPN input).
+    let encoderPlane: UnsafeMutablePointer<Float>
+    /// Per FPN map i (C, H_i, W_i): lateral_convs' buffers, the sum output_convs reads, output_convs'
+    /// buffers and its output.
+    let laterals: [ConvGroupNormSaved], sums: [UnsafeMutablePointer<Float>]
+    let outputs: [ConvGroupNormSaved], outputPlanes: [UnsafeMutablePointer<Float>]
+    /// Backward scratch: two planes (C x the largest map), the encoder's output and position
+    /// gradients (multiScaleRows, C), the encoder layers' and the convolutions' scratch.
+    let dPlaneA: UnsafeMutablePointer<Float>, dPlaneB: UnsafeMutablePointer<Float>
+    let dMemory: UnsafeMutablePointer<Float>, dPosition: UnsafeMutablePointer<Float>
+    let encoderScratch: UnsafeMutablePointer<Float>, convScratch: UnsafeMutablePointer<Float>
+    private let storage: UnsafeMutableBufferPointer<Float>
+
+    /// Buffers for `decoder` on the maps of `ws`.
+    public init(decoder: PixelDecoder, workspace ws: PixelDecoderWorkspace) {
+        let config = decoder.config, m = config.inChannels.count, e = config.encoderLevels, fpn = m - e
+        let c = config.featureChannels, g = config.groupNormGroups, n = ws.multiScaleRows
+        shapes = ws.shapes
+        let maxPlane = c * (ws.shapes.map(\.count).max() ?? 0)
+        let encoderScratchCount = n * (decoder.encoderLayers.map(\.backwardScratchPerToken).max() ?? 0)
+        var convCount = 1
+        for i in 0 ..< fpn {
+            let s = ws.shapes[i]
+            convCount = max(convCount, decoder.lateralConvs[i].backwardScratchCount(height: s.height, width: s.width),
+                            decoder.outputConvs[i].backwardScratchCount(height: s.height, width: s.width))
+        }
+        for level in 0 ..< e {
+            let s = ws.encoderShapes[level]
+            convCount = max(convCount, decoder.inputConvs[level].backwardScratchCount(height: s.height, width: s.width))
+        }
+        var total = ws.encoderShapes.reduce(0) { $0 + c * $1.count + 2 * g }
+        total += decoder.encoderLayers.reduce(0) { $0 + n * DeformableEncoderLayerSaved.perToken($1) }
+        total += c * ws.encoderShapes[e - 1].count
+        total += ws.shapes[0 ..< fpn].reduce(0) { $0 + 4 * c * $1.count + 4 * g }
+        total += 2 * maxPlane + 2 * n * c + encoderScratchCount + convCount
+        total += zip(config.inChannels, ws.shapes).reduce(0) { $0 + $1.0 * $1.1.count }
+        storage = .allocate(capacity: total)
+        storage.initialize(repeating: 0)
+        var cursor = storage.baseAddress!
+        func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+            defer { cursor += count }
+            return cursor
+        }
+        func convSaved(_ count: Int) -> ConvGroupNormSaved {
+            ConvGroupNormSaved(convolved: take(c * count), norm: GroupNormSaved(mean: take(g), rstd: take(g)))
+        }
+        inputConvs = ws.encoderShapes.map { convSaved($0.count) }
+        layers = decoder.encoderLayers.map { DeformableEncoderLayerSaved(layer: $0, tokens: n, from: &cursor) }
+        encoderPlane = take(c * ws.encoderShapes[e - 1].count)
+        laterals = ws.shapes[0 ..< fpn].map { convSaved($0.count) }
+        sums = ws.shapes[0 ..< fpn].map { take(c * $0.count) }
+        outputs = ws.shapes[0 ..< fpn].map { convSaved($0.count) }
+        outputPlanes = ws.shapes[0 ..< fpn].map { take(c * $0.count) }
+        dPlaneA = take(maxPlane)
+        dPlaneB = take(maxPlane)
+        dMemory = take(n * c)
+        dPosition = take(n * c)
+        encoderScratch = take(encoderScratchCount)
+        convScratch = take(convCount)
+        inputGradients = zip(config.inChannels, ws.shapes).map { UnsafeMutableBufferPointer(start: take($0 * $1.count), count: $0 * $1.count) }
+        precondition(cursor == storage.baseAddress! + total, "PixelDecoderSaved: the layout does not add up")
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Bytes held.
+    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
 }
 
 /// The scratch of one pixel decoder for one set of input sizes, and the thread count its forward uses.
