@@ -5,32 +5,31 @@
 // input of MLP_f) and delta (Δ; scratch of the inverse transform), the N x C
 // buffer spatial (Tr⁻¹(Δ)), and (R, m) probabilities (S, with the sink column),
 // where R is the number of frequency rows: N, or 2N for the fft transform's
-// real and imaginary planes (AdapterTransform). Causal-Tune keeps its buffers
-// channel-major (C, R) — the transforms' layout — Rein token-major (N, C).
+// real and imaginary parts (AdapterTransform). Every buffer is token-major,
+// one row per grid cell or frequency, like the residual stream.
 // Also the per-frequency weights (N, on the h x w index grid): forward scale ·
 // mask and the inverse scale (the forward's), the unmasked forward scale and
-// the masked inverse scale (the backward's), and the fft transform's spectrum
-// scratch. The thread count the arena is made with splits every adapter step
-// and fixes the transforms' channel groups.
-// The released Causal-Tune replay (kind causal-tune-released) keeps its N x C
-// buffers token-major like Rein, has the DCT weights scale · (1 - its mask),
-// and a shared spectrum scratch for the inverse DFT; its spatial buffer holds
-// Re(iDFT2(Δ)) before the clamp.
+// the masked inverse scale (the backward's), and the transform's scratch. The
+// thread count the arena is made with splits every adapter step.
+// The released Causal-Tune replay (kind causal-tune-released) reads the stream
+// as channel-major planes (its DCT is DCT2 on those planes), has the DCT
+// weights scale · (1 - its mask), and a shared spectrum scratch for the
+// inverse DFT; its spatial buffer holds Re(iDFT2(Δ)) before the clamp.
 // ~Copyable like DINOv2Activations: one owner, no silent resize.
 
 import Tensor
 
 /// The buffers of one layer slot.
 public struct AdapterSlot {
-    /// Fc = Tr(f)·M (Causal-Tune, (C, R)) or f (Rein, (N, C)).
+    /// (R, C) Fc = M ⊙ Tr(f) (Causal-Tune) or f (Rein).
     public let features: UnsafeMutablePointer<Float>
     /// (R, m) softmax over the tokens, column 0 the sink.
     public let probabilities: UnsafeMutablePointer<Float>
-    /// Z = S[:, 1:] V + Fc, the input of MLP_f (same layout as `features`).
+    /// (R, C) Z = S[:, 1:] V + Fc, the input of MLP_f.
     public let mixed: UnsafeMutablePointer<Float>
-    /// Δ = MLP_f(Z) (same layout; Causal-Tune's inverse transform may overwrite it).
+    /// (R, C) Δ = MLP_f(Z) (Causal-Tune's inverse transform may overwrite it).
     public let delta: UnsafeMutablePointer<Float>
-    /// (C, N) Tr⁻¹(Δ) (Causal-Tune; before that, scratch for fᵀ), Re(iDFT2(Δ)) (causal-tune-released).
+    /// (N, C) Tr⁻¹(Δ) (Causal-Tune), Re(iDFT2(Δ)) (causal-tune-released).
     public let spatial: UnsafeMutablePointer<Float>
 }
 
@@ -39,8 +38,10 @@ public struct AdapterActivations: ~Copyable {
     public let retainsForBackward: Bool
     /// Threads every adapter step over this arena splits into.
     public let threads: Int
-    /// The frequency transform (Causal-Tune: the configured one; causal-tune-released: the DCT; nil for Rein).
+    /// The frequency transform (Causal-Tune: the configured one; nil otherwise).
     public let transform: AdapterTransform?
+    /// The released replay's DCT of channel-major planes (causal-tune-released only).
+    public let releasedDCT: DCT2?
     /// Frequency rows R per channel (N for Rein and the released replay).
     public let frequencyRows: Int
     /// The released replay's inverse transform (causal-tune-released only).
@@ -89,16 +90,26 @@ public struct AdapterActivations: ~Copyable {
         let mask = frequency ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
             : released ? FrequencyMask.releasedCausalTuneKept(height: h, width: w) : [Float](repeating: 1, count: n)
         self.mask = mask
-        if frequency || released {
+        if frequency {
             let t = AdapterTransform(kind, height: h, width: w, channels: c, threads: threads,
-                                     scratch: transformScratch > 0 ? base + 2 * n + spectrumCount : nil)
+                                     scratch: base + 2 * n + spectrumCount)
             let f = t.forwardScale(), i = t.inverseScale()
             for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
             transform = t
-            unmaskedForwardWeights = released ? [] : f
-            maskedInverseWeights = released ? [] : (0 ..< n).map { i[$0] * mask[$0] }
+            releasedDCT = nil
+            unmaskedForwardWeights = f
+            maskedInverseWeights = (0 ..< n).map { i[$0] * mask[$0] }
+        } else if released {
+            let t = DCT2(height: h, width: w, channels: c, threads: threads)
+            let f = t.forwardScale(), i = t.inverseScale()
+            for k in 0 ..< n { forwardWeights[k] = f[k] * mask[k]; inverseWeights[k] = i[k] }
+            transform = nil
+            releasedDCT = t
+            unmaskedForwardWeights = []
+            maskedInverseWeights = []
         } else {
             transform = nil
+            releasedDCT = nil
             unmaskedForwardWeights = []
             maskedInverseWeights = []
         }

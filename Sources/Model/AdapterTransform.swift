@@ -1,88 +1,117 @@
-// AdapterTransform.swift — the Causal-Tune adapter's frequency transform over
-// one arena's patch grid, behind one interface so the adapter has one path for
-// all of them (docs/causal-tune.md, "Transforms"):
+// AdapterTransform.swift — the Causal-Tune adapter's frequency transform of the
+// residual stream, behind one interface so the adapter has one path for all of
+// them (docs/causal-tune.md, "Transforms"). Input and output are token-major,
+// the stream's own layout: x is N x C (grid cell (x, y) at row x·w + y), the
+// frequencies are R x C, one row per frequency:
 //
-//   dct   DCT2: orthonormal DCT-II, N frequencies per channel;
-//   fft   DFT2: orthonormal DFT, its real and imaginary planes one after the
-//         other, 2N frequency rows per channel (the token path treats the two
-//         parts as separate rows with the same weights); the inverse keeps the
-//         real part;
-//   haar  Haar2: orthonormal full-depth Haar wavelet, N coefficients per channel.
+//   dct   MatrixDCT2: orthonormal DCT-II as two matrix products on the stream
+//         itself, R = N;
+//   fft   DFT2: orthonormal DFT, the real rows then the imaginary rows,
+//         R = 2N (the token path treats the two parts as separate rows with the
+//         same weights); the inverse keeps the real part;
+//   haar  Haar2: orthonormal full-depth Haar wavelet, R = N.
 //
-// Every transform works on channel-major planes and takes per-frequency
-// weights (N values on the h x w index grid; DFT2 applies them to both planes):
-// `forwardScale()` / `inverseScale()` make it orthonormal, the adapter fuses its
-// mask M into them. Each inverse is the adjoint of its forward, so the backward
-// pass uses the same two calls.
+// DFT2 and Haar2 work on channel-major planes: their forward transposes the
+// stream into the arena's planes, transforms, and transposes the frequencies
+// back (the inverse the other way round).
+//
+// Every transform takes per-frequency weights (N values on the h x w index
+// grid; DFT2 applies them to both parts): `forwardScale()` / `inverseScale()`
+// make it orthonormal (ones where the transform is orthonormal by itself), the
+// adapter fuses its mask M into them. Each inverse is the adjoint of its
+// forward, so the backward pass uses the same two calls.
 
 import Tensor
 
 /// One of the adapter's transforms, made for an arena's grid, channels and threads.
-public enum AdapterTransform {
-    case dct(DCT2)
-    /// The DFT with its half-spectrum scratch (`DFT2.scratchCount` floats, owned by the arena).
-    case fft(DFT2, scratch: UnsafeMutablePointer<Float>)
-    case haar(Haar2)
-
-    /// Floats of scratch `kind` needs on an h x w grid of `channels` planes.
-    static func scratchCount(_ kind: FrequencyTransform, height h: Int, width w: Int, channels c: Int) -> Int {
-        kind == .fft ? c * h * (w / 2 + 1) * 2 : 0
+public struct AdapterTransform {
+    enum Implementation {
+        case dct(MatrixDCT2)
+        case fft(DFT2)
+        case haar(Haar2)
     }
 
-    /// Frequency rows per channel for `kind` on N grid cells: N, or 2N for the DFT's real and imaginary planes.
+    let implementation: Implementation
+    let patches: Int, channels: Int, threads: Int
+    /// The arena's scratch (`scratchCount` floats).
+    let scratch: UnsafeMutablePointer<Float>
+
+    /// Floats of scratch `kind` needs on an h x w grid of `channels` channels: the DCT's
+    /// intermediate (N·C); the channel-major planes of the stream and of the frequencies
+    /// (and the DFT's half spectrum) for the others.
+    static func scratchCount(_ kind: FrequencyTransform, height h: Int, width w: Int, channels c: Int) -> Int {
+        let n = h * w
+        switch kind {
+        case .dct: return n * c
+        case .fft: return n * c + 2 * n * c + c * h * (w / 2 + 1) * 2
+        case .haar: return 2 * n * c
+        }
+    }
+
+    /// Frequency rows for `kind` on N grid cells: N, or 2N for the DFT's real and imaginary parts.
     public static func rows(_ kind: FrequencyTransform, patches n: Int) -> Int { kind == .fft ? 2 * n : n }
 
     /// The transform `kind` of an h x w grid (Haar: sides powers of two); `scratch` holds `scratchCount` floats.
-    init(_ kind: FrequencyTransform, height h: Int, width w: Int, channels c: Int, threads: Int, scratch: UnsafeMutablePointer<Float>?) {
+    init(_ kind: FrequencyTransform, height h: Int, width w: Int, channels c: Int, threads: Int, scratch: UnsafeMutablePointer<Float>) {
         switch kind {
-        case .dct: self = .dct(DCT2(height: h, width: w, channels: c, threads: threads))
-        case .fft: self = .fft(DFT2(height: h, width: w, channels: c, threads: threads), scratch: scratch!)
-        case .haar: self = .haar(Haar2(height: h, width: w, channels: c, threads: threads))
+        case .dct: implementation = .dct(MatrixDCT2(height: h, width: w, channels: c, threads: threads))
+        case .fft: implementation = .fft(DFT2(height: h, width: w, channels: c, threads: threads))
+        case .haar: implementation = .haar(Haar2(height: h, width: w, channels: c, threads: threads))
         }
+        (patches, channels, self.threads, self.scratch) = (h * w, c, max(1, threads), scratch)
     }
 
-    /// Frequency rows per channel plane.
+    /// Frequency rows R.
     public var rows: Int {
-        switch self {
-        case .dct(let t): t.count
-        case .fft(let t, _): 2 * t.count
-        case .haar(let t): t.count
-        }
+        if case .fft = implementation { return 2 * patches }
+        return patches
     }
 
     /// Per-frequency weights (N) that make `forward` orthonormal.
     public func forwardScale() -> [Float] {
-        switch self {
-        case .dct(let t): t.forwardScale()
-        case .fft(let t, _): t.forwardScale()
-        case .haar(let t): [Float](repeating: 1, count: t.count)
-        }
+        if case .fft(let t) = implementation { return t.forwardScale() }
+        return [Float](repeating: 1, count: patches)
     }
 
     /// Per-frequency weights (N) that make `inverse` the orthonormal inverse.
     public func inverseScale() -> [Float] {
-        switch self {
-        case .dct(let t): t.inverseScale()
-        case .fft(let t, _): t.inverseScale()
-        case .haar(let t): [Float](repeating: 1, count: t.count)
-        }
+        if case .fft(let t) = implementation { return t.inverseScale() }
+        return [Float](repeating: 1, count: patches)
     }
 
-    /// y (C x rows) = weights ⊙ Tr(x) for x (C x N), channel-major; x is not modified.
+    /// y (R x C) = weights ⊙ Tr(x) for x (N x C), token-major; x is not modified.
     public func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>) {
-        switch self {
-        case .dct(let t): t.forward(x, into: y, weights: weights)
-        case .fft(let t, let scratch): t.forward(x, into: y, weights: weights, scratch: scratch)
-        case .haar(let t): t.forward(x, into: y, weights: weights)
+        let n = patches, c = channels, r = rows
+        let planes = scratch, frequencies = scratch + n * c
+        switch implementation {
+        case .dct(let t):
+            t.forward(x, into: y, weights: weights, scratch: scratch)
+        case .fft(let t):
+            Transpose.apply(x, rows: n, cols: c, into: planes, threads: threads)
+            t.forward(planes, into: frequencies, weights: weights, scratch: frequencies + r * c)
+            Transpose.apply(frequencies, rows: c, cols: r, into: y, threads: threads)
+        case .haar(let t):
+            Transpose.apply(x, rows: n, cols: c, into: planes, threads: threads)
+            t.forward(planes, into: frequencies, weights: weights)
+            Transpose.apply(frequencies, rows: c, cols: r, into: y, threads: threads)
         }
     }
 
-    /// x (C x N) = Tr⁻¹(weights ⊙ y) for y (C x rows); y's values may be lost (the DCT scales it in place).
+    /// x (N x C) = Tr⁻¹(weights ⊙ y) for y (R x C), token-major; y's values may be lost.
     public func inverse(destroying y: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>) {
-        switch self {
-        case .dct(let t): t.inverse(destroying: y, into: x, scale: weights)
-        case .fft(let t, let scratch): t.inverse(y, into: x, weights: weights, scratch: scratch)
-        case .haar(let t): t.inverse(y, into: x, weights: weights)
+        let n = patches, c = channels, r = rows
+        let planes = scratch, frequencies = scratch + n * c
+        switch implementation {
+        case .dct(let t):
+            t.inverse(destroying: y, into: x, weights: weights, scratch: scratch)
+        case .fft(let t):
+            Transpose.apply(y, rows: r, cols: c, into: frequencies, threads: threads)
+            t.inverse(frequencies, into: planes, weights: weights, scratch: frequencies + r * c)
+            Transpose.apply(planes, rows: c, cols: n, into: x, threads: threads)
+        case .haar(let t):
+            Transpose.apply(y, rows: r, cols: c, into: frequencies, threads: threads)
+            t.inverse(frequencies, into: planes, weights: weights)
+            Transpose.apply(planes, rows: c, cols: n, into: x, threads: threads)
         }
     }
 }

@@ -1,7 +1,7 @@
 // CausalTuneAdapter.swift — the adapter applied after every block (method.md §2):
 // Causal-Tune (frequency domain) or Rein (spatial), on the patch tokens only.
 //
-//   causal-tune: Fc = Tr(f) · M
+//   causal-tune: Fc = M ⊙ Tr(f)
 //                S  = softmax(Fc Tᵀ / √C)                 (R x m, token 0 = sink)
 //                Z  = S[:, 1:] MLP_t(T[1:]) + Fc
 //                f' = f + s · Tr⁻¹(MLP_f(Z))
@@ -16,9 +16,10 @@
 // MLP_f (mlp_delta_f) and s are shared by all layers. The forward pass keeps
 // what a backward pass needs in the arena (see AdapterActivations).
 //
-// Backward (below the forward). Causal-Tune works channel-major (C x R, the
-// transforms' layout, as its forward keeps Fcᵀ, Zᵀ and Tr⁻¹(Δᵀ)); Rein token-major.
-// From g = dL/df' (in place: g becomes dL/df):
+// Every buffer is token-major like the stream (R x C frequency rows, N x C
+// patches), so Causal-Tune is Rein's token path between its two transforms.
+// Backward (below the forward), one path for both. From g = dL/df' (in place:
+// g becomes dL/df):
 //   ds  += Σ g ⊙ Tr⁻¹(Δ)
 //   dΔ   = Tr(s g)   (the adjoint of each orthonormal inverse is its forward transform;
 //                    for the DFT, Re ∘ ifft2's adjoint is fft2 split into its two parts)
@@ -251,40 +252,20 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         }
     }
 
-    /// Causal-Tune, channel-major in the frequency domain (the transforms' fast layout), R rows:
-    /// Fcᵀ = Tr(fᵀ)·M (C x R); S = softmax(Fc (T/√C)ᵀ) (R x m); Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ;
-    /// Δᵀ = W_f Zᵀ + b_f; f += s · Tr⁻¹(Δᵀ)ᵀ.
+    /// Causal-Tune in the frequency domain, token-major like the stream (R frequency rows):
+    /// Fc = M ⊙ Tr(f); then Rein's token path on Fc: S = softmax(Fc (T/√C)ᵀ), Z = S[:, 1:] V + Fc,
+    /// Δ = MLP_f(Z); back to space and the scaled residual: f += s · Tr⁻¹(Δ).
     func frequencyForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
                           _ b: AdapterSlot, _ a: borrowing AdapterActivations) {
-        let n = a.gridHeight * a.gridWidth, r = a.frequencyRows, c = embedDim, m = config.tokens
+        let n = a.gridHeight * a.gridWidth, c = embedDim
         let transform = a.transform!
-        // fᵀ into the spatial buffer (free until step 5), then Fcᵀ = Tr(fᵀ) · M.
-        Transpose.apply(f, rows: n, cols: c, into: b.spatial, threads: a.threads)
-        transform.forward(b.spatial, into: b.features, weights: a.forwardWeights)
-        // S (R x m) = Fc (T/√C)ᵀ, then the softmax over the tokens.
-        GEMM.rows(m: r, n: m, k: c, a: b.features, lda: r, transA: true, b: tokens, ldb: c, transB: true,
-                  c: b.probabilities, ldc: m, threads: a.threads)
-        SoftmaxKernel.forward(b.probabilities, rows: r, cols: m, ld: m, threads: a.threads)
-        // Zᵀ (C x R) = Fcᵀ + Vᵀ S[:, 1:]ᵀ.
-        b.mixed.update(from: b.features, count: r * c)
-        GEMM.rows(m: c, n: r, k: m - 1, a: values, lda: c, transA: true, b: b.probabilities + 1, ldb: m, transB: true,
-                  beta: 1, c: b.mixed, ldc: r, threads: a.threads)
-        // Δᵀ (C x R) = W_f Zᵀ + b_f.
-        deltaFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: c, n: r, k: c, a: w.baseAddress!, lda: c, b: b.mixed, ldb: r, c: b.delta, ldc: r, threads: a.threads)
-        }
-        deltaFeature.bias.withUnsafeBufferPointer { bias in
-            let delta = b.delta
-            Threading.parallelFor(c, threads: a.threads, grain: max(1, 8192 / r)) { range in
-                for ch in range {
-                    let row = delta + ch * r, v = bias[ch]
-                    for i in 0 ..< r { row[i] += v }
-                }
-            }
-        }
-        // Back to space and the scaled residual: f += s · Tr⁻¹(Δᵀ)ᵀ.
+        transform.forward(f, into: b.features, weights: a.forwardWeights)
+        tokenPath(tokens: tokens, values: values, b, n: a.frequencyRows, threads: a.threads)
         transform.inverse(destroying: b.delta, into: b.spatial, weights: a.inverseWeights)
-        Transpose.addScaled(b.spatial, rows: n, cols: c, alpha: scale, into: f, threads: a.threads)
+        let s = scale, spatial = b.spatial
+        Threading.parallelFor(n, threads: a.threads, grain: max(1, 8192 / c)) { range in
+            for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * spatial[i] }
+        }
     }
 
     /// Rein, token-major: S = softmax(f (T/√C)ᵀ); Z = S[:, 1:] V + f; Δ = MLP_f(Z); f += s · Δ.
@@ -299,8 +280,8 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         }
     }
 
-    /// Rein's token path on the slot's features F (N x C, token-major): S = softmax(F (T/√C)ᵀ),
-    /// Z = S[:, 1:] V + F, Δ = MLP_f(Z) into the slot's delta.
+    /// The token path on the slot's features F (n x C, token-major: f for Rein, Causal-Tune's
+    /// n = R frequency rows): S = softmax(F (T/√C)ᵀ), Z = S[:, 1:] V + F, Δ = MLP_f(Z) into the slot's delta.
     func tokenPath(tokens: UnsafePointer<Float>, values: UnsafePointer<Float>, _ b: AdapterSlot, n: Int, threads: Int) {
         let c = embedDim, m = config.tokens
         GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities, threads: threads)
@@ -326,12 +307,8 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         let n = a.gridHeight * a.gridWidth, r = a.frequencyRows, c = embedDim, m = config.tokens
         let slot = a.slot(l)
         let dS = scratch + 6 * n * c, dV = dS + r * m, dT = dV + m * c
-        // Token attention and MLP_f backward into dZ / dFc (layout per kind), dS, dV, dT.
-        if config.kind == .causalTune {
-            frequencyBackward(prepared: prepared, layer: l, gradient: g, slot: slot, a, scratch: scratch, gradients: gradients)
-        } else {
-            spatialBackward(prepared: prepared, layer: l, gradient: g, slot: slot, a, scratch: scratch, gradients: gradients)
-        }
+        // Token attention and MLP_f backward into dS, dV, dT and g.
+        tokenPathBackward(prepared: prepared, layer: l, gradient: g, slot: slot, a, scratch: scratch, gradients: gradients)
         // Tokens: dT[1:] += dV W_t, MLP_t's gradients, then the (full or low-rank) token tensors.
         tokenToFeature.weight.withUnsafeBufferPointer { w in
             GEMM.rows(m: m - 1, n: c, k: c, a: dV, lda: c, b: w.baseAddress!, ldb: c, beta: 1, c: dT + c, ldc: c, threads: a.threads)
@@ -359,102 +336,61 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         }
     }
 
-    /// Causal-Tune, channel-major as its forward (Fcᵀ, Zᵀ are C x R, Tr⁻¹(Δᵀ) C x N in the slot).
-    func frequencyBackward(prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>, slot: AdapterSlot,
+    /// Backward of the token path and its transforms, token-major as the forward (R rows of
+    /// frequencies for Causal-Tune, the N patches for Rein, whose transform is the identity):
+    /// ds = Σ g ⊙ Tr⁻¹(Δ); dΔ = s · Tr(g) (the inverse's adjoint, unmasked); MLP_f; the token
+    /// attention (dS, dV, dT); g += Tr⁻¹(M ⊙ dFc) (the masked forward's adjoint).
+    /// Scratch: dΔ and dZ (R x C each, R ≤ 2N), the inverse's output (N x C); dS, dV, dT after 6·N·C.
+    func tokenPathBackward(prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>, slot: AdapterSlot,
                            _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
         let n = a.gridHeight * a.gridWidth, r = a.frequencyRows, c = embedDim, m = config.tokens
-        // gᵀ (C x N), dΔᵀ and dZᵀ (C x R each, R ≤ 2N), the inverse's output (C x N): 6·N·C at most.
-        let gT = scratch, dDeltaT = scratch + n * c, dZT = dDeltaT + r * c, spareT = dZT + r * c
+        let dDelta = scratch, dZ = scratch + r * c, spare = scratch + 2 * r * c
         let dS = scratch + 6 * n * c, dV = dS + r * m, dT = dV + m * c
-        let transform = a.transform!
-
-        // ds = Σ g ⊙ Tr⁻¹(Δ); dΔᵀ = Tr(s gᵀ).
-        Transpose.apply(g, rows: n, cols: c, into: gT, threads: a.threads)
-        var dsSum = 0.0
-        let spatial = slot.spatial
-        for i in 0 ..< n * c { dsSum += Double(gT[i]) * Double(spatial[i]) }
-        gradients.of(scaleParameter)[0] += Float(dsSum)
-        let s = scale
-        for i in 0 ..< n * c { gT[i] *= s }
-        a.unmaskedForwardWeights.withUnsafeBufferPointer { transform.forward(gT, into: dDeltaT, weights: $0.baseAddress!) }
-
-        // MLP_f: Δᵀ = W_f Zᵀ + b_f.
-        GEMM.rows(m: c, n: c, k: r, a: dDeltaT, lda: r, b: slot.mixed, ldb: r, transB: true, beta: 1,
-                  c: gradients.of(deltaFeature.weight), ldc: c, threads: a.threads)
-        let db = gradients.of(deltaFeature.bias)
-        for ch in 0 ..< c {
-            let row = dDeltaT + ch * r
-            var sum: Float = 0
-            for i in 0 ..< r { sum += row[i] }
-            db[ch] += sum
-        }
-        deltaFeature.weight.withUnsafeBufferPointer { w in
-            GEMM.rows(m: c, n: r, k: c, a: w.baseAddress!, lda: c, transA: true, b: dDeltaT, ldb: r, c: dZT, ldc: r, threads: a.threads)
-        }
-
-        // Zᵀ = Fcᵀ + Vᵀ S[:, 1:]ᵀ: dS[:, 1:] = dZ Vᵀ, dV = S[:, 1:]ᵀ dZ.
-        prepared.values.withUnsafeBufferPointer { v in
-            GEMM.rows(m: r, n: m - 1, k: c, a: dZT, lda: r, transA: true, b: v.baseAddress! + l * (m - 1) * c, ldb: c,
-                      transB: true, c: dS + 1, ldc: m, threads: a.threads)
-        }
-        for i in 0 ..< r { dS[i * m] = 0 }
-        GEMM.rows(m: m - 1, n: c, k: r, a: slot.probabilities + 1, lda: m, transA: true, b: dZT, ldb: r, transB: true,
-                  c: dV, ldc: c, threads: a.threads)
-        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: r, cols: m, ld: m, threads: a.threads)
-
-        // dFcᵀ (in dZᵀ's place) += (T/√C)ᵀ dAᵀ;  dT = dAᵀ Fc / √C.
-        prepared.scaledTokens.withUnsafeBufferPointer { t in
-            GEMM.rows(m: c, n: r, k: m, a: t.baseAddress! + l * m * c, lda: c, transA: true, b: dS, ldb: m, transB: true,
-                      beta: 1, c: dZT, ldc: r, threads: a.threads)
-        }
-        GEMM.rows(m: m, n: c, k: r, a: dS, lda: m, transA: true, b: slot.features, ldb: r, transB: true, c: dT, ldc: c, threads: a.threads)
-        let inv = 1 / Float(c).squareRoot()
-        for k in 0 ..< m * c { dT[k] *= inv }
-
-        // Back to the adapter's input: g += Tr⁻¹(M ⊙ dFcᵀ)ᵀ.
-        a.maskedInverseWeights.withUnsafeBufferPointer { transform.inverse(destroying: dZT, into: spareT, weights: $0.baseAddress!) }
-        Transpose.addScaled(spareT, rows: n, cols: c, alpha: 1, into: g, threads: a.threads)
-    }
-
-    /// Rein, token-major (Fc = f, Z, Δ are N x C in the slot).
-    func spatialBackward(prepared: PreparedAdapter, layer l: Int, gradient g: UnsafeMutablePointer<Float>, slot: AdapterSlot,
-                         _ a: borrowing AdapterActivations, scratch: UnsafeMutablePointer<Float>, gradients: ParameterGradients) {
-        let n = a.gridHeight * a.gridWidth, c = embedDim, m = config.tokens
-        let dDelta = scratch + n * c, dZ = scratch + 2 * n * c
-        let dS = scratch + 6 * n * c, dV = dS + n * m, dT = dV + m * c
+        let transform = config.kind == .causalTune ? a.transform! : nil
         let s = scale
 
-        // ds = Σ g ⊙ Δ; dΔ = s g.
+        // ds = Σ g ⊙ Tr⁻¹(Δ) (Rein: Δ); dΔ = s · Tr(g) (Rein: s g).
+        let added = transform == nil ? slot.delta : slot.spatial
         var dsSum = 0.0
-        for i in 0 ..< n * c { dsSum += Double(g[i]) * Double(slot.delta[i]) }
+        for i in 0 ..< n * c { dsSum += Double(g[i]) * Double(added[i]) }
         gradients.of(scaleParameter)[0] += Float(dsSum)
-        for i in 0 ..< n * c { dDelta[i] = s * g[i] }
+        if let transform {
+            a.unmaskedForwardWeights.withUnsafeBufferPointer { transform.forward(g, into: dDelta, weights: $0.baseAddress!) }
+            for i in 0 ..< r * c { dDelta[i] *= s }
+        } else {
+            for i in 0 ..< n * c { dDelta[i] = s * g[i] }
+        }
 
         // MLP_f.
-        GradientGEMM.weight(dDelta, ldy: c, rows: n, outFeatures: c, x: slot.mixed, ldx: c, inFeatures: c,
+        GradientGEMM.weight(dDelta, ldy: c, rows: r, outFeatures: c, x: slot.mixed, ldx: c, inFeatures: c,
                             into: gradients.of(deltaFeature.weight), threads: a.threads)
-        ActivationBackwardKernels.addColumnSums(dDelta, rows: n, cols: c, ld: c, into: gradients.of(deltaFeature.bias), threads: a.threads)
+        ActivationBackwardKernels.addColumnSums(dDelta, rows: r, cols: c, ld: c, into: gradients.of(deltaFeature.bias), threads: a.threads)
         deltaFeature.weight.withUnsafeBufferPointer {
-            GradientGEMM.input(dDelta, ldy: c, rows: n, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: dZ, ldx: c, threads: a.threads)
+            GradientGEMM.input(dDelta, ldy: c, rows: r, outFeatures: c, weight: $0.baseAddress!, inFeatures: c, into: dZ, ldx: c, threads: a.threads)
         }
 
         // Token values and attention weights.
         prepared.values.withUnsafeBufferPointer { v in
-            GEMM.rows(m: n, n: m - 1, k: c, a: dZ, lda: c, b: v.baseAddress! + l * (m - 1) * c, ldb: c, transB: true,
+            GEMM.rows(m: r, n: m - 1, k: c, a: dZ, lda: c, b: v.baseAddress! + l * (m - 1) * c, ldb: c, transB: true,
                       c: dS + 1, ldc: m, threads: a.threads)
         }
-        for r in 0 ..< n { dS[r * m] = 0 }
-        GradientGEMM.transposedA(m: m - 1, n: c, k: n, a: slot.probabilities + 1, lda: m, b: dZ, ldb: c, beta: 0, c: dV, ldc: c, threads: a.threads)
-        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: n, cols: m, ld: m, threads: a.threads)
+        for i in 0 ..< r { dS[i * m] = 0 }
+        GradientGEMM.transposedA(m: m - 1, n: c, k: r, a: slot.probabilities + 1, lda: m, b: dZ, ldb: c, beta: 0, c: dV, ldc: c, threads: a.threads)
+        ActivationBackwardKernels.softmaxBackward(dS, probabilities: slot.probabilities, rows: r, cols: m, ld: m, threads: a.threads)
 
         // dFc (in dZ's place) and dT.
         prepared.scaledTokens.withUnsafeBufferPointer { t in
-            GEMM.rows(m: n, n: c, k: m, a: dS, lda: m, b: t.baseAddress! + l * m * c, ldb: c, beta: 1, c: dZ, ldc: c, threads: a.threads)
+            GEMM.rows(m: r, n: c, k: m, a: dS, lda: m, b: t.baseAddress! + l * m * c, ldb: c, beta: 1, c: dZ, ldc: c, threads: a.threads)
         }
-        GradientGEMM.transposedA(m: m, n: c, k: n, alpha: 1 / Float(c).squareRoot(), a: dS, lda: m, b: slot.features, ldb: c,
+        GradientGEMM.transposedA(m: m, n: c, k: r, alpha: 1 / Float(c).squareRoot(), a: dS, lda: m, b: slot.features, ldb: c,
                                  beta: 0, c: dT, ldc: c, threads: a.threads)
 
-        // Back to the adapter's input: g += dFc.
-        for i in 0 ..< n * c { g[i] += dZ[i] }
+        // Back to the adapter's input: g += Tr⁻¹(M ⊙ dFc) (Rein: g += dFc).
+        var back: UnsafePointer<Float> = UnsafePointer(dZ)
+        if let transform {
+            a.maskedInverseWeights.withUnsafeBufferPointer { transform.inverse(destroying: dZ, into: spare, weights: $0.baseAddress!) }
+            back = UnsafePointer(spare)
+        }
+        for i in 0 ..< n * c { g[i] += back[i] }
     }
 }

@@ -74,7 +74,7 @@ extension CausalTuneAdapter {
         precondition(a.gridHeight == a.gridWidth, "CausalTuneAdapter: causal-tune-released needs a square grid, got \(a.gridHeight) x \(a.gridWidth)")
         let n = a.gridHeight * a.gridWidth, c = embedDim, threads = a.threads
         // 1–3: f's memory as C planes, DCT · (1 - mask), read back token-major as Fc; Rein's token path.
-        a.transform!.forward(f, into: b.features, weights: a.forwardWeights)
+        a.releasedDCT!.forward(f, into: b.features, weights: a.forwardWeights)
         tokenPath(tokens: tokens, values: values, b, n: n, threads: threads)
         // 4: Δ's memory as C planes, the real part of the orthonormal inverse DFT.
         a.realDFT!.realPart(b.delta, into: b.spatial, scratch: a.spectrum!)

@@ -1,0 +1,120 @@
+// MatrixDCT2.swift — the orthonormal 2-D DCT-II and its inverse of token-major
+// data (N x C: grid cell (x, y) of an h x w grid at row x·w + y, C channels per
+// row) as matrix products: Causal-Tune's transform of the residual stream
+// (method.md §2.1) without leaving the stream's layout.
+//
+// With D_n the orthonormal DCT-II matrix (D[k][j] = a(k) cos(π(2j+1)k / 2n),
+// a(0) = √(1/n), a(k>0) = √(2/n)) the transform of one channel plane X is
+// D_h X D_wᵀ, and the two factors act on different axes:
+//   1. along x: viewing the N x C block as h rows of w·C values, T = D_h · X is
+//      one GEMM (h x h by h x w·C), its columns split over the threads;
+//   2. along y: for every row u of T, its w x C block Y_u = D_w · T_u — h GEMMs
+//      (w x w by w x C), spread over the threads; the per-frequency weights
+//      scale each output row (u, v) right after its block is made.
+// The inverse is the transpose: weights first, D_wᵀ per block, then D_hᵀ. At
+// 32 x 32 x 384 that is 2 x 25 MFLOP through sgemm, against two transposes
+// and an FFTW plane transform on channel-major planes (DCT2, which the released
+// Causal-Tune replay still uses for its channel-major reading of the stream).
+// Each output element is one sgemm's dot product of fixed length (h or w), so
+// the result does not depend on how the work is split beyond sgemm's blocking.
+
+public struct MatrixDCT2: Sendable {
+    public let height: Int
+    public let width: Int
+    public let channels: Int
+    /// Threads each product splits over (the workspace's count).
+    public let threads: Int
+    /// D_h (h x h) and D_w (w x w), row-major.
+    let rowMatrix: [Float], columnMatrix: [Float]
+
+    public init(height: Int, width: Int, channels: Int, threads: Int) {
+        precondition(height > 0 && width > 0 && channels > 0, "MatrixDCT2: grid \(height)x\(width), \(channels) channels")
+        self.height = height
+        self.width = width
+        self.channels = channels
+        self.threads = max(1, threads)
+        rowMatrix = Self.matrix(height)
+        columnMatrix = Self.matrix(width)
+    }
+
+    /// Frequencies (grid cells) N = h·w.
+    public var count: Int { height * width }
+
+    /// The orthonormal DCT-II matrix of size n (row k: frequency k), computed in double precision.
+    public static func matrix(_ n: Int) -> [Float] {
+        var d = [Float](repeating: 0, count: n * n)
+        for k in 0 ..< n {
+            let a = k == 0 ? (1 / Double(n)).squareRoot() : (2 / Double(n)).squareRoot()
+            for j in 0 ..< n { d[k * n + j] = Float(a * cos(Double.pi * Double((2 * j + 1) * k) / Double(2 * n))) }
+        }
+        return d
+    }
+
+    /// y (N x C) = weights ⊙ DCT2(x), rows scaled by weights[u·w + v] (nil: none). x (N x C) is not
+    /// modified; `scratch` holds N·C floats; x, y and scratch must not overlap.
+    public func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>?,
+                        scratch: UnsafeMutablePointer<Float>) {
+        let h = height, w = width, c = channels, span = w * c
+        rowMatrix.withUnsafeBufferPointer { dh in
+            acrossRows(transA: false, dh.baseAddress!, x, into: scratch, span: span)
+        }
+        columnMatrix.withUnsafeBufferPointer { dw in
+            let d = dw.baseAddress!
+            Threading.parallelFor(h, threads: threads) { range in
+                for u in range {
+                    let block = y + u * span
+                    GEMM.sgemm(m: w, n: c, k: w, a: d, lda: w, b: scratch + u * span, ldb: c, c: block, ldc: c)
+                    if let weights { Self.scaleRows(block, rows: w, cols: c, by: weights + u * w) }
+                }
+            }
+        }
+    }
+
+    /// x (N x C) = DCT2⁻¹(weights ⊙ y) (nil: no weights). y's rows are scaled in place, so its
+    /// values are lost; `scratch` holds N·C floats; x, y and scratch must not overlap.
+    public func inverse(destroying y: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>,
+                        weights: UnsafePointer<Float>?, scratch: UnsafeMutablePointer<Float>) {
+        let h = height, w = width, c = channels, span = w * c
+        columnMatrix.withUnsafeBufferPointer { dw in
+            let d = dw.baseAddress!
+            Threading.parallelFor(h, threads: threads) { range in
+                for u in range {
+                    let block = y + u * span
+                    if let weights { Self.scaleRows(block, rows: w, cols: c, by: weights + u * w) }
+                    GEMM.sgemm(transA: true, m: w, n: c, k: w, a: d, lda: w, b: block, ldb: c, c: scratch + u * span, ldc: c)
+                }
+            }
+        }
+        rowMatrix.withUnsafeBufferPointer { dh in
+            acrossRows(transA: true, dh.baseAddress!, scratch, into: x, span: span)
+        }
+    }
+
+    /// out (h x span) = op(D_h) · input (h x span), the span's columns split over the threads.
+    private func acrossRows(transA: Bool, _ d: UnsafePointer<Float>, _ input: UnsafePointer<Float>,
+                            into out: UnsafeMutablePointer<Float>, span: Int) {
+        let h = height
+        // Column blocks of whole 16-float panels; about 2 MFLOP per block at least.
+        let panels = (span + 15) / 16
+        let grain = max(1, 2_000_000 / max(1, 32 * h * h))
+        Threading.parallelFor(panels, threads: threads, grain: grain) { range in
+            let c0 = range.lowerBound * 16, c1 = min(range.upperBound * 16, span)
+            GEMM.sgemm(transA: transA, m: h, n: c1 - c0, k: h, a: d, lda: h, b: input + c0, ldb: span, c: out + c0, ldc: span)
+        }
+    }
+
+    @inline(__always)
+    private static func scaleRows(_ block: UnsafeMutablePointer<Float>, rows: Int, cols: Int, by weights: UnsafePointer<Float>) {
+        for r in 0 ..< rows {
+            let row = block + r * cols, f = weights[r]
+            if f == 1 { continue }
+            for i in 0 ..< cols { row[i] *= f }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
