@@ -319,9 +319,15 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                                 into: gradients.of(tokenToFeature.weight), threads: a.threads)
         }
         ActivationBackwardKernels.addColumnSums(dV, rows: m - 1, cols: c, ld: c, into: gradients.of(tokenToFeature.bias), threads: a.threads)
+        addTokenGradient(layer: l, dT, gradients: gradients)
+    }
+
+    /// Adds dT_l (m x C), a gradient of layer l's tokens T_l, into the token tensors' gradients:
+    /// full tokens dT_l itself; low rank dA_l += dT_l B_lᵀ, dB_l += A_lᵀ dT_l.
+    public func addTokenGradient(layer l: Int, _ dT: UnsafePointer<Float>, gradients: ParameterGradients) {
+        let m = config.tokens, c = embedDim
         if let tokens = self.tokens {
-            let dTokens = gradients.of(tokens)
-            let out = dTokens + l * m * c
+            let out = gradients.of(tokens) + l * m * c
             for k in 0 ..< m * c { out[k] += dT[k] }
         } else {
             let k = config.rank
@@ -333,6 +339,24 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                                beta: 1, c: gradients.of(tokensB!) + l * k * c, ldc: c)
                 }
             }
+        }
+    }
+
+    /// Backward of the link's queries (`queries`, Rein's Mask2Former queries) from their
+    /// gradient dQueries (m x q): the link's transform and merge gradients and every layer's
+    /// token gradients (full or low rank) are added into `gradients`.
+    public func queryBackward(_ dQueries: UnsafePointer<Float>, gradients: ParameterGradients, threads: Int) {
+        guard let queryLink else { preconditionFailure("CausalTuneAdapter.queryBackward: the adapter has no token -> query link") }
+        let m = config.tokens, c = embedDim
+        var dTokens = [Float](repeating: 0, count: layers * m * c)
+        allTokens().withUnsafeBufferPointer { t in
+            dTokens.withUnsafeMutableBufferPointer {
+                queryLink.backward(dQueries, tokens: t.baseAddress!, layers: layers, count: m, into: $0.baseAddress!,
+                                   gradients: gradients, threads: threads)
+            }
+        }
+        dTokens.withUnsafeBufferPointer { d in
+            for l in 0 ..< layers { addTokenGradient(layer: l, d.baseAddress! + l * m * c, gradients: gradients) }
         }
     }
 

@@ -58,9 +58,10 @@ public struct Linear: Sendable, ParameterWalkable {
     /// Backward of y = x W^T + b from dy (rows x out, leading dimension `ldy`):
     /// with `gradients`, db += Σ_rows dy and dW += dyᵀ x (x: the forward's input,
     /// leading dimension `ldx`); then dx (rows x in, leading dimension `ldx`) = dy W
-    /// when `dx` is given.
+    /// (+= with `accumulate`) when `dx` is given.
     public func backward(_ dy: UnsafePointer<Float>, ldy: Int, input x: UnsafePointer<Float>, ldx: Int, rows: Int,
-                         into dx: UnsafeMutablePointer<Float>?, gradients: ParameterGradients?, threads: Int) {
+                         into dx: UnsafeMutablePointer<Float>?, accumulate: Bool = false, gradients: ParameterGradients?,
+                         threads: Int) {
         if let dWeight = gradients?[weight], let dBias = gradients?[bias] {
             ActivationBackwardKernels.addColumnSums(dy, rows: rows, cols: outFeatures, ld: ldy, into: dBias, threads: threads)
             GradientGEMM.weight(dy, ldy: ldy, rows: rows, outFeatures: outFeatures, x: x, ldx: ldx, inFeatures: inFeatures,
@@ -69,7 +70,7 @@ public struct Linear: Sendable, ParameterWalkable {
         if let dx {
             weight.withUnsafeBufferPointer {
                 GradientGEMM.input(dy, ldy: ldy, rows: rows, outFeatures: outFeatures, weight: $0.baseAddress!,
-                                   inFeatures: inFeatures, into: dx, ldx: ldx, threads: threads)
+                                   inFeatures: inFeatures, into: dx, ldx: ldx, beta: accumulate ? 1 : 0, threads: threads)
             }
         }
     }

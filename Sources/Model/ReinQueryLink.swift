@@ -11,6 +11,13 @@
 // concatenates them on a last axis of size 3 and flattens (q, 3)). All m tokens
 // take part, the sink token 0 included. The tensors live in the adapter's scope
 // (`backbone.reins.transform`, `backbone.reins.merge`), as in the released module.
+//
+// Backward (below the forward; the queries' gradient dQ, m x q): merge's
+// gradients and dx = dQ W_merge; then dP_l[i, j] gets dx[i, 3j] when l is the
+// first layer holding the maximum (F.max_pool1d's backward: the first maximum
+// on ties, as the forward picks it), dx[i, 3j + 1] / L for every l, and
+// dx[i, 3j + 2] when l = L - 1; transform's gradients and dT = dP W_transform.
+// The projections are recomputed from the tokens, so nothing is kept.
 
 import Tensor
 
@@ -70,26 +77,71 @@ public struct ReinQueryLink: Sendable, ParameterWalkable {
         var out = [Float](repeating: 0, count: m * q)
         projected.withUnsafeMutableBufferPointer { p in
             transform.forward(tokens, rows: layers * m, into: p.baseAddress!, threads: threads)
-            let p = p.baseAddress!
             stats.withUnsafeMutableBufferPointer { s in
-                let s = s.baseAddress!
-                for i in 0 ..< m {
-                    for j in 0 ..< q {
-                        var top = -Float.infinity, sum: Float = 0
-                        for l in 0 ..< layers {
-                            let v = p[(l * m + i) * q + j]
-                            if v > top || v.isNaN { top = v }
-                            sum += v
-                        }
-                        let row = s + i * 3 * q + 3 * j
-                        row[0] = top
-                        row[1] = sum / Float(layers)
-                        row[2] = p[((layers - 1) * m + i) * q + j]
-                    }
-                }
-                out.withUnsafeMutableBufferPointer { merge.forward(s, rows: m, into: $0.baseAddress!, threads: threads) }
+                Self.statistics(p.baseAddress!, layers: layers, count: m, queryDims: q, into: s.baseAddress!, top: nil)
+                out.withUnsafeMutableBufferPointer { merge.forward(s.baseAddress!, rows: m, into: $0.baseAddress!, threads: threads) }
             }
         }
         return out
+    }
+
+    /// s (m x 3q) = [max, mean, last] over the layers of the projections p (L, m, q), per
+    /// channel; `top` (m x q), when given, gets the layer of each maximum (the first on
+    /// ties; a NaN wins, as PyTorch's max pooling).
+    static func statistics(_ p: UnsafePointer<Float>, layers: Int, count m: Int, queryDims q: Int,
+                           into s: UnsafeMutablePointer<Float>, top: UnsafeMutablePointer<Int>?) {
+        for i in 0 ..< m {
+            for j in 0 ..< q {
+                var best = -Float.infinity, at = 0, sum: Float = 0
+                for l in 0 ..< layers {
+                    let v = p[(l * m + i) * q + j]
+                    if v > best || v.isNaN { best = v; at = l }
+                    sum += v
+                }
+                let row = s + i * 3 * q + 3 * j
+                row[0] = best
+                row[1] = sum / Float(layers)
+                row[2] = p[((layers - 1) * m + i) * q + j]
+                top?[i * q + j] = at
+            }
+        }
+    }
+
+    /// Backward of `queries` from dQueries (m x q): the gradients of transform and merge
+    /// are added into `gradients` (when trainable; nil: none), and dTokens (L, m, C),
+    /// the gradient of every layer's tokens, is overwritten.
+    public func backward(_ dQueries: UnsafePointer<Float>, tokens: UnsafePointer<Float>, layers: Int, count m: Int,
+                         into dTokens: UnsafeMutablePointer<Float>, gradients: ParameterGradients?, threads: Int) {
+        precondition(layers > 0 && m > 0, "ReinQueryLink.backward: \(layers) layers, \(m) tokens")
+        let q = queryDims
+        var projected = [Float](repeating: 0, count: layers * m * q)
+        var stats = [Float](repeating: 0, count: m * 3 * q)
+        var dStats = [Float](repeating: 0, count: m * 3 * q)
+        var top = [Int](repeating: 0, count: m * q)
+        projected.withUnsafeMutableBufferPointer { p in
+            let p = p.baseAddress!
+            transform.forward(tokens, rows: layers * m, into: p, threads: threads)
+            stats.withUnsafeMutableBufferPointer { s in
+                dStats.withUnsafeMutableBufferPointer { ds in
+                    top.withUnsafeMutableBufferPointer { t in
+                        Self.statistics(p, layers: layers, count: m, queryDims: q, into: s.baseAddress!, top: t.baseAddress!)
+                        merge.backward(dQueries, ldy: q, input: s.baseAddress!, ldx: 3 * q, rows: m, into: ds.baseAddress!,
+                                       gradients: gradients, threads: threads)
+                        // The projections' gradient, in their place.
+                        let inverse = 1 / Float(layers)
+                        for i in 0 ..< m {
+                            for j in 0 ..< q {
+                                let row = ds.baseAddress! + i * 3 * q + 3 * j
+                                for l in 0 ..< layers { p[(l * m + i) * q + j] = row[1] * inverse }
+                                p[(t[i * q + j] * m + i) * q + j] += row[0]
+                                p[((layers - 1) * m + i) * q + j] += row[2]
+                            }
+                        }
+                    }
+                }
+            }
+            transform.backward(p, ldy: q, input: tokens, ldx: embedDim, rows: layers * m, into: dTokens, gradients: gradients,
+                               threads: threads)
+        }
     }
 }

@@ -21,6 +21,18 @@
 //
 // The last prediction's class and mask logits stay in the activations (the
 // semantic scores read them); an observer may see every prediction.
+//
+// Training: `forward(keep:)` runs the same steps with the training kernels and
+// writes every prediction's class and mask logits (the loss reads all L + 1:
+// deep supervision) and what the backward needs into a Mask2FormerDecoderSaved.
+// `backward` (below) takes the gradients of all L + 1 predictions and runs
+// from the last prediction to the first: at step p, layer p's backward (p < L)
+// turns d(queries after layer p) into d(queries before it), then prediction p
+// adds its share (mask logits: dE_p = dM_p Fᵀ, dF += E_pᵀ dM_p; the mask MLP,
+// cls_embed and post_norm). The attention masks are constants. The gradients
+// of query_pos and of the memory levels (key and value: memory + level_embed,
+// + sine for the key) are gathered on the way; the query embeddings' gradient
+// is d(query_pos) + querys2feat's backward.
 
 import Foundation
 import Tensor
@@ -136,19 +148,26 @@ public struct Mask2FormerTransformerDecoder: Sendable, ParameterWalkable {
     /// `activations.classLogits` (Q x K+1) and `activations.maskLogits` (Q, H0, W0);
     /// `observe(p, classLogits, maskLogits)` sees prediction p = 0 (before layer 0)
     /// ... layers (after the last layer), when given.
+    ///
+    /// With `keep` (training; `makeTrainingBuffers(for:)` of these activations) every
+    /// prediction goes to `keep.classLogits` ((L+1), Q, K+1) and `keep.maskLogits`
+    /// ((L+1), Q, H0, W0) instead, with what `backward` needs.
     public func forward(queryEmbed: UnsafePointer<Float>, memory: [UnsafePointer<Float>], maskFeatures: UnsafePointer<Float>,
                         activations a: borrowing Mask2FormerDecoderActivations,
-                        observe: ((Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void)? = nil) {
+                        observe: ((Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void)? = nil,
+                        keep: Mask2FormerDecoderSaved? = nil) {
         queryToFeature.forward(queryEmbed, rows: config.queries, into: a.x.baseAddress!, threads: a.threads)
-        decode(queryPos: queryEmbed, memory: memory, maskFeatures: maskFeatures, activations: a, observe: observe)
+        decode(queryPos: queryEmbed, memory: memory, maskFeatures: maskFeatures, activations: a, observe: observe, keep: keep)
     }
 
     /// The decoder from starting queries already in `activations.x` (Q x D) and
     /// their positions queryPos (Q x D); otherwise as `forward`.
     public func decode(queryPos: UnsafePointer<Float>, memory: [UnsafePointer<Float>], maskFeatures: UnsafePointer<Float>,
                        activations a: borrowing Mask2FormerDecoderActivations,
-                       observe: ((Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void)? = nil) {
+                       observe: ((Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void)? = nil,
+                       keep: Mask2FormerDecoderSaved? = nil) {
         precondition(memory.count == config.levels, "Mask2FormerTransformerDecoder: \(memory.count) memory levels, expected \(config.levels)")
+        if let keep { precondition(keep.fits(a), "Mask2FormerTransformerDecoder: training buffers of another input shape") }
         let d = config.embedDim, q = config.queries, threads = a.threads
         levelEmbed.withUnsafeBufferPointer { embed in
             for l in 0 ..< config.levels {
@@ -166,39 +185,84 @@ public struct Mask2FormerTransformerDecoder: Sendable, ParameterWalkable {
                 }
             }
         }
-        predict(a, maskFeatures: maskFeatures, level: 0, classes: layers.isEmpty || observe != nil)
-        observe?(0, a.classLogits.baseAddress!, a.maskLogits.baseAddress!)
+        let inference = PredictionBuffers(a, config: config)
+        func buffers(_ p: Int) -> PredictionBuffers { keep?.prediction(p) ?? inference }
+        predict(a, maskFeatures: maskFeatures, level: 0, classes: layers.isEmpty || observe != nil || keep != nil, into: buffers(0))
+        observe?(0, buffers(0).classLogits, buffers(0).maskLogits)
         for i in layers.indices {
             let l = i % config.levels, offset = a.levelOffsets[l] * d
             layers[i].forward(a.x.baseAddress!, queryPos: queryPos, queries: q,
                               memoryKey: a.memoryKey.baseAddress! + offset, memoryValue: a.memoryValue.baseAddress! + offset,
-                              keys: a.levelHeights[l] * a.levelWidths[l], mask: a.mask.baseAddress!,
-                              scratch: a.scratch.baseAddress!, threads: threads)
+                              keys: a.levelHeights[l] * a.levelWidths[l], mask: buffers(i).attentionMask,
+                              scratch: a.scratch.baseAddress!, threads: threads, keep: keep?.layers[i])
             let last = i == layers.count - 1
-            predict(a, maskFeatures: maskFeatures, level: last ? nil : (i + 1) % config.levels, classes: last || observe != nil)
-            observe?(i + 1, a.classLogits.baseAddress!, a.maskLogits.baseAddress!)
+            predict(a, maskFeatures: maskFeatures, level: last ? nil : (i + 1) % config.levels,
+                    classes: last || observe != nil || keep != nil, into: buffers(i + 1))
+            observe?(i + 1, buffers(i + 1).classLogits, buffers(i + 1).maskLogits)
+        }
+    }
+
+    /// Where one prediction goes: the activations' buffers (inference) or a prediction's kept ones.
+    struct PredictionBuffers {
+        /// The queries the prediction reads are copied here first (training), or nil.
+        let input: UnsafeMutablePointer<Float>?
+        let norm: LayerNormSaved?
+        /// (Q, D) post_norm(x); (Q, D) twice the mask MLP's hidden rows; (Q, C_m) its output.
+        let normed: UnsafeMutablePointer<Float>, hidden1: UnsafeMutablePointer<Float>, hidden2: UnsafeMutablePointer<Float>
+        let embedding: UnsafeMutablePointer<Float>
+        let classLogits: UnsafeMutablePointer<Float>, maskLogits: UnsafeMutablePointer<Float>
+        /// (Q, H_l·W_l) the attention mask the next layer reads.
+        let attentionMask: UnsafeMutablePointer<Bool>
+
+        init(_ a: borrowing Mask2FormerDecoderActivations, config: Mask2FormerDecoderConfig) {
+            let q = config.queries, d = config.embedDim
+            input = nil
+            norm = nil
+            normed = a.normed.baseAddress!
+            hidden1 = a.hidden.baseAddress!
+            hidden2 = hidden1 + q * d
+            embedding = hidden2 + q * d
+            classLogits = a.classLogits.baseAddress!
+            maskLogits = a.maskLogits.baseAddress!
+            attentionMask = a.mask.baseAddress!
+        }
+
+        init(input: UnsafeMutablePointer<Float>?, norm: LayerNormSaved?, normed: UnsafeMutablePointer<Float>,
+             hidden1: UnsafeMutablePointer<Float>, hidden2: UnsafeMutablePointer<Float>, embedding: UnsafeMutablePointer<Float>,
+             classLogits: UnsafeMutablePointer<Float>, maskLogits: UnsafeMutablePointer<Float>,
+             attentionMask: UnsafeMutablePointer<Bool>) {
+            self.input = input
+            self.norm = norm
+            self.normed = normed
+            self.hidden1 = hidden1
+            self.hidden2 = hidden2
+            self.embedding = embedding
+            self.classLogits = classLogits
+            self.maskLogits = maskLogits
+            self.attentionMask = attentionMask
         }
     }
 
     /// One prediction from the queries in a.x: class logits (when `classes`), mask
-    /// logits, and the attention mask at `level` (when given).
-    func predict(_ a: borrowing Mask2FormerDecoderActivations, maskFeatures: UnsafePointer<Float>, level: Int?, classes: Bool) {
+    /// logits, and the attention mask at `level` (when given), into `b`.
+    func predict(_ a: borrowing Mask2FormerDecoderActivations, maskFeatures: UnsafePointer<Float>, level: Int?, classes: Bool,
+                 into b: PredictionBuffers) {
         let q = config.queries, d = config.embedDim, cm = config.maskChannels, threads = a.threads
         let plane = a.maskHeight * a.maskWidth
-        let normed = a.normed.baseAddress!, h1 = a.hidden.baseAddress!, h2 = h1 + q * d, embedding = h2 + q * d
-        postNorm.forward(a.x.baseAddress!, rows: q, into: normed, threads: threads)
-        if classes { classEmbed.forward(normed, rows: q, into: a.classLogits.baseAddress!, threads: threads) }
-        maskEmbed[0].forward(normed, rows: q, into: h1, threads: threads)
-        Self.relu(h1, count: q * d)
-        maskEmbed[1].forward(h1, rows: q, into: h2, threads: threads)
-        Self.relu(h2, count: q * d)
-        maskEmbed[2].forward(h2, rows: q, into: embedding, threads: threads)
-        GEMM.rows(m: q, n: plane, k: cm, a: embedding, lda: cm, b: maskFeatures, ldb: plane, c: a.maskLogits.baseAddress!,
+        if let input = b.input { input.update(from: a.x.baseAddress!, count: q * d) }
+        postNorm.forward(a.x.baseAddress!, rows: q, into: b.normed, threads: threads, keep: b.norm)
+        if classes { classEmbed.forward(b.normed, rows: q, into: b.classLogits, threads: threads) }
+        maskEmbed[0].forward(b.normed, rows: q, into: b.hidden1, threads: threads)
+        Self.relu(b.hidden1, count: q * d)
+        maskEmbed[1].forward(b.hidden1, rows: q, into: b.hidden2, threads: threads)
+        Self.relu(b.hidden2, count: q * d)
+        maskEmbed[2].forward(b.hidden2, rows: q, into: b.embedding, threads: threads)
+        GEMM.rows(m: q, n: plane, k: cm, a: b.embedding, lda: cm, b: maskFeatures, ldb: plane, c: b.maskLogits,
                   ldc: plane, threads: threads)
         guard let level else { return }
         let h = a.levelHeights[level], w = a.levelWidths[level], n = h * w
-        let resized = a.resized.baseAddress!, mask = a.mask.baseAddress!
-        Bilinear.resize(a.maskLogits.baseAddress!, planes: q, height: a.maskHeight, width: a.maskWidth, toHeight: h, width: w,
+        let resized = a.resized.baseAddress!, mask = b.attentionMask
+        Bilinear.resize(b.maskLogits, planes: q, height: a.maskHeight, width: a.maskWidth, toHeight: h, width: w,
                         into: resized, threads: threads)
         Threading.parallelFor(q, threads: threads) { range in
             for r in range {
@@ -209,6 +273,70 @@ public struct Mask2FormerTransformerDecoder: Sendable, ParameterWalkable {
                     if m { masked += 1 }
                 }
                 if masked == n { (mask + r * n).update(repeating: false, count: n) }
+            }
+        }
+    }
+
+    /// Buffers for training forwards and backward passes over `activations`' input shape
+    /// (allocate once per window size; `byteCount` says how much they hold).
+    public func makeTrainingBuffers(for a: borrowing Mask2FormerDecoderActivations) -> Mask2FormerDecoderTrainingBuffers {
+        Mask2FormerDecoderTrainingBuffers(self, a)
+    }
+
+    /// Backward of a kept forward (`forward(queryEmbed:…, keep: buffers.saved)` over the same
+    /// activations, parameters unchanged since). classGradients ((L+1), Q, K+1) and
+    /// maskGradients ((L+1), Q, H0, W0) are the loss's gradients of every prediction.
+    /// Parameter gradients are added into `gradients` (frozen parameters skipped; nil:
+    /// none). Overwritten: dQueryEmbed (Q x D), dMemory (one pointer per level, H_l·W_l x D,
+    /// the forward's order) and dMaskFeatures (C_m, H0, W0).
+    public func backward(classGradients: UnsafePointer<Float>, maskGradients: UnsafePointer<Float>,
+                         queryEmbed: UnsafePointer<Float>, maskFeatures: UnsafePointer<Float>,
+                         activations a: borrowing Mask2FormerDecoderActivations, buffers t: borrowing Mask2FormerDecoderTrainingBuffers,
+                         dQueryEmbed: UnsafeMutablePointer<Float>, dMemory: [UnsafeMutablePointer<Float>],
+                         dMaskFeatures: UnsafeMutablePointer<Float>, gradients g: ParameterGradients?) {
+        precondition(dMemory.count == config.levels, "Mask2FormerTransformerDecoder.backward: \(dMemory.count) memory levels, expected \(config.levels)")
+        let s = t.saved
+        precondition(s.fits(a), "Mask2FormerTransformerDecoder.backward: training buffers of another input shape")
+        let d = config.embedDim, q = config.queries, k1 = config.classes + 1, cm = config.maskChannels, threads = a.threads
+        let plane = a.maskHeight * a.maskWidth
+        let dStream = t.dStream, dPos = t.dQueryPos
+        dStream.update(repeating: 0, count: q * d)
+        dPos.update(repeating: 0, count: q * d)
+        dMaskFeatures.update(repeating: 0, count: cm * plane)
+        for l in 0 ..< config.levels { dMemory[l].update(repeating: 0, count: a.levelHeights[l] * a.levelWidths[l] * d) }
+        let dNormed = t.predictionScratch, dHidden1 = dNormed + q * d, dHidden2 = dHidden1 + q * d, dEmbedding = dHidden2 + q * d
+        for p in stride(from: layers.count, through: 0, by: -1) {
+            if p < layers.count {
+                let l = p % config.levels, offset = a.levelOffsets[l] * d
+                layers[p].backward(dStream, queries: q, memoryKey: a.memoryKey.baseAddress! + offset,
+                                   memoryValue: a.memoryValue.baseAddress! + offset, keys: a.levelHeights[l] * a.levelWidths[l],
+                                   mask: s.prediction(p).attentionMask, saved: s.layers[p], scratch: t.layerScratch,
+                                   dQueryPos: dPos, dMemoryKey: dMemory[l], dMemoryValue: dMemory[l], gradients: g, threads: threads)
+            }
+            // Prediction p: mask logits M = E · F, E = mask_embed(n), class logits = cls_embed(n), n = post_norm(x_p).
+            let b = s.prediction(p), dClass = classGradients + p * q * k1, dMask = maskGradients + p * q * plane
+            GEMM.rows(m: q, n: cm, k: plane, a: dMask, lda: plane, b: maskFeatures, ldb: plane, transB: true, c: dEmbedding,
+                      ldc: cm, threads: threads)
+            GradientGEMM.transposedA(m: cm, n: plane, k: q, a: b.embedding, lda: cm, b: dMask, ldb: plane, beta: 1,
+                                     c: dMaskFeatures, ldc: plane, threads: threads)
+            maskEmbed[2].backward(dEmbedding, ldy: cm, input: b.hidden2, ldx: d, rows: q, into: dHidden2, gradients: g, threads: threads)
+            for i in 0 ..< q * d where b.hidden2[i] <= 0 { dHidden2[i] = 0 }
+            maskEmbed[1].backward(dHidden2, ldy: d, input: b.hidden1, ldx: d, rows: q, into: dHidden1, gradients: g, threads: threads)
+            for i in 0 ..< q * d where b.hidden1[i] <= 0 { dHidden1[i] = 0 }
+            maskEmbed[0].backward(dHidden1, ldy: d, input: b.normed, ldx: d, rows: q, into: dNormed, gradients: g, threads: threads)
+            classEmbed.backward(dClass, ldy: k1, input: b.normed, ldx: d, rows: q, into: dNormed, accumulate: true, gradients: g,
+                                threads: threads)
+            postNorm.backward(dNormed, input: b.input!, saved: b.norm!, rows: q, into: dStream, accumulate: true, gradients: g,
+                              threads: threads)
+        }
+        // x_0 = querys2feat(E), query_pos = E.
+        queryToFeature.backward(dStream, ldy: d, input: queryEmbed, ldx: d, rows: q, into: dQueryEmbed, gradients: g, threads: threads)
+        Mask2FormerDecoderLayer.addInPlace(dQueryEmbed, dPos, count: q * d)
+        // value_l = memory_l + level_embed[l], key_l = value_l + sine_l.
+        if let dLevel = g?[levelEmbed] {
+            for l in 0 ..< config.levels {
+                ActivationBackwardKernels.addColumnSums(dMemory[l], rows: a.levelHeights[l] * a.levelWidths[l], cols: d, ld: d,
+                                                        into: dLevel + l * d, threads: threads)
             }
         }
     }
@@ -291,5 +419,94 @@ public struct Mask2FormerDecoderActivations: ~Copyable {
     deinit {
         for b in [positions, memoryKey, memoryValue, x, normed, hidden, classLogits, maskLogits, resized, scratch] { b.deallocate() }
         mask.deallocate()
+    }
+}
+
+/// What a training forward of the decoder keeps for its backward pass, and every
+/// prediction's logits the loss reads (pointers into Mask2FormerDecoderTrainingBuffers).
+public struct Mask2FormerDecoderSaved {
+    /// ((L+1), Q, K+1) the class logits of prediction p = 0 (before layer 0) ... L (after the last layer).
+    public let classLogits: UnsafeMutablePointer<Float>
+    /// ((L+1), Q, H0, W0) their mask logits.
+    public let maskLogits: UnsafeMutablePointer<Float>
+    /// One per decoder layer.
+    public let layers: [Mask2FormerDecoderLayerSaved]
+    let predictions: [Mask2FormerTransformerDecoder.PredictionBuffers]
+    /// The input shape they were made for: levels' token counts and the mask features' plane.
+    let levelTokens: [Int], maskHeight: Int, maskWidth: Int
+
+    func prediction(_ p: Int) -> Mask2FormerTransformerDecoder.PredictionBuffers { predictions[p] }
+
+    func fits(_ a: borrowing Mask2FormerDecoderActivations) -> Bool {
+        levelTokens == zip(a.levelHeights, a.levelWidths).map(*) && maskHeight == a.maskHeight && maskWidth == a.maskWidth
+    }
+}
+
+/// The buffers of the decoder's training forward and backward for one input shape
+/// (memory level sizes, mask feature size): the kept values (`saved`) and the
+/// backward's scratch. Made by `Mask2FormerTransformerDecoder.makeTrainingBuffers(for:)`,
+/// owned by one worker at a time.
+public struct Mask2FormerDecoderTrainingBuffers: ~Copyable {
+    public let saved: Mask2FormerDecoderSaved
+    /// (Q, D) each: the gradient of the queries, of query_pos.
+    let dStream: UnsafeMutablePointer<Float>, dQueryPos: UnsafeMutablePointer<Float>
+    /// (3, Q, D) + (Q, C_m): a prediction's backward.
+    let predictionScratch: UnsafeMutablePointer<Float>
+    /// The largest layer backward's scratch.
+    let layerScratch: UnsafeMutablePointer<Float>
+    let floats: UnsafeMutableBufferPointer<Float>
+    let bools: UnsafeMutableBufferPointer<Bool>
+
+    init(_ decoder: Mask2FormerTransformerDecoder, _ a: borrowing Mask2FormerDecoderActivations) {
+        let config = decoder.config
+        let q = config.queries, d = config.embedDim, cm = config.maskChannels, k1 = config.classes + 1
+        let layerCount = decoder.layers.count, predictions = layerCount + 1
+        let plane = a.maskHeight * a.maskWidth
+        let tokens = zip(a.levelHeights, a.levelWidths).map(*)
+        func keys(_ i: Int) -> Int { tokens[i % config.levels] }
+        let perPrediction = 4 * q * d + 2 * q + q * cm
+        let layerCounts = (0 ..< layerCount).map { Mask2FormerDecoderLayerSaved.count(decoder.layers[$0], queries: q, keys: keys($0)) }
+        let layerScratchCount = (0 ..< layerCount).map {
+            decoder.layers[$0].backwardScratchCount(queries: q, keys: keys($0), threads: a.threads)
+        }.max() ?? 0
+        let total = predictions * (perPrediction + q * k1 + q * plane) + layerCounts.reduce(0, +)
+            + 2 * q * d + 3 * q * d + q * cm + layerScratchCount
+        floats = .allocate(capacity: max(total, 1))
+        floats.initialize(repeating: 0)
+        bools = .allocate(capacity: max(1, (0 ..< predictions).reduce(0) { $0 + q * keys($1) }))
+        bools.initialize(repeating: false)
+        var next = floats.baseAddress!, nextMask = bools.baseAddress!
+        func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+            defer { next += count }
+            return next
+        }
+        let classLogits = take(predictions * q * k1), maskLogits = take(predictions * q * plane)
+        var kept: [Mask2FormerTransformerDecoder.PredictionBuffers] = []
+        for p in 0 ..< predictions {
+            let mask = nextMask
+            nextMask += q * keys(p)
+            kept.append(.init(input: take(q * d), norm: LayerNormSaved(mean: take(q), rstd: take(q)), normed: take(q * d),
+                              hidden1: take(q * d), hidden2: take(q * d), embedding: take(q * cm),
+                              classLogits: classLogits + p * q * k1, maskLogits: maskLogits + p * q * plane, attentionMask: mask))
+        }
+        var layers: [Mask2FormerDecoderLayerSaved] = []
+        for i in 0 ..< layerCount {
+            layers.append(Mask2FormerDecoderLayerSaved(carving: take(layerCounts[i]), decoder.layers[i], queries: q, keys: keys(i)))
+        }
+        saved = Mask2FormerDecoderSaved(classLogits: classLogits, maskLogits: maskLogits, layers: layers, predictions: kept,
+                                        levelTokens: tokens, maskHeight: a.maskHeight, maskWidth: a.maskWidth)
+        dStream = take(q * d)
+        dQueryPos = take(q * d)
+        predictionScratch = take(3 * q * d + q * cm)
+        layerScratch = take(layerScratchCount)
+        precondition(next - floats.baseAddress! == total, "Mask2FormerDecoderTrainingBuffers: \(next - floats.baseAddress!) floats carved of \(total)")
+    }
+
+    /// Bytes held.
+    public var byteCount: Int { floats.count * MemoryLayout<Float>.stride + bools.count }
+
+    deinit {
+        floats.deallocate()
+        bools.deallocate()
     }
 }
