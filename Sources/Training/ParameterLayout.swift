@@ -6,7 +6,9 @@
 // and the final norm do not reach the loss and are left out, as PyTorch's AdamW
 // skips parameters without a gradient). Decay groups come from the walk too.
 // The values themselves sit in the model's one trainable storage, in this
-// order; gradients and optimiser moments use the same offsets.
+// order; gradients and optimiser moments use the same offsets. A Mask2Former
+// model lays out the same way: adapter (query link included), the whole head,
+// then the fine-tuned backbone blocks (docs/mask2former.md, "Training layout").
 
 import Model
 import Tensor

@@ -16,7 +16,7 @@ extension CTPipe {
     struct ConvertWeights: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "convert-weights",
-            abstract: "Convert DINOv2 weights to a ctpipe safetensors file (optionally to another patch size).",
+            abstract: "Convert DINOv2 weights to a ctpipe safetensors file (optionally to another patch size); a Mask2Former model to and from MMSegmentation .pth.",
             discussion: """
             Reads a facebookresearch .pth, HuggingFace model.safetensors, MMSegmentation .pth or \
             ctpipe safetensors file and writes `backbone.<official name>` tensors with the \
