@@ -18,6 +18,11 @@ public final class GradientStore {
         self.init(layout: try ParameterLayout(model), values: model.trainableStorage)
     }
 
+    /// Gradients of a Mask2Former model's trainable tensors.
+    public convenience init(model: Mask2FormerModel) throws(TrainingError) {
+        self.init(layout: try ParameterLayout(model), values: model.trainableStorage)
+    }
+
     public init(layout: ParameterLayout, values: ParameterStorage? = nil) {
         precondition(values == nil || values!.count == max(layout.valueCount, 1), "GradientStore: values do not match the layout")
         self.layout = layout

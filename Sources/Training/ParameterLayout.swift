@@ -6,7 +6,9 @@
 // and the final norm do not reach the loss and are left out, as PyTorch's AdamW
 // skips parameters without a gradient). Decay groups come from the walk too.
 // The values themselves sit in the model's one trainable storage, in this
-// order; gradients and optimiser moments use the same offsets.
+// order; gradients and optimiser moments use the same offsets. A Mask2Former
+// model lays out the same way: adapter (query link included), the whole head,
+// then the fine-tuned backbone blocks (docs/mask2former.md, "Training layout").
 
 import Model
 import Tensor
@@ -42,6 +44,17 @@ public struct ParameterLayout: Sendable, Equatable {
         })
     }
 
+    /// The layout of a Mask2Former model's trainable tensors: adapter (query link included), head,
+    /// and the backbone's blocks when it is fine-tuned (`Mask2FormerModel.training(backbone:)`).
+    public init(_ model: Mask2FormerModel) throws(TrainingError) {
+        if model.trainsBackbone, model.backbone.config.ffn != .mlp {
+            throw TrainingError("training the backbone is supported for MLP feed-forward blocks (vits14, vitb14, vitl14, tiny); this backbone has SwiGLU blocks")
+        }
+        try self.init(specs: model.parameterInfos().filter(\.trainable).map {
+            ParameterSpec(name: $0.name, shape: $0.shape, decay: $0.decay)
+        })
+    }
+
     /// A plain list of tensors with no model behind it (optimiser tests, tools).
     public init(specs: [ParameterSpec]) throws(TrainingError) {
         guard Set(specs.map(\.name)).count == specs.count else { throw TrainingError("parameter names must be unique") }
@@ -66,6 +79,11 @@ public struct ParameterLayout: Sendable, Equatable {
 
     /// Copies of `model`'s trainable tensors, in layout order.
     public func tensors(of model: SegmentationModel) -> [Tensor] {
+        tensors(in: UnsafeBufferPointer(model.trainableStorage.values))
+    }
+
+    /// Copies of a Mask2Former model's trainable tensors, in layout order.
+    public func tensors(of model: Mask2FormerModel) -> [Tensor] {
         tensors(in: UnsafeBufferPointer(model.trainableStorage.values))
     }
 }

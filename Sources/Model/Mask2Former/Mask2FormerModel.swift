@@ -12,6 +12,10 @@
 //     -> scores (K, H, W) = Σ_q softmax(class_q)[:K] · sigmoid(mask_q resized to H x W)
 //                                                       (Mask2FormerSemanticScores)
 // Slide inference averages these scores over windows (Inference.Segmenter).
+// Training layout: the adapter (its token -> query link included) and the head
+// sit in one contiguous `trainableStorage`, in walk order, followed — when the
+// backbone is fine-tuned (`training(backbone:)`) — by its blocks up to the last
+// one the head reads; the rest of the backbone stays frozen where it was loaded.
 // Parameter names are MMSegmentation's: the backbone's official names under
 // `backbone.`, the adapter under `backbone.reins.`, the head under `decode_head.`.
 // Sizes come from the checkpoint's shapes; what shapes do not record (attention
@@ -123,6 +127,11 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
     public private(set) var decoder: Mask2FormerTransformerDecoder
     /// The adapter's parameter-only products, the queries among them.
     public private(set) var prepared: PreparedAdapter
+    /// The trainable parameters' values, one flat buffer in walk order (adapter, head, and the
+    /// fine-tuned backbone blocks): what gradients and optimiser moments mirror.
+    public private(set) var trainableStorage: ParameterStorage
+    /// Whether training updates the backbone too (full fine-tuning); false: frozen, as Rein trains.
+    public private(set) var trainsBackbone: Bool
 
     /// A model of `config` around `backbone` whose adapter and head parameters a walk binds
     /// later (`read(adapter:head:path:)`).
@@ -137,6 +146,8 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
         pixelDecoder = try PixelDecoder(config: config.pixelDecoder)
         decoder = try Mask2FormerTransformerDecoder(config: config.decoder)
         prepared = PreparedAdapter(tokens: 0, embedDim: 0, scaledTokens: [], values: [], queries: [])
+        trainableStorage = ParameterStorage(count: 0)
+        trainsBackbone = false
     }
 
     /// Loads a Rein / Causal-Tune Mask2Former checkpoint saved by MMSegmentation (`.pth`: only
@@ -180,6 +191,7 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
         } catch { throw ModelInputError(error.reason) }
         (model.pixelDecoder, model.decoder) = (head.pixelDecoder, head.decoder)
         model.prepared = model.adapter.prepare()
+        model.bindTrainable()
         return model
     }
 
@@ -198,7 +210,34 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
             }
         }
         prepared = adapter.prepare()
+        bindTrainable()
     }
+
+    /// Moves the trainable parameters into one new contiguous `trainableStorage` (copying their values).
+    mutating func bindTrainable() {
+        trainableStorage = ParameterStorage(count: 0)
+        var rebinder = ParameterRebinder(count: ParameterList.count(of: self) { $0.trainable }, select: \.trainable)
+        try? walkParameters(&rebinder, .init())
+        trainableStorage = rebinder.storage
+    }
+
+    /// The model with the backbone trainable (`backbone` true: full fine-tuning, through the last
+    /// block the head reads) or frozen, its trainable parameters in a new `trainableStorage`
+    /// (the values copied: the copy shares no trainable value with this model).
+    public func training(backbone: Bool) -> Mask2FormerModel {
+        var model = self
+        model.trainsBackbone = backbone
+        model.bindTrainable()
+        return model
+    }
+
+    /// Recomputes what depends on parameter values only (after they changed in place).
+    public mutating func parametersChanged() {
+        prepared = adapter.prepare()
+    }
+
+    /// Blocks a training forward pass runs: 0 ... the last block the head reads.
+    public var blocksRun: Int { config.outIndices.max().map { $0 + 1 } ?? backbone.config.depth }
 
     /// The head's parameters under one scope (`decode_head.`): the pixel decoder under
     /// `pixel_decoder.`, the decoder's own names beside it.
@@ -211,13 +250,15 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
         }
     }
 
-    /// Adapter, head, backbone: every tensor under its MMSegmentation name.
+    /// Adapter, head, backbone: every tensor under its MMSegmentation name. The adapter and the head
+    /// train; the backbone only when fine-tuned (through `blocksRun`; its final norm never).
     public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
         try adapter.walkParameters(&v, SegmentationModel.adapterScope)
         var head = Head(pixelDecoder: pixelDecoder, decoder: decoder)
         try head.walkParameters(&v, SegmentationModel.headScope)
         (pixelDecoder, decoder) = (head.pixelDecoder, head.decoder)
-        try backbone.walkParameters(&v, SegmentationModel.backboneScope)
+        try backbone.walkParameters(&v, SegmentationModel.backboneScope.training(trainsBackbone), trainableBlocks: blocksRun,
+                                    trainableNorm: false)
     }
 
     /// Classes K.
@@ -347,6 +388,12 @@ extension Mask2FormerModel {
         let parsed = try SafeTensors.read(path)
         guard let json = parsed.metadata[DINOv2Weights.configKey] else {
             throw WeightError(path: path, reason: "not a ctpipe file: no '\(DINOv2Weights.configKey)' metadata")
+        }
+        if !describes(configJSON: json) {
+            let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
+            let what = object?["head"] != nil ? "a ctpipe checkpoint with the linear head"
+                : object?.keys.sorted() == ["backbone"] ? "ctpipe backbone weights (no adapter, no head)" : "a ctpipe file of another model"
+            throw WeightError(path: path, reason: "\(what), not a Mask2Former model (its '\(DINOv2Weights.configKey)' has no 'mask2former' section)")
         }
         if let unknown = StoredConfigKeys.unknownKey(in: json, schema: StoredConfigKeys.mask2former) {
             throw WeightError(path: path, reason: "metadata '\(DINOv2Weights.configKey)' has the setting '\(unknown)', which this ctpipe does not know (written by a newer version?); refusing to run the model as something else")

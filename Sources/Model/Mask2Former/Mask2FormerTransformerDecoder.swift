@@ -121,7 +121,7 @@ public struct Mask2FormerTransformerDecoder: Sendable, ParameterWalkable {
         try postNorm.walkParameters(&v, decoder.child("post_norm"))
         try classEmbed.walkParameters(&v, scope.child("cls_embed"))
         for j in maskEmbed.indices { try maskEmbed[j].walkParameters(&v, scope.child("mask_embed.\(2 * j)")) }
-        try v.visit(&levelEmbed, "level_embed.weight", in: scope, decay: true)
+        try v.visit(&levelEmbed, "level_embed.weight", in: scope, decay: false)
         try queryToFeature.walkParameters(&v, scope.child("querys2feat"))
     }
 

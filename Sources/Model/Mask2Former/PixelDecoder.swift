@@ -177,7 +177,7 @@ public struct PixelDecoder: Sendable, ParameterWalkable {
     public mutating func walkParameters<V: ParameterVisitor>(_ v: inout V, _ scope: ParameterScope) throws(WeightError) {
         for i in inputConvs.indices { try inputConvs[i].walkParameters(&v, scope.child("input_convs.\(i)")) }
         for k in encoderLayers.indices { try encoderLayers[k].walkParameters(&v, scope.child("encoder.layers.\(k)")) }
-        try v.visit(&levelEncoding, "weight", in: scope.child("level_encoding"), decay: false)
+        try v.visit(&levelEncoding, "weight", in: scope.child("level_encoding"), decay: true)
         for j in lateralConvs.indices { try lateralConvs[j].walkParameters(&v, scope.child("lateral_convs.\(j)")) }
         for j in outputConvs.indices { try outputConvs[j].walkParameters(&v, scope.child("output_convs.\(j)")) }
         try maskFeature.walkParameters(&v, scope.child("mask_feature"))
