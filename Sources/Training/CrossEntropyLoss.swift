@@ -2,7 +2,8 @@
 // ignore index (method.md §4), forward and backward in one pass.
 //
 // For each pixel whose label is not `ignore`: loss = logsumexp(z) - z_label,
-// gradient (softmax(z) - onehot(label)) · scale; ignored pixels get gradient 0.
+// gradient (softmax(z) - onehot(label)) · scale; ignored pixels get gradient 0
+// (the pixel loop: Tensor.CrossEntropyKernel, 16 pixels per vector).
 // The caller picks `scale` = 1 / (non-ignored pixels of the whole batch), so
 // the summed gradients are those of the batch mean. Per-pixel losses are
 // accumulated in double precision per chunk, and the chunks in order.
@@ -35,28 +36,9 @@ public enum CrossEntropyLoss {
                 let sums = sums.baseAddress!, counts = counts.baseAddress!
                 Threading.forEachWorker(chunks) { chunk in
                     let lower = pixels * chunk / chunks, upper = pixels * (chunk + 1) / chunks
-                    var total = 0.0, n = 0
-                    for i in lower ..< upper {
-                        let label = labels[i]
-                        if label == ignoreIndex {
-                            if let gradient { for c in 0 ..< k { gradient[c * pixels + i] = 0 } }
-                            continue
-                        }
-                        var m = -Float.infinity
-                        for c in 0 ..< k { m = max(m, logits[c * pixels + i]) }
-                        var sum: Float = 0
-                        for c in 0 ..< k { sum += expf(logits[c * pixels + i] - m) }
-                        let lse = m + logf(sum)
-                        total += Double(lse - logits[Int(label) * pixels + i])
-                        n += 1
-                        if let gradient {
-                            let inv = 1 / sum
-                            for c in 0 ..< k {
-                                let p = expf(logits[c * pixels + i] - m) * inv
-                                gradient[c * pixels + i] = (c == Int(label) ? p - 1 : p) * scale
-                            }
-                        }
-                    }
+                    let (total, n) = CrossEntropyKernel.evaluate(logits: logits, classes: k, pixels: pixels, labels: labels,
+                                                                 ignore: ignoreIndex, range: lower ..< upper, scale: scale,
+                                                                 gradient: gradient)
                     sums[chunk] = total
                     counts[chunk] = n
                 }

@@ -119,11 +119,15 @@ enum SegmentationBench {
         var y = [Float](repeating: 0, count: n * c), z = y
         let dct = DCT2(height: 32, width: 32, channels: c, threads: 1)
         let w = dct.forwardScale()
+        let matrix = MatrixDCT2(height: 32, width: 32, channels: c, threads: 1)
+        var scratch = y
         let cases: [(String, () throws -> Void)] = [
             ("transpose", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: n, cols: c, into: $0.baseAddress!, threads: 1) } } }),
             ("transpose-add", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.addScaled(x.baseAddress!, rows: n, cols: c, alpha: 0.5, into: $0.baseAddress!, threads: 1) } } }),
             ("dct forward", { x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in z.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!, weights: w.baseAddress!) } } } }),
             ("dct inverse", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { dct.inverse(destroying: y.baseAddress!, into: $0.baseAddress!) } } }),
+            ("matrix dct forward (token-major)", { x.withUnsafeBufferPointer { x in z.withUnsafeMutableBufferPointer { z in scratch.withUnsafeMutableBufferPointer { matrix.forward(x.baseAddress!, into: z.baseAddress!, weights: nil, scratch: $0.baseAddress!) } } } }),
+            ("matrix dct inverse (token-major)", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { z in scratch.withUnsafeMutableBufferPointer { matrix.inverse(destroying: y.baseAddress!, into: z.baseAddress!, weights: nil, scratch: $0.baseAddress!) } } } }),
         ]
         let (wall, cpu) = try BenchTiming.alternating(cases, runs: 20)
         for (k, c) in cases.enumerated() { print("\(c.0): \(String(format: "%.3f", wall[k])) ms wall, \(String(format: "%.3f", cpu[k])) ms CPU") }
