@@ -5,7 +5,7 @@
  * server CPU since 2013-2015 has: Intel Haswell, AMD Zen). On a CPU without
  * those instructions that code would stop with SIGILL somewhere inside a
  * kernel. This constructor runs when the executable loads, before main and
- * before any Swift code, and instead exits with status 2 and a message that
+ * before any Swift code, and instead exits with status 69 (EX_UNAVAILABLE) and a message that
  * says what is missing and how to build for that CPU. Builds for the
  * baseline (CTPIPE_TARGET_CPU=x86-64) define no requirement and skip it. */
 #define _GNU_SOURCE
@@ -42,5 +42,5 @@ __attribute__((constructor)) static void ct_cpu_require(void) {
             "this CPU lacks %s. Rebuild for this CPU with CTPIPE_TARGET_CPU=x86-64 swift build -c release "
             "(README, \"CPU level\").\n",
             CT_REQUIRED, missing);
-    _exit(2);
+    _exit(69);
 }

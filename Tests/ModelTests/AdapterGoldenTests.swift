@@ -51,6 +51,35 @@ import Testing
         }
     }
 
+    /// The token-major DCT the adapter runs (two matrix products on the stream) against the same
+    /// scipy fixtures, with the rows' weights applied on the frequency side, at several thread counts.
+    @Test func matrixDCTMatchesScipy() throws {
+        for threads in [1, 2, 3] {
+            for (h, w, c) in Self.grids {
+                let name = "adapter/dct_\(h)x\(w)x\(c)"
+                let x = try fixtures.floatArray(name + "_x.npy").values, y = try fixtures.floatArray(name + "_y.npy").values
+                let forward = try fixtures.floatArray(name + "_forward.npy").values
+                let inverse = try fixtures.floatArray(name + "_inverse.npy").values
+                let dct = MatrixDCT2(height: h, width: w, channels: c, threads: threads)
+                let weights = (0 ..< h * w).map { Float(1 + $0 % 3) / 2 }
+                var out = [Float](repeating: 0, count: x.count), scratch = out, frequencies = y
+                x.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { o in
+                        scratch.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: o.baseAddress!, weights: weights, scratch: $0.baseAddress!) }
+                    }
+                }
+                let weighted = forward.indices.map { forward[$0] * weights[$0 / c] }
+                expectClose(out, weighted, "matrix DCT \(h)x\(w)x\(c), \(threads) threads")
+                frequencies.withUnsafeMutableBufferPointer { f in
+                    out.withUnsafeMutableBufferPointer { o in
+                        scratch.withUnsafeMutableBufferPointer { dct.inverse(destroying: f.baseAddress!, into: o.baseAddress!, weights: nil, scratch: $0.baseAddress!) }
+                    }
+                }
+                expectClose(out, inverse, "matrix iDCT \(h)x\(w)x\(c), \(threads) threads")
+            }
+        }
+    }
+
     @Test func dctPlansAreSharedAcrossConcurrentCallers() throws {
         // Plans made and executed from many threads at once give the sequential result.
         let x = try fixtures.floatArray("adapter/dct_16x16x8_x.npy").values

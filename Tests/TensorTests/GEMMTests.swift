@@ -1,6 +1,7 @@
 // GEMMTests.swift — cblas_sgemm through GEMM.sgemm against the triple loop.
 
 import CTCore
+import Foundation
 import Tensor
 import TestSupport
 import Testing
@@ -50,5 +51,19 @@ import Testing
             }
         }
         expectClose(y, expected, tolerance: 1e-5, "linear")
+    }
+}
+
+/// What the build requires of the CPU, and that this machine has it (CPUSupport's check).
+@Suite struct BuildTargetTests {
+    @Test func requirementsAreNamedAndMet() {
+        #if arch(x86_64)
+        // The default build (Package.swift, CTPIPE_TARGET_CPU unset) requires AVX2 and FMA.
+        if ProcessInfo.processInfo.environment["CTPIPE_TARGET_CPU"] == nil {
+            #expect(BuildTarget.requiredCPUFeatures == "avx2 fma bmi bmi2 popcnt")
+        }
+        #endif
+        #expect(BuildTarget.missingCPUFeature == nil)
+        #expect(!BuildTarget.blasKernels.isEmpty)
     }
 }
