@@ -170,16 +170,21 @@ class Head(torch.nn.Module):
         self.cls_embed = torch.nn.Linear(D, CLASSES + 1)
         self.sine = Mask2FormerSinePositionEmbedding(num_pos_feats=D // 2, normalize=True)
 
-    def forward(self, maps, queries, window):
-        """Semantic scores (K, H, W) of one window from its pyramid and the adapter's queries (m, q)."""
+    def decode(self, maps, queries):
+        """The pixel decoder and the transformer decoder on one window's pyramid (maps of batch 1) with the
+        adapter's queries (m, q): HF's decoder output, every prediction (the initial one, then one per layer)."""
         out = self.pixel_decoder(maps, return_dict=True)
         memory = list(out.multi_scale_features)                                     # lowest resolution first
         sizes = [tuple(m.shape[-2:]) for m in memory]
         positions = [self.sine(m.shape, m.device, m.dtype).flatten(2).permute(2, 0, 1) for m in memory]
         values = [m.flatten(2).permute(2, 0, 1) + self.level_embed[i] for i, m in enumerate(memory)]
-        dec = self.decoder(inputs_embeds=self.querys2feat(queries)[:, None, :], multi_stage_positional_embeddings=positions,
-                           pixel_embeddings=out.mask_features, encoder_hidden_states=values,
-                           query_position_embeddings=queries[:, None, :], feature_size_list=sizes, return_dict=True)
+        return self.decoder(inputs_embeds=self.querys2feat(queries)[:, None, :], multi_stage_positional_embeddings=positions,
+                            pixel_embeddings=out.mask_features, encoder_hidden_states=values,
+                            query_position_embeddings=queries[:, None, :], feature_size_list=sizes, return_dict=True)
+
+    def forward(self, maps, queries, window):
+        """Semantic scores (K, H, W) of one window from its pyramid and the adapter's queries (m, q)."""
+        dec = self.decode(maps, queries)
         classes = self.cls_embed(dec.intermediate_hidden_states[-1][:, 0, :])      # (Q, K + 1)
         masks = F.interpolate(dec.masks_queries_logits[-1], size=window, mode="bilinear", align_corners=False)[0]
         return torch.einsum("qc,qhw->chw", F.softmax(classes, dim=-1)[:, :-1], masks.sigmoid())
