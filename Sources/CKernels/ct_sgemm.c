@@ -2,7 +2,7 @@
  *
  * Row-major C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, blocked as in BLIS
  * (Goto's algorithm). Loops, outermost first:
- *   jc: NC = 768 columns of C and B;
+ *   jc: NC = 512 columns of C and B;
  *   pc: KC = 384 steps of k; B[pc.., jc..] is packed into NR-column panels (kc x NR, row by row);
  *   ic: MC = 168 rows of C and A; A[ic.., pc..] is packed into MR-row panels (kc x MR, column by column);
  *   ir, jr: one MR x NR = 14 x 32 tile of C per micro-kernel call.
@@ -11,8 +11,8 @@
  * The packing reads op(A) and op(B) in any layout (transposes, leading dimensions larger than the row,
  * column offsets into wider matrices such as attention's q/k/v) and zero-pads the panels at the edges;
  * edge tiles store with masks, so nothing outside C is read or written. The packed A panel of a tile
- * row stays in L1 while the B panels of the block stream from L2. Packing buffers are per thread,
- * allocated on a thread's first call and reused until the thread exits.
+ * row (21 KB) stays in L1 while the B panels of the block (768 KB) stream from L2. The packing buffers
+ * (1 MB) are per thread, allocated on a thread's first call and reused until the thread exits.
  *
  * Summation order: every element of C is computed the same way, whatever its position in C, the
  * transposes, or how a caller splits the rows or columns over calls: for each k block b of KC products
@@ -32,7 +32,7 @@
 #define CT_NV 2
 #define CT_NR (16 * CT_NV)
 #define CT_MC (CT_MR * 12)
-#define CT_NC (CT_NR * 24)
+#define CT_NC (CT_NR * 16)
 
 long ct_sgemm_kc(void) { return CT_KC; }
 
