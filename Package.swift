@@ -49,11 +49,15 @@ let package = Package(
         .systemLibrary(name: "CMPI", path: "Sources/System/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
 
-        // The only C we own: libpng/libjpeg calls under setjmp, returning a flag and a message.
+        // libpng/libjpeg calls under setjmp, returning a flag and a message.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG", "CZlib"]),
 
         // The check, before any Swift code runs, that the CPU has the instructions the build was compiled for.
         .target(name: "CPUSupport", cSettings: cpuRequirement),
+
+        // ctpipe's AVX-512 SGEMM (ct_sgemm.c: AVX-512 only inside functions with a target attribute, so it
+        // builds for any CPU). Optimised in debug builds too: every GEMM of the tests runs through it.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Files, NumPy arrays, atomic writes: shared by every stage.
         .target(name: "CTCore"),
@@ -67,8 +71,9 @@ let package = Package(
         // Confusion matrices, IoU/mIoU/aAcc/mAcc, metrics.json.
         .target(name: "Metrics", dependencies: ["CTCore"]),
 
-        // Float32 tensors and kernels: GEMM (OpenBLAS), LayerNorm, softmax, GELU, bicubic resize, threads.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CPUSupport", "CTCore"]),
+        // Float32 tensors and kernels: GEMM (ctpipe's AVX-512 kernel or OpenBLAS), LayerNorm, softmax, GELU,
+        // bicubic resize, threads.
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CKernels", "CPUSupport", "CTCore"]),
         // Networks and their weights: DINOv2 ViT, weight files (safetensors, PyTorch zip/pickle).
         .target(name: "Model", dependencies: ["Tensor", "CTCore", "CZlib"]),
         // Whole-image segmentation: normalisation, sliding windows, label maps.
@@ -140,7 +145,8 @@ let package = Package(
                                                      "RunReports", "PipelineRunner", "TestSupport", "Model", "Inference"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTCore", "TestSupport", "COpenBLAS"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "CTCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "CTCore", "TestSupport"],
                     resources: [.copy("Fixtures")]),

@@ -44,11 +44,11 @@ public struct EnvironmentRecord: Codable, Sendable {
     }
 }
 
-/// Versions of the C libraries linked into this binary, OpenBLAS's kernel family and the CPU
-/// features the build requires.
+/// Versions of the C libraries linked into this binary, the GEMM kernel (GEMM.kernel: "ctpipe-avx512" or
+/// "openblas"), OpenBLAS's kernel family and the CPU features the build requires.
 enum LibraryVersions {
     static var all: [String: String] {
-        CodecVersions.all.merging(["openblas_kernels": BuildTarget.blasKernels,
+        CodecVersions.all.merging(["gemm_kernel": GEMM.kernel.rawValue, "openblas_kernels": BuildTarget.blasKernels,
                                    "cpu_features": BuildTarget.requiredCPUFeatures]) { a, _ in a }
     }
 }

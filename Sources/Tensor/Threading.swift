@@ -19,9 +19,10 @@
 // about a third of the second core. Its pool is also process-global, so calls
 // from several workers would serialise on it. One thread per sgemm call, with
 // the split done here, has neither problem, and each output element is computed
-// by one call (the thread count moves only the GEMM block edges, and with them
-// OpenBLAS's last-bit rounding; a batch of images is cut per image, see
-// GEMM.linear, so its results equal those of its images run alone).
+// by one call (the thread count moves only the GEMM block edges, which change
+// no bit with ctpipe's kernel and OpenBLAS's last-bit rounding when it runs the
+// GEMMs; a batch of images is cut per image, see GEMM.linear, so its results
+// equal those of its images run alone).
 //
 // The thread count is a value, never a global: the runner and the CLI build a
 // `ThreadPlan`, workspaces (activation arenas, trainers, segmenters) are made

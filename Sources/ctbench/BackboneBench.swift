@@ -11,10 +11,11 @@
 // Weights are random at the real size (or read from --weights). A size that is
 // a multiple of 14 runs the patch-14 model at its stored 37 x 37 grid (518: no
 // position resize); otherwise the Rein-style patch-16 conversion (grid 32, so
-// 512 x 512 needs no position resize). The sgemm reference is cblas_sgemm on
-// 2048 x 2048 x 2048 with the same thread count, split into row blocks the way
-// every Linear layer runs it (GEMM.linear; OpenBLAS itself on one thread, see
-// Threading), measured first, before the model exists.
+// 512 x 512 needs no position resize). The sgemm reference is GEMM.linear's
+// kernel (GEMM.kernel: ctpipe's AVX-512 SGEMM or OpenBLAS, CTPIPE_GEMM=openblas
+// forces the latter) on 2048 x 2048 x 2048 with the same thread count, split
+// into row blocks the way every Linear layer runs it (one single-threaded call
+// per block, see Threading), measured first, before the model exists.
 // FLOPs per image: DINOv2Config.flops (GEMMs and attention products, 2 per
 // multiply-add). scripts/bench_backbone.py runs this next to PyTorch.
 
@@ -68,8 +69,9 @@ enum BackboneBench {
 
     struct Report: Encodable {
         let threads: Int
-        /// OpenBLAS's kernel family and the CPU features the build requires (BuildTarget).
-        let blasKernels: String, cpuFeatures: String
+        /// The GEMM kernel (GEMM.kernel), OpenBLAS's kernel family and the CPU features the build
+        /// requires (BuildTarget).
+        let gemmKernel: String, blasKernels: String, cpuFeatures: String
         let sgemmGflops: Double
         let results: [Result]
     }
@@ -110,11 +112,13 @@ enum BackboneBench {
             results.append(try measure(configuration, weights: options.weights, runs: options.runs, sgemm: sgemm,
                                        threads: options.threads))
         }
-        let report = Report(threads: options.threads, blasKernels: BuildTarget.blasKernels, cpuFeatures: BuildTarget.requiredCPUFeatures, sgemmGflops: sgemm, results: results)
+        let report = Report(threads: options.threads, gemmKernel: GEMM.kernel.rawValue, blasKernels: BuildTarget.blasKernels,
+                            cpuFeatures: BuildTarget.requiredCPUFeatures, sgemmGflops: sgemm, results: results)
         if options.json {
             print(try PrettyJSON.string(report, escapingSlashes: true))
         } else {
-            print("threads \(options.threads), OpenBLAS \(BuildTarget.blasKernels) kernels, sgemm 2048^3: \(format(sgemm)) GFLOP/s")
+            print("threads \(options.threads), GEMM \(GEMM.kernel.rawValue) (OpenBLAS \(BuildTarget.blasKernels) kernels), "
+                  + "sgemm 2048^3: \(format(sgemm)) GFLOP/s")
             for r in results {
                 print("\(r.name) (\(r.tokens) tokens): \(format(r.bestMilliseconds)) ms per batch, "
                       + "\(format(r.imagesPerSecond)) images/s, \(format(r.gflops)) GFLOP/s = "
@@ -180,7 +184,7 @@ enum BackboneBench {
                       peakRSSBytes: MemoryUsage.peakResidentBytes())
     }
 
-    /// Best-of-`runs` cblas_sgemm rate on n x n x n (row blocks over `threads` chunks).
+    /// Best-of-`runs` GEMM.linear rate on n x n x n (row blocks over `threads` chunks).
     static func sgemmRate(n: Int, runs: Int, threads: Int) -> Double {
         let a = pseudoRandom(n * n, seed: 3)
         let b = a.reversed() as [Float]

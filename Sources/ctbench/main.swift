@@ -8,6 +8,7 @@
 //   swift run -c release ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench evalpath [--images N] [--rounds R] [--fsync each|none]
 //   swift run -c release ctbench runner-infer [--images N] [--rounds R] [--workers 1,2]
+//   swift run -c release ctbench gemm [--threads N] [--runs R] [--json]
 
 import Foundation
 
@@ -20,6 +21,7 @@ let families: [String: ([String]) throws -> Void] = [
     "mask2former": Mask2FormerBench.run,
     "training": TrainingBench.run,
     "runner-infer": RunnerInferBench.run,
+    "gemm": GEMMBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
