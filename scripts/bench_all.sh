@@ -11,13 +11,16 @@
 # load <= --max-load); a script that waits --wait seconds in vain exits 3, and so does this
 # driver, at once. Other options after OUTDIR are passed to every script.
 #
-# Settings (about 20 minutes on a quiet 2-core machine, the quiet waits included; 2 threads,
-# 2 alternating rounds everywhere):
-#   1 backbone      vits14 and vitl14, 512, p16, batch 1; 3 timed forwards per process
-#   2 segmentation  vits and vitl at 512: backbone alone vs + linear head + Causal-Tune (m 100); 2 passes
-#   3 training      vits 512 batch 1, frozen backbone, Causal-Tune, linear head; 3 iterations
-#   4 scaling       ctpipe infer / features / runner (1 worker), 1 vs 2 threads; 2 frames
-#     runner-infer  whole frames through the runner, 1 worker x 2 threads and 2 workers x 1 thread, vs PyTorch; 2 frames
+# Settings (2 threads; estimated 12-20 minutes on a quiet 2-core machine, the waits for a quiet
+# machine between the measurements included):
+#   1 backbone      vits14 and vitl14, 512, p16, batch 1; 3 timed forwards per process; 2 rounds
+#   2 segmentation  vits and vitl at 512: backbone alone vs + linear head + Causal-Tune (m 100);
+#                   2 timed passes per process; 2 rounds
+#   3 training      vits 512 batch 1, frozen backbone, Causal-Tune, linear head; 3 timed iterations
+#                   per process; 3 rounds
+#   4 scaling       ctpipe infer / features / runner (1 worker), 1 vs 2 threads; 2 frames; 3 rounds
+#     runner-infer  whole frames through the runner, 1 worker x 2 threads and 2 workers x 1 thread,
+#                   vs PyTorch; 2 frames; 3 rounds
 # --smoke: the same scripts with 1 round, 1 run and vits only, to see that everything runs (not for numbers).
 set -uo pipefail
 
@@ -43,26 +46,24 @@ done
 mkdir -p "$out" || exit 2
 
 if ((smoke)); then
-    rounds=(--rounds 1)
-    backbone=(--configs vits14:512:1 --runs 1)
-    segmentation=(--models vits --runs 1)
-    training=(--configs vits:1 --runs 1)
-    scaling=(--frames 1)
-    runner=(--images 2)
+    backbone=(--configs vits14:512:1 --runs 1 --rounds 1)
+    segmentation=(--models vits --runs 1 --rounds 1)
+    training=(--configs vits:1 --runs 1 --rounds 1)
+    scaling=(--frames 1 --rounds 1)
+    runner=(--images 2 --rounds 1)
 else
-    rounds=(--rounds 2)
-    backbone=(--configs vits14:512:1,vitl14:512:1 --runs 3)
-    segmentation=(--models vits,vitl --runs 2)
-    training=(--configs vits:1 --runs 3)
-    scaling=(--frames 2)
-    runner=(--images 2)
+    backbone=(--configs vits14:512:1,vitl14:512:1 --runs 3 --rounds 2)
+    segmentation=(--models vits,vitl --runs 2 --rounds 2)
+    training=(--configs vits:1 --runs 3 --rounds 3)
+    scaling=(--frames 2 --rounds 3)
+    runner=(--images 2 --rounds 3)
 fi
 
 family() {
     local name=$1 script=$2
     shift 2
     echo "bench_all: $name ($(date +%H:%M:%S), 1-minute load $(cut -d' ' -f1 /proc/loadavg))" >&2
-    python3 "$here/$script" "$@" "${rounds[@]}" "${pass[@]}" --json "$out/$name.json" --markdown "$out/$name.md"
+    python3 "$here/$script" "$@" "${pass[@]}" --json "$out/$name.json" --markdown "$out/$name.md"
     local status=$?
     if ((status != 0)); then
         local why=""
