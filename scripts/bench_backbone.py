@@ -1,39 +1,41 @@
 #!/usr/bin/env python3
-"""bench_backbone.py — DINOv2 forward throughput and memory: ctpipe vs PyTorch at equal thread counts.
+"""bench_backbone.py — DINOv2 forward time and memory: ctpipe vs PyTorch at the same thread count.
 
-Configurations (random weights at the real size):
-  vits14 518 x 518, patch 14 (stored 37 x 37 grid), batch 1 and 4
-  vits14 512 x 512, Rein-style patch-16 conversion (grid 32), batch 1 and 4
-  vitl14 512 x 512, patch 16, batch 1
+Configurations MODEL:SIZE:BATCH (random weights at the real size; a size that is a multiple
+of 14 runs patch 14 at the stored 37 x 37 grid, otherwise the Rein-style patch-16
+conversion, grid 32): by default vits14:512:1 and vitl14:512:1; `--configs all` adds
+vits14 518 batch 1 and 4 and vits14 512 batch 4.
 
-For each thread count and each of `--rounds` rounds, every configuration runs
-once on each side, alternating, each in its own process so that the process's
-peak RSS is that configuration's:
+Per thread count, round and configuration two processes, alternating which goes first
+(quiet machine before each, load at its start recorded; scripts/bench_common.py), so
+that each process's peak RSS is that configuration's:
   ctpipe:  `ctbench backbone --model M --size S --batch B --threads N --runs R --json`
-           (release build; reports its own cblas_sgemm 2048^3 rate, measured first)
-  PyTorch: this script in `--torch-worker` mode: HuggingFace Dinov2Model (SDPA
-           attention), torch.inference_mode(), torch.set_num_threads(N),
-           peak RSS from getrusage(RUSAGE_SELF).ru_maxrss at the end.
-Each side keeps its best run over all rounds (the run least disturbed by other
-processes on a shared machine). GFLOP/s for both sides use the same FLOP count
-(ctbench's DINOv2Config.flops, see BENCHMARKS.md), against the best sgemm rate
-ctbench measured at that thread count.
+           (it first measures its cblas_sgemm 2048^3 rate, row-blocked over the N threads
+           as every Linear layer runs it; "% of sgemm" is the forward's GFLOP/s over that
+           rate, both in the same process)
+  PyTorch: this script's `--torch-worker`: HuggingFace Dinov2Model (attn_implementation
+           "sdpa"), torch.inference_mode(), torch.set_num_threads(N), float32.
+Each process: one warm-up forward, R timed. The table gives per side the best run over
+all rounds (the least disturbed) and the median of the processes' medians; the ratio is
+PyTorch ms / ctpipe ms for both. GFLOP/s use ctbench's FLOP count (DINOv2Config.flops).
 
     swift build -c release --product ctbench
-    python3 scripts/bench_backbone.py [--threads 1 2] [--runs 3] [--rounds 3] [--json-out FILE]
+    python3 scripts/bench_backbone.py [--configs vits14:512:1,vitl14:512:1 | all] [--threads 2]
+        [--runs 3] [--rounds 2] [--max-load 1.3] [--wait 600] [--json F] [--markdown F]
 """
 import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, ".build/release/ctbench")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import (Session, add_options, binary, loads_text, markdown_table, median, mib,  # noqa: E402
+                          require_binaries, self_command, sides)
 
-CONFIGS = [("vits14", 518, 1), ("vits14", 518, 4), ("vits14", 512, 1), ("vits14", 512, 4), ("vitl14", 512, 1)]
+DEFAULT = "vits14:512:1,vitl14:512:1"
+ALL = "vits14:518:1,vits14:518:4,vits14:512:1,vits14:512:4,vitl14:512:1"
 ARCH = {"vits14": (384, 12, 6), "vitl14": (1024, 24, 16)}   # C, blocks, heads (MLP 4C)
 
 
@@ -48,7 +50,6 @@ def torch_worker(model, size, batch, threads, runs):
     config = Dinov2Config(hidden_size=c, num_hidden_layers=depth, num_attention_heads=heads, mlp_ratio=4,
                           patch_size=patch, image_size=patch * grid, attn_implementation="sdpa")
     net = Dinov2Model(config).eval()
-    weight_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
     x = torch.randn(batch, 3, size, size)
     times = []
     with torch.inference_mode():
@@ -57,100 +58,81 @@ def torch_worker(model, size, batch, threads, runs):
             net(pixel_values=x)
             if i > 0:
                 times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return {"bestMilliseconds": times[0], "milliseconds": times[len(times) // 2], "weightBytes": weight_bytes,
+    return {"bestMilliseconds": min(times), "milliseconds": median(times),
+            "attention": net.config._attn_implementation, "threads": torch.get_num_threads(),
             "peakRSSBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "torch": torch.__version__, "capability": torch.backends.cpu.get_cpu_capability()}
 
 
-def torch_matmul_rate(threads, n=2048, runs=3):
-    import torch
-    torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    best = float("inf")
-    for _ in range(runs + 1):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return {"gflops": 2 * n ** 3 / best / 1e9}
-
-
-def run_json(command):
-    return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-
-
-def worker_command(*args):
-    return [sys.executable, os.path.abspath(__file__), *args]
-
-
-def gb(b):
-    return f"{b / 1e9:.2f} GB"
-
-
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", default=DEFAULT, help=f"MODEL:SIZE:BATCH list, or all ({ALL})")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json-out")
-    parser.add_argument("--torch-worker", nargs=5, metavar=("MODEL", "SIZE", "BATCH", "THREADS", "RUNS"))
-    parser.add_argument("--torch-matmul", type=int, metavar="THREADS")
+    parser.add_argument("--json-out", help=argparse.SUPPRESS)   # the former name of --json
+    parser.add_argument("--torch-worker", nargs=5, metavar=("MODEL", "SIZE", "BATCH", "THREADS", "RUNS"),
+                        help=argparse.SUPPRESS)
+    add_options(parser)
     args = parser.parse_args()
     if args.torch_worker:
         m, s, b, n, r = args.torch_worker
         print(json.dumps(torch_worker(m, int(s), int(b), int(n), int(r))))
         return
-    if args.torch_matmul:
-        print(json.dumps(torch_matmul_rate(args.torch_matmul)))
-        return
-
-    load = os.getloadavg()
-    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
-    record = {"loadAtStart": load, "threads": {}}
+    args.json = args.json or args.json_out
+    configs = [(m, int(s), int(b)) for m, s, b in (c.split(":") for c in (ALL if args.configs == "all" else args.configs).split(","))]
+    require_binaries("bench_backbone", "ctbench")
+    session = Session("bench_backbone", args)
+    samples = {}
     for n in args.threads:
-        ours, theirs, sgemm = {}, {}, 0.0
-        for _ in range(args.rounds):
-            for model, size, batch in CONFIGS:
-                key = (model, size, batch)
-                report = run_json([BINARY, "backbone", "--model", model, "--size", str(size), "--batch", str(batch),
-                                   "--threads", str(n), "--runs", str(args.runs), "--json"])
-                sgemm = max(sgemm, report["sgemmGflops"])
-                result = report["results"][0]
-                if key not in ours or result["bestMilliseconds"] < ours[key]["bestMilliseconds"]:
-                    ours[key] = result
-                t = run_json(worker_command("--torch-worker", model, str(size), str(batch), str(n), str(args.runs)))
-                if key not in theirs or t["bestMilliseconds"] < theirs[key]["bestMilliseconds"]:
-                    theirs[key] = t
-        matmul = run_json(worker_command("--torch-matmul", str(n)))["gflops"]
-        first = next(iter(theirs.values()))
-        print(f"\nthreads {n}: ctbench sgemm 2048^3 {sgemm:.1f} GFLOP/s (best of {args.rounds} rounds); "
-              f"torch {first['torch']} ({first['capability']}) matmul 2048^3 {matmul:.1f} GFLOP/s")
-        print("| config | tokens | ctpipe images/s | GFLOP/s (% of sgemm) | PyTorch images/s | GFLOP/s | "
-              "ctpipe / PyTorch | weights | ctpipe peak RSS | PyTorch peak RSS |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in range(args.rounds):
+            for config in configs:
+                model, size, batch = config
+                for side in sides(r):
+                    if side == "ctpipe":
+                        command = [binary("ctbench"), "backbone", "--model", model, "--size", str(size), "--batch",
+                                   str(batch), "--threads", str(n), "--runs", str(args.runs), "--json"]
+                    else:
+                        command = self_command(__file__, "--torch-worker", model, size, batch, n, args.runs)
+                    run = session.measure(f"threads {n} round {r + 1} {model} {size} b{batch} {side}", command)
+                    report = run.json()
+                    if side == "ctpipe":
+                        result = dict(report["results"][0], sgemmGflops=report["sgemmGflops"])
+                    else:
+                        result = report
+                    samples.setdefault((n, config, side), []).append(dict(result, load=run.load))
+
+    tables, record = [], []
+    for n in args.threads:
         rows = []
-        for key in CONFIGS:
-            o, t = ours[key], theirs[key]
-            model, size, batch = key
-            flops = o["flopsPerImage"] * batch
-            og, tg = flops / o["bestMilliseconds"] / 1e6, flops / t["bestMilliseconds"] / 1e6
-            oi, ti = batch * 1e3 / o["bestMilliseconds"], batch * 1e3 / t["bestMilliseconds"]
-            print(f"| {model} {size}x{size} p{o['patch']} b{batch} | {o['tokens']} | {oi:.3f} | "
-                  f"{og:.1f} ({100 * og / sgemm:.0f} %) | {ti:.3f} | {tg:.1f} | {oi / ti:.2f} | "
-                  f"{gb(o['weightBytes'])} | {gb(o['peakRSSBytes'])} | {gb(t['peakRSSBytes'])} |")
-            rows.append({"model": model, "size": size, "batch": batch, "ctpipe": o, "pytorch": t,
-                         "ctpipeGflops": og, "pytorchGflops": tg, "ratio": oi / ti})
-        large = ours[("vitl14", 512, 1)]
-        limit = large["weightBytes"] + 1.5e9
-        print(f"vitl14 512 RSS target: {gb(large['peakRSSBytes'])} <= weights + 1.5 GB = {gb(limit)}: "
-              f"{'met' if large['peakRSSBytes'] <= limit else 'MISSED'}")
-        record["threads"][str(n)] = {"sgemmGflops": sgemm, "torchMatmulGflops": matmul, "rows": rows}
-    load = os.getloadavg()
-    print(f"\nload average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    record["loadAtEnd"] = load
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump(record, f, indent=1)
+        for config in configs:
+            model, size, batch = config
+            ours, theirs = samples[(n, config, "ctpipe")], samples[(n, config, "pytorch")]
+            o = min(ours, key=lambda x: x["bestMilliseconds"])
+            t = min(theirs, key=lambda x: x["bestMilliseconds"])
+            om, tm = median([x["milliseconds"] for x in ours]), median([x["milliseconds"] for x in theirs])
+            rows.append([f"{model} {size}x{size} p{o['patch']} batch {batch} ({o['tokens']} tokens)",
+                         f"{o['bestMilliseconds']:.0f} ({om:.0f})",
+                         f"{o['gflops']:.1f} ({100 * o['fractionOfSgemm']:.0f} % of {o['sgemmGflops']:.1f})",
+                         f"{t['bestMilliseconds']:.0f} ({tm:.0f})",
+                         f"{t['bestMilliseconds'] / o['bestMilliseconds']:.2f} ({tm / om:.2f})",
+                         mib(max(x["peakRSSBytes"] for x in ours)), mib(max(x["peakRSSBytes"] for x in theirs)),
+                         loads_text(x["load"] for x in ours) + " / " + loads_text(x["load"] for x in theirs)])
+            record.append({"threads": n, "model": model, "size": size, "batch": batch, "ctpipe": ours, "pytorch": theirs,
+                           "ratioBest": t["bestMilliseconds"] / o["bestMilliseconds"], "ratioMedian": tm / om})
+        first = samples[(n, configs[0], "pytorch")][0]
+        tables.append(f"{n} threads (PyTorch {first['torch']}, {first['capability']}, attention {first['attention']}, "
+                      f"{first['threads']} threads):")
+        tables.append(markdown_table(
+            ["configuration", "ctpipe ms best (median)", "ctpipe GFLOP/s (of its sgemm GFLOP/s, same process)",
+             "PyTorch ms best (median)", "PyTorch / ctpipe best (median)", "ctpipe peak RSS", "PyTorch peak RSS",
+             "loads at starts ctpipe / PyTorch"], rows))
+        if ("vitl14", 512, 1) in configs:
+            large = max(samples[(n, ("vitl14", 512, 1), "ctpipe")], key=lambda x: x["peakRSSBytes"])
+            limit = large["weightBytes"] + 1.5e9
+            tables.append(f"vitl14 512 peak RSS {large['peakRSSBytes'] / 1e9:.2f} GB <= weights + 1.5 GB = "
+                          f"{limit / 1e9:.2f} GB: {'met' if large['peakRSSBytes'] <= limit else 'MISSED'}.")
+    session.report("Backbone forward", tables,
+                   {"runs": args.runs, "rounds": args.rounds, "rows": record})
 
 
 if __name__ == "__main__":

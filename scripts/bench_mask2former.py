@@ -49,6 +49,8 @@ from transformers.models.mask2former.modeling_mask2former import (
     Mask2FormerMaskedAttentionDecoder, Mask2FormerPixelDecoder, Mask2FormerSinePositionEmbedding)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import peak_rss_bytes as peak_rss  # noqa: E402
+from bench_torch_models import Block  # noqa: E402
 from quiet_machine import wait_quiet  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,32 +60,7 @@ TOKENS, RANK, QUERY_DIMS = 100, 16, 256
 D, CLASSES = 256, 19
 
 
-def peak_rss():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 # ---------------------------------------------------------------- backbone + Rein
-
-class Block(torch.nn.Module):
-    def __init__(self, c, heads):
-        super().__init__()
-        self.heads = heads
-        self.norm1, self.norm2 = torch.nn.LayerNorm(c, eps=1e-6), torch.nn.LayerNorm(c, eps=1e-6)
-        self.qkv, self.proj = torch.nn.Linear(c, 3 * c), torch.nn.Linear(c, c)
-        self.fc1, self.fc2 = torch.nn.Linear(c, 4 * c), torch.nn.Linear(4 * c, c)
-        self.ls1, self.ls2 = torch.nn.Parameter(torch.full((c,), 0.1)), torch.nn.Parameter(torch.full((c,), 0.1))
-
-    def forward(self, x):
-        b, n, c = x.shape
-        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
-        x = x + self.ls1 * self.proj(a)
-        return x + self.ls2 * self.fc2(F.gelu(self.fc1(self.norm2(x))))
-
 
 class Rein(torch.nn.Module):
     """Rein's LoRAReins with the token -> query link (names as released)."""

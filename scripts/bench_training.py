@@ -1,89 +1,60 @@
 #!/usr/bin/env python3
-"""bench_training.py — one training iteration: ctpipe vs PyTorch autograd.
+"""bench_training.py — one training iteration: ctpipe vs PyTorch autograd, same thread count.
 
-The model of method.md with the patch-16 conversion (grid 32), random weights,
-512 x 512 crops: frozen DINOv2 backbone (requires_grad False), Causal-Tune
-after every block (m = 100 full tokens; the orthonormal DCT as matrix products),
-linear head; cross-entropy (ignore 255); AdamW (lr 1e-4, wd 0.05; no decay on
-norms, tokens, s). One iteration = forward + backward over the batch + one
-optimiser step. PyTorch runs the batch as one tensor (the adapter per image),
-float32, torch.set_num_threads(n); ctpipe one image at a time with n threads
-inside it. Each configuration runs in its own process, so the peak resident
-set size (getrusage ru_maxrss) is that configuration's. Prints a table.
+The PEFT model of the paper with the patch-16 conversion (grid 32), random weights, 512 x 512
+crops: frozen DINOv2 backbone, Causal-Tune after every block (m = 100 full tokens), linear
+head; cross-entropy (ignore 255); AdamW (lr 1e-4, weight decay 0.05 on the MLPs and the head,
+none on the tokens, the scale and the head's norms). One iteration = forward + backward over
+the batch + one optimiser step. Default configuration vits:1 (vits, batch 1); vits:4 and
+vitl:1 by --configs.
+
+The PyTorch side is the efficient one: the backbone's parameters have requires_grad False
+(no weight gradients are computed for them; the worker checks it and reports the trainable
+count next to ctpipe's), attention is SDPA (F.scaled_dot_product_attention), the DCT is two
+matrix products with the orthonormal cosine matrix, the batch runs as one tensor (the
+adapter per image), float32, torch.set_num_threads(N) (scripts/bench_torch_models.py).
+ctpipe (`ctbench training`) runs the images of a batch one after the other, N threads inside.
+
+Per configuration and round two processes, alternating which goes first (quiet machine
+before each, load at its start recorded; scripts/bench_common.py): each one warm-up iteration
+then R timed; peak RSS is the process's ru_maxrss. The table gives per side the best
+iteration over all rounds and the median of the processes' medians, the CPU time (user +
+system) per iteration, peak RSS, and PyTorch / ctpipe.
 
     swift build -c release --product ctbench
-    python3 scripts/bench_training.py [--threads 2] [--runs 3] [--configs vits:1,vits:4,vitl:1]
+    python3 scripts/bench_training.py [--configs vits:1[,vits:4,vitl:1]] [--threads 2] [--runs 3]
+        [--rounds 2] [--max-load 1.3] [--wait 600] [--json F] [--markdown F]
 """
 import argparse
 import json
-import math
 import os
 import resource
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import (Session, add_options, binary, loads_text, markdown_table, median,  # noqa: E402
+                          require_binaries, self_command, sides)
 
 
 def torch_iteration(name, batch, threads, runs):
     import torch
     import torch.nn.functional as F
-    sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from bench_segmentation import Block, dct_matrix
+    from bench_torch_models import ARCH, Adapter, Model
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    c, depth, heads = {"vits": (384, 12, 6), "vitl": (1024, 24, 16)}[name]
-    grid, patch, m, classes = 32, 16, 100, 19
-
-    class Model(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = torch.nn.Conv2d(3, c, patch, patch)
-            self.cls = torch.nn.Parameter(torch.zeros(1, 1, c))
-            self.pos = torch.nn.Parameter(torch.randn(1, 1 + grid * grid, c) * 0.02)
-            self.blocks = torch.nn.ModuleList(Block(c, heads) for _ in range(depth))
-            for p in self.parameters():
-                p.requires_grad_(False)
-            self.tokens = torch.nn.Parameter(torch.randn(depth, m, c) * 0.1)
-            self.t2f, self.df = torch.nn.Linear(c, c), torch.nn.Linear(c, c)
-            self.scale = torch.nn.Parameter(torch.tensor(1e-3))
-            self.register_buffer("d", dct_matrix(grid))
-            u = torch.arange(grid)[:, None] / grid
-            d2 = u * u + (u * u).T
-            self.register_buffer("mask", ((1 - torch.exp(-d2 / 0.08)) * torch.exp(-d2 / 0.98)).reshape(-1, 1))
-            self.picks = [depth // 3 - 1, depth // 2 - 1, 2 * depth // 3 - 1, depth - 1]
-            self.norms = torch.nn.ModuleList(torch.nn.LayerNorm(c, eps=1e-6) for _ in range(4))
-            self.head = torch.nn.Linear(4 * c, classes)
-
-        def adapt(self, f, layer):
-            t = self.tokens[layer]
-            g = f.reshape(grid, grid * c)
-            fc = (self.d @ g).reshape(grid, grid, c).transpose(0, 1).reshape(grid, grid * c)
-            fc = (self.d @ fc).reshape(grid, grid, c).transpose(0, 1).reshape(grid * grid, c) * self.mask
-            s = torch.softmax(fc @ t.T / math.sqrt(c), dim=-1)
-            delta = self.df(s[:, 1:] @ self.t2f(t[1:]) + fc)
-            g = (self.d.T @ delta.reshape(grid, grid * c)).reshape(grid, grid, c).transpose(0, 1).reshape(grid, grid * c)
-            delta = (self.d.T @ g).reshape(grid, grid, c).transpose(0, 1).reshape(grid * grid, c)
-            return f + self.scale * delta
-
-        def forward(self, x):
-            p = self.embed(x).flatten(2).transpose(1, 2)
-            x = torch.cat([self.cls.expand(p.shape[0], -1, -1), p], 1) + self.pos
-            feats = []
-            for i, block in enumerate(self.blocks[:max(self.picks) + 1]):
-                x = block(x)
-                x = torch.cat([x[:, :1], torch.stack([self.adapt(x[b, 1:], i) for b in range(x.shape[0])])], 1)
-                if i in self.picks:
-                    feats.append(x[:, 1:])
-            z = torch.cat([n(f) for n, f in zip(self.norms, feats)], -1)
-            logits = self.head(z).transpose(1, 2).reshape(x.shape[0], classes, grid, grid)
-            return F.interpolate(logits, size=(512, 512), mode="bilinear", align_corners=False)
-
-    model = Model()
-    decay = [model.t2f.weight, model.t2f.bias, model.df.weight, model.df.bias, model.head.weight, model.head.bias]
-    no_decay = [model.tokens, model.scale] + [p for n in model.norms for p in n.parameters()]
+    c, depth, heads = ARCH[name]
+    classes = 19
+    model = Model(c, depth, heads, Adapter("causal-tune", depth, c), classes=classes)
+    for p in model.backbone_parameters():
+        p.requires_grad_(False)
+    decay, no_decay = model.adapter.trainable()
+    decay += list(model.cls_head.parameters())
+    no_decay += [p for n in model.norms for p in n.parameters()]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert {id(p) for p in trainable} == {id(p) for p in decay + no_decay}, "only the adapter and the head train"
+    assert not any(p.requires_grad for p in model.backbone_parameters()), "the backbone is frozen"
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-4)
     x = torch.randn(batch, 3, 512, 512)
     y = torch.randint(0, classes, (batch, 512, 512))
@@ -97,41 +68,65 @@ def torch_iteration(name, batch, threads, runs):
         if run > 0:
             times.append(time.perf_counter() - start)
             cpu.append(time.process_time() - cpu0)
-    times.sort()
-    cpu.sort()
-    return {"secondsPerIteration": times[len(times) // 2], "bestSecondsPerIteration": times[0],
-            "cpuSecondsPerIteration": cpu[len(cpu) // 2],
-            "imagesPerSecond": batch / times[len(times) // 2],
-            "peakRSSMegabytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "torch": torch.__version__}
+    return {"secondsPerIteration": median(times), "bestSecondsPerIteration": min(times),
+            "cpuSecondsPerIteration": median(cpu), "imagesPerSecond": batch / median(times),
+            "peakRSSMegabytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "trainableValues": sum(p.numel() for p in trainable), "threads": torch.get_num_threads(),
+            "torch": torch.__version__}
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--configs", default="vits:1,vits:4,vitl:1")
+    parser.add_argument("--configs", default="vits:1", help="MODEL:BATCH list, models vits and vitl (default vits:1)")
     parser.add_argument("--torch-only", nargs=2, metavar=("MODEL", "BATCH"), help=argparse.SUPPRESS)
+    add_options(parser)
     args = parser.parse_args()
     if args.torch_only:
         print(json.dumps(torch_iteration(args.torch_only[0], int(args.torch_only[1]), args.threads, args.runs)))
         return
-    rows = []
-    for config in args.configs.split(","):
-        name, batch = config.split(":")
-        ours = json.loads(subprocess.run([os.path.join(ROOT, ".build/release/ctbench"), "training", "--model", name, "--batch", batch,
-                                          "--threads", str(args.threads), "--runs", str(args.runs), "--json"],
-                                         check=True, capture_output=True, text=True).stdout)
-        theirs = json.loads(subprocess.run([sys.executable, os.path.abspath(__file__), "--threads", str(args.threads), "--runs",
-                                            str(args.runs), "--torch-only", name, batch],
-                                           check=True, capture_output=True, text=True).stdout)
-        rows.append((name, int(batch), ours, theirs))
-        print(f"{name} 512x512 batch {batch}, {args.threads} threads: ctpipe {ours['secondsPerIteration']:.2f} s/it "
-              f"(best {ours['bestSecondsPerIteration']:.2f}, CPU {ours['cpuSecondsPerIteration']:.2f} s; "
-              f"{ours['imagesPerSecond']:.2f} img/s, peak RSS {ours['peakRSSMegabytes']:.0f} MB); PyTorch {theirs['torch']} "
-              f"{theirs['secondsPerIteration']:.2f} s/it (best {theirs['bestSecondsPerIteration']:.2f}, CPU {theirs['cpuSecondsPerIteration']:.2f} s; "
-              f"{theirs['imagesPerSecond']:.2f} img/s, peak RSS {theirs['peakRSSMegabytes']:.0f} MB); "
-              f"speed ratio (best wall) {theirs['bestSecondsPerIteration'] / ours['bestSecondsPerIteration']:.2f}x, "
-              f"(CPU) {theirs['cpuSecondsPerIteration'] / ours['cpuSecondsPerIteration']:.2f}x", flush=True)
+    require_binaries("bench_training", "ctbench")
+    session = Session("bench_training", args)
+    configs = [(name, int(batch)) for name, batch in (c.split(":") for c in args.configs.split(","))]
+    samples = {}
+    for r in range(args.rounds):
+        for name, batch in configs:
+            for side in sides(r):
+                if side == "ctpipe":
+                    command = [binary("ctbench"), "training", "--model", name, "--batch", str(batch),
+                               "--threads", str(args.threads), "--runs", str(args.runs), "--json"]
+                else:
+                    command = self_command(__file__, "--threads", args.threads, "--runs", args.runs,
+                                           "--torch-only", name, batch)
+                run = session.measure(f"round {r + 1} {name} batch {batch} {side}", command)
+                samples.setdefault((name, batch, side), []).append(dict(run.json(), load=run.load))
+    rows, record = [], []
+    for name, batch in configs:
+        ours, theirs = samples[(name, batch, "ctpipe")], samples[(name, batch, "pytorch")]
+
+        def stats(runs):
+            return {"best": min(x["bestSecondsPerIteration"] for x in runs),
+                    "median": median([x["secondsPerIteration"] for x in runs]),
+                    "cpu": median([x["cpuSecondsPerIteration"] for x in runs]),
+                    "rss": max(x["peakRSSMegabytes"] for x in runs)}
+        o, t = stats(ours), stats(theirs)
+        rows.append([f"{name}16 ({name}14 converted) 512, batch {batch}", f"{o['best']:.2f} / {o['median']:.2f}",
+                     f"{o['cpu']:.2f}", f"{o['rss']:.0f} MiB", f"{t['best']:.2f} / {t['median']:.2f}", f"{t['cpu']:.2f}",
+                     f"{t['rss']:.0f} MiB", f"{t['best'] / o['best']:.2f} / {t['median'] / o['median']:.2f}",
+                     f"{ours[0]['trainableValues']} / {theirs[0]['trainableValues']}",
+                     loads_text(x["load"] for x in ours) + " / " + loads_text(x["load"] for x in theirs)])
+        record.append({"model": name, "batch": batch, "ctpipe": ours, "pytorch": theirs, "summary": {"ctpipe": o, "pytorch": t}})
+    torch_version = next(iter(samples[(configs[0][0], configs[0][1], "pytorch")]))["torch"]
+    note = (f"{args.threads} threads on both sides. PyTorch {torch_version}: backbone requires_grad False, SDPA "
+            f"attention, the DCT as matrix products, torch.set_num_threads({args.threads}), float32, AdamW with the "
+            f"same two groups. Each process: one warm-up iteration, then {args.runs}; best over all "
+            f"{args.rounds} rounds / median of the processes' medians.")
+    table = markdown_table(["model, batch", "ctpipe s/it best / median", "CPU s/it", "peak RSS",
+                            "PyTorch s/it best / median", "CPU s/it", "peak RSS", "PyTorch / ctpipe best / median",
+                            "trainable values ctpipe / PyTorch", "loads at starts ctpipe / PyTorch"], rows)
+    session.report("Training step", [note, table],
+                   {"threads": args.threads, "runs": args.runs, "rounds": args.rounds, "rows": record})
 
 
 if __name__ == "__main__":

@@ -3,11 +3,17 @@
 // on synthetic Cityscapes-size frames (2048 x 1024, resized to 1024 x 512:
 // 3 windows of 512 at stride 341, predictions at 2048 x 1024, trainid + color
 // PNGs written), with 1 and with 2 workers, alternating for a number of rounds.
+// --threads is the run's cores (`ctpipe run --threads`; default all): one worker
+// runs every frame on all of them, W workers one frame each on cores / W.
 //
 // The model is a random-weight DINOv2 vits14 converted to patch 16 (grid 32)
 // with Causal-Tune (m = 100) after every block and the linear head, saved once
 // as a ctpipe checkpoint with the backbone embedded; the manifest names it.
 // scripts/bench_runner_infer.py runs the same pipeline in PyTorch alongside.
+//
+//   ctbench runner-infer [--images N] [--rounds R] [--workers 1,2] [--threads N] [--root DIR]
+//   ctbench runner-infer --write-checkpoint PATH   (only write that checkpoint, for
+//                                                   `ctpipe infer/features/run`: scripts/bench_scaling.py)
 
 import CTCore
 import Foundation
@@ -21,6 +27,8 @@ enum RunnerInferBench {
     static func run(_ arguments: [String]) throws {
         var images = 4, rounds = 1, workerCounts = [1, 2]
         var root = "/tmp/ctpipe-bench-runner-infer"
+        var writeOnly: String?
+        var threads: Int?
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
             switch argument {
@@ -28,16 +36,26 @@ enum RunnerInferBench {
             case "--rounds": rounds = max(1, Int(iterator.next() ?? "") ?? rounds)
             case "--workers": workerCounts = (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) }
             case "--root": root = iterator.next() ?? root
-            default: throw RunError("unknown argument \(argument) (use --images N, --rounds R, --workers 1,2, --root DIR)")
+            case "--threads":
+                guard let n = Int(iterator.next() ?? ""), n > 0 else { throw RunError("--threads needs a positive integer") }
+                threads = n
+            case "--write-checkpoint":
+                guard let path = iterator.next() else { throw RunError("--write-checkpoint needs a file path") }
+                writeOnly = path
+            default:
+                throw RunError("unknown argument \(argument) (use --images N, --rounds R, --workers 1,2, --threads N, --root DIR, --write-checkpoint PATH)")
             }
+        }
+        if let writeOnly {
+            try writeCheckpoint(to: writeOnly)
+            let data = try JSONSerialization.data(withJSONObject: ["checkpoint": writeOnly], options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
         }
         let checkpoint = root + "/vits14-p16-causal-tune.safetensors"
         if !FileManager.default.fileExists(atPath: checkpoint) {
-            let config = DINOv2Config(embedDim: 384, depth: 12, heads: 6, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 1536)
-            let backbone = try SegmentationBench.randomBackbone(config, seed: 1)
-            let model = try SegmentationModel.initialised(backbone: backbone, backboneName: "vits14",
-                                                          adapter: AdapterConfig(kind: .causalTune), seed: 2)
-            try SegmentationCheckpoint.save(model, to: checkpoint, embedBackbone: true)
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try writeCheckpoint(to: checkpoint)
         }
         let dataRoot = root + "/cityscapes"
         try SyntheticFrames.cityscapes(at: dataRoot, count: images, exactly: true)
@@ -64,6 +82,7 @@ enum RunnerInferBench {
                 options.quiet = true
                 options.completion.record = false
                 options.completion.report = false
+                options.threads = threads
                 let manifest = try ManifestLoader.load(manifestPath)
                 let load0 = EvalPathBench.loadAverage()
                 let usage0 = EvalPathBench.resourceUsage()
@@ -75,7 +94,8 @@ enum RunnerInferBench {
                     throw RunError("the run did not score all \(images) images: \(summary.problems)")
                 }
                 let result: [String: Any] = [
-                    "round": round, "workers": workers, "images": images, "seconds": seconds,
+                    "round": round, "workers": workers, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                    "images": images, "seconds": seconds,
                     "images_per_second": Double(images) / seconds,
                     "process_cpu_s_per_image": (usage1.cpu - usage0.cpu) / Double(images),
                     "cpu_utilisation": (usage1.cpu - usage0.cpu) / seconds,
@@ -94,5 +114,15 @@ enum RunnerInferBench {
             "checkpoint_load_seconds": loadSeconds,
         ], options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// The benchmark's model: a random-weight vits14 converted to patch 16 (grid 32), Causal-Tune
+    /// (m = 100) after every block, the linear head; saved with the backbone embedded (the same bytes every time).
+    static func writeCheckpoint(to path: String) throws {
+        let config = DINOv2Config(embedDim: 384, depth: 12, heads: 6, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 1536)
+        let backbone = try SegmentationBench.randomBackbone(config, seed: 1)
+        let model = try SegmentationModel.initialised(backbone: backbone, backboneName: "vits14",
+                                                      adapter: AdapterConfig(kind: .causalTune), seed: 2)
+        try SegmentationCheckpoint.save(model, to: path, embedBackbone: true)
     }
 }

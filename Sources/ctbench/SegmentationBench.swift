@@ -8,6 +8,13 @@
 // (512 / 341) of a 1024 x 512 image (3 windows) with Causal-Tune through the
 // evaluation path (Evaluation.Evaluator), as images/s.
 // scripts/bench_segmentation.py times the same model in PyTorch.
+//
+//   ctbench segmentation [--threads N] [--runs R] [--model vits|vitl] [--large | --large-only]
+//                        [--variants none,rein,causal-tune,causal-tune-r16] [--no-slide] [--parts] [--json]
+//
+// --model picks one backbone (--large adds vitl to vits, --large-only is --model vitl);
+// --variants the adapter variants timed after the backbone alone (default all four);
+// --no-slide leaves out the slide inference.
 
 import CTCore
 import Evaluation
@@ -37,18 +44,47 @@ enum SegmentationBench {
         let inference: [Throughput]
     }
 
+    /// The variants timed after the backbone alone: option key, name in the report, adapter (all with the linear head).
+    static let allVariants: [(key: String, name: String, adapter: AdapterConfig)] = [
+        ("none", "head, no adapter", AdapterConfig(kind: .none)),
+        ("rein", "head + rein", AdapterConfig(kind: .rein)),
+        ("causal-tune", "head + causal-tune", AdapterConfig(kind: .causalTune)),
+        ("causal-tune-r16", "head + causal-tune r16", AdapterConfig(kind: .causalTune, rank: 16)),
+    ]
+
     static func run(_ arguments: [String]) throws {
         var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 5, json = false, large = false, smallToo = true
+        var chosen = allVariants.map(\.key), slide = true
         var i = 0
+        func value() throws -> String {
+            i += 1
+            guard i < arguments.count else { throw BenchError("\(arguments[i - 1]) needs a value") }
+            return arguments[i]
+        }
         while i < arguments.count {
             switch arguments[i] {
-            case "--threads": i += 1; threads = Int(arguments[i]) ?? threads
-            case "--runs": i += 1; runs = max(1, Int(arguments[i]) ?? runs)
+            case "--threads": threads = Int(try value()) ?? threads
+            case "--runs": runs = max(1, Int(try value()) ?? runs)
             case "--json": json = true
             case "--large": large = true
             case "--large-only": large = true; smallToo = false
+            case "--model":
+                switch try value() {
+                case "vits": large = false; smallToo = true
+                case "vitl": large = true; smallToo = false
+                case let other: throw BenchError("--model must be vits or vitl (got \(other))")
+                }
+            case "--variants":
+                chosen = try value().split(separator: ",").map(String.init)
+                let known = allVariants.map(\.key)
+                if let unknown = chosen.first(where: { !known.contains($0) }) {
+                    throw BenchError("--variants takes a comma-separated list of \(known.joined(separator: ", ")) (got \(unknown))")
+                }
+            case "--no-slide": slide = false
             case "--parts": try parts(); return
-            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --large, --large-only, --json)")
+            default:
+                throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --model vits|vitl, --large, --large-only, "
+                                 + "--variants LIST, --no-slide, --parts, --json)")
             }
             i += 1
         }
@@ -68,13 +104,7 @@ enum SegmentationBench {
             var cases: [(String, () throws -> Void)] = []
             let plain = BackboneArena(try backbone.makeActivations(height: 512, width: 512, threads: threads))
             cases.append(("backbone alone", { try image.withUnsafeBufferPointer { try backbone.forward($0, plain.arena) } }))
-            let variants: [(String, AdapterConfig)] = [
-                ("head, no adapter", AdapterConfig(kind: .none)),
-                ("head + rein", AdapterConfig(kind: .rein)),
-                ("head + causal-tune", AdapterConfig(kind: .causalTune)),
-                ("head + causal-tune r16", AdapterConfig(kind: .causalTune, rank: 16)),
-            ]
-            for (variant, adapter) in variants {
+            for (key, variant, adapter) in allVariants where chosen.contains(key) {
                 let model = try SegmentationModel.initialised(backbone: backbone, adapter: adapter, seed: 2)
                 let box = ModelArena(try model.makeActivations(height: 512, width: 512, threads: threads))
                 cases.append((variant, { try image.withUnsafeBufferPointer { try model.forward($0, box.arena) } }))
@@ -84,6 +114,7 @@ enum SegmentationBench {
                 forward.append(Result(model: name, variant: c.0, milliseconds: wall[k], cpuMilliseconds: cpu[k],
                                       overheadVsBackbone: wall[k] / wall[0] - 1, cpuOverheadVsBackbone: cpu[k] / cpu[0] - 1))
             }
+            guard slide else { continue }
             let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(kind: .causalTune), seed: 2)
             // The evaluation path of the infer stage and `ctpipe infer` (test pipeline at the Cityscapes scale).
             let evaluator = try Evaluator(model: model, window: SlidingWindow(), scale: ImageSize(width: 1024, height: 512))

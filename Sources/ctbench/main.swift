@@ -3,11 +3,12 @@
 // libraries. Build and run with `swift run -c release ctbench FAMILY ...`.
 //
 //   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
-//   swift run -c release ctbench segmentation [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench segmentation [--threads N] [--runs R] [--model vits|vitl] [--variants LIST] [--no-slide] [--json]
 //   swift run -c release ctbench mask2former [--model vits|vitl] [--threads N] [--runs R] [--size S] [--json]
 //   swift run -c release ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench evalpath [--images N] [--rounds R] [--fsync each|none]
-//   swift run -c release ctbench runner-infer [--images N] [--rounds R] [--workers 1,2]
+//   swift run -c release ctbench runner-infer [--images N] [--rounds R] [--workers 1,2] [--threads N] [--root DIR]
+//   swift run -c release ctbench runner-infer --write-checkpoint PATH
 //   swift run -c release ctbench gemm [--threads N] [--runs R] [--json]
 
 import Foundation
