@@ -36,6 +36,8 @@
 
 long ct_sgemm_kc(void) { return CT_KC; }
 
+long ct_sgemm_mr(void) { return CT_MR; }
+
 #if defined(__x86_64__)
 
 #include <immintrin.h>

@@ -43,6 +43,10 @@ public enum GEMM {
         return choice.kernel
     }()
 
+    /// Rows per panel when a product's rows are split over threads: the kernel's tile height
+    /// (ctpipe's MR = 14; 16 for OpenBLAS), so no thread's block ends in a partial tile but its last.
+    public static let rowPanel: Int = kernel == .ctpipeAVX512 ? ct_sgemm_mr() : 16
+
     /// The kernel for a CTPIPE_GEMM value (nil: unset) on a CPU with or without AVX-512, and a warning
     /// when the value is not one of "auto", "openblas", "ctpipe-avx512" or cannot be honoured.
     public static func chooseKernel(setting: String?, avx512Available: Bool) -> (kernel: GEMMKernel, warning: String?) {
@@ -92,7 +96,7 @@ public enum GEMM {
 
     /// y (rows x out) = x (rows x in) * W^T (+ beta * y), W stored (out, in) as in PyTorch.
     /// No bias: callers fuse it into the next elementwise pass. Rows are split
-    /// over `threads` chunks (blocks of whole 16-row panels).
+    /// over `threads` chunks (blocks of whole `rowPanel`-row panels).
     ///
     /// With ctpipe's kernel every element is summed in the same order whatever
     /// the split, so the result is bit-identical for any thread count. With
@@ -109,12 +113,13 @@ public enum GEMM {
                               into y: UnsafeMutablePointer<Float>, beta: Float = 0, groups: Int = 1, threads: Int) {
         precondition(groups >= 1 && rows % groups == 0, "GEMM.linear: \(rows) rows in \(groups) groups")
         let groupRows = rows / groups
-        let panels = (groupRows + 15) / 16
+        let panel = rowPanel
+        let panels = (groupRows + panel - 1) / panel
         // Below ~2 MFLOP per chunk the split costs more than it saves.
-        let grain = max(1, 2_000_000 / max(1, 32 * outFeatures * inFeatures))
+        let grain = max(1, 2_000_000 / max(1, 2 * panel * outFeatures * inFeatures))
         Threading.parallelForGroups(groups, count: panels, threads: threads, grain: grain) { group, range in
-            let r0 = group * groupRows + range.lowerBound * 16
-            let r1 = group * groupRows + min(range.upperBound * 16, groupRows)
+            let r0 = group * groupRows + range.lowerBound * panel
+            let r1 = group * groupRows + min(range.upperBound * panel, groupRows)
             sgemm(transB: true, m: r1 - r0, n: outFeatures, k: inFeatures, a: x + r0 * inFeatures, lda: inFeatures,
                   b: weight, ldb: inFeatures, beta: beta, c: y + r0 * outFeatures, ldc: outFeatures)
         }

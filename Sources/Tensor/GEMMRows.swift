@@ -3,7 +3,7 @@
 // `GEMM.linear` covers x Wᵀ with contiguous rows; the adapter also multiplies
 // strided views (the attention weights without their sink column, S[:, 1:])
 // by plain matrices. Same split as `linear`: rows of A and C cut into blocks of
-// whole 16-row panels, one single-threaded sgemm per thread.
+// whole `GEMM.rowPanel`-row panels, one single-threaded sgemm per thread.
 
 extension GEMM {
     /// C (m x n) = op(A) · op(B) + beta · C, row-major with leading dimensions; op(A) is
@@ -13,10 +13,11 @@ extension GEMM {
                             b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         guard m > 0, n > 0 else { return }
-        let panels = (m + 15) / 16
-        let grain = max(1, 2_000_000 / max(1, 32 * n * max(k, 1)))
+        let panel = rowPanel
+        let panels = (m + panel - 1) / panel
+        let grain = max(1, 2_000_000 / max(1, 2 * panel * n * max(k, 1)))
         Threading.parallelFor(panels, threads: threads, grain: grain) { range in
-            let r0 = range.lowerBound * 16, r1 = min(range.upperBound * 16, m)
+            let r0 = range.lowerBound * panel, r1 = min(range.upperBound * panel, m)
             sgemm(transA: transA, transB: transB, m: r1 - r0, n: n, k: k, a: a + (transA ? r0 : r0 * lda), lda: lda,
                   b: b, ldb: ldb,
                   beta: beta, c: c + r0 * ldc, ldc: ldc)

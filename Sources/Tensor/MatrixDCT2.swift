@@ -94,11 +94,11 @@ public struct MatrixDCT2: Sendable {
     private func acrossRows(transA: Bool, _ d: UnsafePointer<Float>, _ input: UnsafePointer<Float>,
                             into out: UnsafeMutablePointer<Float>, span: Int) {
         let h = height
-        // Column blocks of whole 16-float panels; about 2 MFLOP per block at least.
-        let panels = (span + 15) / 16
-        let grain = max(1, 2_000_000 / max(1, 32 * h * h))
+        // Column blocks of whole 32-float panels (the width of ctpipe's GEMM tile); about 2 MFLOP per block at least.
+        let panels = (span + 31) / 32
+        let grain = max(1, 2_000_000 / max(1, 64 * h * h))
         Threading.parallelFor(panels, threads: threads, grain: grain) { range in
-            let c0 = range.lowerBound * 16, c1 = min(range.upperBound * 16, span)
+            let c0 = range.lowerBound * 32, c1 = min(range.upperBound * 32, span)
             GEMM.sgemm(transA: transA, m: h, n: c1 - c0, k: h, a: d, lda: h, b: input + c0, ldb: span, c: out + c0, ldc: span)
         }
     }

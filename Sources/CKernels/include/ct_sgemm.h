@@ -16,4 +16,7 @@ int ct_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, cons
 /* The blocking of the k dimension: every element of C is summed in blocks of this many products. */
 long ct_sgemm_kc(void);
 
+/* Rows of C per micro-kernel tile (MR): callers that split rows over threads cut at multiples of it. */
+long ct_sgemm_mr(void);
+
 #endif
