@@ -204,6 +204,10 @@ public enum ManifestLoader {
                 reader.report("$.datasets", "the pipeline evaluates, but no dataset has \"role\": \"eval\"")
             }
             if pipeline.has(.train), let problem = model?.trainingProblem { reader.report("$.model." + problem.field, problem.reason) }
+            if let model, model.head == .mask2former, model.checkpoint == nil, !pipeline.has(.train),
+               !reader.problems.contains(where: { $0.path == "$.model.checkpoint" }) {
+                reader.report("$.model.checkpoint", "the mask2former head needs a trained checkpoint (an MMSegmentation .pth of Rein or Causal-Tune, or a ctpipe Mask2Former file) unless the pipeline trains it; give its path")
+            }
             if (pipeline.has(.infer) || pipeline.has(.train)) && model == nil && root["model"] == nil {
                 reader.report("$.model", "required by the pipeline's \(pipeline.has(.train) ? "train" : "infer") stage")
             }

@@ -9,8 +9,9 @@
 //                 trained model keeps the patch size it started with
 // The patch size comes from where ModelBuilder (PipelineRunner) takes the
 // backbone, read from file headers only (Model/WeightFileHeader.swift):
-//   head mask2former   the DINOv2 weights (model.weights), else the backbone
-//                      tensors the checkpoint embeds: patch_embed.proj.weight
+//   head mask2former   with a checkpoint: the DINOv2 weights (model.weights), else
+//                      the backbone tensors the checkpoint embeds: patch_embed.proj.weight;
+//                      trained from scratch: as the linear head's weights or named backbone
 //   model.checkpoint   the backbone configuration in its ctpipe.config metadata
 //                      (weights given next to it must match it)
 //   model.weights      the patch embedding kernel's shape [C, 3, p, p] (a patch-16
@@ -41,8 +42,8 @@ extension Manifest.ModelSpec {
             guard let header = try? WeightFileHeader.read(path), let found = DINOv2Weights.patchSize(in: header) else { return nil }
             return PatchSource(patchSize: found.patchSize, origin: "\(what) \(path) (tensor '\(found.tensor)' \(header.shapes[found.tensor] ?? []))")
         }
-        if head == .mask2former {
-            guard readFiles, let checkpoint else { return nil }
+        if head == .mask2former, let checkpoint {
+            guard readFiles else { return nil }
             return weights.map { fromWeights($0, "the weights") } ?? fromWeights(checkpoint, "the backbone embedded in the checkpoint")
         }
         if let checkpoint {

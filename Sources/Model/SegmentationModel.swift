@@ -153,11 +153,7 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
     /// Without `keep` out may be x (in place).
     public func forwardLayer(_ l: Int, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                              _ a: borrowing SegmentationActivations, keep: BlockSaved? = nil) {
-        backbone.blocks[l].forward(x, into: out, a.backbone.blockScratch, keep: keep)
-        if let adapter, let prepared {
-            adapter.forward(layer: l, patches: out + (1 + backbone.config.registers) * backbone.config.embedDim,
-                            prepared: prepared, a.adapter)
-        }
+        backbone.adaptedLayer(l, x, into: out, a.backbone, adapter: adapter, prepared: prepared, a.adapter, keep: keep)
     }
 
     /// Backward of the forward that kept `saved`, from d(loss)/d(logits) in `a.logits` (K, H, W;
@@ -175,31 +171,15 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
         head.backward(a.logits.baseAddress!, features: a.headFeatures.baseAddress!, gridHeight: h, gridWidth: w,
                       height: a.height, width: a.width, planes: a.logitPlanes.baseAddress!, dPatchLogits: a.patchLogits.baseAddress!,
                       into: scratch.dHeadFeatures, gradients: gradients, threads: threads)
-        scratch.dStream.update(repeating: 0, count: a.backbone.tokens * c)
         let blocks = head.config.blocks
-        let dPatches = scratch.dStream + first
-        let trainable = config.trainable
-        for l in stride(from: blocks.max()!, through: 0, by: -1) {
+        let dHeadFeatures = scratch.dHeadFeatures
+        backbone.adaptedBackward(from: blocks.max()!, a.backbone, adapter: adapter, prepared: prepared, a.adapter, saved: saved,
+                                 scratch: scratch, recompute: recompute, trainable: config.trainable,
+                                 gradients: gradients) { l, dStream in
             for (j, b) in blocks.enumerated() where b == l {
-                head.normBackward(j, scratch.dHeadFeatures + j * n * c, patches: saved.stream(l + 1) + first, saved: saved.head[j],
-                                  rows: n, into: dPatches, gradients: gradients, threads: threads)
-            }
-            let needBlock = l > 0 || trainable
-            if recompute && (adapter != nil || needBlock) {
-                forwardLayer(l, saved.stream(l), into: a.backbone.x.baseAddress!, a, keep: saved.block(l))
-            }
-            if let adapter, let prepared {
-                guard let adapterScratch = scratch.adapter else {
-                    preconditionFailure("SegmentationModel.backward: a model with an adapter needs adapter scratch")
-                }
-                adapter.backward(layer: l, gradient: dPatches, prepared: prepared, a.adapter, scratch: adapterScratch,
-                                 gradients: gradients)
-            }
-            if needBlock {
-                backbone.blocks[l].backward(scratch.dStream, input: saved.stream(l), saved: saved.block(l), scratch.block,
-                                            gradients: trainable ? gradients : nil)
+                head.normBackward(j, dHeadFeatures + j * n * c, patches: saved.stream(l + 1) + first, saved: saved.head[j],
+                                  rows: n, into: dStream + first, gradients: gradients, threads: threads)
             }
         }
-        if trainable { backbone.embedBackward(scratch.dStream, a.backbone, gradients: gradients) }
     }
 }

@@ -27,7 +27,7 @@ struct RunState {
     /// An infer stage follows: the train stage evaluates every `eval_interval` iterations (set while preparing).
     var infers = false
     /// The trained model (the train stage).
-    var trained: SegmentationModel?
+    var trained: (any WindowNetwork)?
     /// The infer stage's model with the slide window, shared read-only by every worker.
     var segmenter: Segmenter?
     /// What happens to each eval sample, in stage order.

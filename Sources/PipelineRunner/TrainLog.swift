@@ -1,5 +1,7 @@
 // TrainLog.swift — RUN_DIR/train_log.jsonl: one JSON line per iteration
-// (`iteration` 1-based count of completed iterations, `loss`, `lr`,
+// (`iteration` 1-based count of completed iterations, `loss` — with the
+// Mask2Former head also `loss_cls`, `loss_mask`, `loss_dice` of its last
+// prediction —, `lr`,
 // `seconds_per_iteration`, `images_per_second`), appended as training goes.
 // On resume the lines after the checkpoint's iteration are dropped (rewritten
 // atomically), so the log of a resumed run reads like an uninterrupted one.
@@ -14,9 +16,18 @@ struct TrainLogEntry: Sendable, Equatable {
     var loss: Double, learningRate: Double
     /// Throughput of the iteration.
     var secondsPerIteration: Double, imagesPerSecond: Double
+    /// The loss's components (the Mask2Former head: the last prediction's loss_cls, loss_mask, loss_dice).
+    var parts: [(String, Double)] = []
+
+    static func == (a: Self, b: Self) -> Bool {
+        a.iteration == b.iteration && a.loss == b.loss && a.learningRate == b.learningRate
+            && a.secondsPerIteration == b.secondsPerIteration && a.imagesPerSecond == b.imagesPerSecond
+            && a.parts.map(\.0) == b.parts.map(\.0) && a.parts.map(\.1) == b.parts.map(\.1)
+    }
 
     var line: String {
-        "{\"iteration\":\(iteration),\"loss\":\(loss),\"lr\":\(learningRate),\"seconds_per_iteration\":\(Self.short(secondsPerIteration)),\"images_per_second\":\(Self.short(imagesPerSecond))}\n"
+        let extra = parts.map { ",\"\($0.0)\":\($0.1)" }.joined()
+        return "{\"iteration\":\(iteration),\"loss\":\(loss)\(extra),\"lr\":\(learningRate),\"seconds_per_iteration\":\(Self.short(secondsPerIteration)),\"images_per_second\":\(Self.short(imagesPerSecond))}\n"
     }
 
     static func short(_ x: Double) -> String { String(format: "%.4f", x) }

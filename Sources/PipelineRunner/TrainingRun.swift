@@ -69,9 +69,18 @@ struct TrainingRun {
     var writes: Bool { communicator.isRoot }
 
     /// Trains (or continues training) and returns the final model.
-    func run(trainSets: [Runner.Listed], evalSets: [Runner.Listed]) throws -> SegmentationModel {
-        let spec = manifest.training
+    func run(trainSets: [Runner.Listed], evalSets: [Runner.Listed]) throws -> any WindowNetwork {
         guard let modelSpec = manifest.model else { throw RunError("$.model: required by the pipeline's train stage") }
+        if modelSpec.head == .mask2former {
+            return try train(Mask2FormerHeadTraining(manifest: manifest, spec: modelSpec), trainSets: trainSets, evalSets: evalSets)
+        }
+        return try train(LinearHeadTraining(manifest: manifest, spec: modelSpec), trainSets: trainSets, evalSets: evalSets)
+    }
+
+    /// The training loop for one head.
+    func train<Head: HeadTraining>(_ head: Head, trainSets: [Runner.Listed],
+                                   evalSets: [Runner.Listed]) throws -> Head.Sample.Network {
+        let spec = manifest.training
         let samples = trainSets.flatMap(\.samples)
         guard !samples.isEmpty else {
             throw RunError("the train datasets (\(trainSets.map(\.entry.name).joined(separator: ", "))) hold no samples")
@@ -81,8 +90,9 @@ struct TrainingRun {
         let perIteration = spec.batchSize * spec.accumulate
         let adamConfig = AdamWConfig(learningRate: spec.lr, beta1: spec.betas.0, beta2: spec.betas.1, eps: spec.eps,
                                      weightDecay: spec.weightDecay)
-        var model: SegmentationModel
+        var model: Head.Sample.Network
         var optimiser: AdamW
+        var lossRandom = head.initialLossRandom
         var start = 0
         let ranks = communicator.size
         guard ranks <= perIteration else {
@@ -93,11 +103,11 @@ struct TrainingRun {
                 let before = latest.ranks ?? 1
                 throw RunError("resuming: the checkpoint \(latest.model) was written by a job of \(before) process\(before == 1 ? "" : "es"), this one has \(ranks); resume with the same count (\(before == 1 ? "without mpirun" : "mpirun -np \(before)"))")
             }
-            do { model = try SegmentationCheckpoint.load(checkpointFolder + "/" + latest.model) } catch {
+            do { model = try head.load(checkpointFolder + "/" + latest.model) } catch {
                 throw RunError("resuming: \(error)")
             }
             let layout: ParameterLayout
-            do { layout = try ParameterLayout(model) } catch { throw RunError("resuming: \(error)") }
+            do { layout = try head.layout(model) } catch { throw RunError("resuming: \(error)") }
             let state: TrainingState
             do { (state, optimiser) = try TrainingState.load(checkpointFolder + "/" + latest.state, layout: layout) } catch {
                 throw RunError("resuming: \(error)")
@@ -115,10 +125,11 @@ struct TrainingRun {
                 throw RunError("resuming: the training state \(latest.state) is at iteration \(state.iteration), beyond the manifest's \(spec.iterations); it does not belong to this training")
             }
             start = state.iteration
+            if let stream = state.lossRandom { lossRandom = SplitMix64(seed: stream) }
             directory.event("train_resume", ["iteration": .int(start)])
         } else {
-            model = try ModelBuilder.build(modelSpec, seed: manifest.seed, cropSize: spec.cropSize, allowRandomBackbone: true)
-            do { optimiser = AdamW(config: adamConfig, layout: try ParameterLayout(model)) } catch { throw RunError("\(error)") }
+            model = try head.build()
+            do { optimiser = AdamW(config: adamConfig, layout: try head.layout(model)) } catch { throw RunError("\(error)") }
         }
         let log = TrainLog(path: try directory.file(["train_log.jsonl"]))
         if writes {
@@ -134,15 +145,15 @@ struct TrainingRun {
 
         let schedule = LearningRateSchedule(baseRate: spec.lr, iterations: spec.iterations, power: spec.polyPower,
                                             warmupIterations: spec.warmupIterations)
-        let trainer: Trainer
+        let trainer: Trainer<Head.Sample>
         do {
-            trainer = try Trainer(model: model, optimiser: optimiser, schedule: schedule, cropSize: spec.cropSize,
-                                  threads: plan.threadsPerWorker, activationCheckpointing: spec.activationCheckpointing)
+            trainer = try head.trainer(model, optimiser: optimiser, schedule: schedule, lossRandom: lossRandom,
+                                       threads: plan.threadsPerWorker)
         } catch { throw RunError("$.model / $.training: \(error)") }
-        let c = model.config
+        let summary = model.summary
         directory.event("train_start", [
             "iteration": .int(start), "iterations": .int(spec.iterations), "samples": .int(samples.count),
-            "adapter": .string(c.adapter.kind.rawValue), "backbone": .string(c.backboneName ?? "\(c.backbone.embedDim)-wide"),
+            "adapter": .string(summary.adapter), "backbone": .string(summary.backbone), "head": .string(summary.head),
             "trainable_tensors": .int(trainer.layout.count), "trainable_values": .int(trainer.layout.valueCount),
             "activation_bytes": .int(trainer.sampleTrainer.activationBytes), "threads": .string(plan.description),
             "processes": .int(ranks),
@@ -162,7 +173,7 @@ struct TrainingRun {
             let began = Date()
             let result: StepResult
             if ranks == 1 {
-                if stop.isSet { try interrupted(trainer, at: t, start: start) }
+                if stop.isSet { try interrupted(trainer, head, at: t, start: start) }
                 var batches: [[TrainingExample]] = []
                 for _ in 0 ..< spec.accumulate {
                     var batch: [TrainingExample] = []
@@ -172,7 +183,7 @@ struct TrainingRun {
                 do { result = try trainer.step(iteration: t, microBatches: batches) } catch { throw RunError("training iteration \(t + 1): \(error)") }
             } else {
                 guard let shared = try sharedStep(trainer, iteration: t, share: share, prefetcher: prefetcher, clock: exchange) else {
-                    try interrupted(trainer, at: t, start: start)
+                    try interrupted(trainer, head, at: t, start: start)
                 }
                 result = shared
             }
@@ -183,11 +194,12 @@ struct TrainingRun {
             let seconds = Date().timeIntervalSince(began)
             if writes {
                 try log.append(TrainLogEntry(iteration: t + 1, loss: result.loss, learningRate: result.learningRate,
-                                             secondsPerIteration: seconds, imagesPerSecond: Double(perIteration) / max(seconds, 1e-9)))
+                                             secondsPerIteration: seconds, imagesPerSecond: Double(perIteration) / max(seconds, 1e-9),
+                                             parts: Array(zip(trainer.sampleTrainer.lossParts, result.parts))))
             }
             let done = t + 1
             if writes, done % spec.checkpointInterval == 0 || done == spec.iterations {
-                try checkpoint(trainer, iteration: done)
+                try checkpoint(trainer, head, iteration: done)
             }
             if writes, spec.evalInterval > 0, done % spec.evalInterval == 0, done < spec.iterations, evaluates {
                 try evaluate(trainer.model, evalSets: evalSets, iteration: done)
@@ -206,8 +218,8 @@ struct TrainingRun {
     }
 
     /// Stopped by a signal before iteration `t`: a checkpoint (rank 0, when anything was done), then RunInterrupted.
-    func interrupted(_ trainer: Trainer, at t: Int, start: Int) throws -> Never {
-        if writes, t > start { try checkpoint(trainer, iteration: t) }
+    func interrupted<Head: HeadTraining>(_ trainer: Trainer<Head.Sample>, _ head: Head, at t: Int, start: Int) throws -> Never {
+        if writes, t > start { try checkpoint(trainer, head, iteration: t) }
         directory.event("train_interrupted", ["iteration": .int(t)])
         throw RunInterrupted(runDirectory: directory.path)
     }
@@ -217,7 +229,7 @@ struct TrainingRun {
     /// gathered; this rank's per-sample losses and gradients computed alone and gathered; then every
     /// rank adds all samples in position order, as one process does (Trainer.combine), and applies the
     /// same AdamW step. Nil: some rank was stopped by a signal (all ranks stop at the same iteration).
-    func sharedStep(_ trainer: Trainer, iteration t: Int, share: StreamShare, prefetcher: TrainingPrefetcher,
+    func sharedStep<Sample: SampleTrainer>(_ trainer: Trainer<Sample>, iteration t: Int, share: StreamShare, prefetcher: TrainingPrefetcher,
                     clock: ExchangeClock) throws -> StepResult? {
         let spec = manifest.training
         let ranks = share.ranks, slots = share.slots
@@ -225,7 +237,7 @@ struct TrainingRun {
         for _ in 0 ..< share.count { mine.append(try prefetcher.next()) }
         // Header: [stopped, valid pixels of slot 0, 1, ...] per rank.
         var header = [stop.isSet ? 1.0 : 0.0] + Array(repeating: 0.0, count: slots)
-        for (j, example) in mine.enumerated() { header[1 + j] = Double(CrossEntropyLoss.validPixels(example.label)) }
+        for (j, example) in mine.enumerated() { header[1 + j] = Double(trainer.sampleTrainer.normaliser(of: example)) }
         let headers: [Double]
         do { headers = try clock.time { () throws(DistributedError) in try communicator.allgather(header) } } catch {
             throw RunError("training iteration \(t + 1): \(error)")
@@ -237,13 +249,22 @@ struct TrainingRun {
         for p in 0 ..< share.perIteration { valid[p / spec.batchSize] += Int(headers[slot(p)]) }
 
         let values = trainer.layout.valueCount
+        // Every rank draws every example's loss seed, in position order, and uses its own.
+        let seeds = trainer.sampleSeeds(count: share.perIteration)
+        // Per slot: the loss and its parts.
+        let width = 1 + trainer.sampleTrainer.lossParts.count
         var gradients = [Float](repeating: 0, count: slots * values)
-        var losses = [Double](repeating: 0, count: slots)
+        var losses = [Double](repeating: 0, count: slots * width)
         for (j, example) in mine.enumerated() {
             let p = share.rank + j * ranks
             let b = p / spec.batchSize
             guard valid[b] > 0 else { continue }
-            do { losses[j] = try trainer.sampleGradient(example, scale: Trainer.scale(valid: valid[b], microBatches: spec.accumulate)) } catch {
+            do {
+                let loss = try trainer.sampleGradient(example, scale: Trainer<Sample>.scale(valid: valid[b], microBatches: spec.accumulate),
+                                                      seed: seeds[p])
+                losses[j * width] = loss.total
+                for (k, part) in loss.parts.prefix(width - 1).enumerated() { losses[j * width + 1 + k] = part }
+            } catch {
                 throw RunError("training iteration \(t + 1): \(error)")
             }
             gradients.withUnsafeMutableBufferPointer {
@@ -260,8 +281,9 @@ struct TrainingRun {
             return try allGradients.withUnsafeBufferPointer { all throws(TrainingError) in
                 try trainer.combine(iteration: t, validPixels: valid, batchSize: spec.batchSize) { (b, i) in
                     let p = b * spec.batchSize + i
-                    let at = ((p % ranks) * slots + p / ranks) * values
-                    return (allLosses[(p % ranks) * slots + p / ranks], UnsafeBufferPointer(rebasing: all[at ..< at + values]))
+                    let slot = (p % ranks) * slots + p / ranks, at = slot * values
+                    let loss = SampleLoss(total: allLosses[slot * width], parts: Array(allLosses[slot * width + 1 ..< (slot + 1) * width]))
+                    return (loss, UnsafeBufferPointer(rebasing: all[at ..< at + values]))
                 }
             }
         } catch { throw RunError("training iteration \(t + 1): \(error)") }
@@ -287,17 +309,17 @@ struct TrainingRun {
     func checkpointName(_ iteration: Int) -> String { String(format: "iter_%06d", iteration) }
 
     /// Model, state, latest.json (in that order, each atomic); older pairs beyond the last two removed.
-    func checkpoint(_ trainer: Trainer, iteration: Int) throws {
+    func checkpoint<Head: HeadTraining>(_ trainer: Trainer<Head.Sample>, _ head: Head, iteration: Int) throws {
         let name = checkpointName(iteration)
         let model = trainer.model
-        let embed = model.config.backboneWeights == nil || model.config.trainable
         let modelFile = try directory.file(["checkpoints", "\(name).safetensors"])
         let stateFile = try directory.file(["checkpoints", "\(name).state.safetensors"])
         do {
-            try SegmentationCheckpoint.save(model, to: modelFile, embedBackbone: embed, backboneReference: model.config.backboneWeights)
+            try head.save(model, to: modelFile)
             try TrainingState.save(TrainingState(iteration: iteration, optimiserStep: trainer.optimiser.step, seed: UInt64(manifest.seed),
                                                  samplesPerIteration: manifest.training.batchSize * manifest.training.accumulate,
-                                                 adamW: trainer.optimiser.config, dataPipeline: dataPipeline),
+                                                 adamW: trainer.optimiser.config, dataPipeline: dataPipeline,
+                                                 lossRandom: trainer.sampleTrainer.drawsRandom ? trainer.lossRandom.state : nil),
                                    optimiser: trainer.optimiser, to: stateFile)
         } catch { throw RunError("checkpoint \(name): \(error)") }
         let previous = try directory.read(Latest.self, from: latestFile)
@@ -306,9 +328,7 @@ struct TrainingRun {
                             to: ["checkpoints", "latest.json"])
         if iteration == manifest.training.iterations {
             let finalModelFile = try directory.file(["model.safetensors"])
-            do {
-                try SegmentationCheckpoint.save(model, to: finalModelFile, embedBackbone: embed, backboneReference: model.config.backboneWeights)
-            } catch { throw RunError("final model: \(error)") }
+            do { try head.save(model, to: finalModelFile) } catch { throw RunError("final model: \(error)") }
         }
         // Keep the latest two pairs.
         let keep: Set<String> = [name, previous.map { String($0.model.dropLast(".safetensors".count)) } ?? name]
@@ -330,9 +350,9 @@ struct TrainingRun {
     }
 
     /// Scores `model` on every eval dataset (sliding windows at the training crop) -> a train_eval.jsonl line.
-    func evaluate(_ model: SegmentationModel, evalSets: [Runner.Listed], iteration: Int) throws {
+    func evaluate(_ model: any WindowNetwork, evalSets: [Runner.Listed], iteration: Int) throws {
         let segmenter: Segmenter
-        do { segmenter = try Segmenter(model: model, window: SlidingWindow(crop: manifest.slideWindow.crop, stride: manifest.slideWindow.stride)) } catch {
+        do { segmenter = try Segmenter(network: model, window: SlidingWindow(crop: manifest.slideWindow.crop, stride: manifest.slideWindow.stride)) } catch {
             throw RunError("evaluation at iteration \(iteration): \(error)")
         }
         let workspace = SegmenterWorkspace(threads: plan.threadsPerWorker)
@@ -374,4 +394,65 @@ final class ExchangeClock {
         defer { seconds += Date().timeIntervalSince(began) }
         return try body()
     }
+}
+
+/// What the training loop needs of one head's model: building, loading and saving it, and its trainer.
+protocol HeadTraining {
+    associatedtype Sample: SampleTrainer where Sample.Network: WindowNetwork
+    /// The manifest's starting model.
+    func build() throws -> Sample.Network
+    /// A model checkpoint this run wrote.
+    func load(_ path: String) throws -> Sample.Network
+    func layout(_ model: Sample.Network) throws(TrainingError) -> ParameterLayout
+    func trainer(_ model: Sample.Network, optimiser: AdamW, schedule: LearningRateSchedule, lossRandom: SplitMix64,
+                 threads: Int) throws(TrainingError) -> Trainer<Sample>
+    /// Writes a model checkpoint (atomically).
+    func save(_ model: Sample.Network, to path: String) throws
+    /// The loss's random stream of a new training (derived from the manifest's seed).
+    var initialLossRandom: SplitMix64 { get }
+}
+
+extension HeadTraining {
+    var initialLossRandom: SplitMix64 { SplitMix64(seed: 0) }
+}
+
+/// The linear head: ctpipe checkpoints (SegmentationCheckpoint), cross-entropy.
+struct LinearHeadTraining: HeadTraining {
+    let manifest: Manifest
+    let spec: Manifest.ModelSpec
+
+    func build() throws -> SegmentationModel {
+        try ModelBuilder.build(spec, seed: manifest.seed, cropSize: manifest.training.cropSize, allowRandomBackbone: true)
+    }
+    func load(_ path: String) throws -> SegmentationModel { try SegmentationCheckpoint.load(path) }
+    func layout(_ model: SegmentationModel) throws(TrainingError) -> ParameterLayout { try ParameterLayout(model) }
+    func trainer(_ model: SegmentationModel, optimiser: AdamW, schedule: LearningRateSchedule, lossRandom: SplitMix64,
+                 threads: Int) throws(TrainingError) -> Trainer<SegmentationTrainer> {
+        try Trainer(model: model, optimiser: optimiser, schedule: schedule, cropSize: manifest.training.cropSize, threads: threads,
+                    activationCheckpointing: manifest.training.activationCheckpointing)
+    }
+    func save(_ model: SegmentationModel, to path: String) throws {
+        let embed = model.config.backboneWeights == nil || model.config.trainable
+        try SegmentationCheckpoint.save(model, to: path, embedBackbone: embed, backboneReference: model.config.backboneWeights)
+    }
+}
+
+/// The Mask2Former head: ctpipe Mask2Former files (backbone embedded), Rein's loss with its own random stream.
+struct Mask2FormerHeadTraining: HeadTraining {
+    let manifest: Manifest
+    let spec: Manifest.ModelSpec
+
+    func build() throws -> Mask2FormerModel {
+        try ModelBuilder.mask2former(spec, seed: manifest.seed, cropSize: manifest.training.cropSize, allowRandomBackbone: true)
+    }
+    func load(_ path: String) throws -> Mask2FormerModel { try Mask2FormerModel.load(ctpipe: path).training(backbone: spec.trainable) }
+    func layout(_ model: Mask2FormerModel) throws(TrainingError) -> ParameterLayout { try ParameterLayout(model) }
+    func trainer(_ model: Mask2FormerModel, optimiser: AdamW, schedule: LearningRateSchedule, lossRandom: SplitMix64,
+                 threads: Int) throws(TrainingError) -> Trainer<Mask2FormerTrainer> {
+        try Trainer(model: model, optimiser: optimiser, schedule: schedule, cropSize: manifest.training.cropSize, threads: threads,
+                    activationCheckpointing: manifest.training.activationCheckpointing, lossRandom: lossRandom)
+    }
+    func save(_ model: Mask2FormerModel, to path: String) throws { try SafeTensors.write(model.ctpipeFile(), to: path) }
+    /// The points' stream of a new training: a function of the manifest's seed.
+    var initialLossRandom: SplitMix64 { SplitMix64(seed: SplitMix64.mix(UInt64(truncatingIfNeeded: manifest.seed) ^ 0x4D32_465F_4C4F_5353)) }
 }

@@ -13,6 +13,7 @@
 // Threading: one sample at a time, every kernel split over the trainer's
 // `threads` (docs/threading.md). Results depend only on the inputs and that count.
 
+import CTCore
 import Model
 import Tensor
 
@@ -105,5 +106,23 @@ public final class SegmentationTrainer {
             }
         }
         do { try model.forward(image, a.activations, keep: a.saved) } catch { throw TrainingError(error.reason) }
+    }
+}
+
+extension SegmentationTrainer: SampleTrainer {
+    public typealias Network = SegmentationModel
+    public var lossParts: [String] { [] }
+    public var drawsRandom: Bool { false }
+
+    /// Non-ignored pixels: the cross-entropy is averaged over those of a micro-batch.
+    public func normaliser(of example: TrainingExample) -> Int { CrossEntropyLoss.validPixels(example.label) }
+
+    public func sampleLoss(model: SegmentationModel, example: TrainingExample, scale: Float, random: inout SplitMix64,
+                           into grads: GradientStore) throws(TrainingError) -> SampleLoss {
+        try example.image.withUnsafeBufferPointer { image throws(TrainingError) in
+            try example.label.withUnsafeBufferPointer { label throws(TrainingError) in
+                SampleLoss(total: try accumulateGradients(model: model, image: image, labels: label, scale: scale, into: grads).loss)
+            }
+        }
     }
 }

@@ -4,12 +4,14 @@
 //   exp_avg.<tensor name>, exp_avg_sq.<tensor name>   (the moments, checkpoint names)
 //   metadata "ctpipe.training_state": JSON {version, iteration, optimiser_step,
 //            seed, samples_per_iteration, lr, betas, eps, weight_decay,
-//            data_pipeline}
+//            data_pipeline, loss_random}
 // The data order and every augmentation draw are functions of (seed, sample
-// position), so the iteration and the seed are the whole random state;
+// position), so the iteration and the seed are the data's whole random state;
 // `data_pipeline` records which pipeline made the examples (the runner's
 // canonical text of the crop and augmentation settings), absent in states
-// written before it was recorded.
+// written before it was recorded. `loss_random` is the state of the loss's own
+// SplitMix64 stream (the Mask2Former loss's points; Trainer.lossRandom), absent
+// for a loss that draws nothing.
 
 import Foundation
 import Model
@@ -29,9 +31,13 @@ public struct TrainingState: Sendable, Equatable {
     /// The training data pipeline the examples came from, as the trainer's caller describes it
     /// (the runner: `AugmentSettings.record(cropSize:)`); nil: not recorded (older states).
     public var dataPipeline: String?
+    /// The state of the loss's random stream (Trainer.lossRandom; the Mask2Former loss's points) after
+    /// `iteration` iterations; nil: a loss that draws nothing.
+    public var lossRandom: UInt64?
 
     public init(iteration: Int, optimiserStep: Int, seed: UInt64, samplesPerIteration: Int, adamW: AdamWConfig,
-                dataPipeline: String? = nil) {
+                dataPipeline: String? = nil, lossRandom: UInt64? = nil) {
+        self.lossRandom = lossRandom
         self.iteration = iteration
         self.optimiserStep = optimiserStep
         self.seed = seed
@@ -51,6 +57,7 @@ public struct TrainingState: Sendable, Equatable {
         var eps: Double
         var weight_decay: Double
         var data_pipeline: String?
+        var loss_random: UInt64?
 
         /// What is wrong with the values (nil: nothing).
         var problem: String? {
@@ -77,7 +84,8 @@ public struct TrainingState: Sendable, Equatable {
         let a = state.adamW
         let header = Header(version: formatVersion, iteration: state.iteration, optimiser_step: state.optimiserStep, seed: state.seed,
                             samples_per_iteration: state.samplesPerIteration, lr: a.learningRate, betas: [a.beta1, a.beta2],
-                            eps: a.eps, weight_decay: a.weightDecay, data_pipeline: state.dataPipeline)
+                            eps: a.eps, weight_decay: a.weightDecay, data_pipeline: state.dataPipeline,
+                            loss_random: state.lossRandom)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(header)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
@@ -120,6 +128,6 @@ public struct TrainingState: Sendable, Equatable {
         let optimiser = try AdamW(config: config, layout: layout, step: header.optimiser_step, firstMoments: first, secondMoments: second)
         return (TrainingState(iteration: header.iteration, optimiserStep: header.optimiser_step, seed: header.seed,
                               samplesPerIteration: header.samples_per_iteration, adamW: config,
-                              dataPipeline: header.data_pipeline), optimiser)
+                              dataPipeline: header.data_pipeline, lossRandom: header.loss_random), optimiser)
     }
 }

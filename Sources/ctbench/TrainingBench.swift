@@ -41,33 +41,14 @@ enum TrainingBench {
             }
             i += 1
         }
-        let config: DINOv2Config
-        switch modelName {
-        case "vits": config = DINOv2Config(embedDim: 384, depth: 12, heads: 6, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 1536)
-        case "vitl": config = DINOv2Config(embedDim: 1024, depth: 24, heads: 16, patchSize: 16, registers: 0, gridSize: 32, ffnHidden: 4096)
-        default: throw BenchError("--model must be vits or vitl")
-        }
+        let config = try Mask2FormerBench.config(modelName)
         let backbone = try SegmentationBench.randomBackbone(config, seed: 1)
         let model = try SegmentationModel.initialised(backbone: backbone, adapter: AdapterConfig(kind: .causalTune), seed: 2)
         let trainer = try Trainer(model: model, optimiser: AdamW(config: AdamWConfig(), layout: try ParameterLayout(model)),
                                   schedule: LearningRateSchedule(baseRate: 1e-4, iterations: 40_000), cropSize: 512,
                                   threads: threads, activationCheckpointing: checkpointing)
-        var rng = SplitMix64(seed: 5)
-        let examples = (0 ..< batch).map { _ in
-            TrainingExample(image: (0 ..< 3 * 512 * 512).map { _ in Float.random(in: -2 ... 2, using: &rng) },
-                            label: (0 ..< 512 * 512).map { _ in UInt8.random(in: 0 ..< 19, using: &rng) })
-        }
-        var times: [Double] = [], cpu: [Double] = []
-        for run in 0 ... runs {
-            let start = DispatchTime.now().uptimeNanoseconds, cpu0 = BenchTiming.processCPUTime()
-            _ = try trainer.step(iteration: run, microBatches: [examples])
-            if run > 0 {
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                cpu.append(BenchTiming.processCPUTime() - cpu0)
-            }
-        }
-        times.sort()
-        cpu.sort()
+        let examples = Self.examples(batch)
+        let (times, cpu) = try timeSteps(trainer, examples: examples, runs: runs)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let median = times[times.count / 2]
@@ -84,5 +65,30 @@ enum TrainingBench {
                          report.model, batch, threads, checkpointing ? ", activation checkpointing" : "", median, times[0],
                          report.cpuSecondsPerIteration, report.imagesPerSecond, report.peakRSSMegabytes))
         }
+    }
+
+    /// `count` random 512 x 512 examples (image in ±2, labels 0 ..< 19), seeded.
+    static func examples(_ count: Int) -> [TrainingExample] {
+        var rng = SplitMix64(seed: 5)
+        return (0 ..< count).map { _ in
+            TrainingExample(image: (0 ..< 3 * 512 * 512).map { _ in Float.random(in: -2 ... 2, using: &rng) },
+                            label: (0 ..< 512 * 512).map { _ in UInt8.random(in: 0 ..< 19, using: &rng) })
+        }
+    }
+
+    /// A warm-up step, then `runs` timed steps over one micro-batch of `examples`: wall and process
+    /// CPU seconds per step, sorted.
+    static func timeSteps<S: SampleTrainer>(_ trainer: Trainer<S>, examples: [TrainingExample],
+                                            runs: Int) throws -> (wall: [Double], cpu: [Double]) {
+        var times: [Double] = [], cpu: [Double] = []
+        for run in 0 ... runs {
+            let start = DispatchTime.now().uptimeNanoseconds, cpu0 = BenchTiming.processCPUTime()
+            _ = try trainer.step(iteration: run, microBatches: [examples])
+            if run > 0 {
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                cpu.append(BenchTiming.processCPUTime() - cpu0)
+            }
+        }
+        return (times.sorted(), cpu.sorted())
     }
 }

@@ -6,6 +6,7 @@
 //   swift run -c release ctbench segmentation [--threads N] [--runs R] [--model vits|vitl] [--variants LIST] [--no-slide] [--json]
 //   swift run -c release ctbench mask2former [--model vits|vitl] [--threads N] [--runs R] [--size S] [--json]
 //   swift run -c release ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench mask2former-training [--model vits|vitl] [--threads N] [--runs R] [--checkpointing] [--json]
 //   swift run -c release ctbench evalpath [--images N] [--rounds R] [--fsync each|none]
 //   swift run -c release ctbench runner-infer [--images N] [--rounds R] [--workers 1,2] [--threads N] [--root DIR]
 //   swift run -c release ctbench runner-infer --write-checkpoint PATH
@@ -21,6 +22,7 @@ let families: [String: ([String]) throws -> Void] = [
     "segmentation": SegmentationBench.run,
     "mask2former": Mask2FormerBench.run,
     "training": TrainingBench.run,
+    "mask2former-training": Mask2FormerTrainingBench.run,
     "runner-infer": RunnerInferBench.run,
     "gemm": GEMMBench.run,
 ]

@@ -62,7 +62,8 @@ import Testing
     }
 }
 
-/// The mask2former head: a released checkpoint with its adapter stated; never trained.
+/// The mask2former head: a checkpoint with its adapter stated to infer; the train stage fine-tunes
+/// a checkpoint or trains a new head (docs/mask2former.md, "Training").
 @Suite struct Mask2FormerSpecTests {
     static func manifest(model: String, stages: String = #"["read", "infer", "metric"]"#) -> String {
         """
@@ -71,19 +72,28 @@ import Testing
         """
     }
 
-    @Test func needsACheckpointAndAStatedAdapter() throws {
-        let problems = try ManifestFixture().problems(Self.manifest(model: #"{"backbone": "vitl14", "head": "mask2former"}"#))
+    @Test func inferringNeedsACheckpointAndItsAdapterStated() throws {
+        let fixture = try ManifestFixture()
+        let problems = try fixture.problems(Self.manifest(model: #"{"backbone": "vitl14", "head": "mask2former"}"#))
         #expect(problems.contains { $0.hasPrefix("$.model.checkpoint") && $0.contains("MMSegmentation .pth") })
-        #expect(problems.contains { $0.hasPrefix("$.model.adapter") && $0.contains("does not say") })
+        _ = try fixture.write("", name: "m.pth")
+        let withCheckpoint = try fixture.problems(Self.manifest(model: #"{"backbone": "vitl14", "head": "mask2former", "checkpoint": "m.pth"}"#))
+        #expect(withCheckpoint.contains { $0.hasPrefix("$.model.adapter") && $0.contains("does not say") })
     }
 
-    @Test func isNotTrained() throws {
+    @Test func theTrainStageTrainsItButNotTheReleasedAdapter() throws {
         let fixture = try ManifestFixture()
         _ = try fixture.write("", name: "m.pth")
-        let problems = try fixture.problems(Self.manifest(
-            model: #"{"backbone": "vitl14", "head": "mask2former", "adapter": "rein", "checkpoint": "m.pth"}"#,
-            stages: #"["read", "train", "infer", "metric"]"#))
-        #expect(problems.contains { $0.hasPrefix("$.model.head") && $0.contains("inference") })
+        let stages = #"["read", "train", "infer", "metric"]"#
+        let fineTuned = try fixture.problems(Self.manifest(
+            model: #"{"backbone": "vitl14", "head": "mask2former", "adapter": "rein", "checkpoint": "m.pth"}"#, stages: stages))
+        #expect(!fineTuned.contains { $0.hasPrefix("$.model") }, "\(fineTuned)")
+        let scratch = try fixture.problems(Self.manifest(model: #"{"backbone": "tiny", "head": "mask2former", "adapter": "rein"}"#,
+                                                         stages: stages))
+        #expect(!scratch.contains { $0.hasPrefix("$.model") }, "\(scratch)")
+        let released = try fixture.problems(Self.manifest(
+            model: #"{"backbone": "vitl14", "head": "mask2former", "adapter": "causal-tune-released", "checkpoint": "m.pth"}"#, stages: stages))
+        #expect(released.contains { $0.hasPrefix("$.model.adapter") && $0.contains("inference only") })
     }
 }
 

@@ -21,6 +21,7 @@
 // Sizes come from the checkpoint's shapes; what shapes do not record (attention
 // heads, sampling points, GroupNorm groups) is Rein's configuration by default.
 
+import CTCore
 import Foundation
 import Tensor
 
@@ -195,6 +196,25 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
         return model
     }
 
+    /// A model of `config` around `backbone` trained from scratch: the adapter as Rein initialises it
+    /// and the head as mmdet initialises Mask2FormerHead (Mask2FormerInitialisation.swift), seeded.
+    public static func initialised(config: Mask2FormerConfig, backbone: DINOv2, seed: UInt64) throws(ModelInputError) -> Mask2FormerModel {
+        var model = try Mask2FormerModel(config: config, backbone: backbone)
+        var rng = SplitMix64(seed: seed)
+        model.adapter = try CausalTuneAdapter.initialised(config: config.adapter, layers: backbone.config.depth,
+                                                          embedDim: backbone.config.embedDim, using: &rng)
+        var head = Head(pixelDecoder: model.pixelDecoder, decoder: model.decoder)
+        var initialiser = Mask2FormerHeadInitialiser(count: ParameterList.count(of: head), pixelDecoder: config.pixelDecoder,
+                                                     seed: rng.next())
+        do throws(WeightError) { try head.walkParameters(&initialiser, SegmentationModel.headScope) } catch {
+            throw ModelInputError(error.reason)
+        }
+        (model.pixelDecoder, model.decoder) = (head.pixelDecoder, head.decoder)
+        model.prepared = model.adapter.prepare()
+        model.bindTrainable()
+        return model
+    }
+
     /// Binds the adapter and the head from their tensors by name and shape; nothing may be left over.
     mutating func read(adapter tensors: [String: Tensor], head: [String: Tensor], path: String) throws(WeightError) {
         var adapterReader = ParameterReader(tensors: tensors, path: path)
@@ -265,8 +285,10 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
     public var classes: Int { config.decoder.classes }
 
     /// The buffers of one window size (height x width, multiples of the patch size), used by one worker.
-    public func makeWorkspace(height: Int, width: Int, threads: Int) throws(ModelInputError) -> Mask2FormerWorkspace {
-        try Mask2FormerWorkspace(model: self, height: height, width: width, threads: threads)
+    /// `retainForBackward` (training without activation checkpointing): the adapter keeps every layer's slot.
+    public func makeWorkspace(height: Int, width: Int, retainForBackward: Bool = false,
+                              threads: Int) throws(ModelInputError) -> Mask2FormerWorkspace {
+        try Mask2FormerWorkspace(model: self, height: height, width: width, retainForBackward: retainForBackward, threads: threads)
     }
 
     /// The scores (K, H, W) of a normalised window (3, H, W), in the workspace's `scores`.
@@ -324,11 +346,12 @@ public final class Mask2FormerWorkspace: @unchecked Sendable {
     /// (K, H, W): the last window's scores.
     public let scores: UnsafeMutableBufferPointer<Float>
 
-    init(model: Mask2FormerModel, height: Int, width: Int, threads: Int) throws(ModelInputError) {
+    init(model: Mask2FormerModel, height: Int, width: Int, retainForBackward: Bool = false, threads: Int) throws(ModelInputError) {
         (self.height, self.width, self.threads) = (height, width, threads)
         let b = try model.backbone.makeActivations(height: height, width: width, threads: threads)
         if let problem = model.config.adapter.gridProblem(height: b.gridHeight, width: b.gridWidth) { throw ModelInputError(problem) }
-        adapter = AdapterArena(model.adapter.makeActivations(gridHeight: b.gridHeight, gridWidth: b.gridWidth, threads: threads))
+        adapter = AdapterArena(model.adapter.makeActivations(gridHeight: b.gridHeight, gridWidth: b.gridWidth,
+                                                             retainForBackward: retainForBackward, threads: threads))
         pyramid = PyramidArena(try model.backbone.makeFeaturePyramid(for: b, blocks: model.config.outIndices))
         backbone = BackboneArena(b)
         let heights = pyramid.pyramid.heights, widths = pyramid.pyramid.widths
@@ -353,6 +376,13 @@ public final class Mask2FormerWorkspace: @unchecked Sendable {
 
     deinit {
         for b in [maskFeatures, memory, semanticScratch, scores] { b.deallocate() }
+    }
+
+    /// Bytes held (every arena).
+    public var byteCount: Int {
+        backbone.activations.byteCount + adapter.activations.byteCount + pyramid.pyramid.byteCount + pixel.byteCount
+            + decoderActivations.activations.byteCount
+            + (maskFeatures.count + memory.count + semanticScratch.count + scores.count) * MemoryLayout<Float>.stride
     }
 }
 

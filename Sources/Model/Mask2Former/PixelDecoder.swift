@@ -433,4 +433,9 @@ public final class PixelDecoderWorkspace: @unchecked Sendable {
     deinit {
         for p in [sine, position, planeA, planeB, planeC, encoderScratch, convScratch] { p.deallocate() }
     }
+
+    /// Bytes held.
+    public var byteCount: Int {
+        [sine, position, planeA, planeB, planeC, encoderScratch, convScratch].reduce(0) { $0 + $1.count } * MemoryLayout<Float>.stride
+    }
 }
