@@ -45,9 +45,11 @@ enum Mask2FormerBench {
         }
     }
 
-    /// Rein's Mask2Former configuration on a backbone of `depth` blocks, C = `c`.
-    static func reinConfig(depth: Int, embedDim c: Int) -> Mask2FormerConfig {
-        Mask2FormerConfig(adapter: AdapterConfig(kind: .rein, filter: .none, tokens: 100, rank: 16, queryLink: true, queryDims: 256),
+    /// Rein's Mask2Former configuration on a backbone of `depth` blocks, C = `c`, with Rein's adapter
+    /// or (`causalTune`) Causal-Tune's band-pass DCT adapter of the same tokens.
+    static func reinConfig(depth: Int, embedDim c: Int, causalTune: Bool = false) -> Mask2FormerConfig {
+        Mask2FormerConfig(adapter: AdapterConfig(kind: causalTune ? .causalTune : .rein, filter: causalTune ? .bandpass : .none,
+                                                 tokens: 100, rank: 16, queryLink: true, queryDims: 256),
                           outIndices: FeaturePyramid.defaultBlocks(depth: depth),
                           pixelDecoder: PixelDecoderConfig(inChannels: [c, c, c, c], featureChannels: 256, outChannels: 256,
                                                            encoderLevels: 3, encoderLayers: 6, heads: 8, points: 4,
