@@ -125,7 +125,7 @@ def torch_worker(name, threads, runs, checkpointing, rank, label_classes):
     from transformers import Dinov2Config, Dinov2Model, Mask2FormerConfig
     from transformers.models.mask2former.modeling_mask2former import Mask2FormerLoss
     import bench_mask2former as m2f
-    from bench_segmentation import dct_matrix
+    from bench_torch_models import dct_matrix
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

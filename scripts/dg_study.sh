@@ -5,7 +5,8 @@
 # each trained with the same budget on GTA-style synthetic scenes (frozen
 # randomly initialised `tiny` backbone, linear head), once per seed (`seeds`),
 # then evaluated on camera-style clear scenes (Cityscapes synth) and the ACDC
-# fog / night / rain / snow synth sets. Writes OUT_DIR/table.md with
+# fog / night / rain / snow synth sets; the band-pass DCT Causal-Tune also with
+# a small Mask2Former head (64 wide, 20 queries, 3 decoder layers, 1 encoder layer). Writes OUT_DIR/table.md with
 # scripts/dg_study_table.py (mean and sample std over the seeds from each
 # variant's summary.json) and the wall time of each variant.
 #
@@ -24,12 +25,16 @@ mkdir -p "$OUT/manifests" "$OUT/logs"
 OUT="$(cd "$OUT" && pwd)"
 DATA="$(pwd)/data/dg"
 : > "$OUT/timings.tsv"
-variants=("none:bandpass:dct" "rein:bandpass:dct"
-          "causal-tune:bandpass:dct" "causal-tune:lowcut:dct" "causal-tune:highcut:dct"
-          "causal-tune:bandpass:fft" "causal-tune:bandpass:haar")
+variants=("none:bandpass:dct:linear" "rein:bandpass:dct:linear"
+          "causal-tune:bandpass:dct:linear" "causal-tune:lowcut:dct:linear" "causal-tune:highcut:dct:linear"
+          "causal-tune:bandpass:fft:linear" "causal-tune:bandpass:haar:linear"
+          "causal-tune:bandpass:dct:mask2former")
+# DG_VARIANTS=name,name (e.g. dg-causal-tune-bandpass-dct-mask2former) runs only those variants.
+M2F_HEAD='"head": "mask2former", "mask2former": {"embed_dim": 64, "queries": 20, "decoder_layers": 3, "encoder_layers": 1, "feedforward": 256, "encoder_feedforward": 128, "heads": 4, "points": 4, "groups": 8}'
+
 study_start=$(date +%s)
 for v in "${variants[@]}"; do
-  IFS=: read -r adapter filter transform <<< "$v"
+  IFS=: read -r adapter filter transform head <<< "$v"
   if [ "$adapter" = "causal-tune" ]; then
     name="dg-${adapter}-${filter}-${transform}"
     model="\"adapter\": \"$adapter\", \"transform\": \"$transform\", \"filter\": \"$filter\""
@@ -37,6 +42,13 @@ for v in "${variants[@]}"; do
     name="dg-${adapter}"
     model="\"adapter\": \"$adapter\""
   fi
+  if [ "$head" = "mask2former" ]; then
+    name="$name-mask2former"
+    headjson="$M2F_HEAD"
+  else
+    headjson='"head": "linear"'
+  fi
+  if [ -n "${DG_VARIANTS:-}" ] && [[ ",$DG_VARIANTS," != *",$name,"* ]]; then continue; fi
   cat > "$OUT/manifests/$name.json" <<JSON
 {
   "version": 1, "name": "$name", "seeds": [$SEEDS],
@@ -50,7 +62,7 @@ for v in "${variants[@]}"; do
      "synthesize": {"count": 12, "seed": 3, "size": [256, 128]}}
   ],
   "averages": {"ACDC": ["acdc-synth/fog", "acdc-synth/night", "acdc-synth/rain", "acdc-synth/snow"]},
-  "model": {"backbone": "tiny", $model, "tokens": 20, "head": "linear"},
+  "model": {"backbone": "tiny", $model, "tokens": 20, $headjson},
   "training": {"iterations": $ITERATIONS, "batch_size": 4, "crop_size": 128, "lr": 0.001, "warmup_iterations": 20,
                "checkpoint_interval": $ITERATIONS},
   "outputs": {"dir": "$OUT/runs"}

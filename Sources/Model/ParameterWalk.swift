@@ -210,7 +210,10 @@ public struct ParameterRebinder: ParameterVisitor {
     public mutating func visit(_ parameter: inout Parameter, _ info: ParameterInfo) throws(WeightError) {
         guard select(info) else { return }
         let moved = Parameter(shape: info.shape, storage: storage, offset: offset)
-        _ = moved.values.update(fromContentsOf: parameter.values)
+        // Copied inside the old parameter's own method call: `parameter.values` alone hands out a
+        // pointer, after which the optimiser may release the old storage (its last reference) before
+        // the copy reads it — a use after free that AddressSanitizer showed in release builds.
+        parameter.withUnsafeBufferPointer { _ = moved.values.update(fromContentsOf: $0) }
         parameter = moved
         offset += info.count
     }

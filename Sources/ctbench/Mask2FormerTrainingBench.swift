@@ -57,7 +57,7 @@ enum Mask2FormerTrainingBench {
                                   threads: threads, activationCheckpointing: checkpointing, lossRandom: SplitMix64(seed: 3))
         let (times, cpu) = try TrainingBench.timeSteps(trainer, examples: TrainingBench.examples(1), runs: runs)
         let median = times[times.count / 2]
-        let report = Report(model: modelName + "16 (" + modelName + "14 converted) + Rein + Mask2Former", threads: threads,
+        let report = Report(model: modelName + "16 (" + modelName + "14 converted) + " + (causalTune ? "Causal-Tune" : "Rein") + " + Mask2Former", threads: threads,
                             activationCheckpointing: checkpointing, secondsPerIteration: median, bestSecondsPerIteration: times[0],
                             cpuSecondsPerIteration: cpu[cpu.count / 2], peakRSSBytes: MemoryUsage.peakResidentBytes(),
                             activationBytes: trainer.sampleTrainer.activationBytes, trainableValues: trainer.layout.valueCount)
