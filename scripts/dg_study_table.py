@@ -23,7 +23,7 @@ SETS = [("cityscapes-synth", "Cityscapes-synth (clear)"), ("acdc-synth/fog", "fo
         ("acdc-synth/rain", "rain"), ("acdc-synth/snow", "snow")]
 AVERAGE = "ACDC"
 ORDER = ["dg-none", "dg-rein", "dg-causal-tune-bandpass-dct", "dg-causal-tune-lowcut-dct", "dg-causal-tune-highcut-dct",
-         "dg-causal-tune-bandpass-fft", "dg-causal-tune-bandpass-haar"]
+         "dg-causal-tune-bandpass-fft", "dg-causal-tune-bandpass-haar", "dg-causal-tune-bandpass-dct-mask2former"]
 
 
 def label(name):
@@ -31,8 +31,10 @@ def label(name):
         return "none (head only)"
     if name == "dg-rein":
         return "rein"
-    _, _, _, mask, transform = name.split("-")
-    return f"causal-tune {mask}, {transform}"
+    parts = name.split("-")
+    mask, transform = parts[3], parts[4]
+    head = ", Mask2Former head" if parts[5:] == ["mask2former"] else ""
+    return f"causal-tune {mask}, {transform}{head}"
 
 
 def latest_sweep(variant_folder):
