@@ -106,6 +106,11 @@ extension Manifest.ModelSpec {
         public var groups = 32
         /// Whether the manifest gives the section.
         public var stated = false
+        /// The keys the manifest gives.
+        public var statedKeys: Set<String> = []
+        /// The sizes a checkpoint's tensor shapes do not record, which may be given next to a
+        /// `checkpoint` (an MMSegmentation `.pth` is read with them; Rein's by default).
+        public static let unrecordedKeys: Set<String> = ["heads", "points", "groups"]
         public init() {}
     }
 }
@@ -121,6 +126,7 @@ extension ManifestLoader {
         var h = Manifest.ModelSpec.Mask2FormerHeadSpec()
         h.stated = true
         guard let object = reader.object(json, at: path, allowed: mask2formerKeys) else { return h }
+        h.statedKeys = Set(object.keys)
         if let v = reader.int(object, "embed_dim", at: path, range: 2 ... 4096) { h.embedDim = v }
         if let v = reader.int(object, "queries", at: path, range: 2 ... 4096) { h.queries = v }
         if let v = reader.int(object, "classes", at: path, range: 1 ... 254) { h.classes = v }
@@ -186,8 +192,9 @@ extension ManifestLoader {
         }
         if spec.head == .mask2former {
             if let checkpoint = spec.checkpoint {
-                if spec.mask2former.stated {
-                    reader.report(path + ".mask2former", "the head's sizes come from the checkpoint \(checkpoint); give them only to train a head from scratch (without \"checkpoint\")")
+                let recorded = spec.mask2former.statedKeys.subtracting(Manifest.ModelSpec.Mask2FormerHeadSpec.unrecordedKeys)
+                if let key = recorded.sorted().first {
+                    reader.report(path + ".mask2former." + key, "the head's sizes come from the checkpoint \(checkpoint); next to a checkpoint give only heads, points and groups (what its shapes do not record), the others only to train a head from scratch (without \"checkpoint\")")
                 }
                 if !spec.stated.contains(.adapter) {
                     reader.report(path + ".adapter", "required with the mask2former head and a checkpoint: an MMSegmentation checkpoint does not say what its adapter computes (rein, causal-tune-released or causal-tune)")

@@ -48,8 +48,12 @@ enum ModelBuilder {
             }
             do {
                 if isTorch {
+                    // What the shapes do not record: Rein's sizes, or those `model.mask2former` gives.
+                    let h = spec.mask2former
                     model = try Mask2FormerModel.load(checkpoint: checkpoint, weights: spec.weights, adapter: spec.adapter.kind,
-                                                      options: Mask2FormerLoadOptions(backbone: WeightLoadOptions(interpolation: spec.interpolation)))
+                                                      options: Mask2FormerLoadOptions(backbone: WeightLoadOptions(interpolation: spec.interpolation),
+                                                                                      heads: h.heads, points: h.points, groupNormGroups: h.groups,
+                                                                                      decoderHeads: h.heads))
                 } else {
                     model = try Mask2FormerModel.load(ctpipe: checkpoint)
                     if model.config.adapter.kind != spec.adapter.kind {

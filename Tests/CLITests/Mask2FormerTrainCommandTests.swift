@@ -76,6 +76,34 @@ import Testing
         #expect(!written.isEmpty, "infer writes the predicted labels: \(infer.stdout)")
     }
 
+    /// A model trained here, exported as an MMSegmentation `.pth` with its backbone, is fine-tuned by
+    /// `ctpipe run` when the manifest gives the sizes a `.pth` does not record (heads, points, groups);
+    /// without them the load (Rein's 8 heads, 4 points) refuses the sampling offsets' shape.
+    @Test func aPthIsFineTunedWithTheSizesItsShapesDoNotRecord() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let scratch = try Self.manifest(in: folder, stages: ["read", "train"], iterations: 1)
+        let first = try CTPipeBinary.run(["run", scratch, "--run-dir", folder + "/runs/scratch", "--quiet", "--threads", "2"], timeout: 600)
+        #expect(first.status == 0, "\(first.stderr)")
+        let pth = folder + "/m2f.pth"
+        let export = try CTPipeBinary.run(["convert-weights", folder + "/runs/scratch/model.safetensors", pth, "--to", "mmseg",
+                                           "--include-backbone"], timeout: 120)
+        #expect(export.status == 0, "\(export.stderr)")
+        let sized = try Self.manifest(in: folder, stages: ["read", "train"], model: """
+        {"backbone": "tiny", "adapter": "rein", "head": "mask2former", "trainable": true, "checkpoint": "\(pth)",
+         "mask2former": {"heads": 2, "points": 2, "groups": 4}}
+        """, iterations: 1)
+        let tuned = try CTPipeBinary.run(["run", sized, "--run-dir", folder + "/runs/tuned", "--quiet", "--threads", "2"], timeout: 600)
+        #expect(tuned.status == 0, "\(tuned.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/runs/tuned/model.safetensors"))
+        let unsized = try Self.manifest(in: folder, stages: ["read", "train"], model: """
+        {"backbone": "tiny", "adapter": "rein", "head": "mask2former", "trainable": true, "checkpoint": "\(pth)"}
+        """, iterations: 1)
+        let refused = try CTPipeBinary.run(["run", unsized, "--run-dir", folder + "/runs/refused", "--quiet", "--threads", "2"], timeout: 600)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("sampling_offsets.weight"), "\(refused.stderr)")
+    }
+
     @Test func aResumedRunEndsWithTheSameModelBytes() throws {
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
