@@ -102,10 +102,7 @@ import Testing
         for (i, spec) in layout.specs.enumerated() {
             let g = grads.buffer(i).map(Double.init)
             let gNorm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            var random = (0 ..< spec.count).map { _ in Double.random(in: -1 ... 1, using: &rng) }
-            let rNorm = random.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            random = random.map { $0 / rNorm }
-            let directions = gNorm > 0 ? [g.map { $0 / gNorm }, random] : [random]
+            let directions = FiniteDifferenceDirections.unit(gradient: g, random: &rng)
             for v in directions {
                 func shifted(_ sign: Double, _ h: Double) throws -> (loss: Double, discrete: [Bool], matches: [[Mask2FormerMatch]]) {
                     let o = layout.offsets[i]
