@@ -6,7 +6,9 @@
 //   S = (q_h k_h^T) · log2(e) / sqrt(d)   one sgemm, rows x T (logits in base 2)
 //   P = 2^(S - rowmax)                    softmax numerator; 1/rowsum kept aside
 //   o_h = (P v_h) * (1/rowsum)            one sgemm into columns h·d..h·d+d of out
-// Deferring the division to o_h touches rows·d values instead of rows·T. The
+// Deferring the division to o_h touches rows·d values instead of rows·T. Where
+// ctpipe's AVX-512 GEMM runs, inference uses FusedAttention instead (the same
+// three steps in one kernel per panel of 48 queries; `attend`). The
 // (head, query block) items are spread over `threads` workers, each with its
 // own rows x T scores slot (small enough for L2) and single-threaded sgemm
 // (see Threading). Each item writes its own rows and
@@ -51,16 +53,28 @@ public struct Attention: Sendable, ParameterWalkable {
 
     public var embedDim: Int { qkv.inFeatures }
 
-    /// Floats of scores scratch per worker slot for `tokens` tokens.
-    public static func scoresPerSlot(tokens: Int) -> Int { min(queryBlock, tokens) * tokens }
+    /// Floats of scores scratch per worker slot for `tokens` tokens of `headDim` dimensions per head:
+    /// enough for the two-GEMM forward (a query block's scores) and for the fused inference kernel.
+    public static func scoresPerSlot(tokens: Int, headDim: Int) -> Int {
+        let blocked = min(queryBlock, tokens) * tokens
+        return FusedAttention.enabled ? max(blocked, FusedAttention.scratchFloats(tokens: tokens, headDim: headDim)) : blocked
+    }
+
+    /// The inference kernels: the fused one (FusedAttention) where ctpipe's AVX-512 GEMM runs,
+    /// otherwise two GEMMs per query block.
+    public enum InferenceKernel: Sendable, CaseIterable {
+        case fused, twoGEMMs
+
+        /// This process's choice.
+        public static var automatic: InferenceKernel { FusedAttention.enabled ? .fused : .twoGEMMs }
+    }
 
     /// x (B·T x C, already normalised; `images` = B images of T tokens, one after
     /// the other) -> out (B·T x C): the concatenated head outputs, before the
     /// output projection. Scratch: `qkvBuffer` (B·T x 3C), `scores`
     /// (slots x scoresPerSlot), `rowScale` (slots x queryBlock).
     ///
-    /// Without `keep` the inference kernels run: logits in base 2, the softmax
-    /// left unnormalised and its 1/rowsum applied to P·V. With `keep` (for a
+    /// Without `keep` the inference kernels run (`attend`). With `keep` (for a
     /// backward pass) the softmax is the natural-exp one, normalised in place,
     /// and every row's log-sum-exp is written to `keep` ((B, heads, T)); qkv and
     /// out are the caller's kept buffers.
@@ -69,49 +83,100 @@ public struct Attention: Sendable, ParameterWalkable {
                         into out: UnsafeMutablePointer<Float>, threads: Int, keep logSumExp: UnsafeMutablePointer<Float>? = nil) {
         let c = embedDim, d = c / heads
         qkv.forward(x, rows: images * t, groups: images, into: qkvBuffer, threads: threads)
+        guard let logSumExp else {
+            attend(tokens: t, images: images, qkvBuffer: qkvBuffer, scores: scores, rowScale: rowScale, slots: slots,
+                   into: out, threads: threads, kernel: .automatic)
+            return
+        }
         let block = min(Self.queryBlock, t)
         let blocks = (t + block - 1) / block
         let items = images * heads * blocks
         let workers = max(1, min(slots, threads, items))
-        if let logSumExp {
-            let scale = 1 / Float(d).squareRoot()
-            Threading.forEachWorker(workers) { worker in
-                let s = scores + worker * block * t
-                var item = worker
-                while item < items {
-                    let h = item % heads, row0 = (item / heads) % blocks * block, rows = min(block, t - row0)
-                    let image = item / (heads * blocks)
-                    let base = qkvBuffer + image * t * 3 * c
-                    let q = base + row0 * 3 * c + h * d, k = base + c + h * d, v = base + 2 * c + h * d
-                    let lse = logSumExp + (image * heads + h) * t + row0
-                    GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: s, ldc: t)
-                    for r in 0 ..< rows { lse[r] = SoftmaxTrainingKernel.softmaxRow(s + r * t, cols: t) }
-                    GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: out + (image * t + row0) * c + h * d, ldc: c)
-                    item += workers
-                }
+        let scale = 1 / Float(d).squareRoot()
+        Threading.forEachWorker(workers) { worker in
+            let s = scores + worker * block * t
+            var item = worker
+            while item < items {
+                let h = item % heads, row0 = (item / heads) % blocks * block, rows = min(block, t - row0)
+                let image = item / (heads * blocks)
+                let base = qkvBuffer + image * t * 3 * c
+                let q = base + row0 * 3 * c + h * d, k = base + c + h * d, v = base + 2 * c + h * d
+                let lse = logSumExp + (image * heads + h) * t + row0
+                GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: s, ldc: t)
+                for r in 0 ..< rows { lse[r] = SoftmaxTrainingKernel.softmaxRow(s + r * t, cols: t) }
+                GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: out + (image * t + row0) * c + h * d, ldc: c)
+                item += workers
             }
+        }
+    }
+
+    /// The inference attention from qkv (already computed, B·T x 3C) into out (B·T x C), logits in base 2.
+    /// `.fused`: FusedAttention per (image, head, panel of queries) — only where FusedAttention.enabled.
+    /// `.twoGEMMs`: per (image, head, query block) one GEMM for the scores, the softmax left
+    /// unnormalised, one GEMM for P·V and 1/rowsum applied to its rows.
+    public func attend(tokens t: Int, images: Int = 1, qkvBuffer: UnsafeMutablePointer<Float>,
+                       scores: UnsafeMutablePointer<Float>, rowScale: UnsafeMutablePointer<Float>, slots: Int,
+                       into out: UnsafeMutablePointer<Float>, threads: Int, kernel: InferenceKernel) {
+        let c = embedDim, d = c / heads
+        let scale = Float(1.442_695_040_888_963_4) / Float(d).squareRoot()     // log2(e) / sqrt(d)
+        if kernel == .fused {
+            precondition(FusedAttention.enabled, "Attention: the fused kernel needs GEMM.kernel ctpipe-avx512")
+            attendFused(tokens: t, images: images, qkvBuffer: qkvBuffer, scratch: scores, slots: slots, scale2: scale,
+                        into: out, threads: threads)
             return
         }
-        let scale = Float(1.442_695_040_888_963_4) / Float(d).squareRoot()     // log2(e) / sqrt(d)
+        let block = min(Self.queryBlock, t)
+        let blocks = (t + block - 1) / block
+        let items = images * heads * blocks
+        let workers = max(1, min(slots, threads, items))
         Threading.forEachWorker(workers) { worker in
-                let s = scores + worker * block * t, inverse = rowScale + worker * block
-                var item = worker
-                while item < items {
-                    let h = item % heads, row0 = (item / heads) % blocks * block, rows = min(block, t - row0)
-                    let image = item / (heads * blocks)
-                    let base = qkvBuffer + image * t * 3 * c
-                    let q = base + row0 * 3 * c + h * d, k = base + c + h * d, v = base + 2 * c + h * d
-                    let o = out + (image * t + row0) * c + h * d
-                    GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c,
-                               c: s, ldc: t)
-                    SoftmaxKernel.unnormalisedBase2Serial(s, rows: rows, cols: t, ld: t, inverseSums: inverse)
-                    GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: o, ldc: c)
-                    for r in 0 ..< rows {
-                        let p = o + r * c, f = inverse[r]
-                        for i in 0 ..< d { p[i] *= f }
-                    }
-                    item += workers
+            let s = scores + worker * block * t, inverse = rowScale + worker * block
+            var item = worker
+            while item < items {
+                let h = item % heads, row0 = (item / heads) % blocks * block, rows = min(block, t - row0)
+                let image = item / (heads * blocks)
+                let base = qkvBuffer + image * t * 3 * c
+                let q = base + row0 * 3 * c + h * d, k = base + c + h * d, v = base + 2 * c + h * d
+                let o = out + (image * t + row0) * c + h * d
+                GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c,
+                           c: s, ldc: t)
+                SoftmaxKernel.unnormalisedBase2Serial(s, rows: rows, cols: t, ld: t, inverseSums: inverse)
+                GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: o, ldc: c)
+                for r in 0 ..< rows {
+                    let p = o + r * c, f = inverse[r]
+                    for i in 0 ..< d { p[i] *= f }
                 }
+                item += workers
+            }
+        }
+    }
+
+    /// Inference with the fused kernel: work items are (image, head, panel of FusedAttention.panel
+    /// queries), each worker a contiguous run of them, packing a head's keys and values when its run
+    /// reaches the head.
+    private func attendFused(tokens t: Int, images: Int, qkvBuffer: UnsafeMutablePointer<Float>,
+                             scratch: UnsafeMutablePointer<Float>, slots: Int, scale2: Float,
+                             into out: UnsafeMutablePointer<Float>, threads: Int) {
+        let c = embedDim, d = c / heads, panel = FusedAttention.panel
+        let panels = (t + panel - 1) / panel, items = images * heads * panels
+        let workers = max(1, min(slots, threads, items))
+        let stride = Self.scoresPerSlot(tokens: t, headDim: d)
+        Threading.forEachWorker(workers) { worker in
+            let slot = scratch + worker * stride
+            var packed = -1
+            for item in worker * items / workers ..< (worker + 1) * items / workers {
+                let head = item / panels, image = head / heads, h = head % heads
+                let base = qkvBuffer + image * t * 3 * c
+                if head != packed {
+                    FusedAttention.pack(tokens: t, headDim: d, keys: base + c + h * d, values: base + 2 * c + h * d,
+                                        ld: 3 * c, scratch: slot)
+                    packed = head
+                }
+                let q0 = item % panels * panel
+                FusedAttention.rows(tokens: t, headDim: d, scale2: scale2, queries: base + h * d, ld: 3 * c,
+                                    range: q0 ..< min(q0 + panel, t), into: out + image * t * c + h * d, ldo: c,
+                                    scratch: slot)
+            }
         }
     }
 

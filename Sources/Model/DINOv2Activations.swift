@@ -59,7 +59,7 @@ public struct DINOv2Activations: ~Copyable {
         let rows = batch * tokens
         self.threads = max(1, threads)
         let attentionSlots = self.threads
-        let sizes = [rows * c, rows * c, rows * 3 * c, attentionSlots * Attention.scoresPerSlot(tokens: tokens),
+        let sizes = [rows * c, rows * c, rows * 3 * c, attentionSlots * Attention.scoresPerSlot(tokens: tokens, headDim: c / config.heads),
                      attentionSlots * Attention.queryBlock, rows * c, rows * c, rows * ffnScratchPerToken,
                      n * 3 * p * p, (1 + n) * c]
         storage = .allocate(capacity: sizes.reduce(0, +))

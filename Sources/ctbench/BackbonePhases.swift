@@ -36,17 +36,19 @@ enum BackbonePhases {
                 try body()
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             }
-            print("  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%7.1f", best)) ms")
+            print("  \(name.padding(toLength: 40, withPad: " ", startingAt: 0)) \(String(format: "%7.1f", best)) ms")
         }
         let x = a.x.baseAddress!, normed = a.normed.baseAddress!, hidden = a.hidden.baseAddress!
         time("qkv GEMM (x\(depth))") {
             for _ in 0 ..< depth { block.attention.qkv.forwardNoBias(normed, rows: t, into: a.qkv.baseAddress!, threads: threads) }
         }
-        time("attention incl. qkv (x\(depth))") {
-            for _ in 0 ..< depth {
-                block.attention.forward(normed, tokens: t, qkvBuffer: a.qkv.baseAddress!, scores: a.scores.baseAddress!,
-                                        rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots, into: a.heads.baseAddress!,
-                                        threads: threads)
+        for kernel in Attention.InferenceKernel.allCases where kernel != .fused || FusedAttention.enabled {
+            time("attention after qkv, \(kernel) (x\(depth))") {
+                for _ in 0 ..< depth {
+                    block.attention.attend(tokens: t, qkvBuffer: a.qkv.baseAddress!, scores: a.scores.baseAddress!,
+                                           rowScale: a.rowScale.baseAddress!, slots: a.attentionSlots,
+                                           into: a.heads.baseAddress!, threads: threads, kernel: kernel)
+                }
             }
         }
         time("proj GEMM (x\(depth))") {
