@@ -59,6 +59,9 @@ let package = Package(
         // builds for any CPU). Optimised in debug builds too: every GEMM of the tests runs through it.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
+        // The helper threads of Threading.forEachWorker (ct_pool.c): awake between the parallel regions of a pass.
+        .target(name: "CThreadPool", cSettings: [.unsafeFlags(["-O2"])]),
+
         // Files, NumPy arrays, atomic writes: shared by every stage.
         .target(name: "CTCore"),
         // Images and label maps: PNG/JPEG decode and encode, resize.
@@ -73,7 +76,7 @@ let package = Package(
 
         // Float32 tensors and kernels: GEMM (ctpipe's AVX-512 kernel or OpenBLAS), LayerNorm, softmax, GELU,
         // bicubic resize, threads.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CKernels", "CPUSupport", "CTCore"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CFFTW", "CKernels", "CPUSupport", "CThreadPool", "CTCore"]),
         // Networks and their weights: DINOv2 ViT, weight files (safetensors, PyTorch zip/pickle).
         .target(name: "Model", dependencies: ["Tensor", "CTCore", "CZlib"]),
         // Whole-image segmentation: normalisation, sliding windows, label maps.

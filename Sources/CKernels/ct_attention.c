@@ -13,11 +13,14 @@
  * 3 vectors of B loaded per step — and the scores come out of the first already in the layout the second
  * reads as its B panel. Queries past the end of Q are zero columns, computed and never stored; keys past
  * the end of K are zero rows, computed and never stored; the last panel of queries runs only the vectors
- * it needs (1 to 3).
+ * it needs (1 to 3). The adapters' token attention uses the same kernel with its own options: value rows
+ * that are zero for the first keys (the sink token) and an addend added to the output (Z = S V + F).
  *
  * exp2 as FastMath.exp2 in Swift: the argument clamped at -126, rounded to an integer n, 2^r for
  * r = x - n in [-1/2, 1/2] by the degree-6 Taylor polynomial of e^(r ln 2) (Horner, FMA), times 2^n. */
 #include "ct_attention.h"
+
+#include <stddef.h>
 
 #define AT_MR 8
 #define AT_NV 3
@@ -101,7 +104,8 @@ CT_TARGET static inline __m512 exp2_clamped(__m512 x) {
     return _mm512_scalef_ps(y, n);
 }
 
-CT_TARGET static void pack(long t, long d, const float *k, const float *v, long ld, struct at_scratch s) {
+CT_TARGET static void pack(long t, long d, const float *k, long ldk, const float *v, long ldv, long zero_rows,
+                           struct at_scratch s) {
     const __mmask16 eight = 0xFF;
     for (long key0 = 0; key0 < t; key0 += AT_MR) { /* kp[p * 8 + i] = K[key0 + i][p] */
         int rows = (int)(t - key0 < AT_MR ? t - key0 : AT_MR);
@@ -109,15 +113,17 @@ CT_TARGET static void pack(long t, long d, const float *k, const float *v, long 
         for (long p0 = 0; p0 < d; p0 += 16) {
             int cols = (int)(d - p0 < 16 ? d - p0 : 16);
             __m512 tr[16];
-            transpose16(k + key0 * ld + p0, ld, rows, cols, tr);
+            transpose16(k + key0 * ldk + p0, ldk, rows, cols, tr);
             for (int x = 0; x < cols; x++) _mm512_mask_storeu_ps(panel + (p0 + x) * AT_MR, eight, tr[x]);
         }
     }
     for (long dim0 = 0; dim0 < d; dim0 += AT_MR) { /* vp[p * 8 + i] = V[p][dim0 + i] */
         __mmask16 m = first_lanes(d - dim0 < AT_MR ? d - dim0 : AT_MR);
         float *panel = s.vp + dim0 * t;
-        for (long p = 0; p < t; p++)
-            _mm512_mask_storeu_ps(panel + p * AT_MR, eight, _mm512_maskz_loadu_ps(m, v + p * ld + dim0));
+        for (long p = 0; p < t; p++) /* keys before zero_rows have zero values */
+            _mm512_mask_storeu_ps(panel + p * AT_MR, eight,
+                                  p < zero_rows ? _mm512_setzero_ps()
+                                                : _mm512_maskz_loadu_ps(m, v + (p - zero_rows) * ldv + dim0));
     }
 }
 
@@ -174,61 +180,67 @@ CT_TARGET static void pack(long t, long d, const float *k, const float *v, long 
                 int rows = (int)(nq - 16 * g < 16 ? nq - 16 * g : 16);                                    \
                 __m512 tr[16];                                                                            \
                 transpose16(s.op + dim0 * AT_NR + 16 * g, AT_NR, dims, rows, tr);                         \
-                for (int x = 0; x < rows; x++) _mm512_mask_storeu_ps(out + (16 * g + x) * ldo + dim0, m, tr[x]); \
+                for (int x = 0; x < rows; x++) {                                                          \
+                    float *o = out + (16 * g + x) * ldo + dim0;                                           \
+                    __m512 r = addend ? _mm512_add_ps(tr[x], _mm512_maskz_loadu_ps(m, addend + (16 * g + x) * ldo + dim0)) \
+                                      : tr[x];                                                            \
+                    _mm512_mask_storeu_ps(o, m, r);                                                       \
+                }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
     } while (0)
 
-CT_TARGET static void panel3(long t, long d, float scale2, const float *q, long ld, long nq, float *out, long ldo,
-                             struct at_scratch s) {
+CT_TARGET static void panel3(long t, long d, float scale2, const float *q, long ld, long nq, const float *addend,
+                             float *out, long ldo, struct at_scratch s) {
     AT_PANEL_BODY(3);
 }
 
-CT_TARGET static void panel2(long t, long d, float scale2, const float *q, long ld, long nq, float *out, long ldo,
-                             struct at_scratch s) {
+CT_TARGET static void panel2(long t, long d, float scale2, const float *q, long ld, long nq, const float *addend,
+                             float *out, long ldo, struct at_scratch s) {
     AT_PANEL_BODY(2);
 }
 
-CT_TARGET static void panel1(long t, long d, float scale2, const float *q, long ld, long nq, float *out, long ldo,
-                             struct at_scratch s) {
+CT_TARGET static void panel1(long t, long d, float scale2, const float *q, long ld, long nq, const float *addend,
+                             float *out, long ldo, struct at_scratch s) {
     AT_PANEL_BODY(1);
 }
 
-int ct_attention_pack(long t, long d, const float *k, const float *v, long ld, float *scratch) {
+int ct_attention_pack(long t, long d, const float *k, long ldk, const float *v, long ldv, long zero_rows, float *scratch) {
     if (!ct_sgemm_available()) return 1;
-    pack(t, d, k, v, ld, carve(t, d, scratch));
+    pack(t, d, k, ldk, v, ldv, zero_rows, carve(t, d, scratch));
     return 0;
 }
 
-CT_TARGET static void rows(long t, long d, float scale2, const float *q, long ld, long q0, long q1, float *out, long ldo,
-                           struct at_scratch s) {
+CT_TARGET static void rows(long t, long d, float scale2, const float *q, long ld, long q0, long q1, const float *addend,
+                           float *out, long ldo, struct at_scratch s) {
     for (long i = q0; i < q1; i += AT_NR) {
         long nq = q1 - i < AT_NR ? q1 - i : AT_NR;
-        const float *qi = q + i * ld;
+        const float *qi = q + i * ld, *ai = addend ? addend + i * ldo : NULL;
         float *oi = out + i * ldo;
-        if (nq > 32) panel3(t, d, scale2, qi, ld, nq, oi, ldo, s);
-        else if (nq > 16) panel2(t, d, scale2, qi, ld, nq, oi, ldo, s);
-        else panel1(t, d, scale2, qi, ld, nq, oi, ldo, s);
+        if (nq > 32) panel3(t, d, scale2, qi, ld, nq, ai, oi, ldo, s);
+        else if (nq > 16) panel2(t, d, scale2, qi, ld, nq, ai, oi, ldo, s);
+        else panel1(t, d, scale2, qi, ld, nq, ai, oi, ldo, s);
     }
 }
 
-int ct_attention_rows(long t, long d, float scale2, const float *q, long ld, long q0, long q1, float *out, long ldo,
-                      float *scratch) {
+int ct_attention_rows(long t, long d, float scale2, const float *q, long ld, long q0, long q1, const float *addend,
+                      float *out, long ldo, float *scratch) {
     if (!ct_sgemm_available()) return 1;
-    rows(t, d, scale2, q, ld, q0, q1, out, ldo, carve(t, d, scratch));
+    rows(t, d, scale2, q, ld, q0, q1, addend, out, ldo, carve(t, d, scratch));
     return 0;
 }
 
 #else /* not x86-64 */
 
-int ct_attention_pack(long t, long d, const float *k, const float *v, long ld, float *scratch) {
-    (void)t, (void)d, (void)k, (void)v, (void)ld, (void)scratch;
+int ct_attention_pack(long t, long d, const float *k, long ldk, const float *v, long ldv, long zero_rows, float *scratch) {
+    (void)t, (void)d, (void)k, (void)ldk, (void)v, (void)ldv, (void)zero_rows, (void)scratch;
     return 1;
 }
 
-int ct_attention_rows(long t, long d, float scale2, const float *q, long ld, long q0, long q1, float *out, long ldo,
-                      float *scratch) {
-    (void)t, (void)d, (void)scale2, (void)q, (void)ld, (void)q0, (void)q1, (void)out, (void)ldo, (void)scratch;
+int ct_attention_rows(long t, long d, float scale2, const float *q, long ld, long q0, long q1, const float *addend,
+                      float *out, long ldo, float *scratch) {
+    (void)t, (void)d, (void)scale2, (void)q, (void)ld, (void)q0, (void)q1, (void)addend, (void)out, (void)ldo,
+        (void)scratch;
     return 1;
 }
 

@@ -22,11 +22,15 @@ public struct InferenceError: ReasonedError, Equatable {
     public init(_ reason: String) { self.reason = reason }
 }
 
-/// A worker's arenas, kept between images (one per window shape), and the threads
-/// every step of its forward passes splits into. Not shared between threads.
+/// A worker's arenas, kept between images (one per window shape), the buffers of
+/// the window-averaged scores (grown to the largest image, reused: a 19-class
+/// 1024 x 512 image sums into 40 MB that would otherwise be allocated and
+/// faulted in on one thread for every image), and the threads every step of its
+/// forward passes splits into. Not shared between threads.
 public final class SegmenterWorkspace {
     public let threads: Int
     var arenas: [Int: any WindowArena] = [:]
+    var scoreSum: [Float] = [], windowCount: [Float] = []
     public init(threads: Int) { self.threads = max(1, threads) }
 }
 
@@ -75,12 +79,27 @@ public struct Segmenter: Sendable {
         guard outputHeight > 0, outputWidth > 0 else {
             throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
         }
-        let logits = try self.logits(normalised: planes, height: height, width: width, workspace: workspace)
-        return labels(logits, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth,
+        guard planes.count == 3 * height * width else {
+            throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
+        }
+        let size = network.classes * height * width
+        if workspace.scoreSum.count < size { workspace.scoreSum = [Float](repeating: 0, count: size) }
+        if workspace.windowCount.count < height * width { workspace.windowCount = [Float](repeating: 0, count: height * width) }
+        var sum = workspace.scoreSum, count = workspace.windowCount
+        workspace.scoreSum = []
+        workspace.windowCount = []
+        defer { (workspace.scoreSum, workspace.windowCount) = (sum, count) }
+        try sum.withUnsafeMutableBufferPointer { s throws(InferenceError) in
+            try count.withUnsafeMutableBufferPointer { n throws(InferenceError) in
+                try average(normalised: planes, height: height, width: width, into: s.baseAddress!, counts: n.baseAddress!,
+                            workspace: workspace)
+            }
+        }
+        return labels(sum, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth,
                       threads: workspace.threads)
     }
 
-    /// argmax over classes of the logits (K, H, W) resized bilinearly to the output size.
+    /// argmax over classes of the logits (K, H, W; `logits` may be longer) resized bilinearly to the output size.
     public func labels(_ logits: [Float], height: Int, width: Int, outputHeight: Int, outputWidth: Int, threads: Int) -> LabelMap {
         var labels = [UInt8](repeating: 0, count: outputHeight * outputWidth)
         logits.withUnsafeBufferPointer { l in
@@ -107,12 +126,39 @@ public struct Segmenter: Sendable {
         guard planes.count == 3 * height * width else {
             throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
         }
-        let crop = window.crop, k = network.classes, threads = workspace.threads
-        let arena = try self.arena(workspace)
-        var sum = [Float](repeating: 0, count: k * height * width)
+        var sum = [Float](repeating: 0, count: network.classes * height * width)
         var count = [Float](repeating: 0, count: height * width)
+        try sum.withUnsafeMutableBufferPointer { s throws(InferenceError) in
+            try count.withUnsafeMutableBufferPointer { n throws(InferenceError) in
+                try average(normalised: planes, height: height, width: width, into: s.baseAddress!, counts: n.baseAddress!,
+                            workspace: workspace)
+            }
+        }
+        return sum
+    }
+
+    /// The window-averaged logits (K, H, W) of normalised planes (3, H, W) into `sum` (K·H·W floats), with
+    /// `counts` (H·W floats) as scratch; neither needs to be zero. Every pass over the image splits over
+    /// the workspace's threads.
+    func average(normalised planes: [Float], height: Int, width: Int, into s: UnsafeMutablePointer<Float>,
+                 counts n: UnsafeMutablePointer<Float>, workspace: SegmenterWorkspace) throws(InferenceError) {
+        let crop = window.crop, k = network.classes, threads = workspace.threads, plane = height * width
+        let arena = try self.arena(workspace)
+        let windows = window.windows(height: height, width: width)
+        // Zero the sums; count the windows over every pixel.
+        Threading.parallelFor(k, threads: threads) { range in
+            (s + range.lowerBound * plane).update(repeating: 0, count: range.count * plane)
+        }
+        Threading.parallelFor(height, threads: threads, grain: 16) { rows in
+            (n + rows.lowerBound * width).update(repeating: 0, count: rows.count * width)
+            for w in windows {
+                for y in max(w.y0, rows.lowerBound) ..< min(w.y1, rows.upperBound) {
+                    for x in w.x0 ..< w.x1 { n[y * width + x] += 1 }
+                }
+            }
+        }
         var input = [Float](repeating: 0, count: 3 * crop * crop)
-        for w in window.windows(height: height, width: width) {
+        for w in windows {
             // The window's pixels at the top-left of a zeroed crop x crop input.
             input.withUnsafeMutableBufferPointer { dst in
                 planes.withUnsafeBufferPointer { src in
@@ -129,32 +175,20 @@ public struct Segmenter: Sendable {
             do {
                 out = try input.withUnsafeBufferPointer { try arena.scores($0) }
             } catch { throw InferenceError("window \(w): \(error)") }
-            sum.withUnsafeMutableBufferPointer { s in
-                let s = s.baseAddress!
-                Threading.parallelFor(k, threads: threads) { range in
-                    for c in range {
-                        for y in 0 ..< w.height {
-                            let from = out + (c * crop + y) * crop, to = s + (c * height + w.y0 + y) * width + w.x0
-                            for x in 0 ..< w.width { to[x] += from[x] }
-                        }
-                    }
-                }
-            }
-            for y in w.y0 ..< w.y1 {
-                for x in w.x0 ..< w.x1 { count[y * width + x] += 1 }
-            }
-        }
-        sum.withUnsafeMutableBufferPointer { s in
-            count.withUnsafeBufferPointer { n in
-                let s = s.baseAddress!, n = n.baseAddress!, plane = height * width
-                Threading.parallelFor(k, threads: threads) { range in
-                    for c in range {
-                        for i in 0 ..< plane { s[c * plane + i] /= n[i] }
+            Threading.parallelFor(k, threads: threads) { range in
+                for c in range {
+                    for y in 0 ..< w.height {
+                        let from = out + (c * crop + y) * crop, to = s + (c * height + w.y0 + y) * width + w.x0
+                        for x in 0 ..< w.width { to[x] += from[x] }
                     }
                 }
             }
         }
-        return sum
+        Threading.parallelFor(k, threads: threads) { range in
+            for c in range {
+                for i in 0 ..< plane { s[c * plane + i] /= n[i] }
+            }
+        }
     }
 
     func arena(_ workspace: SegmenterWorkspace) throws(InferenceError) -> any WindowArena {

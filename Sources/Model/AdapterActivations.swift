@@ -7,6 +7,8 @@
 // where R is the number of frequency rows: N, or 2N for the fft transform's
 // real and imaginary parts (AdapterTransform). Every buffer is token-major,
 // one row per grid cell or frequency, like the residual stream.
+// An inference arena also holds the fused token attention's scratch
+// (FusedAttention, where it runs), one share per thread.
 // Also the per-frequency weights (N, on the h x w index grid): forward scale ·
 // mask and the inverse scale (the forward's), the unmasked forward scale and
 // the masked inverse scale (the backward's), and the transform's scratch. The
@@ -58,12 +60,18 @@ public struct AdapterActivations: ~Copyable {
     public let unmaskedForwardWeights: [Float]
     /// (N) inverse scale times the mask (the backward's Tr⁻¹(M ⊙ dFc)); empty for Rein.
     public let maskedInverseWeights: [Float]
+    /// Scratch of the fused token attention (FusedAttention, `threads` workers' worth) when the arena
+    /// serves inference only (nothing retained, no backward) and the kernel runs in this process; nil otherwise.
+    public let tokenAttentionScratch: UnsafeMutablePointer<Float>?
     private let storage: UnsafeMutableBufferPointer<Float>
     private let slots: [AdapterSlot]
 
     /// An arena for `config` (empty for kind `none`). The grid must suit the configuration
     /// (`config.gridProblem`; checked by the models that make arenas).
-    public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool, threads: Int) {
+    /// `forTraining`: a backward pass will read the slots even though nothing is retained (layers
+    /// recomputed under activation checkpointing), so the token attention keeps S (no fused kernel).
+    public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool,
+                forTraining: Bool = false, threads: Int) {
         gridHeight = h
         gridWidth = w
         retainsForBackward = retainForBackward
@@ -79,7 +87,9 @@ public struct AdapterActivations: ~Copyable {
         let inverse = released ? RealDFT2(height: h, width: w, channels: c, threads: threads) : nil
         let spectrumCount = inverse?.scratchCount ?? 0
         let transformScratch = frequency ? AdapterTransform.scratchCount(kind, height: h, width: w, channels: c) : 0
-        let fixed = 2 * n + spectrumCount + transformScratch
+        let fused = config.kind != .none && !retainForBackward && !forTraining && FusedAttention.enabled
+        let tokenAttentionCount = fused ? self.threads * FusedAttention.scratchFloats(tokens: m, headDim: c) : 0
+        let fixed = 2 * n + spectrumCount + transformScratch + tokenAttentionCount
         storage = .allocate(capacity: fixed + perSlot * slotCount)
         storage.initialize(repeating: 0)
         let base = storage.baseAddress!
@@ -87,6 +97,7 @@ public struct AdapterActivations: ~Copyable {
         inverseWeights = base + n
         realDFT = inverse
         spectrum = released ? base + 2 * n : nil
+        tokenAttentionScratch = fused ? base + 2 * n + spectrumCount + transformScratch : nil
         let mask = frequency ? FrequencyMask.values(config.filter, dl: config.dl, dh: config.dh, height: h, width: w)
             : released ? FrequencyMask.releasedCausalTuneKept(height: h, width: w) : [Float](repeating: 1, count: n)
         self.mask = mask

@@ -168,8 +168,8 @@ public struct Attention: Sendable, ParameterWalkable {
                 let head = item / panels, image = head / heads, h = head % heads
                 let base = qkvBuffer + image * t * 3 * c
                 if head != packed {
-                    FusedAttention.pack(tokens: t, headDim: d, keys: base + c + h * d, values: base + 2 * c + h * d,
-                                        ld: 3 * c, scratch: slot)
+                    FusedAttention.pack(tokens: t, headDim: d, keys: base + c + h * d, ldk: 3 * c,
+                                        values: base + 2 * c + h * d, ldv: 3 * c, scratch: slot)
                     packed = head
                 }
                 let q0 = item % panels * panel

@@ -224,10 +224,13 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
 
     /// An arena for an h x w patch grid. With `retainForBackward` every layer keeps
     /// its own intermediate buffers (for a backward pass); otherwise layers share one set.
-    /// Forward and backward passes over the arena split over `threads` chunks.
-    public func makeActivations(gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool = false, threads: Int) -> AdapterActivations {
+    /// `forTraining` (implied by retainForBackward): a backward pass will follow (recomputing
+    /// layers when nothing is retained). Forward and backward passes over the arena split over
+    /// `threads` chunks.
+    public func makeActivations(gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool = false, forTraining: Bool = false,
+                                threads: Int) -> AdapterActivations {
         AdapterActivations(config: config, embedDim: embedDim, layers: layers, gridHeight: h, gridWidth: w,
-                           retainForBackward: retainForBackward, threads: threads)
+                           retainForBackward: retainForBackward, forTraining: forTraining, threads: threads)
     }
 
     /// Refines the patch tokens `f` (N x C, N = h·w of the arena, row-major grid) after block
@@ -244,7 +247,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                 let tokens = t.baseAddress! + layer * m * c, values = v.baseAddress! + layer * (m - 1) * c
                 switch config.kind {
                 case .causalTune: frequencyForward(f, tokens: tokens, values: values, b, a)
-                case .rein: spatialForward(f, tokens: tokens, values: values, b, n: a.gridHeight * a.gridWidth, threads: a.threads)
+                case .rein: spatialForward(f, tokens: tokens, values: values, b, a)
                 case .causalTuneReleased: releasedForward(f, tokens: tokens, values: values, b, a)
                 case .none: preconditionFailure("CausalTuneAdapter.forward: kind none has no adapter")
                 }
@@ -260,7 +263,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         let n = a.gridHeight * a.gridWidth, c = embedDim
         let transform = a.transform!
         transform.forward(f, into: b.features, weights: a.forwardWeights)
-        tokenPath(tokens: tokens, values: values, b, n: a.frequencyRows, threads: a.threads)
+        tokenPath(tokens: tokens, values: values, b, n: a.frequencyRows, threads: a.threads, fused: a.tokenAttentionScratch)
         transform.inverse(destroying: b.delta, into: b.spatial, weights: a.inverseWeights)
         let s = scale, spatial = b.spatial
         Threading.parallelFor(n, threads: a.threads, grain: max(1, 8192 / c)) { range in
@@ -270,10 +273,10 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
 
     /// Rein, token-major: S = softmax(f (T/√C)ᵀ); Z = S[:, 1:] V + f; Δ = MLP_f(Z); f += s · Δ.
     func spatialForward(_ f: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                        _ b: AdapterSlot, n: Int, threads: Int) {
-        let c = embedDim
+                        _ b: AdapterSlot, _ a: borrowing AdapterActivations) {
+        let c = embedDim, n = a.gridHeight * a.gridWidth, threads = a.threads
         b.features.update(from: f, count: n * c)
-        tokenPath(tokens: tokens, values: values, b, n: n, threads: threads)
+        tokenPath(tokens: tokens, values: values, b, n: n, threads: threads, fused: a.tokenAttentionScratch)
         let s = scale, delta = b.delta
         Threading.parallelFor(n, threads: threads, grain: max(1, 8192 / c)) { range in
             for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * delta[i] }
@@ -282,8 +285,27 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
 
     /// The token path on the slot's features F (n x C, token-major: f for Rein, Causal-Tune's
     /// n = R frequency rows): S = softmax(F (T/√C)ᵀ), Z = S[:, 1:] V + F, Δ = MLP_f(Z) into the slot's delta.
-    func tokenPath(tokens: UnsafePointer<Float>, values: UnsafePointer<Float>, _ b: AdapterSlot, n: Int, threads: Int) {
+    /// With `fused` scratch (an inference arena's, AdapterActivations.tokenAttentionScratch) Z comes from
+    /// FusedAttention in one pass per panel of rows (the sink token's value row zero, F the addend) and
+    /// S is not kept; otherwise two GEMMs and the softmax between them, S kept in the slot.
+    func tokenPath(tokens: UnsafePointer<Float>, values: UnsafePointer<Float>, _ b: AdapterSlot, n: Int, threads: Int,
+                   fused: UnsafeMutablePointer<Float>? = nil) {
         let c = embedDim, m = config.tokens
+        if let fused {
+            let panel = FusedAttention.panel, panels = (n + panel - 1) / panel
+            let workers = max(1, min(threads, panels)), stride = FusedAttention.scratchFloats(tokens: m, headDim: c)
+            let features = b.features, mixed = b.mixed
+            Threading.forEachWorker(workers) { worker in
+                let scratch = fused + worker * stride
+                FusedAttention.pack(tokens: m, headDim: c, keys: tokens, ldk: c, values: values, ldv: c, zeroValueRows: 1,
+                                    scratch: scratch)
+                let rows = min(n, worker * panels / workers * panel) ..< min(n, (worker + 1) * panels / workers * panel)
+                FusedAttention.rows(tokens: m, headDim: c, scale2: Float(1.442_695_040_888_963_4), queries: features, ld: c,
+                                    range: rows, adding: features, into: mixed, ldo: c, scratch: scratch)
+            }
+            deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)
+            return
+        }
         GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities, threads: threads)
         SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: threads)
         b.mixed.update(from: b.features, count: n * c)

@@ -75,7 +75,7 @@ extension CausalTuneAdapter {
         let n = a.gridHeight * a.gridWidth, c = embedDim, threads = a.threads
         // 1–3: f's memory as C planes, DCT · (1 - mask), read back token-major as Fc; Rein's token path.
         a.releasedDCT!.forward(f, into: b.features, weights: a.forwardWeights)
-        tokenPath(tokens: tokens, values: values, b, n: n, threads: threads)
+        tokenPath(tokens: tokens, values: values, b, n: n, threads: threads, fused: a.tokenAttentionScratch)
         // 4: Δ's memory as C planes, the real part of the orthonormal inverse DFT.
         a.realDFT!.realPart(b.delta, into: b.spatial, scratch: a.spectrum!)
         // 5: f += s · clamp(R, 0, 255).

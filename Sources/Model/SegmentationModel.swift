@@ -101,8 +101,9 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
     public var classes: Int { head.config.classes }
 
     /// An arena for inputs of height x width (multiples of the patch size); forward
-    /// passes over it split every step over `threads` chunks.
-    public func makeActivations(height: Int, width: Int, retainForBackward: Bool = false,
+    /// passes over it split every step over `threads` chunks. `forTraining`: backward
+    /// passes will follow (see AdapterActivations).
+    public func makeActivations(height: Int, width: Int, retainForBackward: Bool = false, forTraining: Bool = false,
                                 threads: Int) throws(ModelInputError) -> SegmentationActivations {
         let b = try backbone.makeActivations(height: height, width: width, threads: threads)
         if let problem = config.adapter.gridProblem(height: b.gridHeight, width: b.gridWidth) {
@@ -110,7 +111,7 @@ public struct SegmentationModel: Sendable, ParameterWalkable {
         }
         let a = AdapterActivations(config: config.adapter, embedDim: backbone.config.embedDim, layers: backbone.config.depth,
                                    gridHeight: b.gridHeight, gridWidth: b.gridWidth, retainForBackward: retainForBackward,
-                                   threads: threads)
+                                   forTraining: forTraining, threads: threads)
         return SegmentationActivations(backbone: b, adapter: a, headBlocks: head.config.blocks.count, classes: classes)
     }
 

@@ -81,28 +81,59 @@ public enum Bilinear {
     }
 
     /// The class index of the largest bilinearly resized score at each output pixel:
-    /// argmax over planes of `resize(x)`, computed pixel by pixel without the resized
-    /// planes (the first maximum wins, as `torch.argmax`). Output (outH, outW) row-major.
+    /// argmax over planes of `resize(x)` without the resized planes (the first maximum wins,
+    /// as `torch.argmax`; a NaN beats every number). Output (outH, outW) row-major.
+    /// Each chunk of output rows keeps the horizontal interpolation w0·a[i] + w1·a[j] of the two
+    /// input rows it is reading, for every plane (an input row serves several output rows when
+    /// upsampling), and combines them with h0, h1 one plane at a time over the whole row, keeping
+    /// the running maximum per pixel: the same operations as `resize`, in the same order, so the
+    /// scores compared are bit for bit `resize`'s.
     public static func resizedArgmax(_ x: UnsafePointer<Float>, planes: Int, height inH: Int, width inW: Int,
                                      toHeight outH: Int, width outW: Int, into labels: UnsafeMutablePointer<UInt8>, threads: Int) {
         precondition(planes >= 1 && planes <= 256, "Bilinear.resizedArgmax: \(planes) classes do not fit in 8 bits")
         let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
         let plane = inH * inW
         Threading.parallelFor(outH, threads: threads, grain: max(1, 4096 / max(outW * planes, 1))) { range in
-            for r in range {
-                let h0 = ys.lambda0[r], h1 = ys.lambda1[r]
-                let rowA = ys.index0[r] * inW, rowB = ys.index1[r] * inW
-                for c in 0 ..< outW {
-                    let i = xs.index0[c], j = xs.index1[c], w0 = xs.lambda0[c], w1 = xs.lambda1[c]
-                    var best: Float = -.infinity, bestClass = 0
+            xs.index0.withUnsafeBufferPointer { x0 in xs.index1.withUnsafeBufferPointer { x1 in
+            xs.lambda0.withUnsafeBufferPointer { lx0 in xs.lambda1.withUnsafeBufferPointer { lx1 in
+                // Two slots of `planes` horizontally interpolated rows; slotRow: the input row each holds.
+                let slots = UnsafeMutablePointer<Float>.allocate(capacity: 2 * planes * outW)
+                let best = UnsafeMutablePointer<Float>.allocate(capacity: outW)
+                let bestClass = UnsafeMutablePointer<UInt8>.allocate(capacity: outW)
+                defer { slots.deallocate(); best.deallocate(); bestClass.deallocate() }
+                var slotRow = (-1, -1)
+                func interpolate(_ row: Int, into slot: Int) {
+                    let out = slots + slot * planes * outW
                     for k in 0 ..< planes {
-                        let a = x + k * plane + rowA, b = x + k * plane + rowB
-                        let v = h0 * (w0 * a[i] + w1 * a[j]) + h1 * (w0 * b[i] + w1 * b[j])
-                        if v > best || (v.isNaN && !best.isNaN) { best = v; bestClass = k }
+                        let a = x + k * plane + row * inW, o = out + k * outW
+                        for c in 0 ..< outW { o[c] = lx0[c] * a[x0[c]] + lx1[c] * a[x1[c]] }
                     }
-                    labels[r * outW + c] = UInt8(bestClass)
+                    if slot == 0 { slotRow.0 = row } else { slotRow.1 = row }
                 }
-            }
+                /// The slot holding input row `row`, filling the one not holding `keep` if neither does.
+                func slot(_ row: Int, keeping keep: Int) -> Int {
+                    if slotRow.0 == row { return 0 }
+                    if slotRow.1 == row { return 1 }
+                    let free = slotRow.0 == keep ? 1 : 0
+                    interpolate(row, into: free)
+                    return free
+                }
+                for r in range {
+                    let rowA = ys.index0[r], rowB = ys.index1[r], h0 = ys.lambda0[r], h1 = ys.lambda1[r]
+                    let sa = slot(rowA, keeping: rowB), sb = slot(rowB, keeping: rowA)
+                    let ha = slots + sa * planes * outW, hb = slots + sb * planes * outW
+                    best.update(repeating: -.infinity, count: outW)
+                    bestClass.update(repeating: 0, count: outW)
+                    for k in 0 ..< planes {
+                        let a = ha + k * outW, b = hb + k * outW, label = UInt8(k)
+                        for c in 0 ..< outW {
+                            let v = h0 * a[c] + h1 * b[c], m = best[c]
+                            if v > m || (v.isNaN && !m.isNaN) { best[c] = v; bestClass[c] = label }
+                        }
+                    }
+                    (labels + r * outW).update(from: bestClass, count: outW)
+                }
+            } } } }
         }
     }
 }

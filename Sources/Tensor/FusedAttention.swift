@@ -7,7 +7,9 @@
 // Attention runs its two GEMMs per query block.
 //
 // A query's result depends only on its own row, the head's keys and values and
-// the scale: not on which panel or thread computes it.
+// the scale: not on which panel or thread computes it. The adapters' token
+// attention (Z = S[:, 1:] V + F) runs on it too: a zero value row for the sink
+// token and F as the addend.
 
 import CKernels
 
@@ -25,20 +27,24 @@ public enum FusedAttention {
         return floats
     }
 
-    /// Packs one head's keys and values (`tokens` rows of `headDim` floats, `ld` apart) into `scratch`.
-    public static func pack(tokens: Int, headDim: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, ld: Int,
-                            scratch: UnsafeMutablePointer<Float>) {
-        let status = ct_attention_pack(tokens, headDim, keys, values, ld, scratch)
+    /// Packs one head's keys (`tokens` rows of `headDim` floats, `ldk` apart) and values into `scratch`:
+    /// the first `zeroValueRows` keys have zero values, key p ≥ zeroValueRows the row p − zeroValueRows
+    /// of `values` (rows `ldv` apart).
+    public static func pack(tokens: Int, headDim: Int, keys: UnsafePointer<Float>, ldk: Int, values: UnsafePointer<Float>,
+                            ldv: Int, zeroValueRows: Int = 0, scratch: UnsafeMutablePointer<Float>) {
+        precondition(zeroValueRows >= 0 && zeroValueRows <= tokens, "FusedAttention: \(zeroValueRows) zero value rows of \(tokens)")
+        let status = ct_attention_pack(tokens, headDim, keys, ldk, values, ldv, zeroValueRows, scratch)
         precondition(status == 0, "FusedAttention runs only where GEMM.kernel is ctpipe-avx512")
     }
 
-    /// out[i] (rows `ldo` apart, `headDim` floats each) = Σ_p softmax₂(scale2 · q_i · k_p) v_p for queries
-    /// `queries` of the head packed last into `scratch`; the softmax in base 2, so scale2 = log2(e)/√d
-    /// gives the usual one.
+    /// out[i] (rows `ldo` apart, `headDim` floats each) = Σ_p softmax₂(scale2 · q_i · k_p) v_p (+ addend[i],
+    /// rows `ldo` apart, when given) for queries `range` of the head packed last into `scratch`; the
+    /// softmax in base 2, so scale2 = log2(e)/√d gives the usual one.
     public static func rows(tokens: Int, headDim: Int, scale2: Float, queries q: UnsafePointer<Float>, ld: Int,
-                            range: Range<Int>, into out: UnsafeMutablePointer<Float>, ldo: Int,
-                            scratch: UnsafeMutablePointer<Float>) {
-        let status = ct_attention_rows(tokens, headDim, scale2, q, ld, range.lowerBound, range.upperBound, out, ldo, scratch)
+                            range: Range<Int>, adding addend: UnsafePointer<Float>? = nil,
+                            into out: UnsafeMutablePointer<Float>, ldo: Int, scratch: UnsafeMutablePointer<Float>) {
+        let status = ct_attention_rows(tokens, headDim, scale2, q, ld, range.lowerBound, range.upperBound, addend, out, ldo,
+                                       scratch)
         precondition(status == 0, "FusedAttention runs only where GEMM.kernel is ctpipe-avx512")
     }
 }

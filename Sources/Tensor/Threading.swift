@@ -1,10 +1,15 @@
 // Threading.swift — the one threading model of ctpipe's numerics.
 //
-// All parallelism is Dispatch: OpenBLAS runs on ONE thread, always, and the
+// OpenBLAS runs on ONE thread, always, and the
 // threads of a sample are the chunks that `parallelFor` / `forEachWorker`
 // split work into — the rows of a GEMM (`GEMM.linear`: one single-threaded
 // sgemm per row block), the (head, query block) items of attention, the rows
-// of the elementwise kernels. Across samples, the runner's Dispatch workers.
+// of the elementwise kernels. Those chunks run on the calling thread and on
+// helper threads (CThreadPool, ct_pool.c) that stay awake for half a
+// millisecond after each chunk, so the ~130 parallel regions of a window's
+// forward pass do not each pay a thread wake-up (Dispatch's concurrentPerform
+// cost ~45 us per region on the 2-core machines ctpipe is measured on; a call
+// inside a chunk runs inline). Across samples, the runner's Dispatch workers.
 // The product of concurrent samples and threads per sample stays at or below
 // the core count:
 //
@@ -37,6 +42,7 @@
 // reads none).
 
 import COpenBLAS
+import CThreadPool
 import Dispatch
 import Foundation
 
@@ -86,8 +92,12 @@ public enum Threading {
             return
         }
         withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendableWorker(run: body)
-            DispatchQueue.concurrentPerform(iterations: workers) { shared.run($0) }
+            var job = body
+            withUnsafeMutablePointer(to: &job) { job in
+                ct_pool_run(workers, { context, worker in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(worker)
+                }, job)
+            }
         }
     }
 
@@ -102,16 +112,12 @@ public enum Threading {
             body(0 ..< count)
             return
         }
-        // concurrentPerform wants a @Sendable closure; `body` is not (it captures
-        // raw pointers). It is safe to share: concurrentPerform returns only after
-        // every chunk ran, and chunks write disjoint ranges (the contract above).
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendableBody(run: body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let lower = count * chunk / chunks
-                let upper = count * (chunk + 1) / chunks
-                if lower < upper { shared.run(lower ..< upper) }
-            }
+        // Chunks write disjoint ranges (the contract above), and forEachWorker returns only after every
+        // chunk ran.
+        forEachWorker(chunks) { chunk in
+            let lower = count * chunk / chunks
+            let upper = count * (chunk + 1) / chunks
+            if lower < upper { body(lower ..< upper) }
         }
     }
 }
@@ -152,16 +158,4 @@ extension Threading {
             }
         }
     }
-}
-
-@usableFromInline
-struct UncheckedSendableWorker: @unchecked Sendable {
-    @usableFromInline let run: (Int) -> Void
-    @usableFromInline init(run: @escaping (Int) -> Void) { self.run = run }
-}
-
-@usableFromInline
-struct UncheckedSendableBody: @unchecked Sendable {
-    @usableFromInline let run: (Range<Int>) -> Void
-    @usableFromInline init(run: @escaping (Range<Int>) -> Void) { self.run = run }
 }

@@ -57,7 +57,8 @@ public final class Mask2FormerTrainer {
         config = model.config
         trainsBackbone = model.trainsBackbone
         do {
-            workspace = try model.makeWorkspace(height: height, width: width, retainForBackward: !activationCheckpointing, threads: threads)
+            workspace = try model.makeWorkspace(height: height, width: width, retainForBackward: !activationCheckpointing,
+                                                forTraining: true, threads: threads)
         } catch { throw TrainingError("input \(height) x \(width): \(error.reason)") }
         buffers = model.makeTrainingBuffers(for: workspace, checkpointing: activationCheckpointing)
     }

@@ -43,7 +43,8 @@ final class TrainingActivations {
     init(model: SegmentationModel, height: Int, width: Int, checkpointing: Bool, threads: Int) throws(TrainingError) {
         let arena: SegmentationActivations
         do {
-            arena = try model.makeActivations(height: height, width: width, retainForBackward: !checkpointing, threads: threads)
+            arena = try model.makeActivations(height: height, width: width, retainForBackward: !checkpointing, forTraining: true,
+                                              threads: threads)
         } catch { throw TrainingError(error.reason) }
         self.height = height
         self.width = width

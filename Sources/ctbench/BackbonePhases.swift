@@ -62,6 +62,14 @@ enum BackbonePhases {
         }
         time("fc2 GEMM (x\(depth))") { for _ in 0 ..< depth { fc2.forwardNoBias(hidden, rows: t, into: a.projected.baseAddress!, threads: threads) } }
         time("LayerNorm (x\(2 * depth + 1))") { for _ in 0 ..< 2 * depth + 1 { block.norm1.forward(x, rows: t, into: normed, threads: threads) } }
+        time("parallel regions of 100 us per worker (x\(10 * depth))") {
+            for _ in 0 ..< 10 * depth {
+                Threading.forEachWorker(threads) { _ in
+                    let end = DispatchTime.now().uptimeNanoseconds + 100_000
+                    while DispatchTime.now().uptimeNanoseconds < end {}
+                }
+            }
+        }
         try time("patch embedding") { try image.withUnsafeBufferPointer { try model.embed($0, a) } }
         try time("full forward + final norm") {
             try image.withUnsafeBufferPointer { try model.forward($0, a) }

@@ -285,10 +285,12 @@ public struct Mask2FormerModel: Sendable, ParameterWalkable {
     public var classes: Int { config.decoder.classes }
 
     /// The buffers of one window size (height x width, multiples of the patch size), used by one worker.
-    /// `retainForBackward` (training without activation checkpointing): the adapter keeps every layer's slot.
-    public func makeWorkspace(height: Int, width: Int, retainForBackward: Bool = false,
+    /// `retainForBackward` (training without activation checkpointing): the adapter keeps every layer's slot;
+    /// `forTraining`: backward passes will follow (see AdapterActivations).
+    public func makeWorkspace(height: Int, width: Int, retainForBackward: Bool = false, forTraining: Bool = false,
                               threads: Int) throws(ModelInputError) -> Mask2FormerWorkspace {
-        try Mask2FormerWorkspace(model: self, height: height, width: width, retainForBackward: retainForBackward, threads: threads)
+        try Mask2FormerWorkspace(model: self, height: height, width: width, retainForBackward: retainForBackward,
+                                 forTraining: forTraining, threads: threads)
     }
 
     /// The scores (K, H, W) of a normalised window (3, H, W), in the workspace's `scores`.
@@ -346,12 +348,14 @@ public final class Mask2FormerWorkspace: @unchecked Sendable {
     /// (K, H, W): the last window's scores.
     public let scores: UnsafeMutableBufferPointer<Float>
 
-    init(model: Mask2FormerModel, height: Int, width: Int, retainForBackward: Bool = false, threads: Int) throws(ModelInputError) {
+    init(model: Mask2FormerModel, height: Int, width: Int, retainForBackward: Bool = false, forTraining: Bool = false,
+         threads: Int) throws(ModelInputError) {
         (self.height, self.width, self.threads) = (height, width, threads)
         let b = try model.backbone.makeActivations(height: height, width: width, threads: threads)
         if let problem = model.config.adapter.gridProblem(height: b.gridHeight, width: b.gridWidth) { throw ModelInputError(problem) }
         adapter = AdapterArena(model.adapter.makeActivations(gridHeight: b.gridHeight, gridWidth: b.gridWidth,
-                                                             retainForBackward: retainForBackward, threads: threads))
+                                                             retainForBackward: retainForBackward,
+                                                             forTraining: forTraining, threads: threads))
         pyramid = PyramidArena(try model.backbone.makeFeaturePyramid(for: b, blocks: model.config.outIndices))
         backbone = BackboneArena(b)
         let heights = pyramid.pyramid.heights, widths = pyramid.pyramid.widths
