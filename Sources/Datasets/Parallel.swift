@@ -3,9 +3,9 @@
 
 import Dispatch
 
-enum Parallel {
+public enum Parallel {
     /// `(0..<count).map(body)`, evaluated with `DispatchQueue.concurrentPerform`.
-    static func map<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    public static func map<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
         guard count > 0 else { return [] }
         let slots = Slots<T>(count: count)
         DispatchQueue.concurrentPerform(iterations: count) { index in

@@ -62,6 +62,28 @@ public enum SizeMismatchPolicy: Sendable {
 
 extension Sample {
     /// The image as 8-bit RGB; a header declaring more than `limits.maxPixels` is refused before decoding.
+    /// The image and the label, decoded one after the other or (`concurrently`, for a caller that
+    /// holds two threads) at the same time; the image's problem is reported first either way.
+    public func loadBoth(strict: Bool = false, limits: DecodeLimits = .default,
+                         concurrently: Bool = false) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
+        guard concurrently else { return (try loadImage(limits: limits), try loadLabel(strict: strict, limits: limits)) }
+        let sample = self
+        let decoded = Parallel.map(2) { part -> Result<Decoded, DatasetProblem> in
+            do throws(DatasetProblem) {
+                return part == 0 ? .success(.image(try sample.loadImage(limits: limits)))
+                    : .success(.label(try sample.loadLabel(strict: strict, limits: limits)))
+            } catch { return .failure(error) }
+        }
+        guard case .image(let image) = try decoded[0].get(), case .label(let label) = try decoded[1].get() else {
+            preconditionFailure("Sample.loadBoth: parts out of order")
+        }
+        return (image, label)
+    }
+
+    private enum Decoded: Sendable {
+        case image(Image8), label(LabelMap)
+    }
+
     public func loadImage(limits: DecodeLimits = .default) throws(DatasetProblem) -> Image8 {
         do { return try ImageFile.readRGB(imagePath, limits: limits) } catch {
             throw DatasetProblem(file: imagePath, kind: .unreadableFile, message: "cannot decode image: \(error.reason)")
@@ -92,10 +114,10 @@ extension Sample {
     }
 
     /// Image and trainId label, checked to be the same size.
-    public func load(sizePolicy: SizeMismatchPolicy = .report, strict: Bool = false,
-                     limits: DecodeLimits = .default) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
-        let image = try loadImage(limits: limits)
-        var label = try loadLabel(strict: strict, limits: limits)
+    public func load(sizePolicy: SizeMismatchPolicy = .report, strict: Bool = false, limits: DecodeLimits = .default,
+                     concurrently: Bool = false) throws(DatasetProblem) -> (image: Image8, label: LabelMap) {
+        let (image, loadedLabel) = try loadBoth(strict: strict, limits: limits, concurrently: concurrently)
+        var label = loadedLabel
         if image.width != label.width || image.height != label.height {
             switch sizePolicy {
             case .report:

@@ -44,13 +44,16 @@ public struct SampleEvaluation: Sendable {
     public var prediction: LabelMap
     /// The sample's trainId label (the prediction has its size).
     public var label: LabelMap
-    /// The input image at the label's size, when asked for (overlays, gallery thumbnails).
+    /// The input image at the label's size, when asked for (overlays).
     public var image: Image8?
+    /// The input image as decoded, when the evaluation decoded it (gallery thumbnails: no second decode).
+    public var source: Image8?
 
-    public init(prediction: LabelMap, label: LabelMap, image: Image8? = nil) {
+    public init(prediction: LabelMap, label: LabelMap, image: Image8? = nil, source: Image8? = nil) {
         self.prediction = prediction
         self.label = label
         self.image = image
+        self.source = source
     }
 
     /// This image's own confusion matrix, counted under `group`.
@@ -112,11 +115,12 @@ public struct Evaluator: Sendable {
                          workspace: SegmenterWorkspace) throws(EvaluationError) -> SampleEvaluation {
         let image: Image8, label: LabelMap
         do {
+            // Two threads or more: the image and the label decode at the same time.
+            let concurrently = workspace.threads >= 2
             if let sizePolicy {
-                (image, label) = try sample.load(sizePolicy: sizePolicy, limits: limits)
+                (image, label) = try sample.load(sizePolicy: sizePolicy, limits: limits, concurrently: concurrently)
             } else {
-                image = try sample.loadImage(limits: limits)
-                label = try sample.loadLabel(limits: limits)
+                (image, label) = try sample.loadBoth(limits: limits, concurrently: concurrently)
             }
         } catch { throw .load(error) }
         let prediction = try predict(image, at: .size(ImageSize(width: label.width, height: label.height)), workspace: workspace)
@@ -125,6 +129,6 @@ public struct Evaluator: Sendable {
             shown = image.width == label.width && image.height == label.height
                 ? image : Resize.bilinear(image, width: label.width, height: label.height)
         }
-        return SampleEvaluation(prediction: prediction.labels, label: label, image: shown)
+        return SampleEvaluation(prediction: prediction.labels, label: label, image: shown, source: image)
     }
 }

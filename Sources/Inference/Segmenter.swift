@@ -151,7 +151,7 @@ public struct Segmenter: Sendable {
         }
         Threading.parallelFor(height, threads: threads, grain: 16) { rows in
             (n + rows.lowerBound * width).update(repeating: 0, count: rows.count * width)
-            for w in windows {
+            for w in windows where w.y0 < rows.upperBound && w.y1 > rows.lowerBound {
                 for y in max(w.y0, rows.lowerBound) ..< min(w.y1, rows.upperBound) {
                     for x in w.x0 ..< w.x1 { n[y * width + x] += 1 }
                 }

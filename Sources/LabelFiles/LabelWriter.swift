@@ -64,38 +64,53 @@ public struct LabelWriter: Sendable {
     /// character) or a link in it leading elsewhere throws `ContainmentError` before anything is
     /// written; a file that cannot be encoded or written throws `ImageIOError`.
     @discardableResult
-    public func write(prediction: LabelMap, image: Image8?, id: String, into folder: ContainedFolder) throws -> [String] {
+    public func write(prediction: LabelMap, image: Image8?, id: String, into folder: ContainedFolder,
+                      threads: Int = 1) throws -> [String] {
         let parts = try folder.components(of: id)
         /// `<format folders>/<id's folders>/<id's name><suffix>`.
         func file(_ folders: [String], _ suffix: String) throws -> String {
             try folder.file(folders + parts.dropLast() + [parts[parts.count - 1] + suffix])
         }
-        var written: [String] = []
-        for format in formats {
-            let path: String
+        let paths = try formats.map { format in
             switch format {
-            case .trainid:
-                path = try file(["trainid"], ".png")
-                try ImageFile.writePNG(prediction, to: path, level: level, durability: durability)
-            case .labelid:
-                path = try file(["labelid"], "_labelIds.png")
-                try ImageFile.writePNG(Self.mapped(prediction, Self.labelIds), to: path, level: level, durability: durability)
-            case .color:
-                path = try file(["color"], ".png")
-                try ImageFile.writePNG(Self.clampedToPalette(prediction), to: path, format: .palette(Self.palette), level: level,
-                                       durability: durability)
-            case .overlay:
-                path = try file(["overlay"], ".png")
-                guard let image else { throw ImageIOError(codec: .file, path: path, reason: "an overlay needs the input image") }
-                try ImageFile.writePNG(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha), to: path,
-                                       level: level, durability: durability)
-            case .cvat:
-                path = try file(["cvat", "SegmentationClass"], ".png")
-                try ImageFile.writePNG(Self.colorMask(prediction), to: path, level: level, durability: durability)
+            case .trainid: try file(["trainid"], ".png")
+            case .labelid: try file(["labelid"], "_labelIds.png")
+            case .color: try file(["color"], ".png")
+            case .overlay: try file(["overlay"], ".png")
+            case .cvat: try file(["cvat", "SegmentationClass"], ".png")
             }
-            written.append(path)
         }
-        return written
+        // Each format is encoded and written on its own; with `threads` > 1 they spread over that many
+        // threads, and the first failure in format order is thrown.
+        let workers = max(1, min(threads, formats.count))
+        let failures = Parallel.map(workers) { worker -> [Int: any Error] in
+            var failed: [Int: any Error] = [:]
+            for k in stride(from: worker, to: formats.count, by: workers) {
+                do { try writeOne(formats[k], to: paths[k], prediction: prediction, image: image) } catch { failed[k] = error }
+            }
+            return failed
+        }.reduce(into: [Int: any Error]()) { $0.merge($1) { first, _ in first } }
+        if let first = failures.keys.min(), let error = failures[first] { throw error }
+        return paths
+    }
+
+    /// One format's file.
+    func writeOne(_ format: LabelFileFormat, to path: String, prediction: LabelMap, image: Image8?) throws {
+        switch format {
+        case .trainid:
+            try ImageFile.writePNG(prediction, to: path, level: level, durability: durability)
+        case .labelid:
+            try ImageFile.writePNG(Self.mapped(prediction, Self.labelIds), to: path, level: level, durability: durability)
+        case .color:
+            try ImageFile.writePNG(Self.clampedToPalette(prediction), to: path, format: .palette(Self.palette), level: level,
+                                   durability: durability)
+        case .overlay:
+            guard let image else { throw ImageIOError(codec: .file, path: path, reason: "an overlay needs the input image") }
+            try ImageFile.writePNG(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha), to: path,
+                                   level: level, durability: durability)
+        case .cvat:
+            try ImageFile.writePNG(Self.colorMask(prediction), to: path, level: level, durability: durability)
+        }
     }
 
     /// Writes the per-dataset files of the CVAT export once all samples are written

@@ -155,7 +155,7 @@ struct ShardContext: Sendable {
                 try tally.groups[name, default: DatasetMetrics(name: name)].merge(one)
                 tally.gallery.add(SampleScore(id: sample.id, group: name, metrics: one), prediction: evaluation.prediction,
                                   label: evaluation.label) {
-                    evaluation.image ?? (try? sample.loadImage(limits: manifest.execution.decodeLimits))
+                    evaluation.image ?? evaluation.source ?? (try? sample.loadImage(limits: manifest.execution.decodeLimits))
                 }
             } catch {
                 throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.labelPath, kind: "metric", message: "\(error)")
@@ -163,7 +163,8 @@ struct ShardContext: Sendable {
         case .write(let writer):
             guard let evaluation else { return }
             do {
-                tally.written += try writer.write(prediction: evaluation.prediction, image: evaluation.image, id: sample.id, into: outputs)
+                tally.written += try writer.write(prediction: evaluation.prediction, image: evaluation.image, id: sample.id,
+                                                  into: outputs, threads: threadsPerSample)
             } catch let refused as ContainmentError {
                 throw RunError(refused.description)
             } catch let error as ImageIOError {

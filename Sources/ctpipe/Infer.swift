@@ -178,7 +178,8 @@ extension CTPipe {
                             try AtomicFile.write(array.encoded(), to: try folder.file(["logits", Self.name(images[i]) + ".npy"]))
                         }
                         let overlayBase = size == .input ? image : try evaluator.pipeline.resize.apply(image: image)
-                        try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: folder)
+                        try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: folder,
+                                         threads: plan.threadsPerWorker)
                         let out = ImageSize(width: prediction.labels.width, height: prediction.labels.height)
                         results.withLock {
                             $0[i] = InferResult(image: images[i], resized: prediction.resized.description, output: out.description,

@@ -83,6 +83,28 @@ import Testing
         #expect(Set(labels.pixels).count > 1)
     }
 
+    /// `segment` sums into the workspace's reused buffers, counting windows per chunk of rows: with
+    /// more threads than windows per chunk (rows no window of the chunk's list covers), after a larger
+    /// image left other values in the buffers, and at one and seven threads, it gives the labels of
+    /// the freshly allocated `logits`.
+    @Test func reusedBuffersAndRowChunksGiveTheSameLabels() throws {
+        let model = try SegmentationCheckpoint.load(fixtures.path("ct_full.safetensors"))   // patch 7
+        let segmenter = try Segmenter(model: model, window: SlidingWindow(crop: 28, stride: 28))
+        var rng = SplitMix64(seed: 5)
+        func image(_ height: Int, _ width: Int) -> Image8 {
+            Image8(width: width, height: height, channels: 3, pixels: (0 ..< height * width * 3).map { _ in UInt8.random(in: 0 ... 255, using: &rng) })
+        }
+        let large = image(70, 84), tall = image(100, 35)
+        for threads in [1, 7] {
+            let workspace = SegmenterWorkspace(threads: threads)
+            _ = try segmenter.segment(large, outputHeight: 70, outputWidth: 84, workspace: workspace)
+            let labels = try segmenter.segment(tall, outputHeight: 100, outputWidth: 35, workspace: workspace)
+            let fresh = segmenter.labels(try segmenter.logits(tall, workspace: SegmenterWorkspace(threads: 1)), height: 100, width: 35,
+                                         outputHeight: 100, outputWidth: 35, threads: 1)
+            #expect(labels.pixels == fresh.pixels, "\(threads) threads")
+        }
+    }
+
     @Test func cropMustBeAMultipleOfThePatch() throws {
         let model = try SegmentationCheckpoint.load(fixtures.path("ct_full.safetensors"))
         #expect(throws: InferenceError.self) { try Segmenter(model: model, window: SlidingWindow(crop: 30, stride: 14)) }
