@@ -61,7 +61,8 @@ public struct AdapterActivations: ~Copyable {
     /// (N) inverse scale times the mask (the backward's Tr⁻¹(M ⊙ dFc)); empty for Rein.
     public let maskedInverseWeights: [Float]
     /// Scratch of the fused token attention (FusedAttention, `threads` workers' worth) when the arena
-    /// serves inference only (nothing retained, no backward) and the kernel runs in this process; nil otherwise.
+    /// serves inference only (nothing retained, no backward), the kernel runs in this process and the
+    /// channels are at most `fusedTokenAttentionMaxChannels`; nil otherwise.
     public let tokenAttentionScratch: UnsafeMutablePointer<Float>?
     private let storage: UnsafeMutableBufferPointer<Float>
     private let slots: [AdapterSlot]
@@ -88,6 +89,7 @@ public struct AdapterActivations: ~Copyable {
         let spectrumCount = inverse?.scratchCount ?? 0
         let transformScratch = frequency ? AdapterTransform.scratchCount(kind, height: h, width: w, channels: c) : 0
         let fused = config.kind != .none && !retainForBackward && !forTraining && FusedAttention.enabled
+            && c <= Self.fusedTokenAttentionMaxChannels
         let tokenAttentionCount = fused ? self.threads * FusedAttention.scratchFloats(tokens: m, headDim: c) : 0
         let fixed = 2 * n + spectrumCount + transformScratch + tokenAttentionCount
         storage = .allocate(capacity: fixed + perSlot * slotCount)
@@ -137,6 +139,12 @@ public struct AdapterActivations: ~Copyable {
         }
         self.slots = slots
     }
+
+    /// The widest stream the token attention runs fused on. Measured at 512 × 512, 2 threads
+    /// (`ctbench segmentation`): vits (C = 384) 2–3 ms faster per forward fused than with its two
+    /// GEMMs and softmax; vitl (C = 1024) no faster (a panel's 48 x C queries then leave L1 and L2's
+    /// comfortable share), so wider streams keep the GEMMs.
+    public static let fusedTokenAttentionMaxChannels = 512
 
     deinit { storage.deallocate() }
 
