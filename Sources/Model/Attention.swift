@@ -56,7 +56,7 @@ public struct Attention: Sendable, ParameterWalkable {
     /// Floats of scores scratch per worker slot for `tokens` tokens of `headDim` dimensions per head:
     /// enough for the two-GEMM forward (a query block's scores) and for the fused inference kernel.
     public static func scoresPerSlot(tokens: Int, headDim: Int) -> Int {
-        let blocked = min(queryBlock, tokens) * tokens
+        let blocked = scoresPerBlock(tokens: tokens)
         return FusedAttention.enabled ? max(blocked, FusedAttention.scratchFloats(tokens: tokens, headDim: headDim)) : blocked
     }
 
@@ -88,25 +88,15 @@ public struct Attention: Sendable, ParameterWalkable {
                    into: out, threads: threads, kernel: .automatic)
             return
         }
-        let block = min(Self.queryBlock, t)
-        let blocks = (t + block - 1) / block
-        let items = images * heads * blocks
-        let workers = max(1, min(slots, threads, items))
         let scale = 1 / Float(d).squareRoot()
-        Threading.forEachWorker(workers) { worker in
-            let s = scores + worker * block * t
-            var item = worker
-            while item < items {
-                let h = item % heads, row0 = (item / heads) % blocks * block, rows = min(block, t - row0)
-                let image = item / (heads * blocks)
-                let base = qkvBuffer + image * t * 3 * c
-                let q = base + row0 * 3 * c + h * d, k = base + c + h * d, v = base + 2 * c + h * d
-                let lse = logSumExp + (image * heads + h) * t + row0
-                GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: s, ldc: t)
-                for r in 0 ..< rows { lse[r] = SoftmaxTrainingKernel.softmaxRow(s + r * t, cols: t) }
-                GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: out + (image * t + row0) * c + h * d, ldc: c)
-                item += workers
-            }
+        forEachQueryBlock(tokens: t, images: images, qkvBuffer: qkvBuffer, slots: slots, threads: threads) { worker, block in
+            let s = scores + worker * Self.scoresPerBlock(tokens: t)
+            let lse = logSumExp + (block.image * heads + block.head) * t + block.row0
+            GEMM.sgemm(transB: true, m: block.rows, n: t, k: d, alpha: scale, a: block.q, lda: 3 * c, b: block.k, ldb: 3 * c,
+                       c: s, ldc: t)
+            for r in 0 ..< block.rows { lse[r] = SoftmaxTrainingKernel.softmaxRow(s + r * t, cols: t) }
+            GEMM.sgemm(m: block.rows, n: d, k: t, a: s, lda: t, b: block.v, ldb: 3 * c,
+                       c: out + (block.image * t + block.row0) * c + block.head * d, ldc: c)
         }
     }
 
@@ -125,27 +115,46 @@ public struct Attention: Sendable, ParameterWalkable {
                         into: out, threads: threads)
             return
         }
+        forEachQueryBlock(tokens: t, images: images, qkvBuffer: qkvBuffer, slots: slots, threads: threads) { worker, block in
+            let s = scores + worker * Self.scoresPerBlock(tokens: t), inverse = rowScale + worker * Self.queryBlock
+            let o = out + (block.image * t + block.row0) * c + block.head * d
+            GEMM.sgemm(transB: true, m: block.rows, n: t, k: d, alpha: scale, a: block.q, lda: 3 * c, b: block.k, ldb: 3 * c,
+                       c: s, ldc: t)
+            SoftmaxKernel.unnormalisedBase2Serial(s, rows: block.rows, cols: t, ld: t, inverseSums: inverse)
+            GEMM.sgemm(m: block.rows, n: d, k: t, a: s, lda: t, b: block.v, ldb: 3 * c, c: o, ldc: c)
+            for r in 0 ..< block.rows {
+                let p = o + r * c, f = inverse[r]
+                for i in 0 ..< d { p[i] *= f }
+            }
+        }
+    }
+
+    /// One query block of one head of one image: its rows of q and the head's k and v in qkv.
+    struct QueryBlock {
+        let image: Int, head: Int, row0: Int, rows: Int
+        let q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    }
+
+    /// Floats of one query block's scores (queryBlock rows of `tokens`).
+    static func scoresPerBlock(tokens: Int) -> Int { min(queryBlock, tokens) * tokens }
+
+    /// The (image, head, query block) items of the two-GEMM paths dealt round-robin to the workers
+    /// (one scores slot each): `body(worker, block)`.
+    private func forEachQueryBlock(tokens t: Int, images: Int, qkvBuffer: UnsafeMutablePointer<Float>, slots: Int, threads: Int,
+                                   _ body: (_ worker: Int, QueryBlock) -> Void) {
+        let c = embedDim, d = c / heads
         let block = min(Self.queryBlock, t)
         let blocks = (t + block - 1) / block
         let items = images * heads * blocks
         let workers = max(1, min(slots, threads, items))
         Threading.forEachWorker(workers) { worker in
-            let s = scores + worker * block * t, inverse = rowScale + worker * block
             var item = worker
             while item < items {
-                let h = item % heads, row0 = (item / heads) % blocks * block, rows = min(block, t - row0)
+                let h = item % heads, row0 = (item / heads) % blocks * block
                 let image = item / (heads * blocks)
                 let base = qkvBuffer + image * t * 3 * c
-                let q = base + row0 * 3 * c + h * d, k = base + c + h * d, v = base + 2 * c + h * d
-                let o = out + (image * t + row0) * c + h * d
-                GEMM.sgemm(transB: true, m: rows, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c,
-                           c: s, ldc: t)
-                SoftmaxKernel.unnormalisedBase2Serial(s, rows: rows, cols: t, ld: t, inverseSums: inverse)
-                GEMM.sgemm(m: rows, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c, c: o, ldc: c)
-                for r in 0 ..< rows {
-                    let p = o + r * c, f = inverse[r]
-                    for i in 0 ..< d { p[i] *= f }
-                }
+                body(worker, QueryBlock(image: image, head: h, row0: row0, rows: min(block, t - row0),
+                                        q: base + row0 * 3 * c + h * d, k: base + c + h * d, v: base + 2 * c + h * d))
                 item += workers
             }
         }
