@@ -11,8 +11,8 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct AttentionTests {
+    /// x W^T + b in double precision, then the definition below.
     static func naive(_ x: [Float], tokens t: Int, c: Int, heads: Int, w: [Float], b: [Float]) -> [Float] {
-        let d = c / heads
         var qkv = [Double](repeating: 0, count: t * 3 * c)
         for r in 0 ..< t {
             for o in 0 ..< 3 * c {
@@ -21,26 +21,7 @@ import Testing
                 qkv[r * 3 * c + o] = s
             }
         }
-        var out = [Float](repeating: 0, count: t * c)
-        for h in 0 ..< heads {
-            for i in 0 ..< t {
-                var logits = [Double](repeating: 0, count: t)
-                for j in 0 ..< t {
-                    var s = 0.0
-                    for k in 0 ..< d { s += qkv[i * 3 * c + h * d + k] * qkv[j * 3 * c + c + h * d + k] }
-                    logits[j] = s / Double(d).squareRoot()
-                }
-                let m = logits.max()!
-                let e = logits.map { Foundation.exp($0 - m) }
-                let z = e.reduce(0, +)
-                for k in 0 ..< d {
-                    var s = 0.0
-                    for j in 0 ..< t { s += e[j] / z * qkv[j * 3 * c + 2 * c + h * d + k] }
-                    out[i * c + h * d + k] = Float(s)
-                }
-            }
-        }
-        return out
+        return definition(qkv: qkv.map { Float($0) }, tokens: t, images: 1, c: c, heads: heads)
     }
 
     @Test(arguments: [(1, 300), (3, 300), (2, 129), (2, 5)])
