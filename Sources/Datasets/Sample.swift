@@ -61,7 +61,6 @@ public enum SizeMismatchPolicy: Sendable {
 }
 
 extension Sample {
-    /// The image as 8-bit RGB; a header declaring more than `limits.maxPixels` is refused before decoding.
     /// The image and the label, decoded one after the other or (`concurrently`, for a caller that
     /// holds two threads) at the same time; the image's problem is reported first either way.
     public func loadBoth(strict: Bool = false, limits: DecodeLimits = .default,
@@ -84,6 +83,7 @@ extension Sample {
         case image(Image8), label(LabelMap)
     }
 
+    /// The image as 8-bit RGB; a header declaring more than `limits.maxPixels` is refused before decoding.
     public func loadImage(limits: DecodeLimits = .default) throws(DatasetProblem) -> Image8 {
         do { return try ImageFile.readRGB(imagePath, limits: limits) } catch {
             throw DatasetProblem(file: imagePath, kind: .unreadableFile, message: "cannot decode image: \(error.reason)")

@@ -79,22 +79,11 @@ public struct Segmenter: Sendable {
         guard outputHeight > 0, outputWidth > 0 else {
             throw InferenceError("output size \(outputWidth)x\(outputHeight) must be positive")
         }
-        guard planes.count == 3 * height * width else {
-            throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
-        }
-        let size = network.classes * height * width
-        if workspace.scoreSum.count < size { workspace.scoreSum = [Float](repeating: 0, count: size) }
-        if workspace.windowCount.count < height * width { workspace.windowCount = [Float](repeating: 0, count: height * width) }
+        // The workspace's buffers, taken out while they are filled (one owner, no copy).
         var sum = workspace.scoreSum, count = workspace.windowCount
-        workspace.scoreSum = []
-        workspace.windowCount = []
+        (workspace.scoreSum, workspace.windowCount) = ([], [])
         defer { (workspace.scoreSum, workspace.windowCount) = (sum, count) }
-        try sum.withUnsafeMutableBufferPointer { s throws(InferenceError) in
-            try count.withUnsafeMutableBufferPointer { n throws(InferenceError) in
-                try average(normalised: planes, height: height, width: width, into: s.baseAddress!, counts: n.baseAddress!,
-                            workspace: workspace)
-            }
-        }
+        try average(normalised: planes, height: height, width: width, into: &sum, counts: &count, workspace: workspace)
         return labels(sum, height: height, width: width, outputHeight: outputHeight, outputWidth: outputWidth,
                       threads: workspace.threads)
     }
@@ -123,25 +112,35 @@ public struct Segmenter: Sendable {
     /// The window-averaged logits (K, H, W) of normalised planes (3, H, W).
     public func logits(normalised planes: [Float], height: Int, width: Int,
                        workspace: SegmenterWorkspace) throws(InferenceError) -> [Float] {
+        var sum: [Float] = [], count: [Float] = []
+        try average(normalised: planes, height: height, width: width, into: &sum, counts: &count, workspace: workspace)
+        return sum
+    }
+
+    /// The window-averaged logits (K, H, W) of normalised planes (3, H, W) in the first K·H·W floats of
+    /// `sum`, with `count` as scratch; each is grown when shorter than it needs.
+    private func average(normalised planes: [Float], height: Int, width: Int, into sum: inout [Float],
+                         counts count: inout [Float], workspace: SegmenterWorkspace) throws(InferenceError) {
         guard planes.count == 3 * height * width else {
             throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
         }
-        var sum = [Float](repeating: 0, count: network.classes * height * width)
-        var count = [Float](repeating: 0, count: height * width)
+        let size = network.classes * height * width
+        if sum.count < size { sum = [Float](repeating: 0, count: size) }
+        if count.count < height * width { count = [Float](repeating: 0, count: height * width) }
         try sum.withUnsafeMutableBufferPointer { s throws(InferenceError) in
             try count.withUnsafeMutableBufferPointer { n throws(InferenceError) in
-                try average(normalised: planes, height: height, width: width, into: s.baseAddress!, counts: n.baseAddress!,
-                            workspace: workspace)
+                try sumWindows(normalised: planes, height: height, width: width, into: s.baseAddress!, counts: n.baseAddress!,
+                               workspace: workspace)
             }
         }
-        return sum
     }
 
     /// The window-averaged logits (K, H, W) of normalised planes (3, H, W) into `sum` (K·H·W floats), with
     /// `counts` (H·W floats) as scratch; neither needs to be zero. Every pass over the image splits over
     /// the workspace's threads.
-    func average(normalised planes: [Float], height: Int, width: Int, into s: UnsafeMutablePointer<Float>,
-                 counts n: UnsafeMutablePointer<Float>, workspace: SegmenterWorkspace) throws(InferenceError) {
+    /// (A name of its own: `&array` would also convert to these pointers and pick this one for `average`.)
+    private func sumWindows(normalised planes: [Float], height: Int, width: Int, into s: UnsafeMutablePointer<Float>,
+                            counts n: UnsafeMutablePointer<Float>, workspace: SegmenterWorkspace) throws(InferenceError) {
         let crop = window.crop, k = network.classes, threads = workspace.threads, plane = height * width
         let arena = try self.arena(workspace)
         let windows = window.windows(height: height, width: width)

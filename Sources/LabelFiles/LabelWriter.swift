@@ -83,14 +83,13 @@ public struct LabelWriter: Sendable {
         // Each format is encoded and written on its own; with `threads` > 1 they spread over that many
         // threads, and the first failure in format order is thrown.
         let workers = max(1, min(threads, formats.count))
-        let failures = Parallel.map(workers) { worker -> [Int: any Error] in
-            var failed: [Int: any Error] = [:]
-            for k in stride(from: worker, to: formats.count, by: workers) {
-                do { try writeOne(formats[k], to: paths[k], prediction: prediction, image: image) } catch { failed[k] = error }
+        let failures = Parallel.map(workers) { worker in
+            stride(from: worker, to: formats.count, by: workers).compactMap { k -> (format: Int, error: any Error)? in
+                do { try writeOne(formats[k], to: paths[k], prediction: prediction, image: image) } catch { return (k, error) }
+                return nil
             }
-            return failed
-        }.reduce(into: [Int: any Error]()) { $0.merge($1) { first, _ in first } }
-        if let first = failures.keys.min(), let error = failures[first] { throw error }
+        }.joined()
+        if let first = failures.min(by: { $0.format < $1.format }) { throw first.error }
         return paths
     }
 

@@ -108,7 +108,7 @@ public struct Attention: Sendable, ParameterWalkable {
                        scores: UnsafeMutablePointer<Float>, rowScale: UnsafeMutablePointer<Float>, slots: Int,
                        into out: UnsafeMutablePointer<Float>, threads: Int, kernel: InferenceKernel) {
         let c = embedDim, d = c / heads
-        let scale = Float(1.442_695_040_888_963_4) / Float(d).squareRoot()     // log2(e) / sqrt(d)
+        let scale = FusedAttention.log2e / Float(d).squareRoot()
         if kernel == .fused {
             precondition(FusedAttention.enabled, "Attention: the fused kernel needs GEMM.kernel ctpipe-avx512")
             attendFused(tokens: t, images: images, qkvBuffer: qkvBuffer, scratch: scores, slots: slots, scale2: scale,

@@ -300,7 +300,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                 FusedAttention.pack(tokens: m, headDim: c, keys: tokens, ldk: c, values: values, ldv: c, zeroValueRows: 1,
                                     scratch: scratch)
                 let rows = min(n, worker * panels / workers * panel) ..< min(n, (worker + 1) * panels / workers * panel)
-                FusedAttention.rows(tokens: m, headDim: c, scale2: Float(1.442_695_040_888_963_4), queries: features, ld: c,
+                FusedAttention.rows(tokens: m, headDim: c, scale2: FusedAttention.log2e, queries: features, ld: c,
                                     range: rows, adding: features, into: mixed, ldo: c, scratch: scratch)
             }
             deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)

@@ -17,6 +17,9 @@ public enum FusedAttention {
     /// Whether the inference attention runs this kernel in this process.
     public static let enabled: Bool = GEMM.kernel == .ctpipeAVX512
 
+    /// log2(e): the scale2 of a natural-exp softmax whose logits are already scaled.
+    public static let log2e = Float(1.442_695_040_888_963_4)
+
     /// Queries per panel (the unit of work, 48).
     public static let panel: Int = ct_attention_panel()
 

@@ -37,6 +37,15 @@ import Testing
         return folder + "/m2f.json"
     }
 
+    /// Trains the manifest's model for one iteration into `folder/runs/<run>`; returns the manifest's path.
+    static func trainOnce(in folder: String, run: String) throws -> String {
+        let manifest = try Self.manifest(in: folder, stages: ["read", "train"], iterations: 1)
+        let result = try CTPipeBinary.run(["run", manifest, "--run-dir", folder + "/runs/" + run, "--quiet", "--threads", "2"],
+                                          timeout: 600)
+        #expect(result.status == 0, "\(result.stderr)")
+        return manifest
+    }
+
     static func folder() throws -> String {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ctpipe-m2f-train-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -82,9 +91,7 @@ import Testing
     @Test func aPthIsFineTunedWithTheSizesItsShapesDoNotRecord() throws {
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let scratch = try Self.manifest(in: folder, stages: ["read", "train"], iterations: 1)
-        let first = try CTPipeBinary.run(["run", scratch, "--run-dir", folder + "/runs/scratch", "--quiet", "--threads", "2"], timeout: 600)
-        #expect(first.status == 0, "\(first.stderr)")
+        _ = try Self.trainOnce(in: folder, run: "scratch")
         let pth = folder + "/m2f.pth"
         let export = try CTPipeBinary.run(["convert-weights", folder + "/runs/scratch/model.safetensors", pth, "--to", "mmseg",
                                            "--include-backbone"], timeout: 120)
@@ -167,9 +174,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // The tiny backbone's grid is made for the crop; a stored grid of 8 patches and a 32 px crop disagree:
         // a ctpipe Mask2Former model trained at 32 px fine-tuned at 48 px.
-        let first = try Self.manifest(in: folder, stages: ["read", "train"], iterations: 1)
-        let trained = try CTPipeBinary.run(["run", first, "--run-dir", folder + "/runs/first", "--quiet", "--threads", "2"], timeout: 600)
-        #expect(trained.status == 0, "\(trained.stderr)")
+        let first = try Self.trainOnce(in: folder, run: "first")
         let text = try String(contentsOfFile: first, encoding: .utf8)
             .replacingOccurrences(of: "\"crop_size\": 32", with: "\"crop_size\": 48")
             .replacingOccurrences(of: "\"mask2former\": \(Self.head)", with: "\"checkpoint\": \"runs/first/model.safetensors\"")
