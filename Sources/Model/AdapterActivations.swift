@@ -64,6 +64,9 @@ public struct AdapterActivations: ~Copyable {
     /// serves inference only (nothing retained, no backward), the kernel runs in this process and the
     /// channels are at most `fusedTokenAttentionMaxChannels`; nil otherwise.
     public let tokenAttentionScratch: UnsafeMutablePointer<Float>?
+    /// No backward pass reads this arena (nothing retained, not made for training): the forward may
+    /// skip what only a backward needs (S, Tr⁻¹(Δ) on its own before the residual).
+    public let inferenceOnly: Bool
     private let storage: UnsafeMutableBufferPointer<Float>
     private let slots: [AdapterSlot]
 
@@ -76,6 +79,8 @@ public struct AdapterActivations: ~Copyable {
         gridHeight = h
         gridWidth = w
         retainsForBackward = retainForBackward
+        let inference = !retainForBackward && !forTraining
+        inferenceOnly = inference
         self.threads = max(1, threads)
         let n = h * w, m = config.tokens
         let frequency = config.kind == .causalTune, released = config.kind == .causalTuneReleased
@@ -88,7 +93,7 @@ public struct AdapterActivations: ~Copyable {
         let inverse = released ? RealDFT2(height: h, width: w, channels: c, threads: threads) : nil
         let spectrumCount = inverse?.scratchCount ?? 0
         let transformScratch = frequency ? AdapterTransform.scratchCount(kind, height: h, width: w, channels: c) : 0
-        let fused = config.kind != .none && !retainForBackward && !forTraining && FusedAttention.enabled
+        let fused = config.kind != .none && inference && FusedAttention.enabled
             && c <= Self.fusedTokenAttentionMaxChannels
         let tokenAttentionCount = fused ? self.threads * FusedAttention.scratchFloats(tokens: m, headDim: c) : 0
         let fixed = 2 * n + spectrumCount + transformScratch + tokenAttentionCount

@@ -97,20 +97,27 @@ public struct AdapterTransform {
         }
     }
 
-    /// x (N x C) = Tr⁻¹(weights ⊙ y) for y (R x C), token-major; y's values may be lost.
-    public func inverse(destroying y: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>) {
+    /// x (N x C) = Tr⁻¹(weights ⊙ y) for y (R x C), token-major, or with `accumulate` = α:
+    /// x += α · Tr⁻¹(weights ⊙ y) (the DCT adds in its last pass; the others add their result, made
+    /// in the scratch's frequency part). y's values may be lost.
+    public func inverse(destroying y: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>,
+                        accumulate: Float? = nil) {
         let n = patches, c = channels, r = rows
         let planes = scratch, frequencies = scratch + n * c
         switch implementation {
         case .dct(let t):
-            t.inverse(destroying: y, into: x, weights: weights, scratch: scratch)
+            t.inverse(destroying: y, into: x, weights: weights, scratch: scratch, accumulate: accumulate)
+            return
         case .fft(let t):
             Transpose.apply(y, rows: r, cols: c, into: frequencies, threads: threads)
             t.inverse(frequencies, into: planes, weights: weights, scratch: frequencies + r * c)
-            Transpose.apply(planes, rows: c, cols: n, into: x, threads: threads)
         case .haar(let t):
             Transpose.apply(y, rows: r, cols: c, into: frequencies, threads: threads)
             t.inverse(frequencies, into: planes, weights: weights)
+        }
+        if let alpha = accumulate {
+            Transpose.addScaled(planes, rows: c, cols: n, alpha: alpha, into: x, threads: threads)
+        } else {
             Transpose.apply(planes, rows: c, cols: n, into: x, threads: threads)
         }
     }

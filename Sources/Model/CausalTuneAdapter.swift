@@ -264,8 +264,14 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         let transform = a.transform!
         transform.forward(f, into: b.features, weights: a.forwardWeights)
         tokenPath(tokens: tokens, values: values, b, n: a.frequencyRows, threads: a.threads, fused: a.tokenAttentionScratch)
+        let s = scale
+        if a.inferenceOnly {
+            // Nothing reads Tr⁻¹(Δ) on its own: its last pass adds s · Tr⁻¹(Δ) into f.
+            transform.inverse(destroying: b.delta, into: f, weights: a.inverseWeights, accumulate: s)
+            return
+        }
         transform.inverse(destroying: b.delta, into: b.spatial, weights: a.inverseWeights)
-        let s = scale, spatial = b.spatial
+        let spatial = b.spatial
         Threading.parallelFor(n, threads: a.threads, grain: max(1, 8192 / c)) { range in
             for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * spatial[i] }
         }

@@ -24,15 +24,27 @@ public struct MatrixDCT2: Sendable {
     public let channels: Int
     /// Threads each product splits over (the workspace's count).
     public let threads: Int
+    /// What runs the axis passes.
+    public enum PassKernel: Sendable {
+        /// ct_small_left (CKernels): B read in place, no packing; needs AVX-512 and sides ≤ 64.
+        case smallLeft
+        /// GEMM.sgemm, then the weights in a separate pass over the rows.
+        case sgemm
+    }
+    public let kernel: PassKernel
     /// D_h (h x h) and D_w (w x w), row-major.
     let rowMatrix: [Float], columnMatrix: [Float]
 
-    public init(height: Int, width: Int, channels: Int, threads: Int) {
+    /// `kernel` nil: ct_small_left where this process's GEMM is ctpipe's AVX-512 kernel and both sides
+    /// are at most `ct_small_left_max()`, sgemm otherwise (a requested smallLeft it cannot run too).
+    public init(height: Int, width: Int, channels: Int, threads: Int, kernel: PassKernel? = nil) {
         precondition(height > 0 && width > 0 && channels > 0, "MatrixDCT2: grid \(height)x\(width), \(channels) channels")
         self.height = height
         self.width = width
         self.channels = channels
         self.threads = max(1, threads)
+        let small = GEMM.kernel == .ctpipeAVX512 && max(height, width) <= ct_small_left_max()
+        self.kernel = small && kernel != .sgemm ? .smallLeft : .sgemm
         rowMatrix = Self.matrix(height)
         columnMatrix = Self.matrix(width)
     }
@@ -56,57 +68,84 @@ public struct MatrixDCT2: Sendable {
                         scratch: UnsafeMutablePointer<Float>) {
         let h = height, w = width, c = channels, span = w * c
         rowMatrix.withUnsafeBufferPointer { dh in
-            acrossRows(transA: false, dh.baseAddress!, x, into: scratch, span: span)
+            acrossRows(transA: false, dh.baseAddress!, x, into: scratch, span: span, accumulate: nil)
         }
         columnMatrix.withUnsafeBufferPointer { dw in
             let d = dw.baseAddress!
             Threading.parallelFor(h, threads: threads) { range in
                 for u in range {
-                    let block = y + u * span
-                    GEMM.sgemm(m: w, n: c, k: w, a: d, lda: w, b: scratch + u * span, ldb: c, c: block, ldc: c)
-                    if let weights { Self.scaleRows(block, rows: w, cols: c, by: weights + u * w) }
+                    product(transA: false, m: w, n: c, k: w, d, b: scratch + u * span, ldb: c,
+                                 rowScale: weights.map { $0 + u * w }, into: y + u * span, ldc: c)
                 }
             }
         }
     }
 
-    /// x (N x C) = DCT2⁻¹(weights ⊙ y) (nil: no weights). y's rows are scaled in place, so its
-    /// values are lost; `scratch` holds N·C floats; x, y and scratch must not overlap.
+    /// x (N x C) = DCT2⁻¹(weights ⊙ y) (nil: no weights), or with `accumulate` = α:
+    /// x += α · DCT2⁻¹(weights ⊙ y). y's values may be lost (the fallback path scales its rows in
+    /// place); `scratch` holds N·C floats; x, y and scratch must not overlap.
     public func inverse(destroying y: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>,
-                        weights: UnsafePointer<Float>?, scratch: UnsafeMutablePointer<Float>) {
+                        weights: UnsafePointer<Float>?, scratch: UnsafeMutablePointer<Float>, accumulate: Float? = nil) {
         let h = height, w = width, c = channels, span = w * c
         columnMatrix.withUnsafeBufferPointer { dw in
             let d = dw.baseAddress!
             Threading.parallelFor(h, threads: threads) { range in
                 for u in range {
-                    let block = y + u * span
-                    if let weights { Self.scaleRows(block, rows: w, cols: c, by: weights + u * w) }
-                    GEMM.sgemm(transA: true, m: w, n: c, k: w, a: d, lda: w, b: block, ldb: c, c: scratch + u * span, ldc: c)
+                    product(transA: true, m: w, n: c, k: w, d, inputScale: weights.map { $0 + u * w },
+                                 b: y + u * span, ldb: c, into: scratch + u * span, ldc: c)
                 }
             }
         }
         rowMatrix.withUnsafeBufferPointer { dh in
-            acrossRows(transA: true, dh.baseAddress!, scratch, into: x, span: span)
+            acrossRows(transA: true, dh.baseAddress!, scratch, into: x, span: span, accumulate: accumulate)
         }
     }
 
-    /// out (h x span) = op(D_h) · input (h x span), the span's columns split over the threads.
+    /// out (h x span) = op(D_h) · input (h x span) (with `accumulate` = α: out += α · ...), the
+    /// span's columns split over the threads.
     private func acrossRows(transA: Bool, _ d: UnsafePointer<Float>, _ input: UnsafePointer<Float>,
-                            into out: UnsafeMutablePointer<Float>, span: Int) {
+                            into out: UnsafeMutablePointer<Float>, span: Int, accumulate: Float?) {
         let h = height
-        // Column blocks of whole 32-float panels (the width of ctpipe's GEMM tile); about 2 MFLOP per block at least.
-        let panels = (span + 31) / 32
-        let grain = max(1, 2_000_000 / max(1, 64 * h * h))
+        // Column blocks of whole 48-float panels (the width of both kernels' tiles: ct_small_left's 48,
+        // ctpipe's GEMM's 16 · 3); about 2 MFLOP per block at least.
+        let panels = (span + 47) / 48
+        let grain = max(1, 2_000_000 / max(1, 96 * h * h))
         Threading.parallelFor(panels, threads: threads, grain: grain) { range in
-            let c0 = range.lowerBound * 32, c1 = min(range.upperBound * 32, span)
-            GEMM.sgemm(transA: transA, m: h, n: c1 - c0, k: h, a: d, lda: h, b: input + c0, ldb: span, c: out + c0, ldc: span)
+            let c0 = range.lowerBound * 48, c1 = min(range.upperBound * 48, span)
+            product(transA: transA, m: h, n: c1 - c0, k: h, d, b: input + c0, ldb: span, alpha: accumulate ?? 1,
+                         beta: accumulate == nil ? 0 : 1, into: out + c0, ldc: span)
         }
+    }
+
+    /// c (m x n) = α · diag(rowScale) · op(D) · diag(inputScale) · b + β · c for a DCT matrix D
+    /// (m x k, or k x m when transA; rows of b ldb apart): ct_small_left with `kernel` smallLeft, else
+    /// sgemm (the input scale then applied to b's rows in place, the row scale to c's rows).
+    @inline(__always)
+    func product(transA: Bool, m: Int, n: Int, k: Int, _ d: UnsafePointer<Float>, inputScale: UnsafePointer<Float>? = nil,
+                        b: UnsafePointer<Float>, ldb: Int, alpha: Float = 1, rowScale: UnsafePointer<Float>? = nil,
+                        beta: Float = 0, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if kernel == .smallLeft, ct_small_left(transA ? 1 : 0, m, n, k, d, transA ? m : k, inputScale, b, ldb, alpha, rowScale, beta,
+                                      c, ldc) == 0 {
+            return
+        }
+        if let inputScale { Self.scaleRows(UnsafeMutablePointer(mutating: b), rows: k, cols: n, ld: ldb, by: inputScale) }
+        if let rowScale, beta != 0 {
+            // α · diag(s) · P + β · c, row by row.
+            for i in 0 ..< m {
+                GEMM.sgemm(transA: transA, m: 1, n: n, k: k, alpha: alpha * rowScale[i], a: transA ? d + i : d + i * k,
+                           lda: transA ? m : k, b: b, ldb: ldb, beta: beta, c: c + i * ldc, ldc: ldc)
+            }
+            return
+        }
+        GEMM.sgemm(transA: transA, m: m, n: n, k: k, alpha: alpha, a: d, lda: transA ? m : k, b: b, ldb: ldb, beta: beta,
+                   c: c, ldc: ldc)
+        if let rowScale { Self.scaleRows(c, rows: m, cols: n, ld: ldc, by: rowScale) }
     }
 
     @inline(__always)
-    private static func scaleRows(_ block: UnsafeMutablePointer<Float>, rows: Int, cols: Int, by weights: UnsafePointer<Float>) {
+    private static func scaleRows(_ block: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int, by weights: UnsafePointer<Float>) {
         for r in 0 ..< rows {
-            let row = block + r * cols, f = weights[r]
+            let row = block + r * ld, f = weights[r]
             if f == 1 { continue }
             for i in 0 ..< cols { row[i] *= f }
         }
@@ -118,3 +157,4 @@ import Glibc
 #else
 import Darwin
 #endif
+import CKernels

@@ -4,6 +4,7 @@
 //
 //   swift run -c release ctbench backbone [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench segmentation [--threads N] [--runs R] [--model vits|vitl] [--variants LIST] [--no-slide] [--json]
+//   swift run -c release ctbench adapter-phases [--model vits|vitl] [--threads N] [--runs R]
 //   swift run -c release ctbench mask2former [--model vits|vitl] [--threads N] [--runs R] [--size S] [--json]
 //   swift run -c release ctbench training [--model vits|vitl] [--batch B] [--threads N] [--runs R] [--json]
 //   swift run -c release ctbench mask2former-training [--model vits|vitl] [--threads N] [--runs R] [--checkpointing] [--json]
@@ -19,6 +20,7 @@ let families: [String: ([String]) throws -> Void] = [
     "evalpath": EvalPathBench.run,
     "backbone": BackboneBench.run,
     "backbone-phases": BackbonePhases.run,
+    "adapter-phases": AdapterPhases.run,
     "segmentation": SegmentationBench.run,
     "mask2former": Mask2FormerBench.run,
     "training": TrainingBench.run,

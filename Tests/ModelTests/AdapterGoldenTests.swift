@@ -51,16 +51,20 @@ import Testing
         }
     }
 
-    /// The token-major DCT the adapter runs (two matrix products on the stream) against the same
-    /// scipy fixtures, with the rows' weights applied on the frequency side, at several thread counts.
-    @Test func matrixDCTMatchesScipy() throws {
+    /// The token-major DCT the adapter runs (two matrix products on the stream, through either pass
+    /// kernel) against the same scipy fixtures, with the rows' weights applied on the frequency side,
+    /// the inverse also with input weights and adding α · DCT2⁻¹ into existing values, at several
+    /// thread counts.
+    @Test(arguments: [MatrixDCT2.PassKernel.smallLeft, .sgemm])
+    func matrixDCTMatchesScipy(kernel: MatrixDCT2.PassKernel) throws {
+        var rng = SplitMix64(seed: 5)
         for threads in [1, 2, 3] {
             for (h, w, c) in Self.grids {
                 let name = "adapter/dct_\(h)x\(w)x\(c)"
                 let x = try fixtures.floatArray(name + "_x.npy").values, y = try fixtures.floatArray(name + "_y.npy").values
                 let forward = try fixtures.floatArray(name + "_forward.npy").values
                 let inverse = try fixtures.floatArray(name + "_inverse.npy").values
-                let dct = MatrixDCT2(height: h, width: w, channels: c, threads: threads)
+                let dct = MatrixDCT2(height: h, width: w, channels: c, threads: threads, kernel: kernel)
                 let weights = (0 ..< h * w).map { Float(1 + $0 % 3) / 2 }
                 var out = [Float](repeating: 0, count: x.count), scratch = out, frequencies = y
                 x.withUnsafeBufferPointer { x in
@@ -69,27 +73,42 @@ import Testing
                     }
                 }
                 let weighted = forward.indices.map { forward[$0] * weights[$0 / c] }
-                expectClose(out, weighted, "matrix DCT \(h)x\(w)x\(c), \(threads) threads")
+                expectClose(out, weighted, "matrix DCT \(h)x\(w)x\(c), \(threads) threads, \(kernel)")
                 frequencies.withUnsafeMutableBufferPointer { f in
                     out.withUnsafeMutableBufferPointer { o in
                         scratch.withUnsafeMutableBufferPointer { dct.inverse(destroying: f.baseAddress!, into: o.baseAddress!, weights: nil, scratch: $0.baseAddress!) }
                     }
                 }
-                expectClose(out, inverse, "matrix iDCT \(h)x\(w)x\(c), \(threads) threads")
+                expectClose(out, inverse, "matrix iDCT \(h)x\(w)x\(c), \(threads) threads, \(kernel)")
+                // x0 + α · DCT2⁻¹(weights ⊙ (y / weights)) = x0 + α · DCT2⁻¹(y).
+                let start = rng.floats(x.count), alpha: Float = -0.75
+                var sum = start
+                frequencies = y.indices.map { y[$0] / weights[$0 / c] }
+                frequencies.withUnsafeMutableBufferPointer { f in
+                    sum.withUnsafeMutableBufferPointer { o in
+                        scratch.withUnsafeMutableBufferPointer {
+                            dct.inverse(destroying: f.baseAddress!, into: o.baseAddress!, weights: weights, scratch: $0.baseAddress!, accumulate: alpha)
+                        }
+                    }
+                }
+                expectClose(sum, start.indices.map { start[$0] + alpha * inverse[$0] }, "x0 + α iDCT \(h)x\(w)x\(c), \(threads) threads, \(kernel)")
             }
         }
     }
 
     /// At the real grid (32 x 32) and many channels the matrix DCT equals FFTW's DCT2 (checked against
-    /// scipy above) on the same data, forward and inverse, at 1 and 2 threads.
-    @Test func matrixDCTMatchesFFTWAtTheRealGrid() {
+    /// scipy above) on the same data, forward and inverse, at 1 and 2 threads, through both pass
+    /// kernels; ct_small_left's results are the same bits at 1, 2 and 3 threads.
+    @Test(arguments: [MatrixDCT2.PassKernel.smallLeft, .sgemm])
+    func matrixDCTMatchesFFTWAtTheRealGrid(kernel: MatrixDCT2.PassKernel) {
         var rng = SplitMix64(seed: 11)
         let (h, w, c) = (32, 32, 96)
         let x = rng.floats(h * w * c)
-        for threads in [1, 2] {
+        var first: [[Float]] = []
+        for threads in [1, 2, 3] {
             let reference = Self.dct(x, h: h, w: w, c: c, inverse: false, threads: threads)
             let inverseReference = Self.dct(x, h: h, w: w, c: c, inverse: true, threads: threads)
-            let dct = MatrixDCT2(height: h, width: w, channels: c, threads: threads)
+            let dct = MatrixDCT2(height: h, width: w, channels: c, threads: threads, kernel: kernel)
             var out = [Float](repeating: .nan, count: x.count), scratch = out, y = x
             x.withUnsafeBufferPointer { x in
                 out.withUnsafeMutableBufferPointer { o in
@@ -97,7 +116,8 @@ import Testing
                 }
             }
             #expect(out.allSatisfy { $0.isFinite })
-            expectClose(out, reference, "matrix DCT 32x32x96, \(threads) threads")
+            expectClose(out, reference, "matrix DCT 32x32x96, \(threads) threads, \(kernel)")
+            let forward = out
             scratch = [Float](repeating: .nan, count: x.count)
             y.withUnsafeMutableBufferPointer { y in
                 out.withUnsafeMutableBufferPointer { o in
@@ -105,7 +125,9 @@ import Testing
                 }
             }
             #expect(out.allSatisfy { $0.isFinite })
-            expectClose(out, inverseReference, "matrix iDCT 32x32x96, \(threads) threads")
+            expectClose(out, inverseReference, "matrix iDCT 32x32x96, \(threads) threads, \(kernel)")
+            guard dct.kernel == .smallLeft else { continue }
+            if first.isEmpty { first = [forward, out] } else { #expect(first == [forward, out], "\(threads) threads: other bits than 1 thread") }
         }
     }
 
