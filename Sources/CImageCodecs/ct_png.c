@@ -10,7 +10,6 @@
 #include <string.h>
 
 /* Declared dimensions beyond this are rejected before any allocation. */
-#define CT_PNG_MAX_SIDE 65535u
 /* Ancillary-chunk bounds (libpng's chunk cache and per-chunk allocation). */
 #define CT_PNG_CHUNK_CACHE_MAX 1000u
 #define CT_PNG_CHUNK_MALLOC_MAX (8u * 1024u * 1024u)

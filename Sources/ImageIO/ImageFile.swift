@@ -43,10 +43,11 @@ public enum ImageFile {
         }
     }
 
-    /// Encodes a PNG and writes it atomically (fsync'ed before the rename unless `durability` is `.atomic`).
+    /// Encodes a PNG (compressed over `threads` threads) and writes it atomically (fsync'ed before the
+    /// rename unless `durability` is `.atomic`).
     public static func writePNG(_ image: Image8, to path: String, format: PNG.EncodeFormat = .direct,
-                                level: Int = 6, durability: AtomicFile.Durability = .durable) throws(ImageIOError) {
-        let encoded = try PNG.encode(image, format: format, level: level, path: path)
+                                level: Int = 6, durability: AtomicFile.Durability = .durable, threads: Int = 1) throws(ImageIOError) {
+        let encoded = try PNG.encode(image, format: format, level: level, path: path, threads: threads)
         try write(encoded, to: path, durability: durability)
     }
 

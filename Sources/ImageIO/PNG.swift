@@ -5,6 +5,8 @@
 // their flag + message into `ImageIOError`s naming the file.
 
 import CImageCodecs
+import Dispatch
+import Synchronization
 
 /// How PNG samples are delivered.
 public enum PNGDecodeMode: Sendable {
@@ -151,9 +153,10 @@ public enum PNG {
         case palette([UInt8])
     }
 
-    /// Encodes an 8-bit raster. `level` is the zlib compression level 0...9.
+    /// Encodes an 8-bit raster. `level` is the zlib compression level 0...9. Large images are
+    /// compressed in row parts, `threads` of them at a time (the bytes do not depend on `threads`).
     public static func encode(_ image: Image8, format: EncodeFormat = .direct, level: Int = 6,
-                              path: String = "<memory>") throws(ImageIOError) -> [UInt8] {
+                              path: String = "<memory>", threads: Int = 1) throws(ImageIOError) -> [UInt8] {
         let colorType: Int32
         var palette: [UInt8] = []
         switch format {
@@ -175,7 +178,59 @@ public enum PNG {
             colorType = 3
             palette = table
         }
-        return try encodeRaw(image, colorType: colorType, palette: palette, level: level, path: path)
+        return try encodeInParts(image, colorType: colorType, palette: palette, level: level, path: path, threads: threads,
+                                 bytesPerPart: bytesPerPart)
+    }
+
+    /// Filtered bytes per part of an 8-bit image's encoding (at least; whole rows): the parts are
+    /// compressed independently (ct_png_parts.c), `threads` at a time. The split depends only on
+    /// the image's size, so the file's bytes do not depend on the thread count.
+    static let bytesPerPart = 1 << 19
+
+    /// The row ranges an h-row image of `rowBytes` bytes per row is encoded in.
+    static func parts(height: Int, rowBytes: Int, bytesPerPart: Int = bytesPerPart) -> [Range<Int>] {
+        let count = max(1, min(height, (height * (rowBytes + 1)) / max(1, bytesPerPart)))
+        return (0 ..< count).map { k in (k * height / count) ..< ((k + 1) * height / count) }
+    }
+
+    /// The encoding of `encode` with a given part size (tests compare splits).
+    static func encodeInParts(_ image: Image8, colorType: Int32, palette: [UInt8], level: Int, path: String,
+                              threads: Int, bytesPerPart: Int) throws(ImageIOError) -> [UInt8] {
+        guard (0 ... 9).contains(level) else {
+            throw ImageIOError(codec: .png, path: path, reason: "compression level must be 0...9, got \(level)")
+        }
+        guard image.width > 0, image.height > 0, image.width <= Int(CT_PNG_MAX_SIDE), image.height <= Int(CT_PNG_MAX_SIDE) else {
+            throw ImageIOError(codec: .png, path: path, reason: "cannot encode a \(image.width)x\(image.height) image (sides 1...\(CT_PNG_MAX_SIDE))")
+        }
+        let ranges = parts(height: image.height, rowBytes: image.width * image.channels, bytesPerPart: bytesPerPart)
+        let compressed = PartSlots(count: ranges.count)
+        let workers = max(1, min(threads, ranges.count))
+        let (w, h, channels) = (UInt32(image.width), UInt32(image.height), Int32(image.channels))
+        let adaptive: Int32 = colorType == 3 ? 0 : 1
+        image.pixels.withUnsafeBufferPointer { pixels in
+            nonisolated(unsafe) let base = pixels.baseAddress!   // read only, while this call waits for the workers
+            let run: @Sendable (Int) -> Void = { worker in
+                for k in stride(from: worker, to: ranges.count, by: workers) {
+                    var text = [CChar](repeating: 0, count: Int(CT_MESSAGE_CAPACITY))
+                    let r = ranges[k]
+                    if !ct_png_part_compress(base, w, h, channels, adaptive, Int32(level), UInt32(r.lowerBound), UInt32(r.upperBound),
+                                             k == ranges.count - 1 ? 1 : 0, compressed.part(k), &text) {
+                        compressed.fail(k, message(&text))
+                    }
+                }
+            }
+            if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+        }
+        if let failure = compressed.firstFailure { throw ImageIOError(codec: .png, path: path, reason: failure) }
+        var buffer = ct_buffer()
+        var text = [CChar](repeating: 0, count: Int(CT_MESSAGE_CAPACITY))
+        let ok = palette.withUnsafeBufferPointer { pal in
+            ct_png_assemble(w, h, colorType, pal.baseAddress, Int32(palette.count / 3), Int32(level), compressed.part(0),
+                            Int32(ranges.count), &buffer, &text)
+        }
+        defer { ct_buffer_free(&buffer) }
+        guard ok else { throw ImageIOError(codec: .png, path: path, reason: message(&text)) }
+        return Array(UnsafeBufferPointer(start: buffer.bytes, count: buffer.size))
     }
 
     /// Encodes a 16-bit grey raster (one channel).
@@ -195,7 +250,7 @@ public enum PNG {
         }
     }
 
-    /// Encodes a raster of 8- or 16-bit samples (the bit depth is the sample size).
+    /// Encodes a raster of 16-bit samples through libpng.
     private static func encodeRaw<Sample>(_ image: Raster<Sample>, colorType: Int32, palette: [UInt8], level: Int,
                                           path: String) throws(ImageIOError) -> [UInt8] {
         guard (0 ... 9).contains(level) else {
@@ -236,4 +291,28 @@ func message<T>(_ tuple: inout T) -> String {
         let text = String(decoding: bytes, as: UTF8.self)
         return text.isEmpty ? "unknown codec failure" : text
     }
+}
+
+/// The compressed parts of one encoding, each written by one worker; freed with the slots.
+private final class PartSlots: @unchecked Sendable {
+    private let parts: UnsafeMutablePointer<ct_png_part>
+    private let count: Int
+    private let failures: Mutex<[String?]>
+
+    init(count: Int) {
+        self.count = count
+        parts = .allocate(capacity: count)
+        parts.initialize(repeating: ct_png_part(data: ct_buffer(), adler: 1, length: 0), count: count)
+        failures = Mutex(Array(repeating: nil, count: count))
+    }
+
+    deinit {
+        for k in 0 ..< count { ct_png_part_free(parts + k) }
+        parts.deallocate()
+    }
+
+    func part(_ k: Int) -> UnsafeMutablePointer<ct_png_part> { parts + k }
+    func fail(_ k: Int, _ message: String) { failures.withLock { $0[k] = message } }
+    /// The first part's failure in row order.
+    var firstFailure: String? { failures.withLock { $0.lazy.compactMap { $0 }.first } }
 }

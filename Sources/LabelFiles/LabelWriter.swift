@@ -80,35 +80,27 @@ public struct LabelWriter: Sendable {
             case .cvat: try file(["cvat", "SegmentationClass"], ".png")
             }
         }
-        // Each format is encoded and written on its own; with `threads` > 1 they spread over that many
-        // threads, and the first failure in format order is thrown.
-        let workers = max(1, min(threads, formats.count))
-        let failures = Parallel.map(workers) { worker in
-            stride(from: worker, to: formats.count, by: workers).compactMap { k -> (format: Int, error: any Error)? in
-                do { try writeOne(formats[k], to: paths[k], prediction: prediction, image: image) } catch { return (k, error) }
-                return nil
-            }
-        }.joined()
-        if let first = failures.min(by: { $0.format < $1.format }) { throw first.error }
+        // One format after another, each compressed in row parts over `threads` threads (PNG.encode):
+        // formats differ in cost (a filtered grey plane, an unfiltered palette one), parts are even.
+        for (format, path) in zip(formats, paths) {
+            try writeOne(format, to: path, prediction: prediction, image: image, threads: threads)
+        }
         return paths
     }
 
-    /// One format's file.
-    func writeOne(_ format: LabelFileFormat, to path: String, prediction: LabelMap, image: Image8?) throws {
+    /// One format's file, its PNG compressed over `threads` threads.
+    func writeOne(_ format: LabelFileFormat, to path: String, prediction: LabelMap, image: Image8?, threads: Int = 1) throws {
+        func write(_ raster: Image8, _ format: PNG.EncodeFormat = .direct) throws {
+            try ImageFile.writePNG(raster, to: path, format: format, level: level, durability: durability, threads: threads)
+        }
         switch format {
-        case .trainid:
-            try ImageFile.writePNG(prediction, to: path, level: level, durability: durability)
-        case .labelid:
-            try ImageFile.writePNG(Self.mapped(prediction, Self.labelIds), to: path, level: level, durability: durability)
-        case .color:
-            try ImageFile.writePNG(Self.clampedToPalette(prediction), to: path, format: .palette(Self.palette), level: level,
-                                   durability: durability)
+        case .trainid: try write(prediction)
+        case .labelid: try write(Self.mapped(prediction, Self.labelIds))
+        case .color: try write(Self.clampedToPalette(prediction), .palette(Self.palette))
         case .overlay:
             guard let image else { throw ImageIOError(codec: .file, path: path, reason: "an overlay needs the input image") }
-            try ImageFile.writePNG(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha), to: path,
-                                   level: level, durability: durability)
-        case .cvat:
-            try ImageFile.writePNG(Self.colorMask(prediction), to: path, level: level, durability: durability)
+            try write(Self.overlay(image: image, prediction: prediction, alpha: overlayAlpha))
+        case .cvat: try write(Self.colorMask(prediction))
         }
     }
 

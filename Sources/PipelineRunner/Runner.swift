@@ -176,8 +176,10 @@ public struct Runner: Sendable {
                                   stop: stop, progress: progress, steps: state.sampleSteps, threadsPerSample: plan.threadsPerWorker,
                                   rank: communicator.size > 1 ? communicator.rank : nil)
         let snapshot = listed
-        let outcomes = ShardPool.run(mine, workers: plan.workers) { job in
-            shards.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples)
+        // One workspace per worker for all its shards: the model arenas and score buffers are made once.
+        let threadsPerSample = plan.threadsPerWorker
+        let outcomes = ShardPool.run(mine, workers: plan.workers, lane: { SegmenterWorkspace(threads: threadsPerSample) }) { job, workspace in
+            shards.process(shard: job.1, entry: snapshot[job.0].entry, samples: snapshot[job.0].samples, workspace: workspace)
         }
         progress.finish()
 

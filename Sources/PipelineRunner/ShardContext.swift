@@ -73,13 +73,13 @@ struct ShardContext: Sendable {
         var written: [String] = []
     }
 
-    func process(shard: ShardID, entry: Manifest.DatasetEntry, samples: [Sample]) -> ShardOutcome {
+    /// Evaluates one shard with `workspace` (the worker's, kept across its shards; made with threadsPerSample).
+    func process(shard: ShardID, entry: Manifest.DatasetEntry, samples: [Sample], workspace: SegmenterWorkspace) -> ShardOutcome {
         let range = shard.range(samples: samples.count)
         let outputs = directory.outputs(entry.name)
         var tally = Tally()
         var ids: [String] = []
         var skipped: [RunProblem] = []
-        let workspace = SegmenterWorkspace(threads: threadsPerSample)
         directory.event("shard_start", ["dataset": .string(entry.name), "shard": .int(shard.index), "samples": .int(range.count)])
 
         for i in range {

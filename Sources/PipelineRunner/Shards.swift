@@ -64,13 +64,22 @@ public enum ShardPool {
     /// job, in job order.
     public static func run<Job: Sendable, R: Sendable>(_ jobs: [Job], workers: Int,
                                                       _ body: @Sendable (Job) -> R) -> [R] {
+        run(jobs, workers: workers, lane: {}) { job, _ in body(job) }
+    }
+
+    /// `run` with per-worker state: each worker makes its own with `lane` before its first job and
+    /// passes it to every job it takes (buffers that outlive one job, such as a SegmenterWorkspace's
+    /// model arenas, which would otherwise be allocated and faulted in again for every shard).
+    public static func run<Job: Sendable, Lane, R: Sendable>(_ jobs: [Job], workers: Int, lane makeLane: @Sendable () -> Lane,
+                                                            _ body: @Sendable (Job, Lane) -> R) -> [R] {
         let n = jobs.count
         guard n > 0 else { return [] }
         let lanes = max(1, min(workers, n))
         let results = Mutex<[R?]>(Array(repeating: nil, count: n))
         DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            let state = makeLane()
             for i in stride(from: lane, to: n, by: lanes) {
-                let r = body(jobs[i])
+                let r = body(jobs[i], state)
                 results.withLock { $0[i] = r }
             }
         }

@@ -10,7 +10,7 @@
 // scripts/bench_segmentation.py times the same model in PyTorch.
 //
 //   ctbench segmentation [--threads N] [--runs R] [--model vits|vitl] [--large | --large-only]
-//                        [--variants none,rein,causal-tune,causal-tune-r16] [--no-slide] [--parts] [--json]
+//                        [--variants none,rein,causal-tune,causal-tune-r16] [--no-slide] [--json]
 //
 // --model picks one backbone (--large adds vitl to vits, --large-only is --model vitl);
 // --variants the adapter variants timed after the backbone alone (default all four);
@@ -81,10 +81,9 @@ enum SegmentationBench {
                     throw BenchError("--variants takes a comma-separated list of \(known.joined(separator: ", ")) (got \(unknown))")
                 }
             case "--no-slide": slide = false
-            case "--parts": try parts(); return
             default:
                 throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --model vits|vitl, --large, --large-only, "
-                                 + "--variants LIST, --no-slide, --parts, --json)")
+                                 + "--variants LIST, --no-slide, --json)")
             }
             i += 1
         }
@@ -141,27 +140,6 @@ enum SegmentationBench {
                 print("\(t.model) \(t.image), \(t.windows) windows: \(String(format: "%.2f", t.secondsPerImage)) s/image = \(String(format: "%.3f", t.imagesPerSecond)) images/s")
             }
         }
-    }
-
-    /// The pieces of one Causal-Tune layer at vits size (32 x 32 grid, C = 384), one thread.
-    static func parts() throws {
-        let n = 1024, c = 384
-        let x = noise(n * c, seed: 1)
-        var y = [Float](repeating: 0, count: n * c), z = y
-        let dct = DCT2(height: 32, width: 32, channels: c, threads: 1)
-        let w = dct.forwardScale()
-        let matrix = MatrixDCT2(height: 32, width: 32, channels: c, threads: 1)
-        var scratch = y
-        let cases: [(String, () throws -> Void)] = [
-            ("transpose", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.apply(x.baseAddress!, rows: n, cols: c, into: $0.baseAddress!, threads: 1) } } }),
-            ("transpose-add", { x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { Transpose.addScaled(x.baseAddress!, rows: n, cols: c, alpha: 0.5, into: $0.baseAddress!, threads: 1) } } }),
-            ("dct forward", { x.withUnsafeBufferPointer { x in w.withUnsafeBufferPointer { w in z.withUnsafeMutableBufferPointer { dct.forward(x.baseAddress!, into: $0.baseAddress!, weights: w.baseAddress!) } } } }),
-            ("dct inverse", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { dct.inverse(destroying: y.baseAddress!, into: $0.baseAddress!) } } }),
-            ("matrix dct forward (token-major)", { x.withUnsafeBufferPointer { x in z.withUnsafeMutableBufferPointer { z in scratch.withUnsafeMutableBufferPointer { matrix.forward(x.baseAddress!, into: z.baseAddress!, weights: nil, scratch: $0.baseAddress!) } } } }),
-            ("matrix dct inverse (token-major)", { y.withUnsafeMutableBufferPointer { y in z.withUnsafeMutableBufferPointer { z in scratch.withUnsafeMutableBufferPointer { matrix.inverse(destroying: y.baseAddress!, into: z.baseAddress!, weights: nil, scratch: $0.baseAddress!) } } } }),
-        ]
-        let (wall, cpu) = try BenchTiming.alternating(cases, runs: 20)
-        for (k, c) in cases.enumerated() { print("\(c.0): \(String(format: "%.3f", wall[k])) ms wall, \(String(format: "%.3f", cpu[k])) ms CPU") }
     }
 
     static func noise(_ count: Int, seed: UInt64) -> [Float] {

@@ -17,6 +17,8 @@
 #include "ct_versions.h"
 
 #define CT_MESSAGE_CAPACITY 256
+/* The largest width or height ctpipe encodes or decodes as PNG. */
+#define CT_PNG_MAX_SIDE 65535u
 
 /* Bounds on what one decode may use, checked from the header before any
  * pixel or coefficient buffer exists. A zero field means "no bound". */
@@ -86,6 +88,30 @@ bool ct_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height,
                    int color_type, int bit_depth,
                    const uint8_t *palette_rgb, int palette_size,
                    int level, ct_buffer *out, char *message);
+
+/* One row range of an 8-bit image compressed as a piece of a PNG's zlib stream
+ * (ct_png_parts.c): its raw deflate bytes, the Adler-32 and count of the
+ * filtered bytes it covers. Release with ct_png_part_free. */
+typedef struct {
+    ct_buffer data;
+    uint32_t adler;
+    uint64_t length;
+} ct_png_part;
+
+void ct_png_part_free(ct_png_part *part);
+
+/* Filters rows [row0, row1) of an 8-bit image (channels interleaved; adaptive:
+ * libpng's default choice per row, else no filter as for palette images) and
+ * deflates them at `level`, primed with the preceding rows; `last` (row1 ==
+ * height) ends the stream, otherwise it ends with a sync flush. Parts of one
+ * image may be compressed on different threads at the same time. */
+bool ct_png_part_compress(const uint8_t *pixels, uint32_t width, uint32_t height, int channels, int adaptive,
+                          int level, uint32_t row0, uint32_t row1, int last, ct_png_part *part, char *message);
+
+/* The PNG of an 8-bit image (color_type 0, 2, 3 with its palette, 4, 6) from
+ * the compressed parts of all its rows in order. */
+bool ct_png_assemble(uint32_t width, uint32_t height, int color_type, const uint8_t *palette_rgb, int palette_size,
+                     int level, const ct_png_part *parts, int count, ct_buffer *out, char *message);
 
 /* --------------------------------------------------------------- JPEG ---- */
 
