@@ -74,8 +74,10 @@ public struct AdapterActivations: ~Copyable {
     /// (`config.gridProblem`; checked by the models that make arenas).
     /// `forTraining`: a backward pass will read the slots even though nothing is retained (layers
     /// recomputed under activation checkpointing), so the token attention keeps S (no fused kernel).
+    /// `fusedTokenAttention`: whether an inference arena runs the fused token attention where the
+    /// kernel runs (nil: for streams up to `fusedTokenAttentionMaxChannels` wide; benchmarks compare).
     public init(config: AdapterConfig, embedDim c: Int, layers: Int, gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool,
-                forTraining: Bool = false, threads: Int) {
+                forTraining: Bool = false, fusedTokenAttention: Bool? = nil, threads: Int) {
         gridHeight = h
         gridWidth = w
         retainsForBackward = retainForBackward
@@ -94,7 +96,7 @@ public struct AdapterActivations: ~Copyable {
         let spectrumCount = inverse?.scratchCount ?? 0
         let transformScratch = frequency ? AdapterTransform.scratchCount(kind, height: h, width: w, channels: c) : 0
         let fused = config.kind != .none && inference && FusedAttention.enabled
-            && c <= Self.fusedTokenAttentionMaxChannels
+            && (fusedTokenAttention ?? (c <= Self.fusedTokenAttentionMaxChannels))
         let tokenAttentionCount = fused ? self.threads * FusedAttention.scratchFloats(tokens: m, headDim: c) : 0
         let fixed = 2 * n + spectrumCount + transformScratch + tokenAttentionCount
         storage = .allocate(capacity: fixed + perSlot * slotCount)

@@ -228,9 +228,10 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     /// layers when nothing is retained). Forward and backward passes over the arena split over
     /// `threads` chunks.
     public func makeActivations(gridHeight h: Int, gridWidth w: Int, retainForBackward: Bool = false, forTraining: Bool = false,
-                                threads: Int) -> AdapterActivations {
+                                fusedTokenAttention: Bool? = nil, threads: Int) -> AdapterActivations {
         AdapterActivations(config: config, embedDim: embedDim, layers: layers, gridHeight: h, gridWidth: w,
-                           retainForBackward: retainForBackward, forTraining: forTraining, threads: threads)
+                           retainForBackward: retainForBackward, forTraining: forTraining,
+                           fusedTokenAttention: fusedTokenAttention, threads: threads)
     }
 
     /// Refines the patch tokens `f` (N x C, N = h·w of the arena, row-major grid) after block
@@ -263,7 +264,8 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         let n = a.gridHeight * a.gridWidth, c = embedDim
         let transform = a.transform!
         transform.forward(f, into: b.features, weights: a.forwardWeights)
-        tokenPath(tokens: tokens, values: values, b, n: a.frequencyRows, threads: a.threads, fused: a.tokenAttentionScratch)
+        tokenPath(tokens: tokens, values: values, b, n: a.frequencyRows, threads: a.threads, fused: a.tokenAttentionScratch,
+                  inPlace: a.inferenceOnly)
         let s = scale
         if a.inferenceOnly {
             // Nothing reads Tr⁻¹(Δ) on its own: its last pass adds s · Tr⁻¹(Δ) into f.
@@ -282,7 +284,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                         _ b: AdapterSlot, _ a: borrowing AdapterActivations) {
         let c = embedDim, n = a.gridHeight * a.gridWidth, threads = a.threads
         b.features.update(from: f, count: n * c)
-        tokenPath(tokens: tokens, values: values, b, n: n, threads: threads, fused: a.tokenAttentionScratch)
+        tokenPath(tokens: tokens, values: values, b, n: n, threads: threads, fused: a.tokenAttentionScratch, inPlace: a.inferenceOnly)
         let s = scale, delta = b.delta
         Threading.parallelFor(n, threads: threads, grain: max(1, 8192 / c)) { range in
             for i in (range.lowerBound * c) ..< (range.upperBound * c) { f[i] += s * delta[i] }
@@ -293,9 +295,10 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     /// n = R frequency rows): S = softmax(F (T/√C)ᵀ), Z = S[:, 1:] V + F, Δ = MLP_f(Z) into the slot's delta.
     /// With `fused` scratch (an inference arena's, AdapterActivations.tokenAttentionScratch) Z comes from
     /// FusedAttention in one pass per panel of rows (the sink token's value row zero, F the addend) and
-    /// S is not kept; otherwise two GEMMs and the softmax between them, S kept in the slot.
+    /// S is not kept; otherwise two GEMMs and the softmax between them, S kept in the slot, and Z formed
+    /// over F itself with `inPlace` (F and Z then are not kept).
     func tokenPath(tokens: UnsafePointer<Float>, values: UnsafePointer<Float>, _ b: AdapterSlot, n: Int, threads: Int,
-                   fused: UnsafeMutablePointer<Float>? = nil) {
+                   fused: UnsafeMutablePointer<Float>? = nil, inPlace: Bool = false) {
         let c = embedDim, m = config.tokens
         if let fused {
             let panel = FusedAttention.panel, panels = (n + panel - 1) / panel
@@ -314,9 +317,11 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
         }
         GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities, threads: threads)
         SoftmaxKernel.forward(b.probabilities, rows: n, cols: m, ld: m, threads: threads)
-        b.mixed.update(from: b.features, count: n * c)
-        GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: b.mixed, ldc: c, threads: threads)
-        deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)
+        // Z = S[:, 1:] V + F: in place over F where no backward reads F or Z (an inference arena), else into `mixed`.
+        let z = inPlace ? b.features : b.mixed
+        if !inPlace { b.mixed.update(from: b.features, count: n * c) }
+        GEMM.rows(m: n, n: c, k: m - 1, a: b.probabilities + 1, lda: m, b: values, ldb: c, beta: 1, c: z, ldc: c, threads: threads)
+        deltaFeature.forward(z, rows: n, into: b.delta, threads: threads)
     }
 
     /// Floats of scratch `backward` needs for N patches and C channels: 6·N·C (the transposed

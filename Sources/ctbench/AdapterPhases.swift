@@ -1,7 +1,8 @@
 // AdapterPhases.swift — `ctbench adapter-phases [--model vits|vitl] [--threads N] [--runs R] [--only NAME]`:
 // where the time of the Causal-Tune adapter goes, at 512 x 512 (grid 32 x 32,
 // m = 100 full tokens), on an inference arena: the whole adapter of every layer,
-// its forward DCT (with the mask), the token path's MLP_f alone, the inverse DCT
+// the same with the other token attention (fused where the default is the
+// GEMMs, and the other way round), its forward DCT (with the mask), the token path's MLP_f alone, the inverse DCT
 // adding s · Tr⁻¹(Δ) into the stream, and the forward DCT through sgemm (the
 // route where ct_small_left does not run) for comparison; each step repeated as
 // often as a forward runs it; medians of alternating rounds.
@@ -35,6 +36,9 @@ enum AdapterPhases {
         let adapter = try CausalTuneAdapter.initialised(config: AdapterConfig(kind: .causalTune), layers: depth, embedDim: c, using: &rng)
         let prepared = adapter.prepare()
         let arena = AdapterArena(adapter.makeActivations(gridHeight: h, gridWidth: w, threads: threads))
+        let other = AdapterArena(adapter.makeActivations(gridHeight: h, gridWidth: w,
+                                                         fusedTokenAttention: arena.arena.tokenAttentionScratch == nil, threads: threads))
+        let otherName = other.arena.tokenAttentionScratch == nil ? "whole adapter, token attention by GEMMs" : "whole adapter, fused token attention"
         var f = SegmentationBench.noise(n * c, seed: 5), y = [Float](repeating: 0, count: n * c), z = y, scratch = y
         let transform = arena.arena.transform!, forwardWeights = arena.arena.forwardWeights, inverseWeights = arena.arena.inverseWeights
         let m = adapter.config.tokens, tokens = prepared.scaledTokens, values = prepared.values
@@ -44,6 +48,11 @@ enum AdapterPhases {
             ("whole adapter", {
                 f.withUnsafeMutableBufferPointer { f in
                     for l in 0 ..< depth { adapter.forward(layer: l, patches: f.baseAddress!, prepared: prepared, arena.arena) }
+                }
+            }),
+            (otherName, {
+                f.withUnsafeMutableBufferPointer { f in
+                    for l in 0 ..< depth { adapter.forward(layer: l, patches: f.baseAddress!, prepared: prepared, other.arena) }
                 }
             }),
             ("forward DCT + mask", {

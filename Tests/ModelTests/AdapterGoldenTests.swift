@@ -175,6 +175,9 @@ import Testing
         try SegmentationCheckpoint.load(fixtures.url("adapter/\(name).safetensors").path)
     }
 
+    /// Every arena kind: inference with the fused token attention (where the kernel runs) and with
+    /// the GEMMs (Z formed over F in place, the inverse adding into the stream), for training (S, Z
+    /// and Tr⁻¹(Δ) kept), and retained for a backward pass.
     @Test(arguments: variants)
     func adapterAloneOnANonSquareGrid(_ name: String) throws {
         let model = try Self.load(name)
@@ -183,12 +186,23 @@ import Testing
         #expect(adapter.config.kind == (name.hasPrefix("ct") ? .causalTune : .rein))
         #expect((adapter.config.rank > 0) == name.hasSuffix("lowrank"))
         let input = try fixtures.floatArray("adapter/\(name)_adapter_in.npy").values
-        var f = input
-        let arena = adapter.makeActivations(gridHeight: 5, gridWidth: 7, threads: 2)
-        f.withUnsafeMutableBufferPointer { adapter.forward(layer: 1, patches: $0.baseAddress!, prepared: prepared, arena) }
-        expectClose(f, try fixtures.floatArray("adapter/\(name)_adapter_out.npy").values, "\(name) adapter output")
-        let delta = zip(f, input).map { ($0 - $1) / adapter.scale }
-        expectClose(delta, try fixtures.floatArray("adapter/\(name)_adapter_delta.npy").values, "\(name) adapter delta")
+        func arena(_ k: Int) -> AdapterActivations {
+            switch k {
+            case 0: adapter.makeActivations(gridHeight: 5, gridWidth: 7, fusedTokenAttention: true, threads: 2)
+            case 1: adapter.makeActivations(gridHeight: 5, gridWidth: 7, fusedTokenAttention: false, threads: 2)
+            case 2: adapter.makeActivations(gridHeight: 5, gridWidth: 7, forTraining: true, threads: 2)
+            default: adapter.makeActivations(gridHeight: 5, gridWidth: 7, retainForBackward: true, threads: 3)
+            }
+        }
+        for k in 0 ..< 4 {
+            let arena = arena(k)
+            #expect(arena.inferenceOnly == (k < 2) && (arena.tokenAttentionScratch == nil) == (k > 0 || !FusedAttention.enabled))
+            var f = input
+            f.withUnsafeMutableBufferPointer { adapter.forward(layer: 1, patches: $0.baseAddress!, prepared: prepared, arena) }
+            expectClose(f, try fixtures.floatArray("adapter/\(name)_adapter_out.npy").values, "\(name) adapter output, arena \(k)")
+            let delta = zip(f, input).map { ($0 - $1) / adapter.scale }
+            expectClose(delta, try fixtures.floatArray("adapter/\(name)_adapter_delta.npy").values, "\(name) adapter delta, arena \(k)")
+        }
     }
 
     @Test(arguments: variants + ["none"])
