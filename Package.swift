@@ -55,9 +55,9 @@ let package = Package(
         // The check, before any Swift code runs, that the CPU has the instructions the build was compiled for.
         .target(name: "CPUSupport", cSettings: cpuRequirement),
 
-        // ctpipe's AVX-512 SGEMM (ct_sgemm.c) and fused inference attention (ct_attention.c): AVX-512 only inside
-        // functions with a target attribute, so they build for any CPU. Optimised in debug builds too: every
-        // GEMM of the tests runs through them.
+        // ctpipe's AVX-512 SGEMM (ct_sgemm.c), fused inference attention (ct_attention.c) and the matrix DCT's
+        // small-left products (ct_small_left.c): AVX-512 only inside functions with a target attribute, so they
+        // build for any CPU. Optimised in debug builds too: every GEMM of the tests runs through them.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // The helper threads of Threading.forEachWorker (ct_pool.c): awake between the parallel regions of a pass.

@@ -98,8 +98,8 @@ public struct AdapterTransform {
     }
 
     /// x (N x C) = Tr⁻¹(weights ⊙ y) for y (R x C), token-major, or with `accumulate` = α:
-    /// x += α · Tr⁻¹(weights ⊙ y) (the DCT adds in its last pass; the others add their result, made
-    /// in the scratch's frequency part). y's values may be lost.
+    /// x += α · Tr⁻¹(weights ⊙ y) (the DCT adds in its last pass; the others add their channel-major
+    /// result while transposing it back). y's values may be lost.
     public func inverse(destroying y: UnsafeMutablePointer<Float>, into x: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>,
                         accumulate: Float? = nil) {
         let n = patches, c = channels, r = rows
@@ -116,7 +116,7 @@ public struct AdapterTransform {
             t.inverse(frequencies, into: planes, weights: weights)
         }
         if let alpha = accumulate {
-            Transpose.addScaled(planes, rows: c, cols: n, alpha: alpha, into: x, threads: threads)
+            Transpose.addScaled(planes, rows: n, cols: c, alpha: alpha, into: x, threads: threads)
         } else {
             Transpose.apply(planes, rows: c, cols: n, into: x, threads: threads)
         }

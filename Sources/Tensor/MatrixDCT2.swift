@@ -7,16 +7,18 @@
 // a(0) = √(1/n), a(k>0) = √(2/n)) the transform of one channel plane X is
 // D_h X D_wᵀ, and the two factors act on different axes:
 //   1. along x: viewing the N x C block as h rows of w·C values, T = D_h · X is
-//      one GEMM (h x h by h x w·C), its columns split over the threads;
-//   2. along y: for every row u of T, its w x C block Y_u = D_w · T_u — h GEMMs
-//      (w x w by w x C), spread over the threads; the per-frequency weights
-//      scale each output row (u, v) right after its block is made.
-// The inverse is the transpose: weights first, D_wᵀ per block, then D_hᵀ. At
-// 32 x 32 x 384 that is 2 x 25 MFLOP through sgemm, against two transposes
-// and an FFTW plane transform on channel-major planes (DCT2, which the released
-// Causal-Tune replay still uses for its channel-major reading of the stream).
-// Each output element is one sgemm's dot product of fixed length (h or w), so
-// the result does not depend on how the work is split beyond sgemm's blocking.
+//      one product (h x h by h x w·C), its columns split over the threads;
+//   2. along y: for every row u of T, its w x C block Y_u = D_w · T_u — h
+//      products (w x w by w x C), spread over the threads; the per-frequency
+//      weights scale each output row (u, v) in the product's epilogue.
+// The inverse is the transpose: D_wᵀ · diag(weights) per block (the weights
+// folded into the small factor), then D_hᵀ, which can add α times its result
+// into the output instead of storing it (the adapter's residual). The products
+// run on ct_small_left (CKernels: the small DCT matrix times the stream read in
+// place) where this process's GEMM is ctpipe's AVX-512 kernel, on sgemm
+// otherwise (PassKernel). At 32 x 32 x 384 that is 2 x 25 MFLOP a direction.
+// Each output element is one dot product of fixed length (h or w) summed in
+// order, so the result does not depend on how the work is split.
 
 public struct MatrixDCT2: Sendable {
     public let height: Int
@@ -75,7 +77,7 @@ public struct MatrixDCT2: Sendable {
             Threading.parallelFor(h, threads: threads) { range in
                 for u in range {
                     product(transA: false, m: w, n: c, k: w, d, b: scratch + u * span, ldb: c,
-                                 rowScale: weights.map { $0 + u * w }, into: y + u * span, ldc: c)
+                            rowScale: weights.map { $0 + u * w }, into: y + u * span, ldc: c)
                 }
             }
         }
@@ -92,7 +94,7 @@ public struct MatrixDCT2: Sendable {
             Threading.parallelFor(h, threads: threads) { range in
                 for u in range {
                     product(transA: true, m: w, n: c, k: w, d, inputScale: weights.map { $0 + u * w },
-                                 b: y + u * span, ldb: c, into: scratch + u * span, ldc: c)
+                            b: y + u * span, ldb: c, into: scratch + u * span, ldc: c)
                 }
             }
         }
@@ -113,30 +115,24 @@ public struct MatrixDCT2: Sendable {
         Threading.parallelFor(panels, threads: threads, grain: grain) { range in
             let c0 = range.lowerBound * 48, c1 = min(range.upperBound * 48, span)
             product(transA: transA, m: h, n: c1 - c0, k: h, d, b: input + c0, ldb: span, alpha: accumulate ?? 1,
-                         beta: accumulate == nil ? 0 : 1, into: out + c0, ldc: span)
+                    beta: accumulate == nil ? 0 : 1, into: out + c0, ldc: span)
         }
     }
 
     /// c (m x n) = α · diag(rowScale) · op(D) · diag(inputScale) · b + β · c for a DCT matrix D
-    /// (m x k, or k x m when transA; rows of b ldb apart): ct_small_left with `kernel` smallLeft, else
-    /// sgemm (the input scale then applied to b's rows in place, the row scale to c's rows).
+    /// (m x k, or k x m when transA; rows of b ldb apart); a row scale only with β = 0. ct_small_left
+    /// with `kernel` smallLeft, else sgemm (the input scale then applied to b's rows in place, the row
+    /// scale to c's rows after).
     @inline(__always)
     func product(transA: Bool, m: Int, n: Int, k: Int, _ d: UnsafePointer<Float>, inputScale: UnsafePointer<Float>? = nil,
-                        b: UnsafePointer<Float>, ldb: Int, alpha: Float = 1, rowScale: UnsafePointer<Float>? = nil,
-                        beta: Float = 0, into c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if kernel == .smallLeft, ct_small_left(transA ? 1 : 0, m, n, k, d, transA ? m : k, inputScale, b, ldb, alpha, rowScale, beta,
-                                      c, ldc) == 0 {
+                 b: UnsafePointer<Float>, ldb: Int, alpha: Float = 1, rowScale: UnsafePointer<Float>? = nil,
+                 beta: Float = 0, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(rowScale == nil || beta == 0, "MatrixDCT2.product: a row scale with beta \(beta)")
+        if kernel == .smallLeft,
+           ct_small_left(transA ? 1 : 0, m, n, k, d, transA ? m : k, inputScale, b, ldb, alpha, rowScale, beta, c, ldc) == 0 {
             return
         }
         if let inputScale { Self.scaleRows(UnsafeMutablePointer(mutating: b), rows: k, cols: n, ld: ldb, by: inputScale) }
-        if let rowScale, beta != 0 {
-            // α · diag(s) · P + β · c, row by row.
-            for i in 0 ..< m {
-                GEMM.sgemm(transA: transA, m: 1, n: n, k: k, alpha: alpha * rowScale[i], a: transA ? d + i : d + i * k,
-                           lda: transA ? m : k, b: b, ldb: ldb, beta: beta, c: c + i * ldc, ldc: ldc)
-            }
-            return
-        }
         GEMM.sgemm(transA: transA, m: m, n: n, k: k, alpha: alpha, a: d, lda: transA ? m : k, b: b, ldb: ldb, beta: beta,
                    c: c, ldc: ldc)
         if let rowScale { Self.scaleRows(c, rows: m, cols: n, ld: ldc, by: rowScale) }

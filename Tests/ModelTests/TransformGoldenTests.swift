@@ -114,6 +114,13 @@ import Testing
             var f = try tensor("input")
             f.withUnsafeMutableBufferPointer { adapter.forward(layer: c.layer, patches: $0.baseAddress!, prepared: prepared, arena) }
             expectClose(f, try tensor("output"), tolerance: 1e-4, "\(c.name) output")
+            // An inference arena: the inverse transform adds s · Tr⁻¹(Δ) into the stream itself.
+            let inference = adapter.makeActivations(gridHeight: c.height, gridWidth: c.width, threads: 2)
+            let inferenceOnly = inference.inferenceOnly
+            #expect(inferenceOnly)
+            var fi = try tensor("input")
+            fi.withUnsafeMutableBufferPointer { adapter.forward(layer: c.layer, patches: $0.baseAddress!, prepared: prepared, inference) }
+            expectClose(fi, try tensor("output"), tolerance: 1e-4, "\(c.name) output, inference arena")
 
             // Backward from g = dL/df' with L = <g, f'>: g becomes dL/df, parameter gradients accumulate.
             let storage = try #require(adapter.scaleParameter.buffer)
