@@ -83,7 +83,10 @@ public struct AdapterActivations: ~Copyable {
         retainsForBackward = retainForBackward
         let inference = !retainForBackward && !forTraining
         inferenceOnly = inference
-        self.threads = max(1, threads)
+        // Locals, not self's properties, feed the sizes below: reading a stored property of this
+        // ~Copyable struct before all are set miscompiled in release builds (Swift 6.3.1).
+        let workers = max(1, threads)
+        self.threads = workers
         let n = h * w, m = config.tokens
         let frequency = config.kind == .causalTune, released = config.kind == .causalTuneReleased
         precondition(config.gridProblem(height: h, width: w) == nil, "AdapterActivations: \(config.gridProblem(height: h, width: w) ?? "")")
@@ -97,7 +100,7 @@ public struct AdapterActivations: ~Copyable {
         let transformScratch = frequency ? AdapterTransform.scratchCount(kind, height: h, width: w, channels: c) : 0
         let fused = config.kind != .none && inference && FusedAttention.enabled
             && (fusedTokenAttention ?? (c <= Self.fusedTokenAttentionMaxChannels))
-        let tokenAttentionCount = fused ? self.threads * FusedAttention.scratchFloats(tokens: m, headDim: c) : 0
+        let tokenAttentionCount = fused ? workers * FusedAttention.scratchFloats(tokens: m, headDim: c) : 0
         let fixed = 2 * n + spectrumCount + transformScratch + tokenAttentionCount
         storage = .allocate(capacity: fixed + perSlot * slotCount)
         storage.initialize(repeating: 0)
