@@ -125,13 +125,22 @@ public struct Segmenter: Sendable {
             throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
         }
         let size = network.classes * height * width
-        if sum.count < size { sum = [Float](repeating: 0, count: size) }
-        if count.count < height * width { count = [Float](repeating: 0, count: height * width) }
+        // Grown buffers are zeroed (and faulted in) over the threads; sumWindows sets them anyway.
+        if sum.count < size { sum = Self.zeroed(size, threads: workspace.threads) }
+        if count.count < height * width { count = Self.zeroed(height * width, threads: workspace.threads) }
         try sum.withUnsafeMutableBufferPointer { s throws(InferenceError) in
             try count.withUnsafeMutableBufferPointer { n throws(InferenceError) in
                 try sumWindows(normalised: planes, height: height, width: width, into: s.baseAddress!, counts: n.baseAddress!,
                                workspace: workspace)
             }
+        }
+    }
+
+    /// `count` zeros, set over `threads` threads.
+    private static func zeroed(_ count: Int, threads: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            Threading.zero(buffer, threads: threads)
+            initialized = count
         }
     }
 

@@ -102,8 +102,7 @@ public struct AdapterActivations: ~Copyable {
             && (fusedTokenAttention ?? (c <= Self.fusedTokenAttentionMaxChannels))
         let tokenAttentionCount = fused ? workers * FusedAttention.scratchFloats(tokens: m, headDim: c) : 0
         let fixed = 2 * n + spectrumCount + transformScratch + tokenAttentionCount
-        storage = .allocate(capacity: fixed + perSlot * slotCount)
-        storage.initialize(repeating: 0)
+        storage = Threading.zeroedFloats(fixed + perSlot * slotCount, threads: workers)
         let base = storage.baseAddress!
         forwardWeights = base
         inverseWeights = base + n

@@ -62,8 +62,7 @@ public struct DINOv2Activations: ~Copyable {
         let sizes = [rows * c, rows * c, rows * 3 * c, attentionSlots * Attention.scoresPerSlot(tokens: tokens, headDim: c / config.heads),
                      attentionSlots * Attention.queryBlock, rows * c, rows * c, rows * ffnScratchPerToken,
                      n * 3 * p * p, (1 + n) * c]
-        storage = .allocate(capacity: sizes.reduce(0, +))
-        storage.initialize(repeating: 0)
+        storage = Threading.zeroedFloats(sizes.reduce(0, +), threads: threads)
         var slices: [UnsafeMutableBufferPointer<Float>] = []
         var offset = 0
         for size in sizes {

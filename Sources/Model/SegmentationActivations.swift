@@ -22,14 +22,11 @@ public struct SegmentationActivations: ~Copyable {
         height = backbone.height
         width = backbone.width
         let n = backbone.gridHeight * backbone.gridWidth, c = backbone.embedDim
-        headFeatures = .allocate(capacity: headBlocks * n * c)
-        headFeatures.initialize(repeating: 0)
-        patchLogits = .allocate(capacity: n * classes)
-        patchLogits.initialize(repeating: 0)
-        logitPlanes = .allocate(capacity: n * classes)
-        logitPlanes.initialize(repeating: 0)
-        logits = .allocate(capacity: classes * backbone.height * backbone.width)
-        logits.initialize(repeating: 0)
+        let threads = backbone.threads
+        headFeatures = Threading.zeroedFloats(headBlocks * n * c, threads: threads)
+        patchLogits = Threading.zeroedFloats(n * classes, threads: threads)
+        logitPlanes = Threading.zeroedFloats(n * classes, threads: threads)
+        logits = Threading.zeroedFloats(classes * backbone.height * backbone.width, threads: threads)
         self.backbone = backbone
         self.adapter = adapter
     }

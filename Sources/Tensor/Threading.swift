@@ -159,3 +159,24 @@ extension Threading {
         }
     }
 }
+
+extension Threading {
+    /// `count` floats, allocated and set to zero by up to `threads` chunks at once. The pages of a
+    /// fresh allocation are faulted in by the thread that first writes them, so a large arena zeroed
+    /// this way is ready in about 1/threads of the time one thread takes (~35 ms of a vits window
+    /// arena and score buffers on one thread). The caller deallocates.
+    public static func zeroedFloats(_ count: Int, threads: Int) -> UnsafeMutableBufferPointer<Float> {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        zero(buffer, threads: threads)
+        return buffer
+    }
+
+    /// Sets `buffer` to zero in chunks of at least 256 KiB over up to `threads` threads (initialising
+    /// it: any Float memory, bound or fresh).
+    public static func zero(_ buffer: UnsafeMutableBufferPointer<Float>, threads: Int) {
+        guard let base = buffer.baseAddress else { return }
+        parallelFor(buffer.count, threads: threads, grain: 1 << 16) { range in
+            (base + range.lowerBound).initialize(repeating: 0, count: range.count)
+        }
+    }
+}
