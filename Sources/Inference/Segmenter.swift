@@ -154,9 +154,7 @@ public struct Segmenter: Sendable {
         let arena = try self.arena(workspace)
         let windows = window.windows(height: height, width: width)
         // Zero the sums; count the windows over every pixel.
-        Threading.parallelFor(k, threads: threads) { range in
-            (s + range.lowerBound * plane).update(repeating: 0, count: range.count * plane)
-        }
+        Threading.zero(UnsafeMutableBufferPointer(start: s, count: k * plane), threads: threads)
         Threading.parallelFor(height, threads: threads, grain: 16) { rows in
             (n + rows.lowerBound * width).update(repeating: 0, count: rows.count * width)
             for w in windows where w.y0 < rows.upperBound && w.y1 > rows.lowerBound {

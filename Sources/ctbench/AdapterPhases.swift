@@ -1,11 +1,13 @@
 // AdapterPhases.swift — `ctbench adapter-phases [--model vits|vitl] [--threads N] [--runs R] [--only NAME]`:
 // where the time of the Causal-Tune adapter goes, at 512 x 512 (grid 32 x 32,
-// m = 100 full tokens), on an inference arena: the whole adapter of every layer,
-// the same with the other token attention (fused where the default is the
-// GEMMs, and the other way round), its forward DCT (with the mask), the token path's MLP_f alone, the inverse DCT
-// adding s · Tr⁻¹(Δ) into the stream, and the forward DCT through sgemm (the
-// route where ct_small_left does not run) for comparison; each step repeated as
-// often as a forward runs it; medians of alternating rounds.
+// m = 100 full tokens), on an inference arena: the whole adapter of every
+// layer, the same with the other token attention (fused where the default is
+// the GEMMs, and the other way round), then its steps one by one — forward DCT
+// with the mask, MLP_f, the token logits GEMM, the softmax, the S[:, 1:] V
+// GEMM, the inverse DCT adding s · Tr⁻¹(Δ) into the stream — and the forward
+// DCT through sgemm (the route where ct_small_left does not run). Each step is
+// repeated as often as a forward runs it; medians of alternating rounds;
+// `--only` keeps the cases whose names start with NAME.
 
 import CTCore
 import Foundation
