@@ -57,26 +57,29 @@ public enum Bilinear {
     }
 
     /// planes (P, ys.input, xs.input) -> (P, ys.output, xs.output) with the given taps per axis.
+    /// Separable, in ATen's order: each input row a plane reads is interpolated horizontally
+    /// once (w0·a[i] + w1·a[j], kept in one of two row slots while output rows still read it),
+    /// then every output row is h0·A + h1·B of its two slots — the same operations as the
+    /// four-tap formula above, so the same bits, with the vertical step over contiguous rows.
     public static func resize(_ x: UnsafePointer<Float>, planes: Int, rows ys: BilinearAxis, columns xs: BilinearAxis,
                               into y: UnsafeMutablePointer<Float>, threads: Int) {
         let inH = ys.input, inW = xs.input, outH = ys.output, outW = xs.output
         Threading.parallelFor(planes, threads: threads) { range in
             ys.index0.withUnsafeBufferPointer { y0 in ys.index1.withUnsafeBufferPointer { y1 in
             ys.lambda0.withUnsafeBufferPointer { ly0 in ys.lambda1.withUnsafeBufferPointer { ly1 in
-            xs.index0.withUnsafeBufferPointer { x0 in xs.index1.withUnsafeBufferPointer { x1 in
-            xs.lambda0.withUnsafeBufferPointer { lx0 in xs.lambda1.withUnsafeBufferPointer { lx1 in
+            xs.withTaps { taps in
+                let slots = UnsafeMutablePointer<Float>.allocate(capacity: 2 * outW)
+                defer { slots.deallocate() }
                 for p in range {
                     let src = x + p * inH * inW, dst = y + p * outH * outW
+                    var cache = RowSlots(slots, stride: outW)
                     for r in 0 ..< outH {
-                        let a = src + y0[r] * inW, b = src + y1[r] * inW, h0 = ly0[r], h1 = ly1[r]
-                        let out = dst + r * outW
-                        for c in 0 ..< outW {
-                            let i = x0[c], j = x1[c], w0 = lx0[c], w1 = lx1[c]
-                            out[c] = h0 * (w0 * a[i] + w1 * a[j]) + h1 * (w0 * b[i] + w1 * b[j])
-                        }
+                        let (a, b) = cache.rows(y0[r], y1[r]) { row, into in taps.interpolate(src + row * inW, into: into) }
+                        let h0 = ly0[r], h1 = ly1[r], out = dst + r * outW
+                        for c in 0 ..< outW { out[c] = h0 * a[c] + h1 * b[c] }
                     }
                 }
-            } } } } } } } }
+            } } } } }
         }
     }
 
@@ -94,34 +97,18 @@ public enum Bilinear {
         let ys = BilinearAxis(input: inH, output: outH), xs = BilinearAxis(input: inW, output: outW)
         let plane = inH * inW
         Threading.parallelFor(outH, threads: threads, grain: max(1, 4096 / max(outW * planes, 1))) { range in
-            xs.index0.withUnsafeBufferPointer { x0 in xs.index1.withUnsafeBufferPointer { x1 in
-            xs.lambda0.withUnsafeBufferPointer { lx0 in xs.lambda1.withUnsafeBufferPointer { lx1 in
-                // Two slots of `planes` horizontally interpolated rows; slotRow: the input row each holds.
+            xs.withTaps { taps in
+                // Two slots of `planes` horizontally interpolated rows each.
                 let slots = UnsafeMutablePointer<Float>.allocate(capacity: 2 * planes * outW)
                 let best = UnsafeMutablePointer<Float>.allocate(capacity: outW)
                 let bestClass = UnsafeMutablePointer<UInt8>.allocate(capacity: outW)
                 defer { slots.deallocate(); best.deallocate(); bestClass.deallocate() }
-                var slotRow = (-1, -1)
-                func interpolate(_ row: Int, into slot: Int) {
-                    let out = slots + slot * planes * outW
-                    for k in 0 ..< planes {
-                        let a = x + k * plane + row * inW, o = out + k * outW
-                        for c in 0 ..< outW { o[c] = lx0[c] * a[x0[c]] + lx1[c] * a[x1[c]] }
-                    }
-                    if slot == 0 { slotRow.0 = row } else { slotRow.1 = row }
-                }
-                /// The slot holding input row `row`, filling the one not holding `keep` if neither does.
-                func slot(_ row: Int, keeping keep: Int) -> Int {
-                    if slotRow.0 == row { return 0 }
-                    if slotRow.1 == row { return 1 }
-                    let free = slotRow.0 == keep ? 1 : 0
-                    interpolate(row, into: free)
-                    return free
-                }
+                var cache = RowSlots(slots, stride: planes * outW)
                 for r in range {
-                    let rowA = ys.index0[r], rowB = ys.index1[r], h0 = ys.lambda0[r], h1 = ys.lambda1[r]
-                    let sa = slot(rowA, keeping: rowB), sb = slot(rowB, keeping: rowA)
-                    let ha = slots + sa * planes * outW, hb = slots + sb * planes * outW
+                    let h0 = ys.lambda0[r], h1 = ys.lambda1[r]
+                    let (ha, hb) = cache.rows(ys.index0[r], ys.index1[r]) { row, out in
+                        for k in 0 ..< planes { taps.interpolate(x + k * plane + row * inW, into: out + k * outW) }
+                    }
                     best.update(repeating: -.infinity, count: outW)
                     bestClass.update(repeating: 0, count: outW)
                     for k in 0 ..< planes {
@@ -133,7 +120,61 @@ public enum Bilinear {
                     }
                     (labels + r * outW).update(from: bestClass, count: outW)
                 }
-            } } } }
+            }
         }
+    }
+}
+
+extension BilinearAxis {
+    /// Calls `body` with the axis's taps as pointers (valid inside `body` only).
+    func withTaps<R>(_ body: (BilinearTaps) -> R) -> R {
+        index0.withUnsafeBufferPointer { i0 in index1.withUnsafeBufferPointer { i1 in
+        lambda0.withUnsafeBufferPointer { l0 in lambda1.withUnsafeBufferPointer { l1 in
+            body(BilinearTaps(index0: i0.baseAddress!, index1: i1.baseAddress!, lambda0: l0.baseAddress!,
+                              lambda1: l1.baseAddress!, count: output))
+        } } } }
+    }
+}
+
+/// One axis's taps as pointers: interpolates a row of input along the axis.
+struct BilinearTaps {
+    let index0: UnsafePointer<Int>, index1: UnsafePointer<Int>
+    let lambda0: UnsafePointer<Float>, lambda1: UnsafePointer<Float>
+    let count: Int
+
+    /// o[c] = λ0[c]·a[i0[c]] + λ1[c]·a[i1[c]] for the axis's `count` outputs.
+    func interpolate(_ a: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>) {
+        for c in 0 ..< count { o[c] = lambda0[c] * a[index0[c]] + lambda1[c] * a[index1[c]] }
+    }
+}
+
+/// Two slots of scratch (`stride` floats each), each holding what one input row gives after
+/// horizontal interpolation; as output rows move down, a row still needed stays and the other
+/// slot is refilled, so each input row is interpolated once per pass when upsampling.
+struct RowSlots {
+    let base: UnsafeMutablePointer<Float>, stride: Int
+    /// The input row each slot holds (-1: none).
+    var held = (-1, -1)
+
+    init(_ base: UnsafeMutablePointer<Float>, stride: Int) {
+        self.base = base
+        self.stride = stride
+    }
+
+    /// The slots holding input rows `a` and `b` (the same one when a == b), filling through `fill(row, slot)`
+    /// whichever is not held yet.
+    mutating func rows(_ a: Int, _ b: Int, fill: (Int, UnsafeMutablePointer<Float>) -> Void)
+        -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+        let sa = slot(a, keeping: b, fill), sb = slot(b, keeping: a, fill)
+        return (UnsafePointer(base + sa * stride), UnsafePointer(base + sb * stride))
+    }
+
+    private mutating func slot(_ row: Int, keeping keep: Int, _ fill: (Int, UnsafeMutablePointer<Float>) -> Void) -> Int {
+        if held.0 == row { return 0 }
+        if held.1 == row { return 1 }
+        let free = held.0 == keep ? 1 : 0
+        fill(row, base + free * stride)
+        if free == 0 { held.0 = row } else { held.1 = row }
+        return free
     }
 }
