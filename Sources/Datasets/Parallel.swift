@@ -14,6 +14,19 @@ public enum Parallel {
         return slots.collect()
     }
 
+    /// Runs `other` on a Dispatch thread while `here` runs on the calling thread, and returns both
+    /// results once both have finished (`here` may use the caller's state: it runs synchronously).
+    public static func beside<A: Sendable, B>(_ other: @escaping @Sendable () -> A, _ here: () -> B) -> (A, B) {
+        let slot = Slots<A>(count: 1), done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            slot.store(other(), at: 0)
+            done.signal()
+        }
+        let b = here()
+        done.wait()
+        return (slot.collect()[0], b)
+    }
+
     /// Splits `0..<count` into at most `chunks` contiguous ranges of near-equal size.
     static func ranges(_ count: Int, chunks: Int) -> [Range<Int>] {
         guard count > 0 else { return [] }

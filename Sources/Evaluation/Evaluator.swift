@@ -123,6 +123,13 @@ public struct Evaluator: Sendable {
                 (image, label) = try sample.loadBoth(limits: limits, concurrently: concurrently)
             }
         } catch { throw .load(error) }
+        return try evaluate(image: image, label: label, keepImage: keepImage, workspace: workspace)
+    }
+
+    /// A sample already decoded (a runner decodes the next sample while the last one's files are
+    /// written): the prediction at the label's size, and with `keepImage` the image at that size.
+    public func evaluate(image: Image8, label: LabelMap, keepImage: Bool = false,
+                         workspace: SegmenterWorkspace) throws(EvaluationError) -> SampleEvaluation {
         let prediction = try predict(image, at: .size(ImageSize(width: label.width, height: label.height)), workspace: workspace)
         var shown: Image8?
         if keepImage {

@@ -82,22 +82,52 @@ struct ShardContext: Sendable {
         var skipped: [RunProblem] = []
         directory.event("shard_start", ["dataset": .string(entry.name), "shard": .int(shard.index), "samples": .int(range.count)])
 
+        // Two threads or more and the model predicting first: while sample i's later steps (metric,
+        // label files, compressed on one thread) and then sample i + 1's label decode run on this
+        // thread, sample i + 1's image decodes on a second one (the longest single piece: one zlib
+        // stream). Between two samples the longer of the two runs instead of the decode, then the steps.
+        let prefetches = threadsPerSample >= 2 && { if case .infer = steps.first { true } else { false } }()
+        let limits = manifest.execution.decodeLimits
+        var ahead: DecodedSample?
         for i in range {
             if stop.isSet {
                 directory.event("shard_interrupted", ["dataset": .string(entry.name), "shard": .int(shard.index)])
                 return .interrupted
             }
             let sample = samples[i]
+            let decoded = ahead
+            ahead = nil
             do {
                 guard steps.contains(where: \.predicts) else {
                     throw RunProblem(dataset: entry.name, sample: sample.id, file: sample.imagePath, kind: "no_predictor",
                                      message: "the pipeline has no stage that predicts")
                 }
                 var evaluation: SampleEvaluation?
-                for step in steps {
-                    try run(step, sample: sample, entry: entry, evaluation: &evaluation, tally: &tally, outputs: outputs,
-                            workspace: workspace)
+                /// Runs `list` for this sample, files compressed over `threads`.
+                func perform(_ list: ArraySlice<SampleStep>, threads: Int) throws {
+                    for step in list {
+                        try run(step, sample: sample, entry: entry, evaluation: &evaluation, tally: &tally, outputs: outputs,
+                                workspace: workspace, threads: threads)
+                    }
                 }
+                var remaining = steps[...]
+                if prefetches, case .infer(let segmenter) = steps[0] {
+                    evaluation = try infer(sample, entry: entry, segmenter: segmenter, decoded: decoded, workspace: workspace)
+                    remaining = steps.dropFirst()
+                    if i + 1 < range.upperBound, !stop.isSet {
+                        let next = samples[i + 1], later = remaining
+                        let (image, (done, label)) = Parallel.beside({
+                            Result { () throws(DatasetProblem) in try next.loadImage(limits: limits) }
+                        }) {
+                            (Result { try perform(later, threads: 1) },
+                             Result { () throws(DatasetProblem) in try next.loadLabel(limits: limits) })
+                        }
+                        ahead = DecodedSample(image: image, label: label)
+                        try done.get()
+                        remaining = []
+                    }
+                }
+                try perform(remaining, threads: threadsPerSample)
                 ids.append(sample.id)
             } catch let problem as RunProblem {
                 if manifest.execution.onError == .fail { return .failed(RunError("\(problem)")) }
@@ -134,11 +164,13 @@ struct ShardContext: Sendable {
     /// One step for one sample. The predicting steps set `evaluation`; the later ones use it.
     /// Throws the sample's `RunProblem` (skipped under `on_error: skip`), or a `RunError` that
     /// stops the run whatever `on_error` says (a path refused by the run folder's containment check).
+    /// `threads`: what the write step compresses its files over (the sample's threads, or one while
+    /// the next sample decodes beside it).
     func run(_ step: SampleStep, sample: Sample, entry: Manifest.DatasetEntry, evaluation: inout SampleEvaluation?,
-             tally: inout Tally, outputs: ContainedFolder, workspace: SegmenterWorkspace) throws {
+             tally: inout Tally, outputs: ContainedFolder, workspace: SegmenterWorkspace, threads: Int) throws {
         switch step {
         case .infer(let segmenter):
-            evaluation = try infer(sample, entry: entry, segmenter: segmenter, workspace: workspace)
+            evaluation = try infer(sample, entry: entry, segmenter: segmenter, decoded: nil, workspace: workspace)
         case .predictions(let folder):
             let (prediction, label) = try Scoring.pair(sample, dataset: entry.name, predictions: folder)
             var image: Image8?
@@ -164,7 +196,7 @@ struct ShardContext: Sendable {
             guard let evaluation else { return }
             do {
                 tally.written += try writer.write(prediction: evaluation.prediction, image: evaluation.image, id: sample.id,
-                                                  into: outputs, threads: threadsPerSample)
+                                                  into: outputs, threads: threads)
             } catch let refused as ContainmentError {
                 throw RunError(refused.description)
             } catch let error as ImageIOError {
@@ -174,11 +206,20 @@ struct ShardContext: Sendable {
     }
 
     /// The infer step: the evaluation path at the dataset's test scale, its failures as the sample's problems.
-    func infer(_ sample: Sample, entry: Manifest.DatasetEntry, segmenter: Segmenter,
+    /// `decoded`: the sample's image and label decoded ahead (or their decode problems); nil: decoded here.
+    func infer(_ sample: Sample, entry: Manifest.DatasetEntry, segmenter: Segmenter, decoded: DecodedSample?,
                workspace: SegmenterWorkspace) throws(RunProblem) -> SampleEvaluation {
         let evaluator = Evaluator(segmenter: segmenter, scale: ImageSize(width: entry.scale.width, height: entry.scale.height))
-        do {
-            return try evaluator.evaluate(sample, keepImage: keepsImage, limits: manifest.execution.decodeLimits, workspace: workspace)
+        do throws(EvaluationError) {
+            guard let decoded else {
+                return try evaluator.evaluate(sample, keepImage: keepsImage, limits: manifest.execution.decodeLimits, workspace: workspace)
+            }
+            let image: Image8, label: LabelMap
+            do throws(DatasetProblem) {
+                image = try decoded.image.get()
+                label = try decoded.label.get()
+            } catch { throw .load(error) }
+            return try evaluator.evaluate(image: image, label: label, keepImage: keepsImage, workspace: workspace)
         } catch {
             switch error {
             case .load(let problem): throw RunProblem(dataset: entry.name, sample: sample.id, problem)
@@ -189,4 +230,10 @@ struct ShardContext: Sendable {
             }
         }
     }
+}
+
+/// A sample's image and label decoded ahead of its turn, or what stopped each decode.
+struct DecodedSample: Sendable {
+    let image: Result<Image8, DatasetProblem>
+    let label: Result<LabelMap, DatasetProblem>
 }

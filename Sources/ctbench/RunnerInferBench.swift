@@ -5,13 +5,18 @@
 // PNGs written), with 1 and with 2 workers, alternating for a number of rounds.
 // --threads is the run's cores (`ctpipe run --threads`; default all): one worker
 // runs every frame on all of them, W workers one frame each on cores / W.
+// --shards (default: one per worker) cuts the frames into that many shards: with
+// several frames per shard a worker of two threads or more decodes the next frame
+// while the last one's files are written (a nightly run's shards hold dozens);
+// `--shards` equal to --images gives every frame a shard of its own, where no
+// decode runs ahead.
 //
 // The model is a random-weight DINOv2 vits14 converted to patch 16 (grid 32)
 // with Causal-Tune (m = 100) after every block and the linear head, saved once
 // as a ctpipe checkpoint with the backbone embedded; the manifest names it.
 // scripts/bench_runner_infer.py runs the same pipeline in PyTorch alongside.
 //
-//   ctbench runner-infer [--images N] [--rounds R] [--workers 1,2] [--threads N] [--root DIR]
+//   ctbench runner-infer [--images N] [--rounds R] [--workers 1,2] [--threads N] [--shards S] [--root DIR]
 //   ctbench runner-infer --write-checkpoint PATH   (only write that checkpoint, for
 //                                                   `ctpipe infer/features/run`: scripts/bench_scaling.py)
 
@@ -28,7 +33,7 @@ enum RunnerInferBench {
         var images = 4, rounds = 1, workerCounts = [1, 2]
         var root = "/tmp/ctpipe-bench-runner-infer"
         var writeOnly: String?
-        var threads: Int?
+        var threads: Int?, shards: Int?
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
             switch argument {
@@ -39,11 +44,14 @@ enum RunnerInferBench {
             case "--threads":
                 guard let n = Int(iterator.next() ?? ""), n > 0 else { throw RunError("--threads needs a positive integer") }
                 threads = n
+            case "--shards":
+                guard let n = Int(iterator.next() ?? ""), n > 0 else { throw RunError("--shards needs a positive integer") }
+                shards = n
             case "--write-checkpoint":
                 guard let path = iterator.next() else { throw RunError("--write-checkpoint needs a file path") }
                 writeOnly = path
             default:
-                throw RunError("unknown argument \(argument) (use --images N, --rounds R, --workers 1,2, --threads N, --root DIR, --write-checkpoint PATH)")
+                throw RunError("unknown argument \(argument) (use --images N, --rounds R, --workers 1,2, --threads N, --shards S, --root DIR, --write-checkpoint PATH)")
             }
         }
         if let writeOnly {
@@ -75,7 +83,7 @@ enum RunnerInferBench {
                  "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city"}],
                  "model": {"backbone": "vits14", "checkpoint": "vits14-p16-causal-tune.safetensors"},
                  "outputs": {"dir": "runs", "formats": ["trainid", "color"]},
-                 "execution": {"shards": \(images), "workers": \(workers)}}
+                 "execution": {"shards": \(shards ?? workers), "workers": \(workers)}}
                 """, to: manifestPath)
                 try? FileManager.default.removeItem(atPath: "\(root)/runs")
                 var options = RunOptions()
@@ -95,7 +103,7 @@ enum RunnerInferBench {
                 }
                 let result: [String: Any] = [
                     "round": round, "workers": workers, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                    "images": images, "seconds": seconds,
+                    "images": images, "shards": shards ?? workers, "seconds": seconds,
                     "images_per_second": Double(images) / seconds,
                     "process_cpu_s_per_image": (usage1.cpu - usage0.cpu) / Double(images),
                     "cpu_utilisation": (usage1.cpu - usage0.cpu) / seconds,

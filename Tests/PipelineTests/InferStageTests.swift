@@ -72,6 +72,50 @@ import Testing
         #expect(report.matrix.counts.reduce(0, +) > 0)
     }
 
+    /// One worker of two threads with a shard of several samples decodes each next sample while the
+    /// last one's later steps run (ShardContext): the same files and scores as one thread, and a sample
+    /// whose image does not decode is skipped as itself, its problem found ahead reported in its turn.
+    @Test func decodingAheadChangesNothing() throws {
+        let fixture = try ScoringFixture()
+        _ = try Self.tinyCheckpoint(at: fixture.folder + "/model.safetensors")
+        let broken = "lindau/lindau_000003_000007"
+        try AtomicFile.write(Array("not a PNG".utf8), to: fixture.folder + "/cityscapes/leftImg8bit/val/\(broken)_leftImg8bit.png")
+        func run(threads: Int) throws -> RunSummary {
+            let path = fixture.folder + "/ahead-\(threads).json"
+            try AtomicFile.write(text: """
+            {"version": 1, "name": "ahead-\(threads)", "pipeline": "\(FileManager.default.currentDirectoryPath)/pipelines/evaluate.json",
+             "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city", "scale": [48, 24]}],
+             "model": {"backbone": "tiny", "checkpoint": "model.safetensors"},
+             "outputs": {"dir": "runs", "formats": ["trainid", "color"]},
+             "execution": {"shards": 1, "workers": 1, "on_error": "skip"}}
+            """, to: path)
+            var options = RunOptions()
+            options.quiet = true
+            options.threads = threads
+            return try Runner(manifest: try ManifestLoader.load(path), options: options).run()
+        }
+        let one = try run(threads: 1), two = try run(threads: 2)
+        for summary in [one, two] {
+            #expect(summary.problems.map(\.sample) == [broken])
+            #expect(summary.problems.first?.file.hasSuffix("\(broken)_leftImg8bit.png") == true)
+            let report = try #require(summary.report?["city"])
+            #expect(report.images == 4 && report.skipped == 1)
+        }
+        #expect(one.report?["city"]?.matrix.counts == two.report?["city"]?.matrix.counts)
+        var compared = 0
+        for id in ["frankfurt/frankfurt_000000_000019", "frankfurt/frankfurt_000000_000020", "munster/munster_000001_000002",
+                   "munster/munster_000001_000005"] {
+            for format in ["trainid", "color"] {
+                let a = try Data(contentsOf: URL(fileURLWithPath: "\(one.runDirectory)/outputs/city/\(format)/\(id).png"))
+                let b = try Data(contentsOf: URL(fileURLWithPath: "\(two.runDirectory)/outputs/city/\(format)/\(id).png"))
+                #expect(a == b, "\(format) \(id)")
+                compared += 1
+            }
+        }
+        #expect(compared == 8)
+        #expect(!FileManager.default.fileExists(atPath: "\(two.runDirectory)/outputs/city/trainid/\(broken).png"))
+    }
+
     @Test func checkpointAndManifestMustAgree() throws {
         let fixture = try ScoringFixture()
         _ = try Self.tinyCheckpoint(at: fixture.folder + "/model.safetensors")
