@@ -1,8 +1,11 @@
 // AdapterPhases.swift — `ctbench adapter-phases [--model vits|vitl] [--threads N] [--runs R] [--only NAME]`:
 // where the time of the Causal-Tune adapter goes, at 512 x 512 (grid 32 x 32,
 // m = 100 full tokens), on an inference arena: the whole adapter of every
-// layer, the same with the other token attention (fused where the default is
-// the GEMMs, and the other way round), then its steps one by one — forward DCT
+// layer, the same with 16 MB of other data written between the layers (as a
+// block's weights and activations evict the adapter's buffers in a forward
+// pass; that writing timed alone too), the same with the other token attention
+// (fused where the default is the GEMMs, and the other way round), then its
+// steps one by one — forward DCT
 // with the mask, MLP_f, the token logits GEMM, the softmax, the S[:, 1:] V
 // GEMM, the inverse DCT adding s · Tr⁻¹(Δ) into the stream — and the forward
 // DCT through sgemm (the route where ct_small_left does not run). Each step is
@@ -46,10 +49,26 @@ enum AdapterPhases {
         let m = adapter.config.tokens, tokens = prepared.scaledTokens, values = prepared.values
         var p = [Float](repeating: 0, count: n * m)
         let sgemm = MatrixDCT2(height: h, width: w, channels: c, threads: threads, kernel: .sgemm)
+        // What a block does to the caches between two adapters (a vits block's weights are ~7 MB, its activations more).
+        var flush = [Float](repeating: 1, count: 4 << 20)
+        func flushCaches(_ b: UnsafeMutableBufferPointer<Float>) {
+            Threading.parallelFor(b.count, threads: threads, grain: 1 << 16) { r in for i in r { b[i] += 1 } }
+        }
         var cases: [(String, () throws -> Void)] = [
             ("whole adapter", {
                 f.withUnsafeMutableBufferPointer { f in
                     for l in 0 ..< depth { adapter.forward(layer: l, patches: f.baseAddress!, prepared: prepared, arena.arena) }
+                }
+            }),
+            ("caches flushed between layers (alone)", {
+                for _ in 0 ..< depth { flush.withUnsafeMutableBufferPointer { flushCaches($0) } }
+            }),
+            ("whole adapter, caches flushed between layers", {
+                f.withUnsafeMutableBufferPointer { f in
+                    for l in 0 ..< depth {
+                        flush.withUnsafeMutableBufferPointer { flushCaches($0) }
+                        adapter.forward(layer: l, patches: f.baseAddress!, prepared: prepared, arena.arena)
+                    }
                 }
             }),
             (otherName, {
