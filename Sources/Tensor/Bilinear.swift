@@ -101,24 +101,35 @@ public enum Bilinear {
                 // Two slots of `planes` horizontally interpolated rows each.
                 let slots = UnsafeMutablePointer<Float>.allocate(capacity: 2 * planes * outW)
                 let best = UnsafeMutablePointer<Float>.allocate(capacity: outW)
-                let bestClass = UnsafeMutablePointer<UInt8>.allocate(capacity: outW)
+                let bestClass = UnsafeMutablePointer<Float>.allocate(capacity: outW)
                 defer { slots.deallocate(); best.deallocate(); bestClass.deallocate() }
                 var cache = RowSlots(slots, stride: planes * outW)
                 for r in range {
-                    let h0 = ys.lambda0[r], h1 = ys.lambda1[r]
+                    let h0 = ys.lambda0[r], h1 = ys.lambda1[r], row = labels + r * outW
                     let (ha, hb) = cache.rows(ys.index0[r], ys.index1[r]) { row, out in
                         for k in 0 ..< planes { taps.interpolate(x + k * plane + row * inW, into: out + k * outW) }
                     }
                     best.update(repeating: -.infinity, count: outW)
                     bestClass.update(repeating: 0, count: outW)
                     for k in 0 ..< planes {
-                        let a = ha + k * outW, b = hb + k * outW, label = UInt8(k)
-                        for c in 0 ..< outW {
+                        let a = ha + k * outW, b = hb + k * outW, label = Float(k)
+                        // Compare and select over 16 lanes (a branch mispredicts wherever classes compete).
+                        let v0 = Vec(repeating: h0), v1 = Vec(repeating: h1), labels = Vec(repeating: label)
+                        var c = 0
+                        while c + Vec.scalarCount <= outW {
+                            let v = v0 * loadVec(a + c) + v1 * loadVec(b + c), m = loadVec(best + c)
+                            let take = v .> m .| (v .!= v .& m .== m)
+                            storeVec(m.replacing(with: v, where: take), best + c)
+                            storeVec(loadVec(bestClass + c).replacing(with: labels, where: take), bestClass + c)
+                            c += Vec.scalarCount
+                        }
+                        while c < outW {
                             let v = h0 * a[c] + h1 * b[c], m = best[c]
                             if v > m || (v.isNaN && !m.isNaN) { best[c] = v; bestClass[c] = label }
+                            c += 1
                         }
                     }
-                    (labels + r * outW).update(from: bestClass, count: outW)
+                    for c in 0 ..< outW { row[c] = UInt8(bestClass[c]) }
                 }
             }
         }

@@ -12,6 +12,7 @@
 //   swift run -c release ctbench runner-infer [--images N] [--rounds R] [--workers 1,2] [--threads N] [--root DIR]
 //   swift run -c release ctbench runner-infer --write-checkpoint PATH
 //   swift run -c release ctbench gemm [--threads N] [--runs R] [--json]
+//   swift run -c release ctbench resize [--threads N] [--runs R]
 
 import Foundation
 
@@ -27,6 +28,7 @@ let families: [String: ([String]) throws -> Void] = [
     "mask2former-training": Mask2FormerTrainingBench.run,
     "runner-infer": RunnerInferBench.run,
     "gemm": GEMMBench.run,
+    "resize": ResizeBench.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -1,0 +1,48 @@
+// ResizeBench.swift — `ctbench resize [--threads N] [--runs R]`: the bilinear
+// resizes of inference, timed alone: the linear head's upsampling of a window's
+// patch logits (19 planes 32 x 32 -> 512 x 512, `Bilinear.resize`) and the
+// final resize + argmax of a Cityscapes frame's averaged logits (19 planes
+// 1024 x 512 -> labels 2048 x 1024, `Bilinear.resizedArgmax`). Medians of
+// alternating rounds, ms.
+
+import Foundation
+import Tensor
+
+enum ResizeBench {
+    static func run(_ arguments: [String]) throws {
+        var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 15
+        var i = 0
+        while i + 1 < arguments.count {
+            switch arguments[i] {
+            case "--threads": threads = Int(arguments[i + 1]) ?? threads
+            case "--runs": runs = max(1, Int(arguments[i + 1]) ?? runs)
+            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R)")
+            }
+            i += 2
+        }
+        let k = 19
+        let patch = SegmentationBench.noise(k * 32 * 32, seed: 1)
+        var window = [Float](repeating: 0, count: k * 512 * 512)
+        let frame = SegmentationBench.noise(k * 512 * 1024, seed: 2)
+        var labels = [UInt8](repeating: 0, count: 1024 * 2048)
+        let cases: [(String, () throws -> Void)] = [
+            ("head upsampling 19 x 32 x 32 -> 512 x 512", {
+                patch.withUnsafeBufferPointer { x in window.withUnsafeMutableBufferPointer { y in
+                    Bilinear.resize(x.baseAddress!, planes: k, height: 32, width: 32, toHeight: 512, width: 512, into: y.baseAddress!,
+                                    threads: threads)
+                } }
+            }),
+            ("resize + argmax 19 x 512 x 1024 -> 1024 x 2048", {
+                frame.withUnsafeBufferPointer { x in labels.withUnsafeMutableBufferPointer { y in
+                    Bilinear.resizedArgmax(x.baseAddress!, planes: k, height: 512, width: 1024, toHeight: 1024, width: 2048,
+                                           into: y.baseAddress!, threads: threads)
+                } }
+            }),
+        ]
+        let (wall, _) = try BenchTiming.alternating(cases, runs: runs)
+        print("threads \(threads); median ms:")
+        for (n, item) in cases.enumerated() {
+            print("  \(item.0.padding(toLength: 48, withPad: " ", startingAt: 0)) \(String(format: "%7.2f", wall[n]))")
+        }
+    }
+}
