@@ -7,6 +7,7 @@
 import ArgumentParser
 import CTCore
 import Augment
+import Datasets
 import Dispatch
 import Evaluation
 import Foundation
@@ -165,25 +166,46 @@ extension CTPipe {
             let started = Date()
             let results = Mutex<[InferResult?]>(Array(repeating: nil, count: images.count))
             let failure = Mutex<String?>(nil)
+            let limits = decode.limits, threads = plan.threadsPerWorker
             DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                let workspace = SegmenterWorkspace(threads: plan.threadsPerWorker)
+                let workspace = SegmenterWorkspace(threads: threads)
+                // With two threads or more the lane's next image decodes on a second thread while this
+                // one's files are written (compressed on one thread); an image's seconds are the wall
+                // time since the lane's previous image was done (the first: since the lane started).
+                var ahead: Result<Image8, ImageIOError>?
+                var t0 = Date()
                 for i in Swift.stride(from: lane, to: images.count, by: lanes) where failure.withLock({ $0 == nil }) {
                     do {
-                        let t0 = Date()
-                        let image = try ImageFile.readRGB(images[i], limits: decode.limits)
+                        let decoded = ahead
+                        ahead = nil
+                        let image = try decoded?.get() ?? ImageFile.readRGB(images[i], limits: limits)
                         let prediction = try evaluator.predict(image, at: size, keepScores: saveLogits, workspace: workspace)
-                        if let scores = prediction.scores {
-                            let array = NPYArray(shape: [network.classes, prediction.resized.height, prediction.resized.width],
-                                                 float32: scores)
-                            try AtomicFile.write(array.encoded(), to: try folder.file(["logits", Self.name(images[i]) + ".npy"]))
+                        func write(threads: Int) throws {
+                            if let scores = prediction.scores {
+                                let array = NPYArray(shape: [network.classes, prediction.resized.height, prediction.resized.width],
+                                                     float32: scores)
+                                try AtomicFile.write(array.encoded(), to: try folder.file(["logits", Self.name(images[i]) + ".npy"]))
+                            }
+                            let overlayBase = size == .input ? image : try evaluator.pipeline.resize.apply(image: image)
+                            try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: folder,
+                                             threads: threads)
                         }
-                        let overlayBase = size == .input ? image : try evaluator.pipeline.resize.apply(image: image)
-                        try writer.write(prediction: prediction.labels, image: overlayBase, id: Self.name(images[i]), into: folder,
-                                         threads: plan.threadsPerWorker)
+                        if threads >= 2, i + lanes < images.count {
+                            let next = images[i + lanes]
+                            let (image, written) = Parallel.beside({
+                                Result { () throws(ImageIOError) in try ImageFile.readRGB(next, limits: limits) }
+                            }) { Result { try write(threads: 1) } }
+                            ahead = image
+                            try written.get()
+                        } else {
+                            try write(threads: threads)
+                        }
                         let out = ImageSize(width: prediction.labels.width, height: prediction.labels.height)
+                        let seconds = Date().timeIntervalSince(t0)
+                        t0 = Date()
                         results.withLock {
                             $0[i] = InferResult(image: images[i], resized: prediction.resized.description, output: out.description,
-                                                windows: prediction.windows, seconds: Date().timeIntervalSince(t0))
+                                                windows: prediction.windows, seconds: seconds)
                         }
                     } catch {
                         failure.withLock { if $0 == nil { $0 = "\(images[i]): \(error)" } }
@@ -204,6 +226,7 @@ extension CTPipe {
 struct InferResult: Encodable {
     /// The input path, and the resized and output sizes as `WxH`.
     let image: String, resized: String, output: String
+    /// Windows run; wall seconds since the lane's previous image was done (the first: since the lane started).
     let windows: Int, seconds: Double
 }
 

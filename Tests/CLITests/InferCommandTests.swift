@@ -43,6 +43,38 @@ import Testing
         }
     }
 
+    /// With two threads each next image decodes while the last one's files are written: the same files
+    /// as one thread, and an image that does not decode is named when its turn comes.
+    @Test func inferDecodingAheadWritesTheSameFiles() throws {
+        let folder = try BackboneCommandTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var rng = SplitMix64(seed: 21)
+        let names = ["a", "b", "c"]
+        for name in names {
+            let pixels = (0 ..< 47 * 34 * 3).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+            try ImageFile.writePNG(Image8(width: 47, height: 34, channels: 3, pixels: pixels), to: "\(folder)/\(name).png")
+        }
+        func infer(_ images: [String], threads: Int, out: String) throws -> (status: Int32, stderr: String) {
+            let result = try CTPipeBinary.run(["infer", "--checkpoint", "\(Self.adapter)/ct_full.safetensors"] + images.map { "\(folder)/\($0).png" }
+                                              + ["--out-dir", "\(folder)/\(out)", "--format", "trainid,color,overlay", "--scale", "47x34",
+                                                 "--crop", "28", "--stride", "14", "--threads", "\(threads)"])
+            return (result.status, result.stderr)
+        }
+        let one = try infer(names, threads: 1, out: "one"), two = try infer(names, threads: 2, out: "two")
+        #expect(one.status == 0 && two.status == 0, "\(one.stderr) \(two.stderr)")
+        for name in names {
+            for format in ["trainid", "color", "overlay"] {
+                let a = try FileBytes.read("\(folder)/one/\(format)/\(name).png"), b = try FileBytes.read("\(folder)/two/\(format)/\(name).png")
+                #expect(a == b, "\(format)/\(name)")
+            }
+        }
+        try AtomicFile.write(Array("not a PNG".utf8), to: "\(folder)/b.png")
+        let broken = try infer(names, threads: 2, out: "broken")
+        #expect(broken.status != 0)
+        #expect(broken.stderr.contains("\(folder)/b.png:"), "\(broken.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/broken/trainid/a.png"))
+    }
+
     @Test func inferRejectsABadCropAndCollidingNames() throws {
         let folder = try BackboneCommandTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
