@@ -9,7 +9,8 @@ embedded) that `ctbench runner-infer` uses, written once by
 Paths, each measured with --low and --high threads (default 1 and 2):
   infer:    `ctpipe infer --checkpoint CKPT --threads N FRAME...` (keep-ratio resize to
             1024 x 512, 3 windows of 512 at stride 341, labels at 2048 x 1024, trainid PNG);
-            time per frame from its JSON (model loading excluded): the median over the
+            time per frame from its JSON (model loading excluded; an image's wall time since the
+            previous one was done, the first's since the start): the median over the
             frames after the first when --frames > 1 (the first pays the one-time set-up),
             else the one frame.
   features: `ctpipe features --checkpoint CKPT --image FRAME --size 512x1024 --threads N`:

@@ -2,7 +2,8 @@
 //
 // Per layer slot (one slot per layer when kept for a backward pass, one shared
 // slot otherwise), R x C buffers features (Fc, or f for Rein), mixed (Z, the
-// input of MLP_f) and delta (Δ; scratch of the inverse transform), the N x C
+// input of MLP_f; an inference arena forms Z over Fc instead, so a forward pass
+// touches one buffer fewer) and delta (Δ; scratch of the inverse transform), the N x C
 // buffer spatial (Tr⁻¹(Δ)), and (R, m) probabilities (S, with the sink column),
 // where R is the number of frequency rows: N, or 2N for the fft transform's
 // real and imaginary parts (AdapterTransform). Every buffer is token-major,

@@ -295,15 +295,17 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
     /// n = R frequency rows): S = softmax(F (T/√C)ᵀ), Z = S[:, 1:] V + F, Δ = MLP_f(Z) into the slot's delta.
     /// With `fused` scratch (an inference arena's, AdapterActivations.tokenAttentionScratch) Z comes from
     /// FusedAttention in one pass per panel of rows (the sink token's value row zero, F the addend) and
-    /// S is not kept; otherwise two GEMMs and the softmax between them, S kept in the slot, and Z formed
-    /// over F itself with `inPlace` (F and Z then are not kept).
+    /// S is not kept; otherwise two GEMMs and the softmax between them, S kept in the slot. With `inPlace`
+    /// (F and Z then are not kept) Z is formed over F itself either way: one buffer fewer in the caches.
     func tokenPath(tokens: UnsafePointer<Float>, values: UnsafePointer<Float>, _ b: AdapterSlot, n: Int, threads: Int,
                    fused: UnsafeMutablePointer<Float>? = nil, inPlace: Bool = false) {
         let c = embedDim, m = config.tokens
         if let fused {
             let panel = FusedAttention.panel, panels = (n + panel - 1) / panel
             let workers = max(1, min(threads, panels)), stride = FusedAttention.scratchFloats(tokens: m, headDim: c)
-            let features = b.features, mixed = b.mixed
+            // In place over F: a panel copies its queries into the scratch before it writes a row, and each
+            // output element reads its addend (F) right before overwriting it.
+            let features = b.features, mixed = inPlace ? b.features : b.mixed
             Threading.forEachWorker(workers) { worker in
                 let scratch = fused + worker * stride
                 FusedAttention.pack(tokens: m, headDim: c, keys: tokens, ldk: c, values: values, ldv: c, zeroValueRows: 1,
@@ -312,7 +314,7 @@ public struct CausalTuneAdapter: Sendable, ParameterWalkable {
                 FusedAttention.rows(tokens: m, headDim: c, scale2: FusedAttention.log2e, queries: features, ld: c,
                                     range: rows, adding: features, into: mixed, ldo: c, scratch: scratch)
             }
-            deltaFeature.forward(b.mixed, rows: n, into: b.delta, threads: threads)
+            deltaFeature.forward(mixed, rows: n, into: b.delta, threads: threads)
             return
         }
         GEMM.linear(b.features, rows: n, inFeatures: c, weight: tokens, outFeatures: m, into: b.probabilities, threads: threads)
