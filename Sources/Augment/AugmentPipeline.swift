@@ -129,12 +129,13 @@ public struct TestPipeline: Sendable, Hashable {
     public static let acdc512 = TestPipeline(scale: ImageSize(width: 960, height: 540))
     public static let gta512 = TestPipeline(scale: ImageSize(width: 1280, height: 720))
 
-    /// RGB image -> planar normalised (3, h, w) float32 at the resized size.
-    public func apply(image: Image8) throws(AugmentError) -> (image: [Float], size: ImageSize) {
+    /// RGB image -> planar normalised (3, h, w) float32 at the resized size; rows split over
+    /// `threads` (the values do not depend on it).
+    public func apply(image: Image8, threads: Int = 1) throws(AugmentError) -> (image: [Float], size: ImageSize) {
         guard image.channels == 3 else {
             throw AugmentError(stage: "TestPipeline", reason: "image has \(image.channels) channels, expected 3 (RGB)")
         }
-        let resized = try resize.apply(image: image)
-        return (try normalize.apply(image: resized), ImageSize(width: resized.width, height: resized.height))
+        let resized = try resize.apply(image: image, threads: threads)
+        return (try normalize.apply(image: resized, threads: threads), ImageSize(width: resized.width, height: resized.height))
     }
 }

@@ -31,9 +31,9 @@ public struct KeepRatioResize: Sendable, Hashable {
         Self.rescaledSize(size, scale: scale)
     }
 
-    /// Resizes an image bilinearly to `outputSize`.
-    public func apply(image: Image8) throws(AugmentError) -> Image8 {
-        try Self.resize(image: image, to: try checkedSize(image.width, image.height))
+    /// Resizes an image bilinearly to `outputSize` (an exact halving over `threads`).
+    public func apply(image: Image8, threads: Int = 1) throws(AugmentError) -> Image8 {
+        try Self.resize(image: image, to: try checkedSize(image.width, image.height), threads: threads)
     }
 
     /// Resizes a label map (nearest, OpenCV convention) to `outputSize`.
@@ -59,8 +59,8 @@ public struct KeepRatioResize: Sendable, Hashable {
     }
 
     /// Bilinear image resize (no-op when the size is unchanged, as OpenCV).
-    static func resize(image: Image8, to size: ImageSize) throws(AugmentError) -> Image8 {
+    static func resize(image: Image8, to size: ImageSize, threads: Int = 1) throws(AugmentError) -> Image8 {
         if image.width == size.width && image.height == size.height { return image }
-        return Resize.bilinear(image, width: size.width, height: size.height)
+        return Resize.bilinear(image, width: size.width, height: size.height, threads: threads)
     }
 }

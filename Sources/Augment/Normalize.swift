@@ -6,6 +6,7 @@
 // by float32(std). mmseg first swaps BGR to RGB; our images are RGB already.
 
 import CTCore
+import Dispatch
 import ImageIO
 
 /// Per-channel normalisation into a planar float buffer, with optional padding.
@@ -20,8 +21,9 @@ public struct Normalize: Sendable, Hashable {
     }
 
     /// RGB image -> planar (3, padded.height, padded.width) float32; the area
-    /// outside the image is 0. `padded` nil means the image's own size.
-    public func apply(image: Image8, paddedTo padded: ImageSize? = nil) throws(AugmentError) -> [Float] {
+    /// outside the image is 0. `padded` nil means the image's own size. Rows split over
+    /// `threads` (the values do not depend on it).
+    public func apply(image: Image8, paddedTo padded: ImageSize? = nil, threads: Int = 1) throws(AugmentError) -> [Float] {
         let c = image.channels, w = image.width, h = image.height
         guard c == mean.count, c == std.count else {
             throw AugmentError(stage: "Normalize",
@@ -34,14 +36,23 @@ public struct Normalize: Sendable, Hashable {
         }
         let plane = out.width * out.height
         var result = [Float](repeating: 0, count: c * plane)
-        image.pixels.withUnsafeBufferPointer { src in
-            result.withUnsafeMutableBufferPointer { dst in
-                for k in 0 ..< c {
-                    let m = mean[k], s = std[k]
-                    for y in 0 ..< h {
-                        let srow = y * w * c + k, drow = k * plane + y * out.width
-                        for x in 0 ..< w { dst[drow + x] = (Float(src[srow + x * c]) - m) / s }
+        let mean = self.mean, std = self.std
+        image.pixels.withUnsafeBufferPointer { source in
+            result.withUnsafeMutableBufferPointer { target in
+                // Read only / each chunk its own rows, while this call waits for the chunks.
+                nonisolated(unsafe) let src = source.baseAddress!, dst = target.baseAddress!
+                @Sendable func rows(_ rows: Range<Int>) {
+                    for k in 0 ..< c {
+                        let m = mean[k], s = std[k]
+                        for y in rows {
+                            let srow = src + y * w * c + k, drow = dst + k * plane + y * out.width
+                            for x in 0 ..< w { drow[x] = (Float(srow[x * c]) - m) / s }
+                        }
                     }
+                }
+                let chunks = max(1, min(threads, h / 16))
+                if chunks == 1 { rows(0 ..< h) } else {
+                    DispatchQueue.concurrentPerform(iterations: chunks) { k in rows(k * h / chunks ..< (k + 1) * h / chunks) }
                 }
             }
         }

@@ -85,7 +85,7 @@ public struct Evaluator: Sendable {
     public func predict(_ image: Image8, at size: PredictionSize = .input, keepScores: Bool = false,
                         workspace: SegmenterWorkspace) throws(EvaluationError) -> ImagePrediction {
         let planes: [Float], resized: ImageSize
-        do { (planes, resized) = try pipeline.apply(image: image) } catch { throw .resize(error) }
+        do { (planes, resized) = try pipeline.apply(image: image, threads: workspace.threads) } catch { throw .resize(error) }
         let output: ImageSize
         switch size {
         case .input: output = ImageSize(width: image.width, height: image.height)

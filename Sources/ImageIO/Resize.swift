@@ -8,6 +8,8 @@
 // conventions that occur (OpenCV INTER_NEAREST, Pillow NEAREST); labels are
 // never interpolated.
 
+import Dispatch
+
 /// Nearest-neighbour conventions for label maps.
 public enum NearestRule: Sendable {
     /// OpenCV INTER_NEAREST: src = min(floor(dst * (1 / (dstSize / srcSize))), srcSize - 1), in doubles.
@@ -79,13 +81,14 @@ public enum Resize {
     /// Bilinear resize of an 8-bit raster, bit-exact to
     /// `cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)`
     /// for any channel count, including OpenCV's INTER_AREA shortcut when both
-    /// axes shrink by exactly 2. `width` and `height` must be positive.
-    public static func bilinear(_ image: Image8, width: Int, height: Int) -> Image8 {
+    /// axes shrink by exactly 2. `width` and `height` must be positive. That shortcut
+    /// splits its rows over `threads` (the bytes do not depend on it).
+    public static func bilinear(_ image: Image8, width: Int, height: Int, threads: Int = 1) -> Image8 {
         precondition(width > 0 && height > 0, "Resize.bilinear: target \(width)x\(height) is empty")
         precondition(image.width > 0 && image.height > 0, "Resize.bilinear: source is empty")
         if width == image.width && height == image.height { return image }
         if image.width == 2 * width && image.height == 2 * height {
-            return halve(image)
+            return halve(image, threads: threads)
         }
         return linear(image, width: width, height: height)
     }
@@ -196,29 +199,39 @@ public enum Resize {
     /// OpenCV's resizeAreaFast for an exact 2x2 reduction: the mean of each
     /// 2x2 block, (sum + 2) >> 2 for 1, 3 and 4 channels (the SIMD kernel), and
     /// round-half-to-even of sum / 4 for other channel counts (the scalar kernel).
-    static func halve(_ image: Image8) -> Image8 {
+    /// Rows split over `threads` contiguous ranges.
+    static func halve(_ image: Image8, threads: Int = 1) -> Image8 {
         let cn = image.channels, width = image.width / 2, height = image.height / 2
         let halfUp = cn == 1 || cn == 3 || cn == 4
         let srcRow = image.width * cn, rowLength = width * cn
         var out = [UInt8](repeating: 0, count: rowLength * height)
-        image.pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for dy in 0 ..< height {
-                    let s0 = 2 * dy * srcRow, s1 = s0 + srcRow, d = dy * rowLength
-                    for dx in 0 ..< width {
-                        for k in 0 ..< cn {
-                            let i = 2 * dx * cn + k
-                            let sum = Int(src[s0 + i]) + Int(src[s0 + i + cn]) + Int(src[s1 + i]) + Int(src[s1 + i + cn])
-                            var q = sum >> 2
-                            if halfUp {
-                                q = (sum + 2) >> 2
-                            } else {
-                                let r = sum & 3
-                                if r == 3 || (r == 2 && q & 1 == 1) { q += 1 }
+        image.pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                // Read only / each chunk its own rows, while this call waits for the chunks.
+                nonisolated(unsafe) let src = source.baseAddress!, dst = target.baseAddress!
+                /// Output rows `rows`: each byte the rounded mean of its 2 x 2 block, one channel at a time.
+                @Sendable func rows(_ rows: Range<Int>) {
+                    for dy in rows {
+                        let s0 = src + 2 * dy * srcRow, s1 = s0 + srcRow, d = dst + dy * rowLength
+                        for dx in 0 ..< width {
+                            for k in 0 ..< cn {
+                                let i = 2 * dx * cn + k
+                                let sum = Int(s0[i]) + Int(s0[i + cn]) + Int(s1[i]) + Int(s1[i + cn])
+                                var q = sum >> 2
+                                if halfUp {
+                                    q = (sum + 2) >> 2
+                                } else {
+                                    let r = sum & 3
+                                    if r == 3 || (r == 2 && q & 1 == 1) { q += 1 }
+                                }
+                                d[dx * cn + k] = UInt8(q)
                             }
-                            dst[d + dx * cn + k] = UInt8(q)
                         }
                     }
+                }
+                let chunks = max(1, min(threads, height / 16))
+                if chunks == 1 { rows(0 ..< height) } else {
+                    DispatchQueue.concurrentPerform(iterations: chunks) { k in rows(k * height / chunks ..< (k + 1) * height / chunks) }
                 }
             }
         }

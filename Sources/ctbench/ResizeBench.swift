@@ -2,10 +2,13 @@
 // resizes of inference, timed alone: the linear head's upsampling of a window's
 // patch logits (19 planes 32 x 32 -> 512 x 512, `Bilinear.resize`) and the
 // final resize + argmax of a Cityscapes frame's averaged logits (19 planes
-// 1024 x 512 -> labels 2048 x 1024, `Bilinear.resizedArgmax`). Medians of
-// alternating rounds, ms.
+// 1024 x 512 -> labels 2048 x 1024, `Bilinear.resizedArgmax`), and the test
+// pipeline of a Cityscapes frame (2048 x 1024 RGB halved, normalised to planes:
+// `TestPipeline.apply`). Medians of alternating rounds, ms.
 
+import Augment
 import Foundation
+import ImageIO
 import Tensor
 
 enum ResizeBench {
@@ -25,6 +28,9 @@ enum ResizeBench {
         var window = [Float](repeating: 0, count: k * 512 * 512)
         let frame = SegmentationBench.noise(k * 512 * 1024, seed: 2)
         var labels = [UInt8](repeating: 0, count: 1024 * 2048)
+        let rgb = Image8(width: 2048, height: 1024, channels: 3,
+                         pixels: SegmentationBench.noise(2048 * 1024 * 3, seed: 3).map { UInt8(max(0, min(255, ($0 + 1) * 127.5))) })
+        let pipeline = TestPipeline(scale: ImageSize(width: 1024, height: 512))
         let cases: [(String, () throws -> Void)] = [
             ("head upsampling 19 x 32 x 32 -> 512 x 512", {
                 patch.withUnsafeBufferPointer { x in window.withUnsafeMutableBufferPointer { y in
@@ -37,6 +43,9 @@ enum ResizeBench {
                     Bilinear.resizedArgmax(x.baseAddress!, planes: k, height: 512, width: 1024, toHeight: 1024, width: 2048,
                                            into: y.baseAddress!, threads: threads)
                 } }
+            }),
+            ("test pipeline 2048 x 1024 RGB -> 3 x 512 x 1024", {
+                _ = try pipeline.apply(image: rgb, threads: threads)
             }),
         ]
         let (wall, _) = try BenchTiming.alternating(cases, runs: runs)

@@ -18,6 +18,18 @@ import Testing
         #expect(out == expected.floats!, "bit-exact float32")
     }
 
+    /// Rows split over threads: the same floats at any count (numpy's values checked above on one).
+    @Test func normalizeOverThreadsGivesTheSameValues() throws {
+        let pixels = (0 ..< 64 * 37 * 3).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
+        let image = Image8(width: 37, height: 64, channels: 3, pixels: pixels)
+        let size = ImageSize(width: 40, height: 70)
+        let one = try Normalize().apply(image: image, paddedTo: size)
+        for threads in [2, 3] {
+            #expect(try Normalize().apply(image: image, paddedTo: size, threads: threads) == one, "\(threads) threads")
+        }
+        #expect(one[0] == (Float(pixels[0]) - ImageNetStatistics.mean[0]) / ImageNetStatistics.std[0])
+    }
+
     @Test func labelPadsWithIgnore() throws {
         let label = LabelMap(width: 2, height: 2, channels: 1, pixels: [1, 2, 3, 4])
         let padded = try Normalize.pad(label: label, to: ImageSize(width: 3, height: 3))
