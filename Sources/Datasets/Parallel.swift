@@ -2,6 +2,7 @@
 // writes only its own slot, so results do not depend on thread scheduling.
 
 import Dispatch
+import Foundation
 
 public enum Parallel {
     /// `(0..<count).map(body)`, evaluated with `DispatchQueue.concurrentPerform`.
@@ -14,14 +15,16 @@ public enum Parallel {
         return slots.collect()
     }
 
-    /// Runs `other` on a Dispatch thread while `here` runs on the calling thread, and returns both
+    /// Runs `other` on a thread of its own while `here` runs on the calling thread, and returns both
     /// results once both have finished (`here` may use the caller's state: it runs synchronously).
+    /// Not a Dispatch pool thread: callers wait here from inside `concurrentPerform` workers, and a
+    /// pool whose threads all wait could not run `other`.
     public static func beside<A: Sendable, B>(_ other: @escaping @Sendable () -> A, _ here: () -> B) -> (A, B) {
         let slot = Slots<A>(count: 1), done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Thread {
             slot.store(other(), at: 0)
             done.signal()
-        }
+        }.start()
         let b = here()
         done.wait()
         return (slot.collect()[0], b)
