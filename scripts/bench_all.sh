@@ -53,9 +53,9 @@ if ((smoke)); then
     runner=(--images 2 --rounds 1)
 else
     backbone=(--configs vits14:512:1,vitl14:512:1 --runs 3 --rounds 2)
-    segmentation=(--models vits,vitl --runs 2 --rounds 2)
+    segmentation=(--models vits,vitl --runs 3 --rounds 3)
     training=(--configs vits:1 --runs 3 --rounds 3)
-    scaling=(--frames 2 --rounds 3)
+    scaling=(--frames 3 --rounds 5)
     runner=(--images 2 --rounds 3)
 fi
 
