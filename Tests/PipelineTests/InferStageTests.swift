@@ -34,21 +34,29 @@ import Testing
         return model
     }
 
+    /// A manifest running pipelines/evaluate.json with the tiny checkpoint (model.safetensors) over the
+    /// fixture's Cityscapes set at 48 x 24, writing `formats`, with the given `execution` object.
+    static func manifest(in folder: String, name: String, formats: [String], execution: String) throws -> Manifest {
+        let path = folder + "/\(name).json"
+        try AtomicFile.write(text: """
+        {"version": 1, "name": "\(name)", "pipeline": "\(FileManager.default.currentDirectoryPath)/pipelines/evaluate.json",
+         "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city", "scale": [48, 24]}],
+         "model": {"backbone": "tiny", "checkpoint": "model.safetensors"},
+         "outputs": {"dir": "runs", "formats": [\(formats.map { "\"\($0)\"" }.joined(separator: ", "))]},
+         "execution": \(execution)}
+        """, to: path)
+        return try ManifestLoader.load(path)
+    }
+
     @Test(arguments: [(3, 2)])
     func inferScoresAndWritesEverySample(shards: Int, workers: Int) throws {
         let fixture = try ScoringFixture()
         _ = try Self.tinyCheckpoint(at: fixture.folder + "/model.safetensors")
-        let path = fixture.folder + "/infer.json"
-        try AtomicFile.write(text: """
-        {"version": 1, "name": "infer", "pipeline": "\(FileManager.default.currentDirectoryPath)/pipelines/evaluate.json",
-         "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city", "scale": [48, 24]}],
-         "model": {"backbone": "tiny", "checkpoint": "model.safetensors"},
-         "outputs": {"dir": "runs", "formats": ["trainid", "overlay"]},
-         "execution": {"shards": \(shards), "workers": \(workers)}}
-        """, to: path)
+        let manifest = try Self.manifest(in: fixture.folder, name: "infer", formats: ["trainid", "overlay"],
+                                         execution: #"{"shards": \#(shards), "workers": \#(workers)}"#)
         var options = RunOptions()
         options.quiet = true
-        let summary = try Runner(manifest: try ManifestLoader.load(path), options: options).run()
+        let summary = try Runner(manifest: manifest, options: options).run()
         let report = try #require(summary.report?["city"])
         #expect(report.images == 5 && summary.problems.isEmpty)
 
@@ -81,18 +89,12 @@ import Testing
         let broken = "lindau/lindau_000003_000007"
         try AtomicFile.write(Array("not a PNG".utf8), to: fixture.folder + "/cityscapes/leftImg8bit/val/\(broken)_leftImg8bit.png")
         func run(threads: Int) throws -> RunSummary {
-            let path = fixture.folder + "/ahead-\(threads).json"
-            try AtomicFile.write(text: """
-            {"version": 1, "name": "ahead-\(threads)", "pipeline": "\(FileManager.default.currentDirectoryPath)/pipelines/evaluate.json",
-             "datasets": [{"kind": "cityscapes", "root": "cityscapes", "name": "city", "scale": [48, 24]}],
-             "model": {"backbone": "tiny", "checkpoint": "model.safetensors"},
-             "outputs": {"dir": "runs", "formats": ["trainid", "color"]},
-             "execution": {"shards": 1, "workers": 1, "on_error": "skip"}}
-            """, to: path)
+            let manifest = try Self.manifest(in: fixture.folder, name: "ahead-\(threads)", formats: ["trainid", "color"],
+                                             execution: #"{"shards": 1, "workers": 1, "on_error": "skip"}"#)
             var options = RunOptions()
             options.quiet = true
             options.threads = threads
-            return try Runner(manifest: try ManifestLoader.load(path), options: options).run()
+            return try Runner(manifest: manifest, options: options).run()
         }
         let one = try run(threads: 1), two = try run(threads: 2)
         for summary in [one, two] {
