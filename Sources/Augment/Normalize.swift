@@ -6,7 +6,6 @@
 // by float32(std). mmseg first swaps BGR to RGB; our images are RGB already.
 
 import CTCore
-import Dispatch
 import ImageIO
 
 /// Per-channel normalisation into a planar float buffer, with optional padding.
@@ -50,10 +49,7 @@ public struct Normalize: Sendable, Hashable {
                         }
                     }
                 }
-                let chunks = max(1, min(threads, h / 16))
-                if chunks == 1 { rows(0 ..< h) } else {
-                    DispatchQueue.concurrentPerform(iterations: chunks) { k in rows(k * h / chunks ..< (k + 1) * h / chunks) }
-                }
+                RowChunks.forEach(h, threads: threads, rows)
             }
         }
         return result

@@ -8,8 +8,6 @@
 // conventions that occur (OpenCV INTER_NEAREST, Pillow NEAREST); labels are
 // never interpolated.
 
-import Dispatch
-
 /// Nearest-neighbour conventions for label maps.
 public enum NearestRule: Sendable {
     /// OpenCV INTER_NEAREST: src = min(floor(dst * (1 / (dstSize / srcSize))), srcSize - 1), in doubles.
@@ -199,7 +197,7 @@ public enum Resize {
     /// OpenCV's resizeAreaFast for an exact 2x2 reduction: the mean of each
     /// 2x2 block, (sum + 2) >> 2 for 1, 3 and 4 channels (the SIMD kernel), and
     /// round-half-to-even of sum / 4 for other channel counts (the scalar kernel).
-    /// Rows split over `threads` contiguous ranges.
+    /// Rows split over `threads` (RowChunks).
     static func halve(_ image: Image8, threads: Int = 1) -> Image8 {
         let cn = image.channels, width = image.width / 2, height = image.height / 2
         let halfUp = cn == 1 || cn == 3 || cn == 4
@@ -229,10 +227,7 @@ public enum Resize {
                         }
                     }
                 }
-                let chunks = max(1, min(threads, height / 16))
-                if chunks == 1 { rows(0 ..< height) } else {
-                    DispatchQueue.concurrentPerform(iterations: chunks) { k in rows(k * height / chunks ..< (k + 1) * height / chunks) }
-                }
+                RowChunks.forEach(height, threads: threads, rows)
             }
         }
         return Image8(width: width, height: height, channels: cn, pixels: out)

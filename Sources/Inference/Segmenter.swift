@@ -125,9 +125,10 @@ public struct Segmenter: Sendable {
             throw InferenceError("input has \(planes.count) values, expected 3 x \(height) x \(width)")
         }
         let size = network.classes * height * width
-        // Grown buffers are zeroed (and faulted in) over the threads; sumWindows sets them anyway.
-        if sum.count < size { sum = Self.zeroed(size, threads: workspace.threads) }
-        if count.count < height * width { count = Self.zeroed(height * width, threads: workspace.threads) }
+        // Grown buffers are left unset: sumWindows sets every value it reads (zeroing the sums over the
+        // threads, which faults the fresh pages in where they are used).
+        if sum.count < size { sum = Self.scratch(size) }
+        if count.count < height * width { count = Self.scratch(height * width) }
         try sum.withUnsafeMutableBufferPointer { s throws(InferenceError) in
             try count.withUnsafeMutableBufferPointer { n throws(InferenceError) in
                 try sumWindows(normalised: planes, height: height, width: width, into: s.baseAddress!, counts: n.baseAddress!,
@@ -136,12 +137,9 @@ public struct Segmenter: Sendable {
         }
     }
 
-    /// `count` zeros, set over `threads` threads.
-    private static func zeroed(_ count: Int, threads: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            Threading.zero(buffer, threads: threads)
-            initialized = count
-        }
+    /// `count` floats of scratch whose values are not set (a Float has no invalid bit pattern).
+    private static func scratch(_ count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
     /// The window-averaged logits (K, H, W) of normalised planes (3, H, W) into `sum` (K·H·W floats), with

@@ -4,7 +4,10 @@
 // final resize + argmax of a Cityscapes frame's averaged logits (19 planes
 // 1024 x 512 -> labels 2048 x 1024, `Bilinear.resizedArgmax`), and the test
 // pipeline of a Cityscapes frame (2048 x 1024 RGB halved, normalised to planes:
-// `TestPipeline.apply`). Medians of alternating rounds, ms.
+// `TestPipeline.apply`). Medians of alternating rounds, ms; `--json` prints
+// them as one document (scripts/bench_resize.py times the same in PyTorch).
+//
+//   ctbench resize [--threads N] [--runs R] [--json]
 
 import Augment
 import Foundation
@@ -13,15 +16,16 @@ import Tensor
 
 enum ResizeBench {
     static func run(_ arguments: [String]) throws {
-        var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 15
+        var threads = ProcessInfo.processInfo.activeProcessorCount, runs = 15, json = false
         var i = 0
-        while i + 1 < arguments.count {
+        while i < arguments.count {
             switch arguments[i] {
-            case "--threads": threads = Int(arguments[i + 1]) ?? threads
-            case "--runs": runs = max(1, Int(arguments[i + 1]) ?? runs)
-            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R)")
+            case "--threads" where i + 1 < arguments.count: threads = Int(arguments[i + 1]) ?? threads; i += 1
+            case "--runs" where i + 1 < arguments.count: runs = max(1, Int(arguments[i + 1]) ?? runs); i += 1
+            case "--json": json = true
+            default: throw BenchError("unknown option \(arguments[i]) (use --threads N, --runs R, --json)")
             }
-            i += 2
+            i += 1
         }
         let k = 19
         let patch = SegmentationBench.noise(k * 32 * 32, seed: 1)
@@ -49,6 +53,12 @@ enum ResizeBench {
             }),
         ]
         let (wall, _) = try BenchTiming.alternating(cases, runs: runs)
+        if json {
+            let keys = ["head_upsampling", "resize_argmax", "test_pipeline"]
+            let document: [String: Any] = ["threads": threads, "milliseconds": Dictionary(uniqueKeysWithValues: zip(keys, wall))]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
         print("threads \(threads); median ms:")
         for (n, item) in cases.enumerated() {
             print("  \(item.0.padding(toLength: 48, withPad: " ", startingAt: 0)) \(String(format: "%7.2f", wall[n]))")
