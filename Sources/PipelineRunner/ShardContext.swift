@@ -86,7 +86,7 @@ struct ShardContext: Sendable {
         // label files, compressed on one thread) and then sample i + 1's label decode run on this
         // thread, sample i + 1's image decodes on a second one (the longest single piece: one zlib
         // stream). Between two samples the longer of the two runs instead of the decode, then the steps.
-        let prefetches = threadsPerSample >= 2 && { if case .infer = steps.first { true } else { false } }()
+        let prefetches = threadsPerSample >= 2
         let limits = manifest.execution.decodeLimits
         var ahead: DecodedSample?
         for i in range {
@@ -111,7 +111,7 @@ struct ShardContext: Sendable {
                     }
                 }
                 var remaining = steps[...]
-                if prefetches, case .infer(let segmenter) = steps[0] {
+                if prefetches, case .infer(let segmenter)? = steps.first {
                     evaluation = try infer(sample, entry: entry, segmenter: segmenter, decoded: decoded, workspace: workspace)
                     remaining = steps.dropFirst()
                     if i + 1 < range.upperBound, !stop.isSet {
